@@ -1,0 +1,24 @@
+/* The registry API's handlers. api_begin is called once per request, after the headers,
+ * with r->route set; it responds at once or installs body callbacks (see server/http.h). */
+#ifndef BERTH_API_H
+#define BERTH_API_H
+
+#include "server/http.h"
+
+/* Dispatch on route and method; answers 405 UNSUPPORTED for methods an endpoint lacks. */
+void api_begin(struct req *r);
+
+void api_base(struct req *r);
+void api_catalog(struct req *r);
+void api_blob(struct req *r);
+void api_upload_start(struct req *r);
+void api_upload(struct req *r);
+void api_manifest(struct req *r);
+void api_tags(struct req *r);
+void api_referrers(struct req *r);
+
+/* Parse the pagination arguments n and last. n absent: *n = default_n; n larger than max_n
+ * is clamped. Returns -1 with BERR_PAGINATION_NUMBER_INVALID for a bad n. */
+int api_pagination(struct req *r, int64_t default_n, int64_t max_n, int64_t *n, const char **last);
+
+#endif

@@ -1,0 +1,148 @@
+/* GET/HEAD/DELETE /v2/<name>/blobs/<digest>: blobs are served with sendfile straight from
+ * the store, whole or as one byte range, and only through repositories they are linked
+ * into. A manifest's digest is also served as a blob, as Distribution does. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/digest.h"
+#include "common/range.h"
+#include "server/api.h"
+#include "server/meta.h"
+#include "server/registry.h"
+
+static void api_blob_headers(struct MHD_Response *resp, const struct digest *d, const char *content_type)
+{
+	resp_header(resp, "Docker-Content-Digest", d->str);
+	resp_headerf(resp, "ETag", "\"%s\"", d->str);
+	resp_header(resp, "Content-Type", content_type);
+	resp_header(resp, "Accept-Ranges", "bytes");
+	resp_header(resp, "Cache-Control", "max-age=31536000");
+}
+
+static bool api_not_modified(struct req *r, const struct digest *d)
+{
+	const char *inm = req_header(r, "If-None-Match");
+	if (!inm)
+		return false;
+	char want[DIGEST_STR_MAX + 2];
+	snprintf(want, sizeof want, "\"%s\"", d->str);
+	return strstr(inm, want) != NULL || strcmp(inm, d->str) == 0;
+}
+
+/* Serve a manifest's bytes under the blob endpoint. Returns false if there is none. */
+static bool api_blob_from_manifest(struct req *r, int64_t repo_id, const struct digest *d)
+{
+	struct meta_manifest mm;
+	struct berr e2;
+	if (meta_manifest_get(r->meta, repo_id, d->str, true, r->method == HTTP_GET, &mm, &e2) < 0)
+		return false;
+	struct MHD_Response *resp = r->method == HTTP_GET ? resp_take(mm.content, mm.size) : resp_head(mm.size);
+	api_blob_headers(resp, d, "application/octet-stream");
+	req_respond(r, 200, resp);
+	return true;
+}
+
+static void api_blob_get(struct req *r, const struct digest *d)
+{
+	int64_t repo_id;
+	uint64_t size;
+	struct berr e2;
+	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) < 0) {
+		if (e2.code == BERR_NAME_UNKNOWN)
+			req_fail(r, BERR_BLOB_UNKNOWN, "blob %s is not in repository %s", d->str, r->route.name);
+		else
+			req_respond_error(r, &e2);
+		return;
+	}
+	if (meta_repo_blob_get(r->meta, repo_id, d, &size, &r->err) < 0) {
+		if (r->err.code == BERR_BLOB_UNKNOWN && api_blob_from_manifest(r, repo_id, d))
+			return;
+		req_respond_error(r, &r->err);
+		return;
+	}
+	if (api_not_modified(r, d)) {
+		struct MHD_Response *resp = resp_empty();
+		api_blob_headers(resp, d, "application/octet-stream");
+		req_respond(r, 304, resp);
+		return;
+	}
+	struct blob_reader br;
+	if (blobstore_open_read(r->reg->blobs, d, &br, &r->err) < 0) {
+		if (r->err.code == BERR_BLOB_UNKNOWN)
+			berr_set(&r->err, BERR_BLOB_UNKNOWN, "blob %s is recorded but missing from storage", d->str);
+		req_respond_error(r, &r->err);
+		return;
+	}
+	struct byte_range range;
+	enum range_result rr = range_parse_request(req_header(r, "Range"), br.size, &range);
+	if (rr == RANGE_UNSATISFIABLE) {
+		close(br.fd);
+		berr_set(&r->err, BERR_RANGE_INVALID, "range not satisfiable for a blob of %" PRIu64 " bytes", br.size);
+		unsigned int st;
+		struct MHD_Response *resp = resp_error(r, &r->err, &st);
+		resp_headerf(resp, "Content-Range", "bytes */%" PRIu64, br.size);
+		req_respond(r, st, resp);
+		return;
+	}
+	uint64_t off = 0, len = br.size;
+	unsigned int status = 200;
+	if (rr == RANGE_OK) {
+		off = range.start;
+		len = range.end - range.start + 1;
+		status = 206;
+	}
+	struct MHD_Response *resp;
+	if (r->method == HTTP_HEAD) {
+		close(br.fd);
+		resp = resp_head(len);
+	} else {
+		resp = resp_fd(br.fd, off, len);
+	}
+	api_blob_headers(resp, d, "application/octet-stream");
+	if (status == 206)
+		resp_headerf(resp, "Content-Range", "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, range.start, range.end,
+			     br.size);
+	req_respond(r, status, resp);
+}
+
+static void api_blob_delete(struct req *r, const struct digest *d)
+{
+	int64_t repo_id;
+	struct berr e2;
+	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) < 0) {
+		if (e2.code == BERR_NAME_UNKNOWN)
+			req_fail(r, BERR_BLOB_UNKNOWN, "blob %s is not in repository %s", d->str, r->route.name);
+		else
+			req_respond_error(r, &e2);
+		return;
+	}
+	if (meta_repo_blob_unlink(r->meta, repo_id, d, &r->err) < 0) {
+		req_respond_error(r, &r->err);
+		return;
+	}
+	struct MHD_Response *resp = resp_empty();
+	resp_header(resp, "Docker-Content-Digest", d->str);
+	req_respond(r, 202, resp);
+}
+
+void api_blob(struct req *r)
+{
+	struct digest d;
+	if (digest_parse(r->route.param, &d, &r->err) < 0) {
+		req_respond_error(r, &r->err);
+		return;
+	}
+	switch (r->method) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+		api_blob_get(r, &d);
+		break;
+	case HTTP_DELETE:
+		api_blob_delete(r, &d);
+		break;
+	default:
+		req_fail(r, BERR_UNSUPPORTED, "%s is not supported on blobs", r->method_str);
+	}
+}

@@ -1,0 +1,35 @@
+/* berthd's settings: defaults, then a config file, then BERTH_* environment variables,
+ * then command-line flags, each overriding the one before. */
+#ifndef BERTH_CONFIG_H
+#define BERTH_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "common/berr.h"
+
+struct config {
+	char *listen;    /* "ADDR:PORT" as given */
+	char *listen_host; /* parsed address ("0.0.0.0", "::1") */
+	int listen_port;
+	char *data_dir;
+	char *auth; /* "none" */
+	char *tls_cert;
+	char *tls_key;
+	int log_level; /* enum log_level */
+	bool read_only;
+	int threads;      /* HTTP worker threads */
+	int max_connections;
+	int idle_timeout; /* seconds a keep-alive connection may sit idle */
+	char *config_file;
+};
+
+/* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.
+ * Returns 0, or -1 with err (an unknown flag, a bad value, an unreadable config file).
+ * Sets *exit_now for --help/--version (already printed). */
+int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struct berr *err);
+void config_free(struct config *cfg);
+/* The usage text for --help. */
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,558 @@
+/* HTTP serving over libmicrohttpd. berthd accepts connections itself and hands them to
+ * libmicrohttpd's worker threads: that way a TLS ClientHello sent to a plain-HTTP port
+ * (skopeo and podman try HTTPS first) is seen in its first byte and the connection closed
+ * at once, instead of the client waiting out a handshake timeout. */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "server/api.h"
+#include "server/registry.h"
+
+/* How long a new connection may stay silent before its first byte, in seconds. */
+#define HTTP_FIRST_BYTE_TIMEOUT 30
+/* Per-connection buffer: bounds header size and sets the size of body pieces. */
+#define HTTP_CONNECTION_MEMORY (256 * 1024)
+#define HTTP_MAX_PENDING 4096
+
+struct pending_conn {
+	int fd;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	time_t deadline;
+	struct pending_conn *prev, *next;
+};
+
+static struct {
+	struct registry *reg;
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	int epfd;
+	int wake[2];
+	bool tls;
+	pthread_t acceptor;
+	atomic_bool stopping;
+	atomic_int inflight;
+	struct pending_conn *pending;
+	int npending;
+	char *tls_cert_pem;
+	char *tls_key_pem;
+} http = {.listen_fd = -1, .epfd = -1, .wake = {-1, -1}};
+
+static char listen_marker, wake_marker;
+
+static void http_pending_remove(struct pending_conn *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		http.pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	http.npending--;
+	epoll_ctl(http.epfd, EPOLL_CTL_DEL, p->fd, NULL);
+}
+
+static void http_pending_close(struct pending_conn *p)
+{
+	http_pending_remove(p);
+	close(p->fd);
+	free(p);
+}
+
+static void http_hand_over(int fd, const struct sockaddr_storage *addr, socklen_t addrlen)
+{
+	/* On failure libmicrohttpd closes the socket itself. */
+	if (MHD_add_connection(http.daemon, fd, (const struct sockaddr *)addr, addrlen) != MHD_YES)
+		log_warn("http: could not hand a connection to a worker: %s", strerror(errno));
+}
+
+static void http_accept_all(void)
+{
+	for (;;) {
+		struct sockaddr_storage addr;
+		socklen_t addrlen = sizeof addr;
+		int fd = accept4(http.listen_fd, (struct sockaddr *)&addr, &addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("http: accept: %s", strerror(errno));
+			return;
+		}
+		if (http.tls) {
+			http_hand_over(fd, &addr, addrlen);
+			continue;
+		}
+		if (http.npending >= HTTP_MAX_PENDING) {
+			close(fd);
+			continue;
+		}
+		struct pending_conn *p = xcalloc(1, sizeof *p);
+		p->fd = fd;
+		p->addr = addr;
+		p->addrlen = addrlen;
+		p->deadline = time(NULL) + HTTP_FIRST_BYTE_TIMEOUT;
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = p};
+		if (epoll_ctl(http.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(p);
+			continue;
+		}
+		p->next = http.pending;
+		if (p->next)
+			p->next->prev = p;
+		http.pending = p;
+		http.npending++;
+	}
+}
+
+/* The first byte decides: 0x16 opens a TLS record, 0x80 an SSLv2-style hello. */
+static void http_sniff(struct pending_conn *p)
+{
+	unsigned char c;
+	ssize_t n = recv(p->fd, &c, 1, MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == 1 && c != 0x16 && c != 0x80) {
+		http_pending_remove(p);
+		http_hand_over(p->fd, &p->addr, p->addrlen);
+		free(p);
+		return;
+	}
+	if (n == 1)
+		log_debug("http: closing a TLS handshake sent to the plain-HTTP port");
+	http_pending_close(p);
+}
+
+static void *http_acceptor_main(void *arg)
+{
+	struct epoll_event evs[64];
+	while (!atomic_load(&http.stopping)) {
+		int n = epoll_wait(http.epfd, evs, 64, 1000);
+		for (int i = 0; i < n; i++) {
+			void *ptr = evs[i].data.ptr;
+			if (ptr == &listen_marker)
+				http_accept_all();
+			else if (ptr != &wake_marker)
+				http_sniff(ptr);
+		}
+		time_t now = time(NULL);
+		for (struct pending_conn *p = http.pending, *next; p; p = next) {
+			next = p->next;
+			if (now > p->deadline)
+				http_pending_close(p);
+		}
+	}
+	return NULL;
+}
+
+static int http_listen(const char *host, int port, struct berr *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
+	struct addrinfo *ai = NULL;
+	char portstr[16];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	int rc = getaddrinfo(host, portstr, &hints, &ai);
+	if (rc != 0)
+		return berr_set(err, BERR_INTERNAL, "listen address '%s': %s", host, gai_strerror(rc));
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return berr_sys(err, errno, "socket");
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ai->ai_family == AF_INET6) {
+		int zero = 0;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+	}
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		int e = errno;
+		close(fd);
+		freeaddrinfo(ai);
+		return berr_sys(err, e, "listen on %s:%d", host, port);
+	}
+	freeaddrinfo(ai);
+	http.listen_fd = fd;
+	return 0;
+}
+
+static enum http_method http_method_parse(const char *m)
+{
+	static const struct {
+		const char *name;
+		enum http_method method;
+	} methods[] = {{"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},      {"PUT", HTTP_PUT},
+		       {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS}};
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strcmp(m, methods[i].name) == 0)
+			return methods[i].method;
+	return HTTP_OTHER;
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				   const char *version, const char *upload_data, size_t *upload_data_size,
+				   void **con_cls)
+{
+	struct req *r = *con_cls;
+	if (!r) {
+		r = xcalloc(1, sizeof *r);
+		*con_cls = r;
+		atomic_fetch_add(&http.inflight, 1);
+		clock_gettime(CLOCK_MONOTONIC, &r->started);
+		r->conn = conn;
+		r->reg = http.reg;
+		r->url = url;
+		r->method_str = method;
+		r->method = http_method_parse(method);
+		return MHD_YES;
+	}
+	if (!r->begun) {
+		/* Handlers start on the second call: a response queued on the first one, before
+		 * libmicrohttpd knows the request has no body, would cost the keep-alive. */
+		r->begun = true;
+		if (atomic_load(&http.stopping))
+			req_fail(r, BERR_UNAVAILABLE, "berthd is shutting down");
+		else if (router_match(url, &r->route, &r->err) < 0)
+			req_respond_error(r, &r->err);
+		else
+			api_begin(r);
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		r->bytes_in += n;
+		*upload_data_size = 0;
+		if (!r->responded && !r->body_failed) {
+			if (!r->on_body)
+				r->body_failed = berr_set(&r->err, BERR_UNSUPPORTED, "this endpoint takes no request body") < 0;
+			else if (r->on_body(r, upload_data, n) < 0)
+				r->body_failed = true;
+		}
+		return MHD_YES;
+	}
+	if (!r->responded) {
+		if (r->body_failed)
+			req_respond_error(r, &r->err);
+		else if (r->on_end)
+			r->on_end(r);
+		if (!r->responded)
+			req_fail(r, BERR_INTERNAL, "the handler gave no response");
+	}
+	return MHD_YES;
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+	if (!r)
+		return;
+	*con_cls = NULL;
+	if (r->on_cleanup)
+		r->on_cleanup(r);
+	if (log_enabled(LOG_INFO)) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
+			    (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
+		char addr[INET6_ADDRSTRLEN] = "-";
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci && ci->client_addr) {
+			const struct sockaddr *sa = ci->client_addr;
+			if (sa->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
+			else if (sa->sa_family == AF_INET6)
+				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
+		}
+		const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
+		log_info("access %s \"%s %s\" %u in=%llu %.2fms%s \"%s\"", addr, r->method_str, r->url, r->status,
+			 (unsigned long long)r->bytes_in, ms,
+			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)", ua ? ua : "-");
+	}
+	free(r);
+	atomic_fetch_sub(&http.inflight, 1);
+}
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	size_t n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	log_debug("libmicrohttpd: %s", buf);
+}
+
+static char *http_read_file(const char *path, struct berr *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		berr_sys(err, errno, "read %s", path);
+		return NULL;
+	}
+	if (st.st_size > 1 << 20) {
+		berr_set(err, BERR_INTERNAL, "%s is too large for a PEM file", path);
+		return NULL;
+	}
+	char *buf = xmalloc((size_t)st.st_size + 1);
+	ssize_t n = read(fd, buf, (size_t)st.st_size);
+	if (n != st.st_size) {
+		free(buf);
+		berr_sys(err, errno, "read %s", path);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+int http_start(struct registry *reg, struct berr *err)
+{
+	const struct config *cfg = reg->cfg;
+	http.reg = reg;
+	http.tls = cfg->tls_cert != NULL;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET |
+			     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (http.tls) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return berr_set(err, BERR_INTERNAL, "this libmicrohttpd was built without TLS support");
+		http.tls_cert_pem = http_read_file(cfg->tls_cert, err);
+		if (!http.tls_cert_pem)
+			return -1;
+		http.tls_key_pem = http_read_file(cfg->tls_key, err);
+		if (!http.tls_key_pem)
+			return -1;
+		flags |= MHD_USE_TLS;
+	}
+	if (http_listen(cfg->listen_host, cfg->listen_port, err) < 0)
+		return -1;
+	struct MHD_OptionItem opts[] = {
+		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL},
+		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
+		{MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+		{MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->idle_timeout, NULL},
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONNECTION_MEMORY, NULL},
+		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL},
+		{http.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, http.tls_cert_pem},
+		{http.tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, http.tls_key_pem},
+		{http.tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
+		 (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305"},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	http.daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (!http.daemon) {
+		close(http.listen_fd);
+		http.listen_fd = -1;
+		return berr_set(err, BERR_INTERNAL, "could not start the HTTP server (libmicrohttpd refused the settings)");
+	}
+	http.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (http.epfd < 0 || pipe2(http.wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return berr_sys(err, errno, "epoll");
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_marker};
+	epoll_ctl(http.epfd, EPOLL_CTL_ADD, http.listen_fd, &ev);
+	ev.data.ptr = &wake_marker;
+	epoll_ctl(http.epfd, EPOLL_CTL_ADD, http.wake[0], &ev);
+	if (pthread_create(&http.acceptor, NULL, http_acceptor_main, NULL) != 0)
+		return berr_set(err, BERR_INTERNAL, "could not start the acceptor thread");
+	return 0;
+}
+
+void http_stop(int grace_seconds)
+{
+	if (!http.daemon)
+		return;
+	atomic_store(&http.stopping, true);
+	ssize_t w = write(http.wake[1], "x", 1);
+	(void)w;
+	pthread_join(http.acceptor, NULL);
+	close(http.listen_fd);
+	while (http.pending)
+		http_pending_close(http.pending);
+	for (int i = 0; i < grace_seconds * 20 && atomic_load(&http.inflight) > 0; i++)
+		usleep(50 * 1000);
+	if (atomic_load(&http.inflight) > 0)
+		log_warn("shutdown: %d requests still running after %d s; closing them", atomic_load(&http.inflight),
+			 grace_seconds);
+	MHD_stop_daemon(http.daemon);
+	http.daemon = NULL;
+	close(http.epfd);
+	close(http.wake[0]);
+	close(http.wake[1]);
+	free(http.tls_cert_pem);
+	free(http.tls_key_pem);
+}
+
+const char *req_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_each {
+	const char *name;
+	int (*fn)(void *ctx, const char *value);
+	void *ctx;
+	int stopped;
+};
+
+static enum MHD_Result http_query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_each *q = cls;
+	if (strcmp(key, q->name) != 0)
+		return MHD_YES;
+	q->stopped = q->fn(q->ctx, value ? value : "");
+	return q->stopped ? MHD_NO : MHD_YES;
+}
+
+int req_query_each(struct req *r, const char *name, int (*fn)(void *ctx, const char *value), void *ctx)
+{
+	struct query_each q = {name, fn, ctx, 0};
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, http_query_iter, &q);
+	return q.stopped;
+}
+
+int64_t req_content_length(struct req *r)
+{
+	const char *cl = req_header(r, "Content-Length");
+	if (!cl)
+		return -1;
+	char *end;
+	errno = 0;
+	long long v = strtoll(cl, &end, 10);
+	if (errno || end == cl || *end || v < 0)
+		return -1;
+	return v;
+}
+
+bool req_has_body(struct req *r)
+{
+	return req_content_length(r) > 0 || req_header(r, "Transfer-Encoding") != NULL;
+}
+
+struct MHD_Response *resp_empty(void)
+{
+	return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+}
+
+struct MHD_Response *resp_take(void *buf, size_t len)
+{
+	return MHD_create_response_from_buffer_with_free_callback(len, buf, free);
+}
+
+struct MHD_Response *resp_copy(const void *buf, size_t len)
+{
+	return MHD_create_response_from_buffer(len, (void *)buf, MHD_RESPMEM_MUST_COPY);
+}
+
+struct MHD_Response *resp_fd(int fd, uint64_t offset, uint64_t len)
+{
+	return MHD_create_response_from_fd_at_offset64(len, fd, offset);
+}
+
+static ssize_t http_no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+struct MHD_Response *resp_head(uint64_t len)
+{
+	return MHD_create_response_from_callback(len, 4096, http_no_body, NULL, NULL);
+}
+
+void resp_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+	MHD_add_response_header(resp, name, value);
+}
+
+void resp_headerf(struct MHD_Response *resp, const char *name, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	MHD_add_response_header(resp, name, buf);
+}
+
+void req_respond(struct req *r, unsigned int status, struct MHD_Response *resp)
+{
+	if (r->responded) {
+		MHD_destroy_response(resp);
+		return;
+	}
+	r->responded = true;
+	r->status = status;
+	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
+		log_warn("http: could not queue a %u response for %s %s", status, r->method_str, r->url);
+	MHD_destroy_response(resp);
+}
+
+void req_respond_json(struct req *r, unsigned int status, char *json_text, const char *content_type)
+{
+	struct MHD_Response *resp = resp_take(json_text, strlen(json_text));
+	resp_header(resp, "Content-Type", content_type ? content_type : "application/json");
+	req_respond(r, status, resp);
+}
+
+struct MHD_Response *resp_error(struct req *r, const struct berr *err, unsigned int *status)
+{
+	enum berr_code code = err->code == BERR_NONE ? BERR_INTERNAL : err->code;
+	*status = (unsigned int)berr_http_status(code);
+	const char *message = err->message[0] ? err->message : berr_code_message(code);
+	if (*status >= 500)
+		log_error("%s %s: %s", r->method_str, r->url, message);
+	else
+		log_debug("%s %s: %s %s", r->method_str, r->url, berr_code_name(code), message);
+	json_t *body = json_pack("{s:[{s:s,s:s,s:{}}]}", "errors", "code", berr_code_name(code), "message",
+				 message, "detail");
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	struct MHD_Response *resp = resp_take(text, strlen(text));
+	resp_header(resp, "Content-Type", "application/json");
+	if (code == BERR_UNAVAILABLE || code == BERR_TOOMANYREQUESTS)
+		resp_header(resp, "Retry-After", "1");
+	if (*status == 401)
+		resp_header(resp, "WWW-Authenticate", "Basic realm=\"berth\"");
+	return resp;
+}
+
+void req_respond_error(struct req *r, const struct berr *err)
+{
+	unsigned int status;
+	struct MHD_Response *resp = resp_error(r, err, &status);
+	req_respond(r, status, resp);
+}
+
+void req_fail(struct req *r, enum berr_code code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char msg[sizeof r->err.message];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	berr_set(&r->err, code, "%s", msg);
+	req_respond_error(r, &r->err);
+}

@@ -1,0 +1,99 @@
+/* berthd: the Berth registry server. Reads its settings, opens the data folder (blob
+ * store and SQLite metadata), serves the registry API until SIGTERM/SIGINT, then stops
+ * accepting, lets requests in flight finish (bounded) and closes the database cleanly. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "server/config.h"
+#include "server/http.h"
+#include "server/meta.h"
+#include "server/registry.h"
+#include "server/uploads.h"
+#include "storage/blobstore.h"
+
+/* Seconds requests in flight get to finish at shutdown. */
+#define SHUTDOWN_GRACE 30
+
+static int berthd_serve(struct config *cfg)
+{
+	struct berr err = {0};
+	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
+		fprintf(stderr, "berthd: cannot create data folder %s: %s\n", cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	/* Block the stop signals in every thread; the main thread waits for them. */
+	sigset_t stopset;
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGINT);
+	sigaddset(&stopset, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct registry reg = {.cfg = cfg};
+	cleanup_free char *dbpath = xasprintf("%s/berth.db", cfg->data_dir);
+	reg.blobs = blobstore_open(cfg->data_dir, &err);
+	if (!reg.blobs || meta_init(dbpath, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		blobstore_close(reg.blobs);
+		return 1;
+	}
+	reg.uploads = uploads_new();
+	if (http_start(&reg, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		meta_shutdown();
+		uploads_free(reg.uploads);
+		blobstore_close(reg.blobs);
+		return 1;
+	}
+	log_info("berthd %s serving %s%s on %s (data in %s, auth %s%s)", PACKAGE_VERSION,
+		 cfg->tls_cert ? "https" : "http", "", cfg->listen, cfg->data_dir, cfg->auth,
+		 cfg->read_only ? ", read-only" : "");
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&stopset, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: nothing to reload in this version");
+			continue;
+		}
+		log_info("received %s: stopping (requests in flight get up to %d s)", strsignal(sig), SHUTDOWN_GRACE);
+		break;
+	}
+	http_stop(SHUTDOWN_GRACE);
+	meta_shutdown();
+	uploads_free(reg.uploads);
+	blobstore_close(reg.blobs);
+	log_info("berthd stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct berr err = {0};
+	bool exit_now = false;
+	if (config_load(&cfg, argc - 1, argv + 1, &exit_now, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		config_free(&cfg);
+		return 2;
+	}
+	if (exit_now) {
+		config_free(&cfg);
+		return 0;
+	}
+	log_set_level((enum log_level)cfg.log_level);
+	int rc = berthd_serve(&cfg);
+	config_free(&cfg);
+	return rc;
+}

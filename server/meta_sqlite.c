@@ -1,0 +1,829 @@
+/* The SQLite metadata driver: one connection per thread (WAL, synchronous=FULL, foreign
+ * keys on), statements prepared once per connection and reused, numbered migrations from
+ * schema/ applied at start-up. Write transactions use BEGIN IMMEDIATE so concurrent writers
+ * queue on the busy timeout instead of failing to upgrade a read lock. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/embed.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "server/meta.h"
+
+extern const struct embed_file schema_files[];
+
+/* How long a writer waits for another connection's transaction before giving up with 503. */
+#define META_BUSY_TIMEOUT_MS 30000
+
+enum stmt_id {
+	ST_REPO_LOOKUP,
+	ST_REPO_INSERT,
+	ST_REPO_TOUCH,
+	ST_REPO_BLOB_GET,
+	ST_BLOB_GET,
+	ST_BLOB_INSERT,
+	ST_REPO_BLOB_INSERT,
+	ST_REPO_BLOB_DELETE,
+	ST_MANIFEST_BY_DIGEST,
+	ST_MANIFEST_BY_DIGEST_CONTENT,
+	ST_MANIFEST_BY_TAG,
+	ST_MANIFEST_BY_TAG_CONTENT,
+	ST_MANIFEST_ID,
+	ST_MANIFEST_INSERT,
+	ST_MANIFEST_UPDATE_TYPE,
+	ST_MANIFEST_REF_INSERT,
+	ST_MANIFEST_DELETE,
+	ST_TAG_UPSERT,
+	ST_TAG_DELETE,
+	ST_TAGS_LIST,
+	ST_CATALOG,
+	ST_REFERRERS,
+	ST_REFERRERS_TYPE,
+	ST_UPLOAD_INSERT,
+	ST_UPLOAD_GET,
+	ST_UPLOAD_TOUCH,
+	ST_UPLOAD_DELETE,
+	ST_BEGIN_IMMEDIATE,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
+	[ST_REPO_INSERT] = "INSERT INTO repositories (name, created_at, updated_at) VALUES (?1, ?2, ?2) "
+			   "ON CONFLICT (name) DO NOTHING",
+	[ST_REPO_TOUCH] = "UPDATE repositories SET updated_at = ?2 WHERE id = ?1",
+	[ST_REPO_BLOB_GET] = "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
+			     "WHERE rb.repository_id = ?1 AND rb.digest = ?2",
+	[ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",
+	[ST_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) "
+			   "ON CONFLICT (digest) DO NOTHING",
+	[ST_REPO_BLOB_INSERT] = "INSERT INTO repository_blobs (repository_id, digest, created_at) "
+				"VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+	[ST_REPO_BLOB_DELETE] = "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2",
+	[ST_MANIFEST_BY_DIGEST] = "SELECT digest, media_type, size FROM manifests "
+				  "WHERE repository_id = ?1 AND digest = ?2",
+	[ST_MANIFEST_BY_DIGEST_CONTENT] = "SELECT digest, media_type, size, content FROM manifests "
+					  "WHERE repository_id = ?1 AND digest = ?2",
+	[ST_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size FROM tags t "
+			       "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 AND t.name = ?2",
+	[ST_MANIFEST_BY_TAG_CONTENT] = "SELECT m.digest, m.media_type, m.size, m.content FROM tags t "
+				       "JOIN manifests m ON m.id = t.manifest_id "
+				       "WHERE t.repository_id = ?1 AND t.name = ?2",
+	[ST_MANIFEST_ID] = "SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+	[ST_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, "
+			       "annotations, size, content, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_MANIFEST_UPDATE_TYPE] = "UPDATE manifests SET media_type = ?2 WHERE id = ?1",
+	[ST_MANIFEST_REF_INSERT] = "INSERT INTO manifest_references (manifest_id, kind, position, digest, size, "
+				   "media_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+	[ST_TAG_UPSERT] = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?1, ?2, ?3, ?4) "
+			  "ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, "
+			  "updated_at = excluded.updated_at",
+	[ST_TAG_DELETE] = "DELETE FROM tags WHERE repository_id = ?1 AND name = ?2",
+	[ST_TAGS_LIST] = "SELECT name FROM tags WHERE repository_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+	[ST_CATALOG] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2",
+	[ST_REFERRERS] = "SELECT digest, media_type, artifact_type, annotations, size FROM manifests "
+			 "WHERE repository_id = ?1 AND subject = ?2 ORDER BY digest",
+	[ST_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, annotations, size FROM manifests "
+			      "WHERE repository_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
+	[ST_UPLOAD_INSERT] = "INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+	[ST_UPLOAD_GET] = "SELECT repository_id FROM uploads WHERE id = ?1",
+	[ST_UPLOAD_TOUCH] = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1",
+	[ST_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+};
+
+struct meta {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_COUNT];
+	struct meta *next; /* in the list of all connections, for shutdown */
+};
+
+static char *meta_path;
+static pthread_mutex_t meta_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct meta *meta_list;
+static __thread struct meta *meta_tls;
+
+static int64_t meta_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Turn a SQLite failure into a berr: busy/locked is a transient 503, the rest a 500. */
+static int meta_fail(struct meta *m, int rc, const char *what, struct berr *err)
+{
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return berr_set(err, BERR_UNAVAILABLE, "database busy (%s); retry", what);
+	if (rc == SQLITE_FULL)
+		return berr_set(err, BERR_INTERNAL, "disk full (%s)", what);
+	return berr_set(err, BERR_INTERNAL, "database error in %s: %s", what, m ? sqlite3_errmsg(m->db) : "");
+}
+
+static int meta_exec(sqlite3 *db, const char *sql, struct berr *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		berr_set(err, BERR_INTERNAL, "database: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int meta_open_db(const char *path, sqlite3 **out, struct berr *err)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		berr_set(err, BERR_INTERNAL, "open database %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, META_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(db, 0);
+	if (meta_exec(db,
+		      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+		      "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+		      err) < 0) {
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}
+
+static sqlite3_stmt *meta_stmt(struct meta *m, enum stmt_id id, struct berr *err)
+{
+	sqlite3_stmt *st = m->stmt[id];
+	if (!st) {
+		int rc = sqlite3_prepare_v3(m->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+		if (rc != SQLITE_OK) {
+			meta_fail(m, rc, "prepare", err);
+			return NULL;
+		}
+		m->stmt[id] = st;
+	}
+	return st;
+}
+
+/* Run a statement that returns no rows (bindings already made), then reset it. */
+static int meta_step_done(struct meta *m, sqlite3_stmt *st, const char *what, struct berr *err)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return meta_fail(m, rc, what, err);
+	return 0;
+}
+
+static int meta_begin(struct meta *m, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_BEGIN_IMMEDIATE, err);
+	return st ? meta_step_done(m, st, "begin", err) : -1;
+}
+
+static int meta_commit(struct meta *m, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_COMMIT, err);
+	return st ? meta_step_done(m, st, "commit", err) : -1;
+}
+
+static void meta_rollback(struct meta *m)
+{
+	if (sqlite3_get_autocommit(m->db))
+		return;
+	sqlite3_stmt *st = meta_stmt(m, ST_ROLLBACK, NULL);
+	if (st)
+		meta_step_done(m, st, "rollback", NULL);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Apply every embedded migration newer than the database's version, each in its own
+ * transaction together with its row in schema_migrations. */
+static int meta_migrate(sqlite3 *db, struct berr *err)
+{
+	if (meta_exec(db,
+		      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+		      "name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+		      err) < 0)
+		return -1;
+	int current = 0;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		current = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+
+	int latest = 0;
+	for (const struct embed_file *f = schema_files; f->name; f++) {
+		int version = atoi(f->name);
+		if (version <= 0)
+			continue;
+		if (version > latest)
+			latest = version;
+	}
+	if (current > latest)
+		return berr_set(err, BERR_INTERNAL,
+				"database schema version %d is newer than this berthd (%d): upgrade berthd", current,
+				latest);
+	/* Apply in version order; the embedded table is in file-name order already, but do
+	 * not rely on it. */
+	for (int v = current + 1; v <= latest; v++) {
+		const struct embed_file *mig = NULL;
+		for (const struct embed_file *f = schema_files; f->name; f++)
+			if (atoi(f->name) == v)
+				mig = f;
+		if (!mig)
+			return berr_set(err, BERR_INTERNAL, "schema migration %03d is missing", v);
+		if (meta_exec(db, "BEGIN IMMEDIATE", err) < 0)
+			return -1;
+		if (meta_exec(db, (const char *)mig->data, err) < 0) {
+			berr_prefix(err, "schema migration %s", mig->name);
+			meta_exec(db, "ROLLBACK", NULL);
+			return -1;
+		}
+		cleanup_free char *ins = xasprintf("INSERT INTO schema_migrations (version, name, applied_at) "
+						   "VALUES (%d, '%s', %lld)",
+						   v, mig->name, (long long)meta_now());
+		if (meta_exec(db, ins, err) < 0 || meta_exec(db, "COMMIT", err) < 0) {
+			meta_exec(db, "ROLLBACK", NULL);
+			return -1;
+		}
+		log_info("database: applied schema migration %s", mig->name);
+	}
+	return 0;
+}
+
+int meta_init(const char *path, struct berr *err)
+{
+	sqlite3 *db = NULL;
+	if (meta_open_db(path, &db, err) < 0)
+		return -1;
+	int rc = meta_migrate(db, err);
+	if (rc == 0) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW) {
+			const char *res = (const char *)sqlite3_column_text(st, 0);
+			if (!res || strcmp(res, "ok") != 0)
+				rc = berr_set(err, BERR_INTERNAL, "database %s failed its integrity check: %s", path,
+					      res ? res : "?");
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	if (rc == 0) {
+		free(meta_path);
+		meta_path = xstrdup(path);
+	}
+	return rc;
+}
+
+void meta_shutdown(void)
+{
+	pthread_mutex_lock(&meta_list_lock);
+	for (struct meta *m = meta_list, *next; m; m = next) {
+		next = m->next;
+		for (int i = 0; i < ST_COUNT; i++)
+			sqlite3_finalize(m->stmt[i]);
+		sqlite3_close(m->db);
+		free(m);
+	}
+	meta_list = NULL;
+	pthread_mutex_unlock(&meta_list_lock);
+	meta_tls = NULL;
+	free(meta_path);
+	meta_path = NULL;
+}
+
+struct meta *meta_get(struct berr *err)
+{
+	if (meta_tls)
+		return meta_tls;
+	if (!meta_path) {
+		berr_set(err, BERR_INTERNAL, "database not initialised");
+		return NULL;
+	}
+	struct meta *m = xcalloc(1, sizeof *m);
+	if (meta_open_db(meta_path, &m->db, err) < 0) {
+		free(m);
+		return NULL;
+	}
+	pthread_mutex_lock(&meta_list_lock);
+	m->next = meta_list;
+	meta_list = m;
+	pthread_mutex_unlock(&meta_list_lock);
+	meta_tls = m;
+	return m;
+}
+
+int meta_schema_version(struct meta *m)
+{
+	sqlite3_stmt *st = NULL;
+	int v = 0;
+	if (sqlite3_prepare_v2(m->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Run a one-row lookup keyed by (int64, text) or (text); returns 1 found, 0 not, -1 error,
+ * leaving the statement positioned on the row for the caller to read, then reset by it. */
+static int meta_lookup_row(struct meta *m, sqlite3_stmt *st, const char *what, struct berr *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return meta_fail(m, rc, what, err);
+}
+
+static void meta_reset(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+int meta_repo_lookup(struct meta *m, const char *name, int64_t *id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_REPO_LOOKUP, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, name);
+	int r = meta_lookup_row(m, st, "repository lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	*id = sqlite3_column_int64(st, 0);
+	meta_reset(st);
+	return 0;
+}
+
+/* repo_ensure inside an open transaction (or autocommit). */
+static int meta_repo_ensure_in(struct meta *m, const char *name, int64_t *id, struct berr *err)
+{
+	struct berr e2;
+	if (meta_repo_lookup(m, name, id, &e2) == 0)
+		return 0;
+	if (e2.code != BERR_NAME_UNKNOWN) {
+		if (err)
+			*err = e2;
+		return -1;
+	}
+	sqlite3_stmt *st = meta_stmt(m, ST_REPO_INSERT, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, meta_now());
+	if (meta_step_done(m, st, "create repository", err) < 0)
+		return -1;
+	return meta_repo_lookup(m, name, id, err);
+}
+
+int meta_repo_ensure(struct meta *m, const char *name, int64_t *id, struct berr *err)
+{
+	if (meta_repo_lookup(m, name, id, NULL) == 0)
+		return 0;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_repo_ensure_in(m, name, id, err) < 0 || meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
+int meta_repo_blob_get(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t *size, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_REPO_BLOB_GET, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, d->str);
+	int r = meta_lookup_row(m, st, "blob lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not in this repository", d->str);
+	*size = (uint64_t)sqlite3_column_int64(st, 0);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_blob_get(struct meta *m, const struct digest *d, uint64_t *size, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_BLOB_GET, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, d->str);
+	int r = meta_lookup_row(m, st, "blob lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not stored", d->str);
+	*size = (uint64_t)sqlite3_column_int64(st, 0);
+	meta_reset(st);
+	return 0;
+}
+
+static int meta_link_in(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, struct berr *err)
+{
+	int64_t now = meta_now();
+	sqlite3_stmt *st = meta_stmt(m, ST_BLOB_INSERT, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, d->str);
+	sqlite3_bind_int64(st, 2, (int64_t)size);
+	sqlite3_bind_int64(st, 3, now);
+	if (meta_step_done(m, st, "record blob", err) < 0)
+		return -1;
+	st = meta_stmt(m, ST_REPO_BLOB_INSERT, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, d->str);
+	sqlite3_bind_int64(st, 3, now);
+	return meta_step_done(m, st, "link blob", err);
+}
+
+int meta_blob_link(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, struct berr *err)
+{
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_link_in(m, repo_id, d, size, err) < 0 || meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
+int meta_blob_mount(struct meta *m, int64_t repo_id, int64_t from_repo, const struct digest *d, bool *linked,
+		    uint64_t *size, struct berr *err)
+{
+	*linked = false;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	struct berr e2;
+	int r = from_repo >= 0 ? meta_repo_blob_get(m, from_repo, d, size, &e2) : meta_blob_get(m, d, size, &e2);
+	if (r < 0) {
+		meta_rollback(m);
+		if (e2.code == BERR_BLOB_UNKNOWN)
+			return 0;
+		if (err)
+			*err = e2;
+		return -1;
+	}
+	if (meta_link_in(m, repo_id, d, *size, err) < 0 || meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	*linked = true;
+	return 0;
+}
+
+int meta_repo_blob_unlink(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_REPO_BLOB_DELETE, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, d->str);
+	if (meta_step_done(m, st, "unlink blob", err) < 0)
+		return -1;
+	if (sqlite3_changes(m->db) == 0)
+		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not in this repository", d->str);
+	return 0;
+}
+
+/* Check that everything mf references is present in repo_id. */
+static int meta_check_references(struct meta *m, int64_t repo_id, const struct manifest *mf, struct berr *err)
+{
+	for (size_t i = 0; i < mf->ndescriptors; i++) {
+		const struct manifest_descriptor *desc = &mf->descriptors[i];
+		if (desc->foreign)
+			continue;
+		enum stmt_id id = desc->kind == MANIFEST_REF_CHILD ? ST_MANIFEST_ID : ST_REPO_BLOB_GET;
+		sqlite3_stmt *st = meta_stmt(m, id, err);
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, repo_id);
+		bind_text(st, 2, desc->digest.str);
+		int r = meta_lookup_row(m, st, "reference check", err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return berr_set(err, BERR_MANIFEST_BLOB_UNKNOWN, "%s %s is not in this repository",
+					desc->kind == MANIFEST_REF_CHILD	? "manifest"
+					: desc->kind == MANIFEST_REF_CONFIG ? "config blob"
+									    : "layer blob",
+					desc->digest.str);
+		if (desc->kind != MANIFEST_REF_CHILD && (uint64_t)sqlite3_column_int64(st, 0) != (uint64_t)desc->size) {
+			int64_t have = sqlite3_column_int64(st, 0);
+			meta_reset(st);
+			return berr_set(err, BERR_MANIFEST_INVALID, "blob %s has size %lld, the manifest says %lld",
+					desc->digest.str, (long long)have, (long long)desc->size);
+		}
+		meta_reset(st);
+	}
+	return 0;
+}
+
+static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct manifest *mf, const struct digest *d,
+				const void *content, size_t size, int64_t *manifest_id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_MANIFEST_ID, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, d->str);
+	int r = meta_lookup_row(m, st, "manifest lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		/* Same digest, same bytes: only the media type it was pushed with may differ. */
+		*manifest_id = sqlite3_column_int64(st, 0);
+		meta_reset(st);
+		st = meta_stmt(m, ST_MANIFEST_UPDATE_TYPE, err);
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, *manifest_id);
+		bind_text(st, 2, mf->media_type);
+		return meta_step_done(m, st, "update manifest", err);
+	}
+	const char *artifact_type = mf->artifact_type;
+	if (!artifact_type && mf->kind == MANIFEST_KIND_IMAGE && mf->ndescriptors > 0)
+		artifact_type = mf->descriptors[0].media_type;
+	st = meta_stmt(m, ST_MANIFEST_INSERT, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, d->str);
+	bind_text(st, 3, mf->media_type);
+	bind_text(st, 4, artifact_type);
+	bind_text(st, 5, mf->has_subject ? mf->subject.str : NULL);
+	bind_text(st, 6, mf->annotations_json);
+	sqlite3_bind_int64(st, 7, (int64_t)size);
+	sqlite3_bind_blob64(st, 8, content, size, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, meta_now());
+	if (meta_step_done(m, st, "insert manifest", err) < 0)
+		return -1;
+	*manifest_id = sqlite3_last_insert_rowid(m->db);
+
+	for (size_t i = 0; i < mf->ndescriptors; i++) {
+		const struct manifest_descriptor *desc = &mf->descriptors[i];
+		st = meta_stmt(m, ST_MANIFEST_REF_INSERT, err);
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, *manifest_id);
+		sqlite3_bind_int(st, 2, (int)desc->kind);
+		sqlite3_bind_int64(st, 3, (int64_t)i);
+		bind_text(st, 4, desc->digest.str);
+		sqlite3_bind_int64(st, 5, desc->size);
+		bind_text(st, 6, desc->media_type ? desc->media_type : "");
+		if (meta_step_done(m, st, "insert manifest reference", err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int meta_manifest_put(struct meta *m, const char *name, const struct manifest *mf, const struct digest *d,
+		      const void *content, size_t size, const char *const *tags, size_t ntags, struct berr *err)
+{
+	int64_t repo_id, manifest_id;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_repo_ensure_in(m, name, &repo_id, err) < 0 || meta_check_references(m, repo_id, mf, err) < 0 ||
+	    meta_manifest_insert(m, repo_id, mf, d, content, size, &manifest_id, err) < 0)
+		goto fail;
+	int64_t now = meta_now();
+	for (size_t i = 0; i < ntags; i++) {
+		sqlite3_stmt *st = meta_stmt(m, ST_TAG_UPSERT, err);
+		if (!st)
+			goto fail;
+		sqlite3_bind_int64(st, 1, repo_id);
+		bind_text(st, 2, tags[i]);
+		sqlite3_bind_int64(st, 3, manifest_id);
+		sqlite3_bind_int64(st, 4, now);
+		if (meta_step_done(m, st, "tag manifest", err) < 0)
+			goto fail;
+	}
+	sqlite3_stmt *st = meta_stmt(m, ST_REPO_TOUCH, err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, repo_id);
+	sqlite3_bind_int64(st, 2, now);
+	if (meta_step_done(m, st, "touch repository", err) < 0 || meta_commit(m, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	meta_rollback(m);
+	return -1;
+}
+
+int meta_manifest_get(struct meta *m, int64_t repo_id, const char *reference, bool is_digest, bool with_content,
+		      struct meta_manifest *out, struct berr *err)
+{
+	enum stmt_id id = is_digest ? (with_content ? ST_MANIFEST_BY_DIGEST_CONTENT : ST_MANIFEST_BY_DIGEST)
+				    : (with_content ? ST_MANIFEST_BY_TAG_CONTENT : ST_MANIFEST_BY_TAG);
+	sqlite3_stmt *st = meta_stmt(m, id, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, reference);
+	int r = meta_lookup_row(m, st, "manifest lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_MANIFEST_UNKNOWN, "manifest %s is not in this repository", reference);
+	struct berr e2;
+	const char *dg = (const char *)sqlite3_column_text(st, 0);
+	if (digest_parse(dg ? dg : "", &out->digest, &e2) < 0) {
+		meta_reset(st);
+		return berr_set(err, BERR_INTERNAL, "stored manifest digest is corrupt");
+	}
+	const char *mt = (const char *)sqlite3_column_text(st, 1);
+	snprintf(out->media_type, sizeof out->media_type, "%s", mt ? mt : "");
+	out->size = (uint64_t)sqlite3_column_int64(st, 2);
+	out->content = NULL;
+	if (with_content) {
+		const void *blob = sqlite3_column_blob(st, 3);
+		size_t n = (size_t)sqlite3_column_bytes(st, 3);
+		out->content = xmalloc(n);
+		if (n)
+			memcpy(out->content, blob, n);
+		out->size = n;
+	}
+	meta_reset(st);
+	return 0;
+}
+
+int meta_manifest_delete(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_MANIFEST_DELETE, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, d->str);
+	if (meta_step_done(m, st, "delete manifest", err) < 0)
+		return -1;
+	if (sqlite3_changes(m->db) == 0)
+		return berr_set(err, BERR_MANIFEST_UNKNOWN, "manifest %s is not in this repository", d->str);
+	return 0;
+}
+
+int meta_tag_delete(struct meta *m, int64_t repo_id, const char *tag, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_TAG_DELETE, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, tag);
+	if (meta_step_done(m, st, "delete tag", err) < 0)
+		return -1;
+	if (sqlite3_changes(m->db) == 0)
+		return berr_set(err, BERR_MANIFEST_UNKNOWN, "tag %s is not in this repository", tag);
+	return 0;
+}
+
+/* Shared by tags and catalog: step through a name listing, asking one row more than the
+ * limit to learn whether another page follows. */
+static int meta_list_names(struct meta *m, sqlite3_stmt *st, int limit_index, int64_t limit, meta_name_fn fn,
+			   void *ctx, bool *more, struct berr *err)
+{
+	*more = false;
+	sqlite3_bind_int64(st, limit_index, limit < 0 ? -1 : limit + 1);
+	int64_t count = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (limit >= 0 && count == limit) {
+			*more = true;
+			break;
+		}
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		count++;
+		if (fn(ctx, name ? name : ""))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list", err);
+	return 0;
+}
+
+int meta_tags_list(struct meta *m, int64_t repo_id, const char *last, int64_t limit, meta_name_fn fn, void *ctx,
+		   bool *more, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_TAGS_LIST, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, last ? last : "");
+	return meta_list_names(m, st, 3, limit, fn, ctx, more, err);
+}
+
+int meta_catalog(struct meta *m, const char *last, int64_t limit, meta_name_fn fn, void *ctx, bool *more,
+		 struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_CATALOG, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, last ? last : "");
+	return meta_list_names(m, st, 2, limit, fn, ctx, more, err);
+}
+
+int meta_referrers(struct meta *m, int64_t repo_id, const struct digest *subject, const char *artifact_type,
+		   meta_referrer_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, artifact_type ? ST_REFERRERS_TYPE : ST_REFERRERS, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, subject->str);
+	if (artifact_type)
+		bind_text(st, 3, artifact_type);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_referrer r = {
+			.digest = (const char *)sqlite3_column_text(st, 0),
+			.media_type = (const char *)sqlite3_column_text(st, 1),
+			.artifact_type = (const char *)sqlite3_column_text(st, 2),
+			.annotations = (const char *)sqlite3_column_text(st, 3),
+			.size = (uint64_t)sqlite3_column_int64(st, 4),
+		};
+		if (fn(ctx, &r))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "referrers", err);
+	return 0;
+}
+
+int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_INSERT, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, repo_id);
+	sqlite3_bind_int64(st, 3, meta_now());
+	return meta_step_done(m, st, "create upload", err);
+}
+
+int meta_upload_get(struct meta *m, const char *id, int64_t *repo_id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_GET, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, id);
+	int r = meta_lookup_row(m, st, "upload lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s is not known", id);
+	*repo_id = sqlite3_column_int64(st, 0);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_upload_touch(struct meta *m, const char *id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_TOUCH, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, meta_now());
+	return meta_step_done(m, st, "touch upload", err);
+}
+
+int meta_upload_delete(struct meta *m, const char *id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_DELETE, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, id);
+	return meta_step_done(m, st, "delete upload", err);
+}

@@ -1,0 +1,331 @@
+/* Upload sessions: staging bytes in the blob store, a row in the metadata, and an
+ * in-memory digest state per session so the digest is computed once, while receiving. */
+#include "server/uploads.h"
+
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "server/meta.h"
+#include "server/registry.h"
+#include "storage/blobstore.h"
+
+#define UPLOADS_BUCKETS 256
+/* At most this many cached digest states; past it idle ones are dropped (and rebuilt
+ * from the staged bytes if their upload continues). */
+#define UPLOADS_MAX_CACHED 4096
+
+struct upload_state {
+	char id[UPLOAD_ID_LEN + 1];
+	struct digest_ctx *ctx; /* covers the first `hashed` bytes; NULL if unknown */
+	uint64_t hashed;
+	bool busy; /* a chunk is being written */
+	struct upload_state *next;
+};
+
+struct uploads {
+	pthread_mutex_t lock;
+	struct upload_state *buckets[UPLOADS_BUCKETS];
+	size_t count;
+};
+
+struct upload_chunk {
+	struct registry *reg;
+	struct upload_state *st;
+	struct blob_writer *w;
+	uint64_t start;
+	uint64_t pos;
+};
+
+struct uploads *uploads_new(void)
+{
+	struct uploads *u = xcalloc(1, sizeof *u);
+	pthread_mutex_init(&u->lock, NULL);
+	return u;
+}
+
+void uploads_free(struct uploads *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < UPLOADS_BUCKETS; i++)
+		for (struct upload_state *s = u->buckets[i], *n; s; s = n) {
+			n = s->next;
+			digest_ctx_free(s->ctx);
+			free(s);
+		}
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}
+
+bool uploads_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+	if (n != UPLOAD_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+static unsigned uploads_hash(const char *id)
+{
+	unsigned h = 5381;
+	for (; *id; id++)
+		h = h * 33 + (unsigned char)*id;
+	return h % UPLOADS_BUCKETS;
+}
+
+/* Find (create=true: or add) the state of id. Caller holds the lock. */
+static struct upload_state *uploads_find(struct uploads *u, const char *id, bool create)
+{
+	unsigned b = uploads_hash(id);
+	for (struct upload_state *s = u->buckets[b]; s; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			return s;
+	if (!create)
+		return NULL;
+	if (u->count >= UPLOADS_MAX_CACHED) {
+		/* Drop idle states; their uploads rebuild the digest from disk if they go on. */
+		for (size_t i = 0; i < UPLOADS_BUCKETS; i++) {
+			struct upload_state **pp = &u->buckets[i];
+			while (*pp) {
+				struct upload_state *s = *pp;
+				if (!s->busy) {
+					*pp = s->next;
+					digest_ctx_free(s->ctx);
+					free(s);
+					u->count--;
+				} else {
+					pp = &s->next;
+				}
+			}
+		}
+	}
+	struct upload_state *s = xcalloc(1, sizeof *s);
+	snprintf(s->id, sizeof s->id, "%s", id);
+	s->next = u->buckets[b];
+	u->buckets[b] = s;
+	u->count++;
+	return s;
+}
+
+static void uploads_forget(struct uploads *u, const char *id)
+{
+	pthread_mutex_lock(&u->lock);
+	struct upload_state **pp = &u->buckets[uploads_hash(id)];
+	for (; *pp; pp = &(*pp)->next) {
+		struct upload_state *s = *pp;
+		if (strcmp(s->id, id) == 0) {
+			*pp = s->next;
+			digest_ctx_free(s->ctx);
+			free(s);
+			u->count--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
+static void uploads_new_id(char *out)
+{
+	unsigned char b[16];
+	if (RAND_bytes(b, sizeof b) != 1) {
+		log_error("uploads: the random generator failed");
+		abort();
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant */
+	snprintf(out, UPLOAD_ID_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+		 b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+int uploads_create(struct registry *reg, struct meta *m, int64_t repo_id, bool with_record, enum digest_algo algo,
+		   char *id_out, struct berr *err)
+{
+	uploads_new_id(id_out);
+	if (blobstore_upload_begin(reg->blobs, id_out, err) < 0)
+		return -1;
+	if (with_record && meta_upload_create(m, id_out, repo_id, err) < 0) {
+		blobstore_upload_abort(reg->blobs, id_out, NULL);
+		return -1;
+	}
+	pthread_mutex_lock(&reg->uploads->lock);
+	struct upload_state *s = uploads_find(reg->uploads, id_out, true);
+	s->ctx = digest_ctx_new(algo);
+	s->hashed = 0;
+	pthread_mutex_unlock(&reg->uploads->lock);
+	return 0;
+}
+
+int uploads_status(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, uint64_t *size,
+		   struct berr *err)
+{
+	int64_t owner;
+	if (!uploads_id_valid(id))
+		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %.64s is not known", id);
+	if (meta_upload_get(m, id, &owner, err) < 0)
+		return -1;
+	if (owner != repo_id)
+		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s is not known in this repository", id);
+	return blobstore_upload_size(reg->blobs, id, size, err);
+}
+
+/* Bring st->ctx up to `size` bytes of staged data with algorithm algo. Reads the staged
+ * bytes back only when the cached state is missing, stale or of another algorithm. */
+static int uploads_rehash(struct registry *reg, struct upload_state *st, enum digest_algo algo, uint64_t size,
+			  struct berr *err)
+{
+	if (st->ctx && st->hashed == size && digest_ctx_algo(st->ctx) == algo)
+		return 0;
+	digest_ctx_free(st->ctx);
+	st->ctx = digest_ctx_new(algo);
+	st->hashed = 0;
+	cleanup_free char *buf = xmalloc(1 << 20);
+	while (st->hashed < size) {
+		size_t want = size - st->hashed < (1 << 20) ? (size_t)(size - st->hashed) : (1 << 20);
+		ssize_t n = blobstore_upload_pread(reg->blobs, st->id, buf, want, st->hashed, err);
+		if (n < 0)
+			goto fail;
+		if (n == 0) {
+			berr_set(err, BERR_INTERNAL, "upload %s is shorter than expected", st->id);
+			goto fail;
+		}
+		digest_ctx_update(st->ctx, buf, (size_t)n);
+		st->hashed += (uint64_t)n;
+	}
+	return 0;
+fail:
+	digest_ctx_free(st->ctx);
+	st->ctx = NULL;
+	st->hashed = 0;
+	return -1;
+}
+
+struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start, struct berr *err)
+{
+	uint64_t size;
+	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0)
+		return NULL;
+	if (start != UINT64_MAX && start != size) {
+		berr_set(err, BERR_RANGE_INVALID, "chunk starts at byte %llu but the upload has %llu bytes",
+			 (unsigned long long)start, (unsigned long long)size);
+		return NULL;
+	}
+	pthread_mutex_lock(&reg->uploads->lock);
+	struct upload_state *st = uploads_find(reg->uploads, id, true);
+	if (st->busy) {
+		pthread_mutex_unlock(&reg->uploads->lock);
+		berr_set(err, BERR_BLOB_UPLOAD_INVALID, "another request is writing to upload %s", id);
+		return NULL;
+	}
+	st->busy = true;
+	pthread_mutex_unlock(&reg->uploads->lock);
+
+	enum digest_algo algo = st->ctx ? digest_ctx_algo(st->ctx) : DIGEST_SHA256;
+	struct blob_writer *w = NULL;
+	if (uploads_rehash(reg, st, algo, size, err) < 0 ||
+	    !(w = blobstore_upload_open(reg->blobs, id, size, err))) {
+		pthread_mutex_lock(&reg->uploads->lock);
+		st->busy = false;
+		pthread_mutex_unlock(&reg->uploads->lock);
+		return NULL;
+	}
+	struct upload_chunk *c = xcalloc(1, sizeof *c);
+	c->reg = reg;
+	c->st = st;
+	c->w = w;
+	c->start = c->pos = size;
+	return c;
+}
+
+int uploads_chunk_write(struct upload_chunk *c, const void *data, size_t len, struct berr *err)
+{
+	if (blob_writer_write(c->w, data, len, err) < 0)
+		return -1;
+	digest_ctx_update(c->st->ctx, data, len);
+	c->pos += len;
+	c->st->hashed = c->pos;
+	return 0;
+}
+
+int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct berr *err)
+{
+	int rc = blob_writer_finish(c->w, keep, err);
+	pthread_mutex_lock(&c->reg->uploads->lock);
+	if (!keep || rc < 0) {
+		/* The digest state ran ahead of what is kept: rebuild it next time. */
+		digest_ctx_free(c->st->ctx);
+		c->st->ctx = NULL;
+		c->st->hashed = 0;
+	}
+	c->st->busy = false;
+	pthread_mutex_unlock(&c->reg->uploads->lock);
+	if (size)
+		*size = keep && rc == 0 ? c->pos : c->start;
+	free(c);
+	return rc;
+}
+
+int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id,
+		   const struct digest *expected, uint64_t *size_out, struct berr *err)
+{
+	uint64_t size;
+	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0)
+		return -1;
+	pthread_mutex_lock(&reg->uploads->lock);
+	struct upload_state *st = uploads_find(reg->uploads, id, true);
+	if (st->busy) {
+		pthread_mutex_unlock(&reg->uploads->lock);
+		return berr_set(err, BERR_BLOB_UPLOAD_INVALID, "another request is writing to upload %s", id);
+	}
+	st->busy = true;
+	pthread_mutex_unlock(&reg->uploads->lock);
+
+	struct digest got;
+	int rc = uploads_rehash(reg, st, expected->algo, size, err);
+	if (rc == 0) {
+		digest_ctx_final(st->ctx, &got);
+		digest_ctx_free(st->ctx);
+		st->ctx = NULL;
+		if (!digest_equal(&got, expected)) {
+			berr_set(err, BERR_DIGEST_INVALID, "the uploaded content has digest %s, not %s", got.str,
+				 expected->str);
+			rc = -1;
+		}
+	}
+	if (rc == 0)
+		rc = blobstore_upload_commit(reg->blobs, id, expected, err);
+	if (rc == 0)
+		rc = meta_blob_link(m, repo_id, expected, size, err);
+	if (rc < 0 && err && err->code != BERR_DIGEST_INVALID) {
+		/* A transient failure (disk, database): keep the session so the client may retry. */
+		pthread_mutex_lock(&reg->uploads->lock);
+		st->busy = false;
+		pthread_mutex_unlock(&reg->uploads->lock);
+		return -1;
+	}
+	blobstore_upload_abort(reg->blobs, id, NULL);
+	meta_upload_delete(m, id, NULL);
+	uploads_forget(reg->uploads, id);
+	if (rc == 0 && size_out)
+		*size_out = size;
+	return rc;
+}
+
+int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct berr *err)
+{
+	if (blobstore_upload_abort(reg->blobs, id, err) < 0)
+		return -1;
+	uploads_forget(reg->uploads, id);
+	return meta_upload_delete(m, id, err);
+}

@@ -1,0 +1,105 @@
+/* The blob store front: picks a driver from the store's URL and dispatches to it, so the
+ * rest of berthd never depends on where blobs live. */
+#include "storage/blobstore.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "storage/driver.h"
+
+struct blobstore {
+	const struct blob_driver_ops *ops;
+	void *drv;
+};
+
+struct blobstore *blobstore_open(const char *url, struct berr *err)
+{
+	const char *path = url;
+	if (strncmp(url, "file://", 7) == 0)
+		path = url + 7;
+	else if (strstr(url, "://")) {
+		berr_set(err, BERR_INTERNAL, "unsupported blob storage '%s' (only a local path is supported)", url);
+		return NULL;
+	}
+	const struct blob_driver_ops *ops = NULL;
+	void *drv = driver_fs_open(path, &ops, err);
+	if (!drv)
+		return NULL;
+	struct blobstore *bs = xcalloc(1, sizeof *bs);
+	bs->ops = ops;
+	bs->drv = drv;
+	return bs;
+}
+
+void blobstore_close(struct blobstore *bs)
+{
+	if (!bs)
+		return;
+	bs->ops->close(bs->drv);
+	free(bs);
+}
+
+const char *blobstore_driver_name(const struct blobstore *bs)
+{
+	return bs->ops->name;
+}
+
+int blobstore_stat(struct blobstore *bs, const struct digest *d, uint64_t *size, struct berr *err)
+{
+	return bs->ops->stat(bs->drv, d, size, err);
+}
+
+int blobstore_open_read(struct blobstore *bs, const struct digest *d, struct blob_reader *out, struct berr *err)
+{
+	return bs->ops->open_read(bs->drv, d, out, err);
+}
+
+int blobstore_delete(struct blobstore *bs, const struct digest *d, struct berr *err)
+{
+	return bs->ops->remove(bs->drv, d, err);
+}
+
+int blobstore_upload_begin(struct blobstore *bs, const char *id, struct berr *err)
+{
+	return bs->ops->upload_begin(bs->drv, id, err);
+}
+
+int blobstore_upload_size(struct blobstore *bs, const char *id, uint64_t *size, struct berr *err)
+{
+	return bs->ops->upload_size(bs->drv, id, size, err);
+}
+
+struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset, struct berr *err)
+{
+	struct blob_writer *w = NULL;
+	if (bs->ops->upload_open(bs->drv, id, offset, &w, err) < 0)
+		return NULL;
+	return w;
+}
+
+int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct berr *err)
+{
+	return w->write(w, buf, len, err);
+}
+
+int blob_writer_finish(struct blob_writer *w, bool keep, struct berr *err)
+{
+	return w->finish(w, keep, err);
+}
+
+ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, size_t len, uint64_t offset,
+			       struct berr *err)
+{
+	return bs->ops->upload_pread(bs->drv, id, buf, len, offset, err);
+}
+
+int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err)
+{
+	return bs->ops->upload_commit(bs->drv, id, d, err);
+}
+
+int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *err)
+{
+	return bs->ops->upload_abort(bs->drv, id, err);
+}

@@ -1,0 +1,40 @@
+/* The interface every blob storage driver implements (local disk now, S3-compatible
+ * object storage later). storage/blobstore.c dispatches to it; nothing else includes this.
+ * A driver stores finished blobs by digest and staging objects ("uploads") by id. */
+#ifndef BERTH_STORAGE_DRIVER_H
+#define BERTH_STORAGE_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/berr.h"
+#include "common/digest.h"
+#include "storage/blobstore.h"
+
+struct blob_driver_ops {
+	const char *name;
+	void (*close)(void *drv);
+	int (*stat)(void *drv, const struct digest *d, uint64_t *size, struct berr *err);
+	int (*open_read)(void *drv, const struct digest *d, struct blob_reader *out, struct berr *err);
+	int (*remove)(void *drv, const struct digest *d, struct berr *err);
+	int (*upload_begin)(void *drv, const char *id, struct berr *err);
+	int (*upload_size)(void *drv, const char *id, uint64_t *size, struct berr *err);
+	int (*upload_open)(void *drv, const char *id, uint64_t offset, struct blob_writer **out,
+			   struct berr *err);
+	ssize_t (*upload_pread)(void *drv, const char *id, void *buf, size_t len, uint64_t offset,
+				struct berr *err);
+	int (*upload_commit)(void *drv, const char *id, const struct digest *d, struct berr *err);
+	int (*upload_abort)(void *drv, const char *id, struct berr *err);
+};
+
+/* A writer appends to one staging object; drivers embed this as their first member. */
+struct blob_writer {
+	int (*write)(struct blob_writer *w, const void *buf, size_t len, struct berr *err);
+	int (*finish)(struct blob_writer *w, bool keep, struct berr *err);
+};
+
+/* The local filesystem driver: blobs under ROOT/blobs, staging under ROOT/uploads. */
+void *driver_fs_open(const char *root, const struct blob_driver_ops **ops, struct berr *err);
+
+#endif
