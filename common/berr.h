@@ -37,8 +37,7 @@ struct berr {
 };
 
 /* Fill err (if not NULL) and return -1, so callers can `return berr_set(...)`. */
-int berr_set(struct berr *err, enum berr_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int berr_set(struct berr *err, enum berr_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like berr_set with BERR_INTERNAL, appending strerror(errnum). */
 int berr_sys(struct berr *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prefix existing message with more context ("open upload: " + old). */

@@ -20,8 +20,8 @@ static const struct {
 	const char *name;
 	size_t hex_len;
 } digest_algos[] = {
-	[DIGEST_SHA256] = {"sha256", 64},
-	[DIGEST_SHA512] = {"sha512", 128},
+    [DIGEST_SHA256] = {"sha256", 64},
+    [DIGEST_SHA512] = {"sha512", 128},
 };
 
 struct digest_ctx {
@@ -79,8 +79,8 @@ int digest_parse_n(const char *s, size_t len, struct digest *out, struct berr *e
 			continue;
 		if (hlen != digest_algos[a].hex_len || !digest_is_lower_hex(colon + 1, hlen)) {
 			char why[64];
-			snprintf(why, sizeof why, "%s needs exactly %zu lowercase hex characters",
-				 digest_algos[a].name, digest_algos[a].hex_len);
+			snprintf(why, sizeof why, "%s needs exactly %zu lowercase hex characters", digest_algos[a].name,
+			         digest_algos[a].hex_len);
 			return digest_invalid(err, s, len, why);
 		}
 		out->algo = (enum digest_algo)a;

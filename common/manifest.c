@@ -21,10 +21,10 @@ static void manifest_json_cleanup(json_t **j)
 #define cleanup_json __attribute__((cleanup(manifest_json_cleanup)))
 
 static const char *const manifest_known_types[] = {
-	MEDIATYPE_DOCKER_MANIFEST,
-	MEDIATYPE_DOCKER_LIST,
-	MEDIATYPE_OCI_MANIFEST,
-	MEDIATYPE_OCI_INDEX,
+    MEDIATYPE_DOCKER_MANIFEST,
+    MEDIATYPE_DOCKER_LIST,
+    MEDIATYPE_OCI_MANIFEST,
+    MEDIATYPE_OCI_INDEX,
 };
 
 bool manifest_media_type_known(const char *media_type)
@@ -51,7 +51,7 @@ static bool manifest_type_is_docker(const char *media_type)
 static bool manifest_type_is_schema1(const char *media_type)
 {
 	return media_type && (strcmp(media_type, MEDIATYPE_DOCKER_SCHEMA1) == 0 ||
-			      strcmp(media_type, MEDIATYPE_DOCKER_SCHEMA1_SIGNED) == 0);
+	                      strcmp(media_type, MEDIATYPE_DOCKER_SCHEMA1_SIGNED) == 0);
 }
 
 /* Copy s into buf for an error message: control bytes, non-ASCII and backslashes become
@@ -113,8 +113,7 @@ static int manifest_opt_string(json_t *obj, const char *key, const char *where, 
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return berr_set(err, BERR_MANIFEST_INVALID, "%s%s%s must be a string", where, *where ? "." : "",
-				key);
+		return berr_set(err, BERR_MANIFEST_INVALID, "%s%s%s must be a string", where, *where ? "." : "", key);
 	*out = xstrdup(json_string_value(v));
 	return 0;
 }
@@ -156,8 +155,7 @@ static int manifest_parse_urls(json_t *v, const char *where, bool *foreign, stru
 
 /* An index child's "platform": an object whose os, architecture and variant, when present,
  * are strings. */
-static int manifest_parse_platform(json_t *v, const char *where, struct manifest_descriptor *d,
-				   struct berr *err)
+static int manifest_parse_platform(json_t *v, const char *where, struct manifest_descriptor *d, struct berr *err)
 {
 	char pw[64];
 	if (!json_is_object(v))
@@ -188,7 +186,7 @@ static int manifest_parse_core(json_t *v, const char *where, struct manifest_des
 	}
 	if (!json_is_integer(sz) || json_integer_value(sz) < 0)
 		return berr_set(err, BERR_MANIFEST_INVALID, "%s.size is required and must be a non-negative integer",
-				where);
+		                where);
 	d->media_type = xstrdup(json_string_value(mt));
 	d->size = (int64_t)json_integer_value(sz);
 	return 0;
@@ -196,7 +194,7 @@ static int manifest_parse_core(json_t *v, const char *where, struct manifest_des
 
 /* Parse the descriptor object v, found at `where` ("layers[2]"), into d. */
 static int manifest_parse_descriptor(json_t *v, const char *where, enum manifest_ref_kind kind,
-				     struct manifest_descriptor *d, struct berr *err)
+                                     struct manifest_descriptor *d, struct berr *err)
 {
 	char aw[72];
 	json_t *x;
@@ -229,7 +227,7 @@ static void manifest_descriptor_free(struct manifest_descriptor *d)
 /* Parse the array member `key` of root into out->descriptors starting at index `first`,
  * allocating room for first + its length entries. */
 static int manifest_parse_list(json_t *root, const char *key, enum manifest_ref_kind kind, size_t first,
-			       struct manifest *out, struct berr *err)
+                               struct manifest *out, struct berr *err)
 {
 	json_t *arr = json_object_get(root, key);
 	json_t *v;
@@ -306,7 +304,7 @@ static int manifest_pick_type(const char *ct, const char *bt, struct manifest *o
 		ct = NULL;
 	if (manifest_type_is_schema1(ct) || manifest_type_is_schema1(bt))
 		return berr_set(err, BERR_MANIFEST_INVALID,
-				"schema1 manifests are not supported; push a Docker schema2 or OCI manifest");
+		                "schema1 manifests are not supported; push a Docker schema2 or OCI manifest");
 	if (!ct && !bt)
 		return berr_set(err, BERR_MANIFEST_INVALID, "manifest has no mediaType and no Content-Type was given");
 	if (ct && !manifest_media_type_known(ct)) {
@@ -317,8 +315,8 @@ static int manifest_pick_type(const char *ct, const char *bt, struct manifest *o
 		char qb[sizeof q];
 		manifest_quote(ct, q, sizeof q);
 		manifest_quote(bt, qb, sizeof qb);
-		return berr_set(err, BERR_MANIFEST_INVALID, "Content-Type '%s' does not match the manifest's mediaType '%s'",
-				q, qb);
+		return berr_set(err, BERR_MANIFEST_INVALID,
+		                "Content-Type '%s' does not match the manifest's mediaType '%s'", q, qb);
 	}
 	if (!ct && !manifest_media_type_known(bt)) {
 		manifest_quote(bt, q, sizeof q);
@@ -338,8 +336,8 @@ static int manifest_check_schema_version(json_t *root, struct berr *err)
 		return 0;
 	if (json_is_integer(sv) && json_integer_value(sv) == 1)
 		return berr_set(err, BERR_MANIFEST_INVALID,
-				"schemaVersion must be 2: schema1 manifests are not supported; push a Docker "
-				"schema2 or OCI manifest");
+		                "schemaVersion must be 2: schema1 manifests are not supported; push a Docker "
+		                "schema2 or OCI manifest");
 	return berr_set(err, BERR_MANIFEST_INVALID, "schemaVersion must be 2");
 }
 
@@ -363,8 +361,7 @@ static int manifest_parse_root(const char *content_type, json_t *root, struct ma
 	json_t *ann = json_object_get(root, "annotations");
 	if (bt && !json_is_string(bt))
 		return berr_set(err, BERR_MANIFEST_INVALID, "mediaType must be a string");
-	if (manifest_check_schema_version(root, err) < 0 ||
-	    manifest_pick_type(ct, json_string_value(bt), out, err) < 0)
+	if (manifest_check_schema_version(root, err) < 0 || manifest_pick_type(ct, json_string_value(bt), out, err) < 0)
 		return -1;
 	if (ann && manifest_check_annotations(ann, "", err) < 0)
 		return -1;
@@ -384,23 +381,22 @@ static int manifest_parse_root(const char *content_type, json_t *root, struct ma
 	return manifest_parse_oci_extras(root, out, err);
 }
 
-int manifest_parse(const char *content_type, const void *body, size_t len, struct manifest *out,
-		   struct berr *err)
+int manifest_parse(const char *content_type, const void *body, size_t len, struct manifest *out, struct berr *err)
 {
 	json_error_t jerr;
 	memset(out, 0, sizeof *out);
 	if (len > MANIFEST_MAX_SIZE)
 		return berr_set(err, BERR_MANIFEST_TOO_LARGE, "manifest is %zu bytes; the limit is %d", len,
-				MANIFEST_MAX_SIZE);
+		                MANIFEST_MAX_SIZE);
 	if (!manifest_depth_ok(body, len))
 		return berr_set(err, BERR_MANIFEST_INVALID, "manifest JSON is nested deeper than %d levels",
-				MANIFEST_MAX_DEPTH);
+		                MANIFEST_MAX_DEPTH);
 	cleanup_json json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		char text[sizeof jerr.text * 4 + 8];
 		manifest_sanitize(jerr.text, sizeof jerr.text, text, sizeof text);
-		return berr_set(err, BERR_MANIFEST_INVALID, "manifest is not valid JSON: %s (line %d, column %d)",
-				text, jerr.line, jerr.column);
+		return berr_set(err, BERR_MANIFEST_INVALID, "manifest is not valid JSON: %s (line %d, column %d)", text,
+		                jerr.line, jerr.column);
 	}
 	if (!json_is_object(root))
 		return berr_set(err, BERR_MANIFEST_INVALID, "manifest must be a JSON object");

@@ -11,15 +11,15 @@
 #include "common/berr.h"
 #include "common/digest.h"
 
-#define MEDIATYPE_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MEDIATYPE_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MEDIATYPE_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
+#define MEDIATYPE_DOCKER_MANIFEST       "application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIATYPE_DOCKER_LIST           "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIATYPE_DOCKER_SCHEMA1        "application/vnd.docker.distribution.manifest.v1+json"
 #define MEDIATYPE_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
-#define MEDIATYPE_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define MEDIATYPE_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MEDIATYPE_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MEDIATYPE_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define MEDIATYPE_OCI_EMPTY "application/vnd.oci.empty.v1+json"
+#define MEDIATYPE_DOCKER_CONFIG         "application/vnd.docker.container.image.v1+json"
+#define MEDIATYPE_OCI_MANIFEST          "application/vnd.oci.image.manifest.v1+json"
+#define MEDIATYPE_OCI_INDEX             "application/vnd.oci.image.index.v1+json"
+#define MEDIATYPE_OCI_CONFIG            "application/vnd.oci.image.config.v1+json"
+#define MEDIATYPE_OCI_EMPTY             "application/vnd.oci.empty.v1+json"
 
 /* The largest manifest accepted (the spec suggests 4 MiB). */
 #define MANIFEST_MAX_SIZE (4 * 1024 * 1024)
@@ -42,7 +42,7 @@ struct manifest_descriptor {
 	char *media_type; /* heap; may be NULL if absent (never for valid descriptors) */
 	struct digest digest;
 	int64_t size;
-	bool foreign; /* has "urls" (non-distributable layer): its blob need not be stored */
+	bool foreign;                /* has "urls" (non-distributable layer): its blob need not be stored */
 	char *platform_os;           /* children only, from "platform"; heap or NULL */
 	char *platform_architecture; /* children only; heap or NULL */
 	char *platform_variant;      /* children only; heap or NULL */
@@ -73,8 +73,7 @@ struct manifest {
  * size; subject is present but not a valid descriptor.
  * An OCI image manifest's artifact_type is "artifactType" if present, else NULL; an OCI
  * index's likewise. On success fills out (free with manifest_free). */
-int manifest_parse(const char *content_type, const void *body, size_t len, struct manifest *out,
-		   struct berr *err);
+int manifest_parse(const char *content_type, const void *body, size_t len, struct manifest *out, struct berr *err);
 void manifest_free(struct manifest *m);
 /* True for the four manifest media types Berth stores. */
 bool manifest_media_type_known(const char *media_type);

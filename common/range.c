@@ -102,7 +102,7 @@ int range_parse_content_range(const char *header, struct byte_range *out, struct
 		return berr_set(err, BERR_RANGE_INVALID, "Content-Range: %s", expect);
 	if (end < start)
 		return berr_set(err, BERR_RANGE_INVALID, "Content-Range: end %llu is before start %llu",
-				(unsigned long long)end, (unsigned long long)start);
+		                (unsigned long long)end, (unsigned long long)start);
 	if (*p == '/') {
 		p++;
 		if (*p == '*')
@@ -111,7 +111,7 @@ int range_parse_content_range(const char *header, struct byte_range *out, struct
 			return berr_set(err, BERR_RANGE_INVALID, "Content-Range: total must be a number or '*'");
 		else if (end >= total)
 			return berr_set(err, BERR_RANGE_INVALID, "Content-Range: end %llu is not below total %llu",
-					(unsigned long long)end, (unsigned long long)total);
+			                (unsigned long long)end, (unsigned long long)total);
 	}
 	if (!range_at_end(p))
 		return berr_set(err, BERR_RANGE_INVALID, "Content-Range: %s", expect);

@@ -14,8 +14,8 @@ struct byte_range {
 };
 
 enum range_result {
-	RANGE_NONE = 0,      /* header absent/empty or not a "bytes" range we serve: send the whole body (200) */
-	RANGE_OK = 1,        /* one satisfiable range in out (206) */
+	RANGE_NONE = 0,         /* header absent/empty or not a "bytes" range we serve: send the whole body (200) */
+	RANGE_OK = 1,           /* one satisfiable range in out (206) */
 	RANGE_UNSATISFIABLE = 2 /* syntactically valid but outside [0, size): answer 416 */
 };
 

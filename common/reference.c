@@ -9,7 +9,7 @@
 #include "common/xalloc.h"
 
 #define REFERENCE_DEFAULT_REGISTRY "docker.io"
-#define REFERENCE_DEFAULT_TAG "latest"
+#define REFERENCE_DEFAULT_TAG      "latest"
 /* Longest part of a rejected input quoted back in an error message. */
 #define REFERENCE_QUOTE_MAX 80
 
@@ -73,7 +73,7 @@ static const char *ref_name_problem(const char *name, size_t len, size_t *pos)
 			return "must be lowercase";
 		if (!ref_is_lower_alnum(name[i]))
 			return ref_is_separator(name[i]) ? "has an empty component or a misplaced separator"
-							  : "contains a character outside [a-z0-9._/-]";
+			                                 : "contains a character outside [a-z0-9._/-]";
 		while (i < len && ref_is_lower_alnum(name[i]))
 			i++;
 		if (i == len)
@@ -122,8 +122,8 @@ int reference_check_name(const char *name, size_t len, struct berr *err)
 	char q[REFERENCE_QUOTE_MAX * 4 + 8];
 	ref_quote(name ? name : "", name ? len : 0, q, sizeof q);
 	if (name && len > 0 && len <= REFERENCE_NAME_MAX)
-		return berr_set(err, BERR_NAME_INVALID, "invalid repository name '%s': %s (at offset %zu)", q,
-				why, pos);
+		return berr_set(err, BERR_NAME_INVALID, "invalid repository name '%s': %s (at offset %zu)", q, why,
+		                pos);
 	return berr_set(err, BERR_NAME_INVALID, "invalid repository name '%s': %s", q, why);
 }
 
@@ -137,9 +137,8 @@ int reference_check_tag(const char *tag, size_t len, struct berr *err)
 		return berr_set(err, BERR_TAG_INVALID, "invalid tag '': must not be empty");
 	if (len > REFERENCE_TAG_MAX)
 		return berr_set(err, BERR_TAG_INVALID, "invalid tag '%s': longer than %d characters", q,
-				REFERENCE_TAG_MAX);
-	return berr_set(err, BERR_TAG_INVALID,
-			"invalid tag '%s': must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", q);
+		                REFERENCE_TAG_MAX);
+	return berr_set(err, BERR_TAG_INVALID, "invalid tag '%s': must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", q);
 }
 
 /* Docker's host grammar: dot-separated labels of [a-zA-Z0-9-] not starting or ending with
@@ -248,7 +247,7 @@ int reference_parse(const char *s, struct reference *out, struct berr *err)
 		return berr_set(err, BERR_NAME_INVALID, "invalid reference '': empty");
 	if (ref_is_image_id(s, len))
 		return berr_set(err, BERR_NAME_INVALID,
-				"invalid reference: a 64-character hex string is an image ID, not a repository");
+		                "invalid reference: a 64-character hex string is an image ID, not a repository");
 	const char *at = strchr(s, '@');
 	size_t nlen = at ? (size_t)(at - s) : len;
 	if (at && digest_parse(at + 1, &out->digest, err) < 0)
@@ -275,7 +274,6 @@ void reference_free(struct reference *ref)
 
 char *reference_format(const struct reference *ref)
 {
-	return xasprintf("%s/%s%s%s%s%s", ref->registry, ref->repository, ref->tag ? ":" : "",
-			 ref->tag ? ref->tag : "", ref->has_digest ? "@" : "",
-			 ref->has_digest ? ref->digest.str : "");
+	return xasprintf("%s/%s%s%s%s%s", ref->registry, ref->repository, ref->tag ? ":" : "", ref->tag ? ref->tag : "",
+	                 ref->has_digest ? "@" : "", ref->has_digest ? ref->digest.str : "");
 }

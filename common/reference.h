@@ -10,7 +10,7 @@
 #include "common/digest.h"
 
 #define REFERENCE_NAME_MAX 255
-#define REFERENCE_TAG_MAX 128
+#define REFERENCE_TAG_MAX  128
 
 /* Repository name grammar of the OCI distribution spec:
  * [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*

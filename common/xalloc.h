@@ -21,12 +21,22 @@ void xalloc_cleanup_close(int *fd);
 void xalloc_cleanup_fclose(void *fp);
 
 /* Free the variable's heap memory / close its fd when it goes out of scope. */
-#define cleanup_free __attribute__((cleanup(xalloc_cleanup_free)))
-#define cleanup_close __attribute__((cleanup(xalloc_cleanup_close)))
+#define cleanup_free   __attribute__((cleanup(xalloc_cleanup_free)))
+#define cleanup_close  __attribute__((cleanup(xalloc_cleanup_close)))
 #define cleanup_fclose __attribute__((cleanup(xalloc_cleanup_fclose)))
 
 /* Hand ownership out of a cleanup_ variable: returns the value and clears the variable. */
-#define steal_pointer(pp) ({ __typeof__(*(pp)) _p = *(pp); *(pp) = NULL; _p; })
-#define steal_fd(fdp) ({ int _fd = *(fdp); *(fdp) = -1; _fd; })
+#define steal_pointer(pp)                     \
+	({                                    \
+		__typeof__(*(pp)) _p = *(pp); \
+		*(pp) = NULL;                 \
+		_p;                           \
+	})
+#define steal_fd(fdp)             \
+	({                        \
+		int _fd = *(fdp); \
+		*(fdp) = -1;      \
+		_fd;              \
+	})
 
 #endif

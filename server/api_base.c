@@ -84,8 +84,8 @@ int api_pagination(struct req *r, int64_t default_n, int64_t max_n, int64_t *n, 
 	errno = 0;
 	long long v = strtoll(ns, &end, 10);
 	if (errno || end == ns || *end || v < 0)
-		return berr_set(&r->err, BERR_PAGINATION_NUMBER_INVALID, "n must be a number from 0 to %lld, not '%.32s'",
-				(long long)max_n, ns);
+		return berr_set(&r->err, BERR_PAGINATION_NUMBER_INVALID,
+		                "n must be a number from 0 to %lld, not '%.32s'", (long long)max_n, ns);
 	*n = v > max_n ? max_n : v;
 	return 0;
 }

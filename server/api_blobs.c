@@ -103,7 +103,7 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	api_blob_headers(resp, d, "application/octet-stream");
 	if (status == 206)
 		resp_headerf(resp, "Content-Range", "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, range.start, range.end,
-			     br.size);
+		             br.size);
 	req_respond(r, status, resp);
 }
 

@@ -9,7 +9,7 @@
 
 /* Catalog pages: default and largest size. */
 #define CATALOG_DEFAULT_N 1000
-#define CATALOG_MAX_N 10000
+#define CATALOG_MAX_N     10000
 /* Tags: all of them unless n asks for a page, as Distribution does. */
 #define TAGS_MAX_N 100000
 
@@ -21,7 +21,7 @@ static int api_collect_name(void *ctx, const char *name)
 
 /* Respond with {key_name: name?, key: [...]} and a Link header when more remain. */
 static void api_list_respond(struct req *r, const char *name, const char *key, json_t *items, bool more, int64_t n,
-			     const char *link_path)
+                             const char *link_path)
 {
 	json_t *body = json_object();
 	if (name)

@@ -34,7 +34,8 @@ static int api_manifest_body(struct req *r, const char *data, size_t len)
 {
 	struct manifest_req *mr = r->state;
 	if (mr->len + len > MANIFEST_MAX_SIZE)
-		return berr_set(&r->err, BERR_MANIFEST_TOO_LARGE, "manifest is larger than %d bytes", MANIFEST_MAX_SIZE);
+		return berr_set(&r->err, BERR_MANIFEST_TOO_LARGE, "manifest is larger than %d bytes",
+		                MANIFEST_MAX_SIZE);
 	if (mr->len + len > mr->cap) {
 		size_t cap = mr->cap ? mr->cap : 16384;
 		while (cap < mr->len + len)
@@ -140,7 +141,7 @@ static void api_manifest_put(struct req *r)
 	int64_t cl = req_content_length(r);
 	if (cl > MANIFEST_MAX_SIZE) {
 		req_fail(r, BERR_MANIFEST_TOO_LARGE, "manifest of %" PRId64 " bytes is larger than %d bytes", cl,
-			 MANIFEST_MAX_SIZE);
+		         MANIFEST_MAX_SIZE);
 		return;
 	}
 	struct manifest_req *mr = xcalloc(1, sizeof *mr);
@@ -176,7 +177,7 @@ static void api_manifest_get(struct req *r)
 	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &r->err) < 0) {
 		if (r->err.code == BERR_NAME_UNKNOWN)
 			req_fail(r, BERR_MANIFEST_UNKNOWN, "manifest %s is not in repository %s", r->route.param,
-				 r->route.name);
+			         r->route.name);
 		else
 			req_respond_error(r, &r->err);
 		return;
@@ -218,13 +219,13 @@ static void api_manifest_delete(struct req *r)
 	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &r->err) < 0) {
 		if (r->err.code == BERR_NAME_UNKNOWN)
 			req_fail(r, BERR_MANIFEST_UNKNOWN, "manifest %s is not in repository %s", r->route.param,
-				 r->route.name);
+			         r->route.name);
 		else
 			req_respond_error(r, &r->err);
 		return;
 	}
 	int rc = is_digest ? meta_manifest_delete(r->meta, repo_id, &d, &r->err)
-			   : meta_tag_delete(r->meta, repo_id, r->route.param, &r->err);
+	                   : meta_tag_delete(r->meta, repo_id, r->route.param, &r->err);
 	if (rc < 0) {
 		req_respond_error(r, &r->err);
 		return;

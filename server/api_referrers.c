@@ -9,7 +9,7 @@
 static int api_add_referrer(void *ctx, const struct meta_referrer *ref)
 {
 	json_t *desc = json_pack("{s:s,s:s,s:I}", "mediaType", ref->media_type ? ref->media_type : "", "digest",
-				 ref->digest ? ref->digest : "", "size", (json_int_t)ref->size);
+	                         ref->digest ? ref->digest : "", "size", (json_int_t)ref->size);
 	if (ref->artifact_type)
 		json_object_set_new(desc, "artifactType", json_string(ref->artifact_type));
 	if (ref->annotations) {
@@ -41,7 +41,8 @@ void api_referrers(struct req *r)
 	int64_t repo_id;
 	struct berr e2;
 	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) == 0) {
-		if (meta_referrers(r->meta, repo_id, &subject, artifact_type, api_add_referrer, manifests, &r->err) < 0) {
+		if (meta_referrers(r->meta, repo_id, &subject, artifact_type, api_add_referrer, manifests, &r->err) <
+		    0) {
 			json_decref(manifests);
 			req_respond_error(r, &r->err);
 			return;
@@ -51,8 +52,8 @@ void api_referrers(struct req *r)
 		req_respond_error(r, &e2);
 		return;
 	}
-	json_t *index = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", "application/vnd.oci.image.index.v1+json",
-				  "manifests", manifests);
+	json_t *index = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
+	                          "application/vnd.oci.image.index.v1+json", "manifests", manifests);
 	char *text = json_dumps(index, JSON_COMPACT);
 	json_decref(index);
 	struct MHD_Response *resp = resp_take(text, strlen(text));

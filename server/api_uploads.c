@@ -21,7 +21,7 @@ struct upload_req {
 	struct upload_chunk *chunk; /* open while the body arrives */
 	bool has_range;
 	struct byte_range range;
-	bool finish;        /* PUT or monolithic POST: complete the blob at the end */
+	bool finish;         /* PUT or monolithic POST: complete the blob at the end */
 	bool cancel_on_fail; /* monolithic POST: the session exists only for this request */
 	struct digest digest;
 };
@@ -71,8 +71,9 @@ static void api_upload_end(struct req *r)
 		uint64_t got = r->bytes_in;
 		if (u->has_range && got != u->range.end - u->range.start + 1) {
 			keep = false;
-			berr_set(&r->err, BERR_RANGE_INVALID, "Content-Range announces %" PRIu64 " bytes but %" PRIu64
-				 " arrived", u->range.end - u->range.start + 1, got);
+			berr_set(&r->err, BERR_RANGE_INVALID,
+			         "Content-Range announces %" PRIu64 " bytes but %" PRIu64 " arrived",
+			         u->range.end - u->range.start + 1, got);
 		}
 		int rc = uploads_chunk_end(u->chunk, keep, &size, keep ? &r->err : NULL);
 		u->chunk = NULL;
@@ -116,8 +117,8 @@ static int api_upload_range(struct req *r, struct upload_req *u)
 	u->has_range = true;
 	int64_t cl = req_content_length(r);
 	if (cl >= 0 && (uint64_t)cl != u->range.end - u->range.start + 1)
-		return berr_set(&r->err, BERR_RANGE_INVALID, "Content-Range %s does not match Content-Length %" PRId64, cr,
-				cl);
+		return berr_set(&r->err, BERR_RANGE_INVALID, "Content-Range %s does not match Content-Length %" PRId64,
+		                cr, cl);
 	return 0;
 }
 

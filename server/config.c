@@ -28,30 +28,30 @@ struct opt {
 #define OFF(f) offsetof(struct config, f)
 
 static const struct opt config_opts[] = {
-	{"listen", "BERTH_LISTEN", OPT_STRING, OFF(listen), "address and port to serve on", "ADDR:PORT"},
-	{"data", "BERTH_DATA", OPT_STRING, OFF(data_dir), "data folder (SQLite database and blobs)", "DIR"},
-	{"auth", "BERTH_AUTH", OPT_STRING, OFF(auth), "authentication mode: none (an open registry)", "MODE"},
-	{"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
-	{"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
-	{"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
-	{"read-only", "BERTH_READ_ONLY", OPT_BOOL, OFF(read_only), "serve pulls only; refuse every write", NULL},
-	{"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 16)", "N"},
-	{"max-connections", "BERTH_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
-	 "most client connections at once (default 4096)", "N"},
-	{"idle-timeout", "BERTH_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout),
-	 "seconds an idle connection is kept (default 60)", "SECONDS"},
+    {"listen", "BERTH_LISTEN", OPT_STRING, OFF(listen), "address and port to serve on", "ADDR:PORT"},
+    {"data", "BERTH_DATA", OPT_STRING, OFF(data_dir), "data folder (SQLite database and blobs)", "DIR"},
+    {"auth", "BERTH_AUTH", OPT_STRING, OFF(auth), "authentication mode: none (an open registry)", "MODE"},
+    {"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
+    {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
+    {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
+    {"read-only", "BERTH_READ_ONLY", OPT_BOOL, OFF(read_only), "serve pulls only; refuse every write", NULL},
+    {"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 16)", "N"},
+    {"max-connections", "BERTH_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
+     "most client connections at once (default 4096)", "N"},
+    {"idle-timeout", "BERTH_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout),
+     "seconds an idle connection is kept (default 60)", "SECONDS"},
 };
 #define NOPTS (sizeof config_opts / sizeof config_opts[0])
 
 void config_usage(FILE *out)
 {
 	fprintf(out, "Usage: berthd [OPTIONS]\n"
-		     "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
-		     "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
+	             "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
+	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
 		char flag[64];
 		snprintf(flag, sizeof flag, "--%s%s%s", config_opts[i].name, config_opts[i].arg ? " " : "",
-			 config_opts[i].arg ? config_opts[i].arg : "");
+		         config_opts[i].arg ? config_opts[i].arg : "");
 		fprintf(out, "  %-28s %s\n", flag, config_opts[i].help);
 	}
 	fprintf(out, "  %-28s %s\n", "--config FILE", "read settings from FILE (env BERTH_CONFIG)");
@@ -81,7 +81,7 @@ static int config_parse_bool(const char *v, bool *out)
 
 /* Apply one setting; `source` names where it came from for the error message. */
 static int config_apply(struct config *cfg, const struct opt *o, const char *value, const char *source,
-			struct berr *err)
+                        struct berr *err)
 {
 	void *field = (char *)cfg + o->offset;
 	switch (o->kind) {
@@ -92,23 +92,24 @@ static int config_apply(struct config *cfg, const struct opt *o, const char *val
 	case OPT_BOOL:
 		if (config_parse_bool(value, (bool *)field) < 0)
 			return berr_set(err, BERR_INTERNAL, "%s: %s wants true or false, not '%s'", source, o->name,
-					value);
+			                value);
 		return 0;
 	case OPT_INT: {
 		char *end;
 		errno = 0;
 		long v = strtol(value, &end, 10);
 		if (errno || *end || end == value || v < 1 || v > 1000000)
-			return berr_set(err, BERR_INTERNAL, "%s: %s wants a positive number, not '%s'", source,
-					o->name, value);
+			return berr_set(err, BERR_INTERNAL, "%s: %s wants a positive number, not '%s'", source, o->name,
+			                value);
 		*(int *)field = (int)v;
 		return 0;
 	}
 	case OPT_LOGLEVEL: {
 		int lvl = log_level_parse(value);
 		if (lvl < 0)
-			return berr_set(err, BERR_INTERNAL, "%s: log-level must be debug, info, warn, error or off, not '%s'",
-					source, value);
+			return berr_set(err, BERR_INTERNAL,
+			                "%s: log-level must be debug, info, warn, error or off, not '%s'", source,
+			                value);
 		*(int *)field = lvl;
 		return 0;
 	}
@@ -265,7 +266,7 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	}
 	if (strcmp(cfg->auth, "none") != 0)
 		return berr_set(err, BERR_INTERNAL, "--auth: unsupported mode '%s' (this berthd supports: none)",
-				cfg->auth);
+		                cfg->auth);
 	if (!!cfg->tls_cert != !!cfg->tls_key)
 		return berr_set(err, BERR_INTERNAL, "--tls-cert and --tls-key go together");
 	if (!*cfg->data_dir)

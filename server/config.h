@@ -9,7 +9,7 @@
 #include "common/berr.h"
 
 struct config {
-	char *listen;    /* "ADDR:PORT" as given */
+	char *listen;      /* "ADDR:PORT" as given */
 	char *listen_host; /* parsed address ("0.0.0.0", "::1") */
 	int listen_port;
 	char *data_dir;
@@ -18,7 +18,7 @@ struct config {
 	char *tls_key;
 	int log_level; /* enum log_level */
 	bool read_only;
-	int threads;      /* HTTP worker threads */
+	int threads; /* HTTP worker threads */
 	int max_connections;
 	int idle_timeout; /* seconds a keep-alive connection may sit idle */
 	char *config_file;

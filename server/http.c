@@ -31,7 +31,7 @@
 #define HTTP_FIRST_BYTE_TIMEOUT 30
 /* Per-connection buffer: bounds header size and sets the size of body pieces. */
 #define HTTP_CONNECTION_MEMORY (256 * 1024)
-#define HTTP_MAX_PENDING 4096
+#define HTTP_MAX_PENDING       4096
 
 struct pending_conn {
 	int fd;
@@ -167,7 +167,8 @@ static void *http_acceptor_main(void *arg)
 
 static int http_listen(const char *host, int port, struct berr *err)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
 	struct addrinfo *ai = NULL;
 	char portstr[16];
 	snprintf(portstr, sizeof portstr, "%d", port);
@@ -202,7 +203,7 @@ static enum http_method http_method_parse(const char *m)
 		const char *name;
 		enum http_method method;
 	} methods[] = {{"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},      {"PUT", HTTP_PUT},
-		       {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS}};
+	               {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS}};
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
 		if (strcmp(m, methods[i].name) == 0)
 			return methods[i].method;
@@ -210,8 +211,8 @@ static enum http_method http_method_parse(const char *m)
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				   const char *version, const char *upload_data, size_t *upload_data_size,
-				   void **con_cls)
+                                   const char *version, const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls)
 {
 	struct req *r = *con_cls;
 	if (!r) {
@@ -243,7 +244,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		*upload_data_size = 0;
 		if (!r->responded && !r->body_failed) {
 			if (!r->on_body)
-				r->body_failed = berr_set(&r->err, BERR_UNSUPPORTED, "this endpoint takes no request body") < 0;
+				r->body_failed =
+				    berr_set(&r->err, BERR_UNSUPPORTED, "this endpoint takes no request body") < 0;
 			else if (r->on_body(r, upload_data, n) < 0)
 				r->body_failed = true;
 		}
@@ -271,8 +273,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	if (log_enabled(LOG_INFO)) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
-			    (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
+		double ms =
+		    (double)(now.tv_sec - r->started.tv_sec) * 1e3 + (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
 		char addr[INET6_ADDRSTRLEN] = "-";
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		if (ci && ci->client_addr) {
@@ -284,8 +286,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		}
 		const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
 		log_info("access %s \"%s %s\" %u in=%llu %.2fms%s \"%s\"", addr, r->method_str, r->url, r->status,
-			 (unsigned long long)r->bytes_in, ms,
-			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)", ua ? ua : "-");
+		         (unsigned long long)r->bytes_in, ms,
+		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)", ua ? ua : "-");
 	}
 	free(r);
 	atomic_fetch_sub(&http.inflight, 1);
@@ -330,7 +332,7 @@ int http_start(struct registry *reg, struct berr *err)
 	http.reg = reg;
 	http.tls = cfg->tls_cert != NULL;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET |
-			     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (http.tls) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
 			return berr_set(err, BERR_INTERNAL, "this libmicrohttpd was built without TLS support");
@@ -345,23 +347,25 @@ int http_start(struct registry *reg, struct berr *err)
 	if (http_listen(cfg->listen_host, cfg->listen_port, err) < 0)
 		return -1;
 	struct MHD_OptionItem opts[] = {
-		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL},
-		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
-		{MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
-		{MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->idle_timeout, NULL},
-		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONNECTION_MEMORY, NULL},
-		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL},
-		{http.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, http.tls_cert_pem},
-		{http.tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, http.tls_key_pem},
-		{http.tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
-		 (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305"},
-		{MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL},
+	    {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
+	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->idle_timeout, NULL},
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONNECTION_MEMORY, NULL},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL},
+	    {http.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, http.tls_cert_pem},
+	    {http.tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, http.tls_key_pem},
+	    {http.tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
+	     (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-"
+	             "POLY1305"},
+	    {MHD_OPTION_END, 0, NULL},
 	};
 	http.daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!http.daemon) {
 		close(http.listen_fd);
 		http.listen_fd = -1;
-		return berr_set(err, BERR_INTERNAL, "could not start the HTTP server (libmicrohttpd refused the settings)");
+		return berr_set(err, BERR_INTERNAL,
+		                "could not start the HTTP server (libmicrohttpd refused the settings)");
 	}
 	http.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (http.epfd < 0 || pipe2(http.wake, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -390,7 +394,7 @@ void http_stop(int grace_seconds)
 		usleep(50 * 1000);
 	if (atomic_load(&http.inflight) > 0)
 		log_warn("shutdown: %d requests still running after %d s; closing them", atomic_load(&http.inflight),
-			 grace_seconds);
+		         grace_seconds);
 	MHD_stop_daemon(http.daemon);
 	http.daemon = NULL;
 	close(http.epfd);
@@ -526,8 +530,8 @@ struct MHD_Response *resp_error(struct req *r, const struct berr *err, unsigned 
 		log_error("%s %s: %s", r->method_str, r->url, message);
 	else
 		log_debug("%s %s: %s %s", r->method_str, r->url, berr_code_name(code), message);
-	json_t *body = json_pack("{s:[{s:s,s:s,s:{}}]}", "errors", "code", berr_code_name(code), "message",
-				 message, "detail");
+	json_t *body =
+	    json_pack("{s:[{s:s,s:s,s:{}}]}", "errors", "code", berr_code_name(code), "message", message, "detail");
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	struct MHD_Response *resp = resp_take(text, strlen(text));

@@ -78,7 +78,7 @@ struct MHD_Response *resp_fd(int fd, uint64_t offset, uint64_t len);
 struct MHD_Response *resp_head(uint64_t len);
 void resp_header(struct MHD_Response *resp, const char *name, const char *value);
 void resp_headerf(struct MHD_Response *resp, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Queue resp with status and drop our reference. */
 void req_respond(struct req *r, unsigned int status, struct MHD_Response *resp);
 /* The spec's JSON error response for err, and its status, for a caller that adds headers. */

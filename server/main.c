@@ -56,8 +56,8 @@ static int berthd_serve(struct config *cfg)
 		return 1;
 	}
 	log_info("berthd %s serving %s%s on %s (data in %s, auth %s%s)", PACKAGE_VERSION,
-		 cfg->tls_cert ? "https" : "http", "", cfg->listen, cfg->data_dir, cfg->auth,
-		 cfg->read_only ? ", read-only" : "");
+	         cfg->tls_cert ? "https" : "http", "", cfg->listen, cfg->data_dir, cfg->auth,
+	         cfg->read_only ? ", read-only" : "");
 
 	for (;;) {
 		int sig = 0;

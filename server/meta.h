@@ -31,8 +31,7 @@ int meta_repo_lookup(struct meta *m, const char *name, int64_t *id, struct berr 
 int meta_repo_ensure(struct meta *m, const char *name, int64_t *id, struct berr *err);
 
 /* Size of blob d if it is linked into repository repo_id; BERR_BLOB_UNKNOWN otherwise. */
-int meta_repo_blob_get(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t *size,
-		       struct berr *err);
+int meta_repo_blob_get(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t *size, struct berr *err);
 /* Size of blob d if it is stored at all; BERR_BLOB_UNKNOWN otherwise. */
 int meta_blob_get(struct meta *m, const struct digest *d, uint64_t *size, struct berr *err);
 /* Record blob d (size) as stored, and link it into repo_id. Idempotent. */
@@ -40,7 +39,7 @@ int meta_blob_link(struct meta *m, int64_t repo_id, const struct digest *d, uint
 /* Link an already stored blob into repo_id if it is linked into from_repo (from_repo < 0:
  * if it is stored at all). Sets *linked; fills *size when linked. */
 int meta_blob_mount(struct meta *m, int64_t repo_id, int64_t from_repo, const struct digest *d, bool *linked,
-		    uint64_t *size, struct berr *err);
+                    uint64_t *size, struct berr *err);
 /* Remove blob d's link from repo_id; BERR_BLOB_UNKNOWN if it was not linked. */
 int meta_repo_blob_unlink(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err);
 
@@ -57,11 +56,11 @@ struct meta_manifest {
  * layer blob is not linked into the repository (foreign layers excepted), or a child
  * manifest is not in it. */
 int meta_manifest_put(struct meta *m, const char *name, const struct manifest *mf, const struct digest *d,
-		      const void *content, size_t size, const char *const *tags, size_t ntags, struct berr *err);
+                      const void *content, size_t size, const char *const *tags, size_t ntags, struct berr *err);
 /* Find a manifest by tag (is_digest false) or digest string; with_content also loads the
  * bytes. BERR_MANIFEST_UNKNOWN if absent. */
 int meta_manifest_get(struct meta *m, int64_t repo_id, const char *reference, bool is_digest, bool with_content,
-		      struct meta_manifest *out, struct berr *err);
+                      struct meta_manifest *out, struct berr *err);
 /* Delete the manifest with digest d and every tag pointing at it; BERR_MANIFEST_UNKNOWN if absent. */
 int meta_manifest_delete(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err);
 /* Delete tag `tag` only; BERR_MANIFEST_UNKNOWN if absent. */
@@ -72,10 +71,10 @@ typedef int (*meta_name_fn)(void *ctx, const char *name);
 /* Tags of repo_id after `last` (NULL: from the start), at most `limit` (< 0: all).
  * Sets *more when tags remain after the last one listed. */
 int meta_tags_list(struct meta *m, int64_t repo_id, const char *last, int64_t limit, meta_name_fn fn, void *ctx,
-		   bool *more, struct berr *err);
+                   bool *more, struct berr *err);
 /* Repository names after `last`, at most `limit`. Sets *more like meta_tags_list. */
 int meta_catalog(struct meta *m, const char *last, int64_t limit, meta_name_fn fn, void *ctx, bool *more,
-		 struct berr *err);
+                 struct berr *err);
 
 /* A manifest whose subject is the asked digest. Strings point into driver memory that is
  * valid only during the callback. */
@@ -89,7 +88,7 @@ struct meta_referrer {
 typedef int (*meta_referrer_fn)(void *ctx, const struct meta_referrer *r);
 /* Manifests in repo_id whose subject is `subject`, optionally only those of artifact_type. */
 int meta_referrers(struct meta *m, int64_t repo_id, const struct digest *subject, const char *artifact_type,
-		   meta_referrer_fn fn, void *ctx, struct berr *err);
+                   meta_referrer_fn fn, void *ctx, struct berr *err);
 
 /* Upload sessions. */
 int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct berr *err);

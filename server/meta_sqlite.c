@@ -54,51 +54,51 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
-	[ST_REPO_INSERT] = "INSERT INTO repositories (name, created_at, updated_at) VALUES (?1, ?2, ?2) "
-			   "ON CONFLICT (name) DO NOTHING",
-	[ST_REPO_TOUCH] = "UPDATE repositories SET updated_at = ?2 WHERE id = ?1",
-	[ST_REPO_BLOB_GET] = "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
-			     "WHERE rb.repository_id = ?1 AND rb.digest = ?2",
-	[ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",
-	[ST_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) "
-			   "ON CONFLICT (digest) DO NOTHING",
-	[ST_REPO_BLOB_INSERT] = "INSERT INTO repository_blobs (repository_id, digest, created_at) "
-				"VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-	[ST_REPO_BLOB_DELETE] = "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2",
-	[ST_MANIFEST_BY_DIGEST] = "SELECT digest, media_type, size FROM manifests "
-				  "WHERE repository_id = ?1 AND digest = ?2",
-	[ST_MANIFEST_BY_DIGEST_CONTENT] = "SELECT digest, media_type, size, content FROM manifests "
-					  "WHERE repository_id = ?1 AND digest = ?2",
-	[ST_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size FROM tags t "
-			       "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 AND t.name = ?2",
-	[ST_MANIFEST_BY_TAG_CONTENT] = "SELECT m.digest, m.media_type, m.size, m.content FROM tags t "
-				       "JOIN manifests m ON m.id = t.manifest_id "
-				       "WHERE t.repository_id = ?1 AND t.name = ?2",
-	[ST_MANIFEST_ID] = "SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2",
-	[ST_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, "
-			       "annotations, size, content, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[ST_MANIFEST_UPDATE_TYPE] = "UPDATE manifests SET media_type = ?2 WHERE id = ?1",
-	[ST_MANIFEST_REF_INSERT] = "INSERT INTO manifest_references (manifest_id, kind, position, digest, size, "
-				   "media_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
-	[ST_TAG_UPSERT] = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?1, ?2, ?3, ?4) "
-			  "ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, "
-			  "updated_at = excluded.updated_at",
-	[ST_TAG_DELETE] = "DELETE FROM tags WHERE repository_id = ?1 AND name = ?2",
-	[ST_TAGS_LIST] = "SELECT name FROM tags WHERE repository_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
-	[ST_CATALOG] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2",
-	[ST_REFERRERS] = "SELECT digest, media_type, artifact_type, annotations, size FROM manifests "
-			 "WHERE repository_id = ?1 AND subject = ?2 ORDER BY digest",
-	[ST_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, annotations, size FROM manifests "
-			      "WHERE repository_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
-	[ST_UPLOAD_INSERT] = "INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-	[ST_UPLOAD_GET] = "SELECT repository_id FROM uploads WHERE id = ?1",
-	[ST_UPLOAD_TOUCH] = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1",
-	[ST_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
-	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
+    [ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
+    [ST_REPO_INSERT] = "INSERT INTO repositories (name, created_at, updated_at) VALUES (?1, ?2, ?2) "
+                       "ON CONFLICT (name) DO NOTHING",
+    [ST_REPO_TOUCH] = "UPDATE repositories SET updated_at = ?2 WHERE id = ?1",
+    [ST_REPO_BLOB_GET] = "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
+                         "WHERE rb.repository_id = ?1 AND rb.digest = ?2",
+    [ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",
+    [ST_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (digest) DO NOTHING",
+    [ST_REPO_BLOB_INSERT] = "INSERT INTO repository_blobs (repository_id, digest, created_at) "
+                            "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    [ST_REPO_BLOB_DELETE] = "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_BY_DIGEST] = "SELECT digest, media_type, size FROM manifests "
+                              "WHERE repository_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_BY_DIGEST_CONTENT] = "SELECT digest, media_type, size, content FROM manifests "
+                                      "WHERE repository_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size FROM tags t "
+                           "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 AND t.name = ?2",
+    [ST_MANIFEST_BY_TAG_CONTENT] = "SELECT m.digest, m.media_type, m.size, m.content FROM tags t "
+                                   "JOIN manifests m ON m.id = t.manifest_id "
+                                   "WHERE t.repository_id = ?1 AND t.name = ?2",
+    [ST_MANIFEST_ID] = "SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, "
+                           "annotations, size, content, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_MANIFEST_UPDATE_TYPE] = "UPDATE manifests SET media_type = ?2 WHERE id = ?1",
+    [ST_MANIFEST_REF_INSERT] = "INSERT INTO manifest_references (manifest_id, kind, position, digest, size, "
+                               "media_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+    [ST_TAG_UPSERT] = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?1, ?2, ?3, ?4) "
+                      "ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, "
+                      "updated_at = excluded.updated_at",
+    [ST_TAG_DELETE] = "DELETE FROM tags WHERE repository_id = ?1 AND name = ?2",
+    [ST_TAGS_LIST] = "SELECT name FROM tags WHERE repository_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+    [ST_CATALOG] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2",
+    [ST_REFERRERS] = "SELECT digest, media_type, artifact_type, annotations, size FROM manifests "
+                     "WHERE repository_id = ?1 AND subject = ?2 ORDER BY digest",
+    [ST_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, annotations, size FROM manifests "
+                          "WHERE repository_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
+    [ST_UPLOAD_INSERT] = "INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+    [ST_UPLOAD_GET] = "SELECT repository_id FROM uploads WHERE id = ?1",
+    [ST_UPLOAD_TOUCH] = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1",
+    [ST_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
 };
 
 struct meta {
@@ -143,16 +143,17 @@ static int meta_open_db(const char *path, sqlite3 **out, struct berr *err)
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		berr_set(err, BERR_INTERNAL, "open database %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		berr_set(err, BERR_INTERNAL, "open database %s: %s", path,
+		         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return -1;
 	}
 	sqlite3_busy_timeout(db, META_BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(db, 0);
 	if (meta_exec(db,
-		      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-		      "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
-		      err) < 0) {
+	              "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+	              "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+	              err) < 0) {
 		sqlite3_close(db);
 		return -1;
 	}
@@ -219,14 +220,14 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 static int meta_migrate(sqlite3 *db, struct berr *err)
 {
 	if (meta_exec(db,
-		      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-		      "name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-		      err) < 0)
+	              "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+	              "name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+	              err) < 0)
 		return -1;
 	int current = 0;
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st, NULL) ==
-		    SQLITE_OK &&
+	        SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		current = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -241,8 +242,8 @@ static int meta_migrate(sqlite3 *db, struct berr *err)
 	}
 	if (current > latest)
 		return berr_set(err, BERR_INTERNAL,
-				"database schema version %d is newer than this berthd (%d): upgrade berthd", current,
-				latest);
+		                "database schema version %d is newer than this berthd (%d): upgrade berthd", current,
+		                latest);
 	/* Apply in version order; the embedded table is in file-name order already, but do
 	 * not rely on it. */
 	for (int v = current + 1; v <= latest; v++) {
@@ -260,8 +261,8 @@ static int meta_migrate(sqlite3 *db, struct berr *err)
 			return -1;
 		}
 		cleanup_free char *ins = xasprintf("INSERT INTO schema_migrations (version, name, applied_at) "
-						   "VALUES (%d, '%s', %lld)",
-						   v, mig->name, (long long)meta_now());
+		                                   "VALUES (%d, '%s', %lld)",
+		                                   v, mig->name, (long long)meta_now());
 		if (meta_exec(db, ins, err) < 0 || meta_exec(db, "COMMIT", err) < 0) {
 			meta_exec(db, "ROLLBACK", NULL);
 			return -1;
@@ -284,7 +285,7 @@ int meta_init(const char *path, struct berr *err)
 			const char *res = (const char *)sqlite3_column_text(st, 0);
 			if (!res || strcmp(res, "ok") != 0)
 				rc = berr_set(err, BERR_INTERNAL, "database %s failed its integrity check: %s", path,
-					      res ? res : "?");
+				              res ? res : "?");
 		}
 		sqlite3_finalize(st);
 	}
@@ -339,7 +340,7 @@ int meta_schema_version(struct meta *m)
 	sqlite3_stmt *st = NULL;
 	int v = 0;
 	if (sqlite3_prepare_v2(m->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st, NULL) ==
-		    SQLITE_OK &&
+	        SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -481,7 +482,7 @@ int meta_blob_link(struct meta *m, int64_t repo_id, const struct digest *d, uint
 }
 
 int meta_blob_mount(struct meta *m, int64_t repo_id, int64_t from_repo, const struct digest *d, bool *linked,
-		    uint64_t *size, struct berr *err)
+                    uint64_t *size, struct berr *err)
 {
 	*linked = false;
 	if (meta_begin(m, err) < 0)
@@ -536,15 +537,15 @@ static int meta_check_references(struct meta *m, int64_t repo_id, const struct m
 			return -1;
 		if (r == 0)
 			return berr_set(err, BERR_MANIFEST_BLOB_UNKNOWN, "%s %s is not in this repository",
-					desc->kind == MANIFEST_REF_CHILD	? "manifest"
-					: desc->kind == MANIFEST_REF_CONFIG ? "config blob"
-									    : "layer blob",
-					desc->digest.str);
+			                desc->kind == MANIFEST_REF_CHILD    ? "manifest"
+			                : desc->kind == MANIFEST_REF_CONFIG ? "config blob"
+			                                                    : "layer blob",
+			                desc->digest.str);
 		if (desc->kind != MANIFEST_REF_CHILD && (uint64_t)sqlite3_column_int64(st, 0) != (uint64_t)desc->size) {
 			int64_t have = sqlite3_column_int64(st, 0);
 			meta_reset(st);
 			return berr_set(err, BERR_MANIFEST_INVALID, "blob %s has size %lld, the manifest says %lld",
-					desc->digest.str, (long long)have, (long long)desc->size);
+			                desc->digest.str, (long long)have, (long long)desc->size);
 		}
 		meta_reset(st);
 	}
@@ -552,7 +553,7 @@ static int meta_check_references(struct meta *m, int64_t repo_id, const struct m
 }
 
 static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct manifest *mf, const struct digest *d,
-				const void *content, size_t size, int64_t *manifest_id, struct berr *err)
+                                const void *content, size_t size, int64_t *manifest_id, struct berr *err)
 {
 	sqlite3_stmt *st = meta_stmt(m, ST_MANIFEST_ID, err);
 	if (!st)
@@ -610,7 +611,7 @@ static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct ma
 }
 
 int meta_manifest_put(struct meta *m, const char *name, const struct manifest *mf, const struct digest *d,
-		      const void *content, size_t size, const char *const *tags, size_t ntags, struct berr *err)
+                      const void *content, size_t size, const char *const *tags, size_t ntags, struct berr *err)
 {
 	int64_t repo_id, manifest_id;
 	if (meta_begin(m, err) < 0)
@@ -644,10 +645,10 @@ fail:
 }
 
 int meta_manifest_get(struct meta *m, int64_t repo_id, const char *reference, bool is_digest, bool with_content,
-		      struct meta_manifest *out, struct berr *err)
+                      struct meta_manifest *out, struct berr *err)
 {
 	enum stmt_id id = is_digest ? (with_content ? ST_MANIFEST_BY_DIGEST_CONTENT : ST_MANIFEST_BY_DIGEST)
-				    : (with_content ? ST_MANIFEST_BY_TAG_CONTENT : ST_MANIFEST_BY_TAG);
+	                            : (with_content ? ST_MANIFEST_BY_TAG_CONTENT : ST_MANIFEST_BY_TAG);
 	sqlite3_stmt *st = meta_stmt(m, id, err);
 	if (!st)
 		return -1;
@@ -710,8 +711,8 @@ int meta_tag_delete(struct meta *m, int64_t repo_id, const char *tag, struct ber
 
 /* Shared by tags and catalog: step through a name listing, asking one row more than the
  * limit to learn whether another page follows. */
-static int meta_list_names(struct meta *m, sqlite3_stmt *st, int limit_index, int64_t limit, meta_name_fn fn,
-			   void *ctx, bool *more, struct berr *err)
+static int meta_list_names(struct meta *m, sqlite3_stmt *st, int limit_index, int64_t limit, meta_name_fn fn, void *ctx,
+                           bool *more, struct berr *err)
 {
 	*more = false;
 	sqlite3_bind_int64(st, limit_index, limit < 0 ? -1 : limit + 1);
@@ -734,7 +735,7 @@ static int meta_list_names(struct meta *m, sqlite3_stmt *st, int limit_index, in
 }
 
 int meta_tags_list(struct meta *m, int64_t repo_id, const char *last, int64_t limit, meta_name_fn fn, void *ctx,
-		   bool *more, struct berr *err)
+                   bool *more, struct berr *err)
 {
 	sqlite3_stmt *st = meta_stmt(m, ST_TAGS_LIST, err);
 	if (!st)
@@ -745,7 +746,7 @@ int meta_tags_list(struct meta *m, int64_t repo_id, const char *last, int64_t li
 }
 
 int meta_catalog(struct meta *m, const char *last, int64_t limit, meta_name_fn fn, void *ctx, bool *more,
-		 struct berr *err)
+                 struct berr *err)
 {
 	sqlite3_stmt *st = meta_stmt(m, ST_CATALOG, err);
 	if (!st)
@@ -755,7 +756,7 @@ int meta_catalog(struct meta *m, const char *last, int64_t limit, meta_name_fn f
 }
 
 int meta_referrers(struct meta *m, int64_t repo_id, const struct digest *subject, const char *artifact_type,
-		   meta_referrer_fn fn, void *ctx, struct berr *err)
+                   meta_referrer_fn fn, void *ctx, struct berr *err)
 {
 	sqlite3_stmt *st = meta_stmt(m, artifact_type ? ST_REFERRERS_TYPE : ST_REFERRERS, err);
 	if (!st)
@@ -767,11 +768,11 @@ int meta_referrers(struct meta *m, int64_t repo_id, const struct digest *subject
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct meta_referrer r = {
-			.digest = (const char *)sqlite3_column_text(st, 0),
-			.media_type = (const char *)sqlite3_column_text(st, 1),
-			.artifact_type = (const char *)sqlite3_column_text(st, 2),
-			.annotations = (const char *)sqlite3_column_text(st, 3),
-			.size = (uint64_t)sqlite3_column_int64(st, 4),
+		    .digest = (const char *)sqlite3_column_text(st, 0),
+		    .media_type = (const char *)sqlite3_column_text(st, 1),
+		    .artifact_type = (const char *)sqlite3_column_text(st, 2),
+		    .annotations = (const char *)sqlite3_column_text(st, 3),
+		    .size = (uint64_t)sqlite3_column_int64(st, 4),
 		};
 		if (fn(ctx, &r))
 			break;

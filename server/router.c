@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int route_set(struct route *out, enum route_kind kind, const char *name, size_t name_len,
-		     const char *param, struct berr *err)
+static int route_set(struct route *out, enum route_kind kind, const char *name, size_t name_len, const char *param,
+                     struct berr *err)
 {
 	out->kind = kind;
 	if (reference_check_name(name, name_len, err) < 0)
@@ -18,7 +18,7 @@ static int route_set(struct route *out, enum route_kind kind, const char *name, 
 		switch (kind) {
 		case ROUTE_MANIFEST:
 			return berr_set(err, BERR_TAG_INVALID, "reference is longer than %d characters",
-					ROUTE_PARAM_MAX - 1);
+			                ROUTE_PARAM_MAX - 1);
 		case ROUTE_UPLOAD:
 			return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload id is not known");
 		default:

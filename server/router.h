@@ -10,15 +10,15 @@
 #include "common/reference.h"
 
 enum route_kind {
-	ROUTE_NONE,          /* not an API path: 404 */
-	ROUTE_BASE,          /* /v2/ */
-	ROUTE_CATALOG,       /* /v2/_catalog */
-	ROUTE_BLOB,          /* /v2/<name>/blobs/<digest> */
-	ROUTE_UPLOAD_START,  /* /v2/<name>/blobs/uploads/ */
-	ROUTE_UPLOAD,        /* /v2/<name>/blobs/uploads/<id> */
-	ROUTE_MANIFEST,      /* /v2/<name>/manifests/<reference> */
-	ROUTE_TAGS,          /* /v2/<name>/tags/list */
-	ROUTE_REFERRERS,     /* /v2/<name>/referrers/<digest> */
+	ROUTE_NONE,         /* not an API path: 404 */
+	ROUTE_BASE,         /* /v2/ */
+	ROUTE_CATALOG,      /* /v2/_catalog */
+	ROUTE_BLOB,         /* /v2/<name>/blobs/<digest> */
+	ROUTE_UPLOAD_START, /* /v2/<name>/blobs/uploads/ */
+	ROUTE_UPLOAD,       /* /v2/<name>/blobs/uploads/<id> */
+	ROUTE_MANIFEST,     /* /v2/<name>/manifests/<reference> */
+	ROUTE_TAGS,         /* /v2/<name>/tags/list */
+	ROUTE_REFERRERS,    /* /v2/<name>/referrers/<digest> */
 };
 
 #define ROUTE_PARAM_MAX 256

@@ -144,13 +144,12 @@ static void uploads_new_id(char *out)
 	}
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant */
-	snprintf(out, UPLOAD_ID_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-		 b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	snprintf(out, UPLOAD_ID_LEN + 1, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+	         b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 int uploads_create(struct registry *reg, struct meta *m, int64_t repo_id, bool with_record, enum digest_algo algo,
-		   char *id_out, struct berr *err)
+                   char *id_out, struct berr *err)
 {
 	uploads_new_id(id_out);
 	if (blobstore_upload_begin(reg->blobs, id_out, err) < 0)
@@ -168,7 +167,7 @@ int uploads_create(struct registry *reg, struct meta *m, int64_t repo_id, bool w
 }
 
 int uploads_status(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, uint64_t *size,
-		   struct berr *err)
+                   struct berr *err)
 {
 	int64_t owner;
 	if (!uploads_id_valid(id))
@@ -183,7 +182,7 @@ int uploads_status(struct registry *reg, struct meta *m, const char *id, int64_t
 /* Bring st->ctx up to `size` bytes of staged data with algorithm algo. Reads the staged
  * bytes back only when the cached state is missing, stale or of another algorithm. */
 static int uploads_rehash(struct registry *reg, struct upload_state *st, enum digest_algo algo, uint64_t size,
-			  struct berr *err)
+                          struct berr *err)
 {
 	if (st->ctx && st->hashed == size && digest_ctx_algo(st->ctx) == algo)
 		return 0;
@@ -218,7 +217,7 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 		return NULL;
 	if (start != UINT64_MAX && start != size) {
 		berr_set(err, BERR_RANGE_INVALID, "chunk starts at byte %llu but the upload has %llu bytes",
-			 (unsigned long long)start, (unsigned long long)size);
+		         (unsigned long long)start, (unsigned long long)size);
 		return NULL;
 	}
 	pthread_mutex_lock(&reg->uploads->lock);
@@ -233,8 +232,7 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 
 	enum digest_algo algo = st->ctx ? digest_ctx_algo(st->ctx) : DIGEST_SHA256;
 	struct blob_writer *w = NULL;
-	if (uploads_rehash(reg, st, algo, size, err) < 0 ||
-	    !(w = blobstore_upload_open(reg->blobs, id, size, err))) {
+	if (uploads_rehash(reg, st, algo, size, err) < 0 || !(w = blobstore_upload_open(reg->blobs, id, size, err))) {
 		pthread_mutex_lock(&reg->uploads->lock);
 		st->busy = false;
 		pthread_mutex_unlock(&reg->uploads->lock);
@@ -276,8 +274,8 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 	return rc;
 }
 
-int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id,
-		   const struct digest *expected, uint64_t *size_out, struct berr *err)
+int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, const struct digest *expected,
+                   uint64_t *size_out, struct berr *err)
 {
 	uint64_t size;
 	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0)
@@ -299,7 +297,7 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
 		st->ctx = NULL;
 		if (!digest_equal(&got, expected)) {
 			berr_set(err, BERR_DIGEST_INVALID, "the uploaded content has digest %s, not %s", got.str,
-				 expected->str);
+			         expected->str);
 			rc = -1;
 		}
 	}

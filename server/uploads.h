@@ -30,10 +30,10 @@ bool uploads_id_valid(const char *id);
  * with_record=false skips the metadata row (a monolithic upload finished in the same
  * request). */
 int uploads_create(struct registry *reg, struct meta *m, int64_t repo_id, bool with_record, enum digest_algo algo,
-		   char *id_out, struct berr *err);
+                   char *id_out, struct berr *err);
 /* Check that upload id exists and belongs to repo_id; give its size so far. */
 int uploads_status(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, uint64_t *size,
-		   struct berr *err);
+                   struct berr *err);
 
 /* Begin appending a chunk. start is where the client says it begins (UINT64_MAX: append
  * at the end); it must equal the current size, else BERR_RANGE_INVALID. Only one chunk of
@@ -47,8 +47,8 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 /* Finish upload id as blob `expected` in repo_id: check the digest and size, install the
  * blob, link it into the repository, end the session. On a digest mismatch the session
  * is removed and BERR_DIGEST_INVALID returned. */
-int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id,
-		   const struct digest *expected, uint64_t *size, struct berr *err);
+int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, const struct digest *expected,
+                   uint64_t *size, struct berr *err);
 /* Cancel: remove staging bytes and session. */
 int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct berr *err);
 

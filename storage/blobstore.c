@@ -89,7 +89,7 @@ int blob_writer_finish(struct blob_writer *w, bool keep, struct berr *err)
 }
 
 ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, size_t len, uint64_t offset,
-			       struct berr *err)
+                               struct berr *err)
 {
 	return bs->ops->upload_pread(bs->drv, id, buf, len, offset, err);
 }

@@ -32,8 +32,7 @@ const char *blobstore_driver_name(const struct blobstore *bs);
 /* Size of a stored blob; BERR_BLOB_UNKNOWN if it is not stored. */
 int blobstore_stat(struct blobstore *bs, const struct digest *d, uint64_t *size, struct berr *err);
 /* Open a stored blob for reading; BERR_BLOB_UNKNOWN if it is not stored. */
-int blobstore_open_read(struct blobstore *bs, const struct digest *d, struct blob_reader *out,
-			struct berr *err);
+int blobstore_open_read(struct blobstore *bs, const struct digest *d, struct blob_reader *out, struct berr *err);
 /* Remove a stored blob (no error if already absent). */
 int blobstore_delete(struct blobstore *bs, const struct digest *d, struct berr *err);
 
@@ -44,14 +43,13 @@ int blobstore_upload_size(struct blobstore *bs, const char *id, uint64_t *size, 
 /* Open a writer that appends at `offset`, which must be the current size. The caller ends
  * it with blob_writer_finish: keep=true makes what was written durable-in-order, keep=false
  * truncates back to `offset` (a failed chunk leaves no trace). */
-struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset,
-					  struct berr *err);
+struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset, struct berr *err);
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct berr *err);
 /* Ends and frees the writer. */
 int blob_writer_finish(struct blob_writer *w, bool keep, struct berr *err);
 /* Read back staged bytes (to rebuild a digest after a restart). Returns bytes read, 0 at end. */
 ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, size_t len, uint64_t offset,
-			       struct berr *err);
+                               struct berr *err);
 /* Make the staging object the blob `d`, durably (fsync, rename, fsync dir). The caller has
  * verified the digest. If the blob already exists the staging object is just dropped. */
 int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err);

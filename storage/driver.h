@@ -20,10 +20,8 @@ struct blob_driver_ops {
 	int (*remove)(void *drv, const struct digest *d, struct berr *err);
 	int (*upload_begin)(void *drv, const char *id, struct berr *err);
 	int (*upload_size)(void *drv, const char *id, uint64_t *size, struct berr *err);
-	int (*upload_open)(void *drv, const char *id, uint64_t offset, struct blob_writer **out,
-			   struct berr *err);
-	ssize_t (*upload_pread)(void *drv, const char *id, void *buf, size_t len, uint64_t offset,
-				struct berr *err);
+	int (*upload_open)(void *drv, const char *id, uint64_t offset, struct blob_writer **out, struct berr *err);
+	ssize_t (*upload_pread)(void *drv, const char *id, void *buf, size_t len, uint64_t offset, struct berr *err);
 	int (*upload_commit)(void *drv, const char *id, const struct digest *d, struct berr *err);
 	int (*upload_abort)(void *drv, const char *id, struct berr *err);
 };

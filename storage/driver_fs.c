@@ -27,9 +27,9 @@ struct fs_driver {
 struct fs_writer {
 	struct blob_writer base;
 	int fd;
-	uint64_t start;          /* size when opened: where a discarded chunk is cut back to */
-	uint64_t pos;            /* current end */
-	uint64_t flushed;        /* bytes handed to writeback so far */
+	uint64_t start;   /* size when opened: where a discarded chunk is cut back to */
+	uint64_t pos;     /* current end */
+	uint64_t flushed; /* bytes handed to writeback so far */
 };
 
 static int fs_mkdir_p(const char *path, struct berr *err)
@@ -195,7 +195,7 @@ static int fs_upload_open(void *drv, const char *id, uint64_t offset, struct blo
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != offset || lseek(fd, (off_t)offset, SEEK_SET) < 0) {
 		close(fd);
 		return berr_set(err, BERR_RANGE_INVALID, "upload %s: chunk must start at byte %llu", id,
-				(unsigned long long)st.st_size);
+		                (unsigned long long)st.st_size);
 	}
 	struct fs_writer *w = xcalloc(1, sizeof *w);
 	w->base.write = fs_writer_write;
@@ -257,17 +257,17 @@ static int fs_upload_abort(void *drv, const char *id, struct berr *err)
 }
 
 static const struct blob_driver_ops fs_ops = {
-	.name = "fs",
-	.close = fs_close,
-	.stat = fs_stat,
-	.open_read = fs_open_read,
-	.remove = fs_remove,
-	.upload_begin = fs_upload_begin,
-	.upload_size = fs_upload_size,
-	.upload_open = fs_upload_open,
-	.upload_pread = fs_upload_pread,
-	.upload_commit = fs_upload_commit,
-	.upload_abort = fs_upload_abort,
+    .name = "fs",
+    .close = fs_close,
+    .stat = fs_stat,
+    .open_read = fs_open_read,
+    .remove = fs_remove,
+    .upload_begin = fs_upload_begin,
+    .upload_size = fs_upload_size,
+    .upload_open = fs_upload_open,
+    .upload_pread = fs_upload_pread,
+    .upload_commit = fs_upload_commit,
+    .upload_abort = fs_upload_abort,
 };
 
 void *driver_fs_open(const char *root, const struct blob_driver_ops **ops, struct berr *err)

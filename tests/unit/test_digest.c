@@ -9,7 +9,7 @@
 #include "tests/unit/tap.h"
 
 #define HEX64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define HEX128                                                                                   \
+#define HEX128                                                                                         \
 	"cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877e" \
 	"ec2f63b931bd47417a81a538327af927da3e"
 
@@ -18,27 +18,27 @@ static const struct {
 	int ok;
 	enum digest_algo algo;
 } parse_cases[] = {
-	{"sha256:" HEX64, 1, DIGEST_SHA256},
-	{"sha512:" HEX128, 1, DIGEST_SHA512},
-	{"sha256:0000000000000000000000000000000000000000000000000000000000000000", 1, DIGEST_SHA256},
-	{"", 0, 0},
-	{"sha256", 0, 0},
-	{"sha256:", 0, 0},
-	{":" HEX64, 0, 0},
-	{HEX64, 0, 0},
-	{"sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", 0, 0},
-	{"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85", 0, 0},   /* 63 */
-	{"sha256:" HEX64 "5", 0, 0},                                                             /* 65 */
-	{"sha256:" HEX64 " ", 0, 0},
-	{" sha256:" HEX64, 0, 0},
-	{"sha256:g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 0, 0},
-	{"SHA256:" HEX64, 0, 0},
-	{"sha512:" HEX64, 0, 0},
-	{"sha256:" HEX128, 0, 0},
-	{"md5:d41d8cd98f00b204e9800998ecf8427e", 0, 0},
-	{"sha384:" HEX64, 0, 0},
-	{"sha256::" HEX64, 0, 0},
-	{"sha256+b64u:" HEX64, 0, 0},
+    {"sha256:" HEX64, 1, DIGEST_SHA256},
+    {"sha512:" HEX128, 1, DIGEST_SHA512},
+    {"sha256:0000000000000000000000000000000000000000000000000000000000000000", 1, DIGEST_SHA256},
+    {"", 0, 0},
+    {"sha256", 0, 0},
+    {"sha256:", 0, 0},
+    {":" HEX64, 0, 0},
+    {HEX64, 0, 0},
+    {"sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", 0, 0},
+    {"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85", 0, 0}, /* 63 */
+    {"sha256:" HEX64 "5", 0, 0},                                                      /* 65 */
+    {"sha256:" HEX64 " ", 0, 0},
+    {" sha256:" HEX64, 0, 0},
+    {"sha256:g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 0, 0},
+    {"SHA256:" HEX64, 0, 0},
+    {"sha512:" HEX64, 0, 0},
+    {"sha256:" HEX128, 0, 0},
+    {"md5:d41d8cd98f00b204e9800998ecf8427e", 0, 0},
+    {"sha384:" HEX64, 0, 0},
+    {"sha256::" HEX64, 0, 0},
+    {"sha256+b64u:" HEX64, 0, 0},
 };
 
 static void test_parse(void)
@@ -108,12 +108,12 @@ static const struct {
 	const char *data;
 	const char *want;
 } vector_cases[] = {
-	{DIGEST_SHA256, "", "sha256:" HEX64},
-	{DIGEST_SHA256, "abc", "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-	{DIGEST_SHA512, "", "sha512:" HEX128},
-	{DIGEST_SHA512, "abc",
-	 "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd"
-	 "454d4423643ce80e2a9ac94fa54ca49f"},
+    {DIGEST_SHA256, "", "sha256:" HEX64},
+    {DIGEST_SHA256, "abc", "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+    {DIGEST_SHA512, "", "sha512:" HEX128},
+    {DIGEST_SHA512, "abc",
+     "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd"
+     "454d4423643ce80e2a9ac94fa54ca49f"},
 };
 
 static void test_vectors(void)
@@ -122,7 +122,7 @@ static void test_vectors(void)
 		struct digest d, parsed;
 		digest_buffer(vector_cases[i].algo, vector_cases[i].data, strlen(vector_cases[i].data), &d);
 		tap_is_str(d.str, vector_cases[i].want, "%s('%s')", digest_algo_name(vector_cases[i].algo),
-			   vector_cases[i].data);
+		           vector_cases[i].data);
 		tap_is_int(digest_parse(d.str, &parsed, NULL), 0, "  output parses back");
 	}
 }
@@ -136,7 +136,7 @@ static void test_streaming(void)
 	struct digest one, streamed;
 	digest_buffer(DIGEST_SHA256, buf, n, &one);
 	tap_is_str(one.str, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
-		   "sha256 of a million 'a'");
+	           "sha256 of a million 'a'");
 	struct digest_ctx *ctx = digest_ctx_new(DIGEST_SHA256);
 	tap_is_int(digest_ctx_algo(ctx), DIGEST_SHA256, "ctx algo");
 	size_t off = 0, step = 1;
@@ -183,7 +183,7 @@ static void test_fd(void)
 			tap_ok(0, "write");
 	tap_is_int(digest_fd(fd, DIGEST_SHA256, &d, &size, &err), 0, "digest_fd 2.5 MB file");
 	tap_is_str(d.str, "sha256:2350b445eb01b3dc3c68b3e42b5b5678349472e2cbf75539fd75172f931ad1ee",
-		   "  digest of the file");
+	           "  digest of the file");
 	tap_is_int(size, 2560000, "  size");
 	tap_is_int(digest_fd(fd, DIGEST_SHA512, &d, NULL, &err), 0, "digest_fd sha512, no size_out");
 	tap_is_int(d.algo, DIGEST_SHA512, "  algo sha512");

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Berth needs that are not installed yet.
+# usage: scripts/deps.sh build|test
+#   build: what building berthd needs
+#   test:  that plus the real peers the test suite drives (skopeo, podman, Distribution...)
+set -euo pipefail
+
+build_pkgs=(build-essential autoconf automake libtool pkg-config
+	libmicrohttpd-dev libsqlite3-dev libssl-dev libjansson-dev)
+test_pkgs=(python3 curl jq openssl skopeo podman runc docker-registry busybox-static
+	uidmap iptables sqlite3)
+
+case "${1:-build}" in
+build) want=("${build_pkgs[@]}") ;;
+test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+*)
+	echo "usage: $0 build|test" >&2
+	exit 2
+	;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing Debian packages: ${missing[*]}" >&2
+	echo "deps: run as root, or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
