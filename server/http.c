@@ -165,8 +165,10 @@ static void *http_acceptor_main(void *arg)
 	return NULL;
 }
 
-static int http_listen(const char *host, int port, struct berr *err)
+int http_bind(const struct config *cfg, struct berr *err)
 {
+	const char *host = cfg->listen_host;
+	int port = cfg->listen_port;
 	struct addrinfo hints = {
 	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
 	struct addrinfo *ai = NULL;
@@ -344,7 +346,7 @@ int http_start(struct registry *reg, struct berr *err)
 			return -1;
 		flags |= MHD_USE_TLS;
 	}
-	if (http_listen(cfg->listen_host, cfg->listen_port, err) < 0)
+	if (http.listen_fd < 0 && http_bind(cfg, err) < 0)
 		return -1;
 	struct MHD_OptionItem opts[] = {
 	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL},

@@ -50,7 +50,11 @@ struct req {
 	struct berr err;
 };
 
-/* Start serving according to reg->cfg. Returns 0, or -1 with err. */
+struct config;
+/* Open the listening socket (so a busy port is reported before anything else starts). */
+int http_bind(const struct config *cfg, struct berr *err);
+/* Start serving according to reg->cfg (binding first if http_bind was not called).
+ * Returns 0, or -1 with err. */
 int http_start(struct registry *reg, struct berr *err);
 /* Stop accepting, wait up to grace_seconds for requests in flight, then close everything. */
 void http_stop(int grace_seconds);

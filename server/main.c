@@ -26,8 +26,17 @@
 static int berthd_serve(struct config *cfg)
 {
 	struct berr err = {0};
+	struct stat st;
 	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(stderr, "berthd: cannot create data folder %s: %s\n", cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	if (stat(cfg->data_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "berthd: data folder %s is not a directory\n", cfg->data_dir);
+		return 1;
+	}
+	if (http_bind(cfg, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
 		return 1;
 	}
 	/* Block the stop signals in every thread; the main thread waits for them. */

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# berthd's command line, environment and config file; start-up errors; graceful shutdown.
+set -u
+: "${BERTHD:?BERTHD must name the berthd binary}"
+tmp=$(mktemp -d "${BERTH_TEST_TMP:-/tmp}/cli.XXXXXX")
+n=0
+fails=0
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+notok() {
+	n=$((n + 1))
+	fails=$((fails + 1))
+	echo "not ok $n - $1"
+	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'
+}
+check() { # check "desc" cond-command...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else notok "$d"; fi
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { # url
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "$1/v2/" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# --version and --help
+out=$("$BERTHD" --version 2>&1)
+check "--version prints the version" grep -qE '^berthd [0-9]+\.[0-9]+\.[0-9]+' <<<"$out"
+out=$("$BERTHD" --help 2>&1)
+rc=$?
+check "--help exits 0" test "$rc" -eq 0
+for flag in --listen --data --auth --tls-cert --tls-key --log-level --read-only --config; do
+	check "--help documents $flag" grep -q -- "$flag" <<<"$out"
+done
+
+# Bad input: one clear line on stderr, non-zero exit, nothing started.
+bad() { # desc expected-substring args...
+	local d=$1 want=$2
+	shift 2
+	local err rc
+	err=$(timeout 5 "$BERTHD" "$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q -- "$want" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ]; then
+		ok "$d"
+	else
+		notok "$d" "exit $rc, stderr: $err"
+	fi
+}
+bad "unknown flag is refused" "unknown option --bogus" --bogus
+bad "missing flag value is refused" "needs a value" --data
+bad "bad log level is refused" "log-level" --log-level loud --data "$tmp/x"
+bad "bad listen address is refused" "listen" --listen nonsense --data "$tmp/x"
+bad "bad port is refused" "port" --listen 127.0.0.1:99999 --data "$tmp/x"
+bad "unknown auth mode is refused" "auth" --auth ldap --data "$tmp/x"
+bad "tls-cert without key is refused" "go together" --tls-cert /nonexistent --data "$tmp/x"
+bad "missing config file is refused" "config file" --config "$tmp/none.conf"
+printf 'listen = 127.0.0.1:1\nwhatever = 3\n' >"$tmp/bad.conf"
+bad "unknown config setting names file and line" "bad.conf:2" --config "$tmp/bad.conf"
+touch "$tmp/file"
+bad "data folder that is a file is refused" "data" --listen 127.0.0.1:0 --data "$tmp/file"
+err=$(BERTH_LOG_LEVEL=loud timeout 5 "$BERTHD" --data "$tmp/x" 2>&1 >/dev/null)
+check "a bad BERTH_LOG_LEVEL is refused with its name" grep -q BERTH_LOG_LEVEL <<<"$err"
+
+# Port already in use.
+port=$(free_port)
+python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(5)" &
+pids+=($!)
+sleep 0.3
+bad "a port in use is refused" "in use" --listen "127.0.0.1:$port" --data "$tmp/inuse"
+
+# Settings from the config file, overridden by the environment, overridden by flags.
+port=$(free_port)
+port2=$(free_port)
+cat >"$tmp/berthd.conf" <<EOC
+# comment
+listen = 127.0.0.1:$port2
+data = "$tmp/fromfile"
+log-level = info
+EOC
+BERTH_LISTEN="127.0.0.1:$port" "$BERTHD" --config "$tmp/berthd.conf" --log-level warn >"$tmp/cfg.log" 2>&1 &
+pid=$!
+pids+=($pid)
+if wait_ready "http://127.0.0.1:$port"; then ok "environment overrides the config file (listen)"; else notok "environment overrides the config file (listen)" "$(cat "$tmp/cfg.log")"; fi
+check "config file sets the data folder" test -f "$tmp/fromfile/berth.db"
+check "flag overrides the config file (log-level warn: no access log)" bash -c "! grep -q access '$tmp/cfg.log'"
+kill -TERM $pid
+wait $pid
+check "SIGTERM stops berthd with status 0" test $? -eq 0
+
+# Graceful stop: an upload in flight when SIGTERM arrives still completes.
+port=$(free_port)
+"$BERTHD" --listen "127.0.0.1:$port" --data "$tmp/graceful" --log-level info >"$tmp/graceful.log" 2>&1 &
+pid=$!
+pids+=($pid)
+wait_ready "http://127.0.0.1:$port" || notok "berthd starts" "$(cat "$tmp/graceful.log")"
+head -c 3000000 /dev/urandom >"$tmp/blob"
+dg="sha256:$(sha256sum "$tmp/blob" | cut -d' ' -f1)"
+# Send the body slowly (about 1.5 s) so SIGTERM lands mid-request.
+curl -s -o /dev/null -w '%{http_code}' --limit-rate 2M -X POST -H 'Content-Type: application/octet-stream' \
+	--data-binary @"$tmp/blob" "http://127.0.0.1:$port/v2/g/r/blobs/uploads/?digest=$dg" >"$tmp/code" &
+cpid=$!
+sleep 0.5
+kill -TERM $pid
+wait $cpid
+code=$(cat "$tmp/code")
+wait $pid
+rc=$?
+check "an upload in flight at SIGTERM completes (got $code)" test "$code" = 201
+check "berthd exits 0 after finishing it" test "$rc" -eq 0
+check "the stop is logged" grep -q "stopping" "$tmp/graceful.log"
+check "the access log has one line per request" grep -q 'access 127.0.0.1 "POST /v2/g/r/blobs/uploads/" 201' "$tmp/graceful.log"
+"$BERTHD" --listen "127.0.0.1:$port" --data "$tmp/graceful" --log-level warn >>"$tmp/graceful.log" 2>&1 &
+pid=$!
+pids+=($pid)
+wait_ready "http://127.0.0.1:$port"
+got=$(curl -s "http://127.0.0.1:$port/v2/g/r/blobs/$dg" | sha256sum | cut -d' ' -f1)
+check "the blob is there after a restart" test "sha256:$got" = "$dg"
+check "the database passes integrity_check" bash -c "sqlite3 '$tmp/graceful/berth.db' 'PRAGMA integrity_check' | grep -qx ok"
+kill -TERM $pid
+wait $pid
+
+echo "1..$n"
+[ $fails -eq 0 ]
