@@ -26,9 +26,8 @@ static void api_list_respond(struct req *r, const char *name, const char *key, j
 	json_t *body = json_object();
 	if (name)
 		json_object_set_new(body, "name", json_string(name));
-	json_object_set_new(body, key, items);
+	json_object_set_new(body, key, items); /* body owns items from here */
 	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
 	struct MHD_Response *resp = resp_take(text, strlen(text));
 	resp_header(resp, "Content-Type", "application/json");
 	size_t count = json_array_size(items);
@@ -36,6 +35,7 @@ static void api_list_respond(struct req *r, const char *name, const char *key, j
 		const char *lastname = json_string_value(json_array_get(items, count - 1));
 		resp_headerf(resp, "Link", "<%s?last=%s&n=%lld>; rel=\"next\"", link_path, lastname, (long long)n);
 	}
+	json_decref(body);
 	req_respond(r, 200, resp);
 }
 

@@ -199,6 +199,17 @@ int http_bind(const struct config *cfg, struct berr *err)
 	return 0;
 }
 
+static int http_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static enum http_method http_method_parse(const char *m)
 {
 	static const struct {
@@ -212,39 +223,83 @@ static enum http_method http_method_parse(const char *m)
 	return HTTP_OTHER;
 }
 
+/* Percent-decode the path of a request target (up to '?'). An encoded '/' or NUL becomes
+ * 0x01, which no name, tag, digest or upload id may contain: "a%2Fb" is one invalid path
+ * segment, never two valid ones, and "%00" cannot cut a path short. Heap; caller frees. */
+static char *http_decode_path(const char *target)
+{
+	size_t len = strcspn(target, "?#");
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = target[i];
+		int hi, lo;
+		if (c == '%' && i + 2 < len + 1 && (hi = http_hexval(target[i + 1])) >= 0 &&
+		    (lo = http_hexval(target[i + 2])) >= 0) {
+			c = (char)(hi * 16 + lo);
+			if (c == '/' || c == '\0')
+				c = 0x01;
+			i += 2;
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Called by libmicrohttpd with the request target as sent, before anything is decoded:
+ * the request context starts here so that routing sees the raw path. */
+static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct req *r = xcalloc(1, sizeof *r);
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	r->path = http_decode_path(uri ? uri : "");
+	r->url = r->path;
+	return r;
+}
+
+static void http_begin(struct req *r)
+{
+	r->begun = true;
+	if (atomic_load(&http.stopping))
+		req_fail(r, BERR_UNAVAILABLE, "berthd is shutting down");
+	else if (router_match(r->path, &r->route, &r->err) < 0)
+		req_respond_error(r, &r->err);
+	else
+		api_begin(r);
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                    const char *version, const char *upload_data, size_t *upload_data_size,
                                    void **con_cls)
 {
 	struct req *r = *con_cls;
-	if (!r) {
-		r = xcalloc(1, sizeof *r);
-		*con_cls = r;
+	if (!r) /* the URI callback always runs first; this is only a safety net */
+		*con_cls = r = http_uri_log(NULL, url, conn);
+	if (!r->conn) {
+		/* In flight from here: a request whose headers are still arriving does not hold
+		 * up a shutdown. */
 		atomic_fetch_add(&http.inflight, 1);
-		clock_gettime(CLOCK_MONOTONIC, &r->started);
 		r->conn = conn;
 		r->reg = http.reg;
-		r->url = url;
 		r->method_str = method;
 		r->method = http_method_parse(method);
+		/* A request without a body starts its handler on the second call: a response
+		 * queued on the first one, before libmicrohttpd knows there is no body, would cost
+		 * the keep-alive. A request with a body starts now, while a response may still be
+		 * queued: an early refusal then skips the body (and closes the connection),
+		 * where one queued later could only be sent once the whole body was read. */
+		bool takes_body = r->method == HTTP_POST || r->method == HTTP_PUT || r->method == HTTP_PATCH;
+		if (takes_body && req_has_body(r))
+			http_begin(r);
 		return MHD_YES;
 	}
-	if (!r->begun) {
-		/* Handlers start on the second call: a response queued on the first one, before
-		 * libmicrohttpd knows the request has no body, would cost the keep-alive. */
-		r->begun = true;
-		if (atomic_load(&http.stopping))
-			req_fail(r, BERR_UNAVAILABLE, "berthd is shutting down");
-		else if (router_match(url, &r->route, &r->err) < 0)
-			req_respond_error(r, &r->err);
-		else
-			api_begin(r);
-	}
 	if (*upload_data_size) {
+		/* Before the handler began (a GET or DELETE with a body) the body is skipped. */
 		size_t n = *upload_data_size;
 		r->bytes_in += n;
 		*upload_data_size = 0;
-		if (!r->responded && !r->body_failed) {
+		if (r->begun && !r->responded && !r->body_failed) {
 			if (!r->on_body)
 				r->body_failed =
 				    berr_set(&r->err, BERR_UNSUPPORTED, "this endpoint takes no request body") < 0;
@@ -253,6 +308,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		}
 		return MHD_YES;
 	}
+	if (!r->begun)
+		http_begin(r);
 	if (!r->responded) {
 		if (r->body_failed)
 			req_respond_error(r, &r->err);
@@ -287,12 +344,14 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
 		}
 		const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
-		log_info("access %s \"%s %s\" %u in=%llu %.2fms%s \"%s\"", addr, r->method_str, r->url, r->status,
-		         (unsigned long long)r->bytes_in, ms,
+		log_info("access %s \"%s %s\" %u in=%llu %.2fms%s \"%s\"", addr, r->method_str ? r->method_str : "-",
+		         r->url, r->status, (unsigned long long)r->bytes_in, ms,
 		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)", ua ? ua : "-");
 	}
+	if (r->conn)
+		atomic_fetch_sub(&http.inflight, 1);
+	free(r->path);
 	free(r);
-	atomic_fetch_sub(&http.inflight, 1);
 }
 
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -355,6 +414,7 @@ int http_start(struct registry *reg, struct berr *err)
 	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->idle_timeout, NULL},
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONNECTION_MEMORY, NULL},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL},
+	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_uri_log, NULL},
 	    {http.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, http.tls_cert_pem},
 	    {http.tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, http.tls_key_pem},
 	    {http.tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,

@@ -35,7 +35,8 @@ struct req {
 	struct meta *meta;
 	enum http_method method;
 	const char *method_str;
-	const char *url;
+	const char *url; /* the decoded path, for messages */
+	char *path;      /* the path, percent-decoded for routing (see http.c); owned */
 	struct route route;
 	struct timespec started;
 	unsigned int status; /* status sent, for the access log */

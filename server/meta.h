@@ -72,7 +72,8 @@ typedef int (*meta_name_fn)(void *ctx, const char *name);
  * Sets *more when tags remain after the last one listed. */
 int meta_tags_list(struct meta *m, int64_t repo_id, const char *last, int64_t limit, meta_name_fn fn, void *ctx,
                    bool *more, struct berr *err);
-/* Repository names after `last`, at most `limit`. Sets *more like meta_tags_list. */
+/* Names of repositories holding at least one manifest, after `last`, at most `limit`.
+ * Sets *more like meta_tags_list. */
 int meta_catalog(struct meta *m, const char *last, int64_t limit, meta_name_fn fn, void *ctx, bool *more,
                  struct berr *err);
 

@@ -87,7 +87,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "updated_at = excluded.updated_at",
     [ST_TAG_DELETE] = "DELETE FROM tags WHERE repository_id = ?1 AND name = ?2",
     [ST_TAGS_LIST] = "SELECT name FROM tags WHERE repository_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
-    [ST_CATALOG] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2",
+    [ST_CATALOG] = "SELECT r.name FROM repositories r WHERE r.name > ?1 AND EXISTS "
+                   "(SELECT 1 FROM manifests m WHERE m.repository_id = r.id) ORDER BY r.name LIMIT ?2",
     [ST_REFERRERS] = "SELECT digest, media_type, artifact_type, annotations, size FROM manifests "
                      "WHERE repository_id = ?1 AND subject = ?2 ORDER BY digest",
     [ST_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, annotations, size FROM manifests "

@@ -2,11 +2,13 @@
  * in-memory digest state per session so the digest is computed once, while receiving. */
 #include "server/uploads.h"
 
+#include <errno.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -18,6 +20,8 @@
 /* At most this many cached digest states; past it idle ones are dropped (and rebuilt
  * from the staged bytes if their upload continues). */
 #define UPLOADS_MAX_CACHED 4096
+/* Seconds a PUT completing an upload waits for another request on the same upload. */
+#define UPLOADS_FINISH_WAIT 30
 
 struct upload_state {
 	char id[UPLOAD_ID_LEN + 1];
@@ -29,6 +33,7 @@ struct upload_state {
 
 struct uploads {
 	pthread_mutex_t lock;
+	pthread_cond_t idle; /* broadcast whenever an upload stops being busy */
 	struct upload_state *buckets[UPLOADS_BUCKETS];
 	size_t count;
 };
@@ -45,6 +50,7 @@ struct uploads *uploads_new(void)
 {
 	struct uploads *u = xcalloc(1, sizeof *u);
 	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->idle, NULL);
 	return u;
 }
 
@@ -58,6 +64,7 @@ void uploads_free(struct uploads *u)
 			digest_ctx_free(s->ctx);
 			free(s);
 		}
+	pthread_cond_destroy(&u->idle);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
 }
@@ -132,6 +139,7 @@ static void uploads_forget(struct uploads *u, const char *id)
 			break;
 		}
 	}
+	pthread_cond_broadcast(&u->idle);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -223,8 +231,9 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	pthread_mutex_lock(&reg->uploads->lock);
 	struct upload_state *st = uploads_find(reg->uploads, id, true);
 	if (st->busy) {
+		/* Another chunk is being written: this one cannot start where the upload ends. */
 		pthread_mutex_unlock(&reg->uploads->lock);
-		berr_set(err, BERR_BLOB_UPLOAD_INVALID, "another request is writing to upload %s", id);
+		berr_set(err, BERR_RANGE_INVALID, "another chunk of upload %s is being written", id);
 		return NULL;
 	}
 	st->busy = true;
@@ -235,6 +244,7 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	if (uploads_rehash(reg, st, algo, size, err) < 0 || !(w = blobstore_upload_open(reg->blobs, id, size, err))) {
 		pthread_mutex_lock(&reg->uploads->lock);
 		st->busy = false;
+		pthread_cond_broadcast(&reg->uploads->idle);
 		pthread_mutex_unlock(&reg->uploads->lock);
 		return NULL;
 	}
@@ -267,6 +277,7 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 		c->st->hashed = 0;
 	}
 	c->st->busy = false;
+	pthread_cond_broadcast(&c->reg->uploads->idle);
 	pthread_mutex_unlock(&c->reg->uploads->lock);
 	if (size)
 		*size = keep && rc == 0 ? c->pos : c->start;
@@ -278,16 +289,27 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
                    uint64_t *size_out, struct berr *err)
 {
 	uint64_t size;
-	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0)
-		return -1;
 	pthread_mutex_lock(&reg->uploads->lock);
-	struct upload_state *st = uploads_find(reg->uploads, id, true);
+	/* A racing PUT waits for the one in progress: afterwards the upload is gone (404) or,
+	 * if that one failed, still there to finish. The state is looked up again after each
+	 * wait, since the other request frees it when it finishes. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += UPLOADS_FINISH_WAIT;
+	struct upload_state *st;
+	while ((st = uploads_find(reg->uploads, id, true))->busy)
+		if (pthread_cond_timedwait(&reg->uploads->idle, &reg->uploads->lock, &deadline) == ETIMEDOUT)
+			break;
 	if (st->busy) {
 		pthread_mutex_unlock(&reg->uploads->lock);
-		return berr_set(err, BERR_BLOB_UPLOAD_INVALID, "another request is writing to upload %s", id);
+		return berr_set(err, BERR_RANGE_INVALID, "another request is writing to upload %s", id);
 	}
 	st->busy = true;
 	pthread_mutex_unlock(&reg->uploads->lock);
+	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0) {
+		uploads_forget(reg->uploads, id);
+		return -1;
+	}
 
 	struct digest got;
 	int rc = uploads_rehash(reg, st, expected->algo, size, err);
@@ -309,6 +331,7 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
 		/* A transient failure (disk, database): keep the session so the client may retry. */
 		pthread_mutex_lock(&reg->uploads->lock);
 		st->busy = false;
+		pthread_cond_broadcast(&reg->uploads->idle);
 		pthread_mutex_unlock(&reg->uploads->lock);
 		return -1;
 	}
