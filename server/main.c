@@ -57,6 +57,12 @@ static int berthd_serve(struct config *cfg)
 		return 1;
 	}
 	reg.uploads = uploads_new();
+	struct meta *m = meta_get(&err);
+	size_t swept = 0;
+	if (!m || uploads_sweep(&reg, m, &swept, &err) < 0)
+		log_warn("start-up: could not clean up interrupted uploads: %s", err.message);
+	else if (swept)
+		log_info("start-up: removed %zu interrupted uploads that no session owned", swept);
 	if (http_start(&reg, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();

@@ -350,3 +350,40 @@ int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct 
 	uploads_forget(reg->uploads, id);
 	return meta_upload_delete(m, id, err);
 }
+
+struct sweep {
+	struct meta *m;
+	char **orphans;
+	size_t n, cap;
+};
+
+static int uploads_sweep_one(void *ctx, const char *id)
+{
+	struct sweep *sw = ctx;
+	int64_t repo_id;
+	struct berr e2;
+	if (uploads_id_valid(id) && meta_upload_get(sw->m, id, &repo_id, &e2) == 0)
+		return 0;
+	if (sw->n == sw->cap) {
+		sw->cap = sw->cap ? sw->cap * 2 : 16;
+		sw->orphans = xrealloc(sw->orphans, sw->cap * sizeof *sw->orphans);
+	}
+	sw->orphans[sw->n++] = xstrdup(id);
+	return 0;
+}
+
+int uploads_sweep(struct registry *reg, struct meta *m, size_t *removed, struct berr *err)
+{
+	struct sweep sw = {.m = m};
+	int rc = blobstore_upload_list(reg->blobs, uploads_sweep_one, &sw, err);
+	*removed = 0;
+	for (size_t i = 0; i < sw.n; i++) {
+		if (rc == 0 && blobstore_upload_abort(reg->blobs, sw.orphans[i], err) < 0)
+			rc = -1;
+		else if (rc == 0)
+			(*removed)++;
+		free(sw.orphans[i]);
+	}
+	free(sw.orphans);
+	return rc;
+}

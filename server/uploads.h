@@ -52,4 +52,8 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
 /* Cancel: remove staging bytes and session. */
 int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct berr *err);
 
+/* At start-up, before serving: remove staging objects that no session owns (a monolithic
+ * upload or a cancelled one cut short by a crash). Gives how many were removed. */
+int uploads_sweep(struct registry *reg, struct meta *m, size_t *removed, struct berr *err);
+
 #endif

@@ -103,3 +103,8 @@ int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *er
 {
 	return bs->ops->upload_abort(bs->drv, id, err);
 }
+
+int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err)
+{
+	return bs->ops->upload_list(bs->drv, fn, ctx, err);
+}

@@ -24,6 +24,7 @@ struct blob_driver_ops {
 	ssize_t (*upload_pread)(void *drv, const char *id, void *buf, size_t len, uint64_t offset, struct berr *err);
 	int (*upload_commit)(void *drv, const char *id, const struct digest *d, struct berr *err);
 	int (*upload_abort)(void *drv, const char *id, struct berr *err);
+	int (*upload_list)(void *drv, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
 };
 
 /* A writer appends to one staging object; drivers embed this as their first member. */

@@ -1,6 +1,7 @@
 /* The local filesystem blob driver. Blobs live at ROOT/blobs/<algo>/<2 hex>/<hex>, one file
  * per digest; staging objects at ROOT/uploads/<id>. A staging file becomes a blob by
  * fsync + rename + fsync(dir), so a blob path only ever holds complete, verified content. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -256,6 +257,24 @@ static int fs_upload_abort(void *drv, const char *id, struct berr *err)
 	return 0;
 }
 
+static int fs_upload_list(void *drv, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err)
+{
+	struct fs_driver *fs = drv;
+	int fd = openat(fs->uploads_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return berr_sys(err, errno, "list uploads");
+	}
+	struct dirent *de;
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.' && fn(ctx, de->d_name))
+			break;
+	closedir(dir);
+	return 0;
+}
+
 static const struct blob_driver_ops fs_ops = {
     .name = "fs",
     .close = fs_close,
@@ -268,6 +287,7 @@ static const struct blob_driver_ops fs_ops = {
     .upload_pread = fs_upload_pread,
     .upload_commit = fs_upload_commit,
     .upload_abort = fs_upload_abort,
+    .upload_list = fs_upload_list,
 };
 
 void *driver_fs_open(const char *root, const struct blob_driver_ops **ops, struct berr *err)

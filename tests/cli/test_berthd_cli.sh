@@ -132,5 +132,33 @@ check "the database passes integrity_check" bash -c "sqlite3 '$tmp/graceful/bert
 kill -TERM $pid
 wait $pid
 
+# SIGKILL in the middle of a monolithic upload: nothing half-written is ever visible, and the
+# next start removes the staged bytes no upload session owns.
+port=$(free_port)
+"$BERTHD" --listen "127.0.0.1:$port" --data "$tmp/crash" --log-level info >"$tmp/crash.log" 2>&1 &
+pid=$!
+pids+=($pid)
+wait_ready "http://127.0.0.1:$port"
+curl -s -o /dev/null --limit-rate 1M -X POST -H 'Content-Type: application/octet-stream' \
+	--data-binary @"$tmp/blob" "http://127.0.0.1:$port/v2/c/r/blobs/uploads/?digest=$dg" &
+cpid=$!
+sleep 0.7
+staged=$(ls "$tmp/crash/uploads" | wc -l)
+kill -KILL $pid
+wait $pid 2>/dev/null
+wait $cpid 2>/dev/null
+check "a monolithic upload in progress is staged under uploads/ ($staged file)" test "$staged" -eq 1
+check "no blob file exists for the interrupted upload" test ! -e "$tmp/crash/blobs/sha256/${dg:7:2}/${dg#sha256:}"
+"$BERTHD" --listen "127.0.0.1:$port" --data "$tmp/crash" --log-level info >>"$tmp/crash.log" 2>&1 &
+pid=$!
+pids+=($pid)
+wait_ready "http://127.0.0.1:$port"
+check "restart after SIGKILL removes the orphaned staged bytes" test "$(ls "$tmp/crash/uploads" | wc -l)" -eq 0
+check "the restart says so in the log" grep -q "removed 1 interrupted upload" "$tmp/crash.log"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/c/r/blobs/$dg")
+check "the interrupted blob is unknown (404), not partial (got $code)" test "$code" = 404
+kill -TERM $pid
+wait $pid
+
 echo "1..$n"
 [ $fails -eq 0 ]
