@@ -50,12 +50,18 @@ static struct {
 	bool tls;
 	pthread_t acceptor;
 	atomic_bool stopping;
-	atomic_int inflight;
+	pthread_mutex_t active_lock;
+	struct req *active; /* requests whose handler may run: what a shutdown waits for */
+	int nactive;
 	struct pending_conn *pending;
 	int npending;
 	char *tls_cert_pem;
 	char *tls_key_pem;
-} http = {.listen_fd = -1, .epfd = -1, .wake = {-1, -1}};
+} http = {.listen_fd = -1, .epfd = -1, .wake = {-1, -1}, .active_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* A request that has received nothing for this long does not hold up a shutdown: its
+ * client is gone or stalled (libmicrohttpd's idle timeout will close it). */
+#define HTTP_STALLED_SECONDS 5
 
 static char listen_marker, wake_marker;
 
@@ -276,10 +282,19 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 	struct req *r = *con_cls;
 	if (!r) /* the URI callback always runs first; this is only a safety net */
 		*con_cls = r = http_uri_log(NULL, url, conn);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	atomic_store(&r->last_active, (long)now.tv_sec);
 	if (!r->conn) {
 		/* In flight from here: a request whose headers are still arriving does not hold
 		 * up a shutdown. */
-		atomic_fetch_add(&http.inflight, 1);
+		pthread_mutex_lock(&http.active_lock);
+		r->next_active = http.active;
+		if (http.active)
+			http.active->prev_active = r;
+		http.active = r;
+		http.nactive++;
+		pthread_mutex_unlock(&http.active_lock);
 		r->conn = conn;
 		r->reg = http.reg;
 		r->method_str = method;
@@ -348,8 +363,17 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		         r->url, r->status, (unsigned long long)r->bytes_in, ms,
 		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)", ua ? ua : "-");
 	}
-	if (r->conn)
-		atomic_fetch_sub(&http.inflight, 1);
+	if (r->conn) {
+		pthread_mutex_lock(&http.active_lock);
+		if (r->prev_active)
+			r->prev_active->next_active = r->next_active;
+		else
+			http.active = r->next_active;
+		if (r->next_active)
+			r->next_active->prev_active = r->prev_active;
+		http.nactive--;
+		pthread_mutex_unlock(&http.active_lock);
+	}
 	free(r->path);
 	free(r);
 }
@@ -441,6 +465,20 @@ int http_start(struct registry *reg, struct berr *err)
 	return 0;
 }
 
+/* Requests in flight that made progress within HTTP_STALLED_SECONDS. */
+static int http_busy_requests(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int busy = 0;
+	pthread_mutex_lock(&http.active_lock);
+	for (struct req *r = http.active; r; r = r->next_active)
+		if (now.tv_sec - atomic_load(&r->last_active) < HTTP_STALLED_SECONDS)
+			busy++;
+	pthread_mutex_unlock(&http.active_lock);
+	return busy;
+}
+
 void http_stop(int grace_seconds)
 {
 	if (!http.daemon)
@@ -452,11 +490,11 @@ void http_stop(int grace_seconds)
 	close(http.listen_fd);
 	while (http.pending)
 		http_pending_close(http.pending);
-	for (int i = 0; i < grace_seconds * 20 && atomic_load(&http.inflight) > 0; i++)
+	int busy = 0;
+	for (int i = 0; i < grace_seconds * 20 && (busy = http_busy_requests()) > 0; i++)
 		usleep(50 * 1000);
-	if (atomic_load(&http.inflight) > 0)
-		log_warn("shutdown: %d requests still running after %d s; closing them", atomic_load(&http.inflight),
-		         grace_seconds);
+	if (busy > 0)
+		log_warn("shutdown: %d requests still running after %d s; closing them", busy, grace_seconds);
 	MHD_stop_daemon(http.daemon);
 	http.daemon = NULL;
 	close(http.epfd);

@@ -47,7 +47,9 @@ struct req {
 	req_body_fn on_body;
 	req_end_fn on_end;
 	req_cleanup_fn on_cleanup;
-	void *state; /* handler-owned, released by on_cleanup */
+	void *state;                           /* handler-owned, released by on_cleanup */
+	_Atomic long last_active;              /* CLOCK_MONOTONIC seconds of the last progress */
+	struct req *prev_active, *next_active; /* in the list a shutdown waits on */
 	struct berr err;
 };
 
