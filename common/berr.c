@@ -33,6 +33,7 @@ static const struct {
     [BERR_UNAVAILABLE] = {"UNAVAILABLE", 503, "service unavailable"},
     [BERR_INTERNAL] = {"UNKNOWN", 500, "unknown error"},
     [BERR_NOT_FOUND] = {"NOT_FOUND", 404, "no such API endpoint"},
+    [BERR_CONFLICT] = {"CONFLICT", 409, "already exists"},
 };
 
 static int berr_vset(struct berr *err, enum berr_code code, int errnum, const char *fmt, va_list ap)

@@ -27,6 +27,7 @@ enum berr_code {
 	BERR_UNAVAILABLE,        /* 503: a transient condition (busy database, shutdown) */
 	BERR_INTERNAL,           /* 500: I/O failure, database failure: the message says which */
 	BERR_NOT_FOUND,          /* 404 for a path that is no API endpoint */
+	BERR_CONFLICT,           /* 409: it exists already (an account, a token name) */
 	BERR_CODE_COUNT
 };
 

@@ -16,6 +16,10 @@ void api_upload(struct req *r);
 void api_manifest(struct req *r);
 void api_tags(struct req *r);
 void api_referrers(struct req *r);
+void api_token(struct req *r);
+
+/* Record action (push, delete, ...) on target in the audit log, as the request's caller. */
+void api_audit(struct req *r, const char *action, const char *target, const char *detail);
 
 /* Parse the pagination arguments n and last. n absent: *n = default_n; n larger than max_n
  * is clamped. Returns -1 with BERR_PAGINATION_NUMBER_INVALID for a bad n. */

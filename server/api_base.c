@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "server/api.h"
+#include "server/auth.h"
 #include "server/meta.h"
 #include "server/registry.h"
 
@@ -13,23 +15,73 @@ static bool api_is_write(enum http_method m)
 	return m == HTTP_POST || m == HTTP_PUT || m == HTTP_PATCH || m == HTTP_DELETE;
 }
 
+/* The actions a route and method need on the route's repository. */
+static unsigned api_needed_actions(const struct req *r)
+{
+	switch (r->route.kind) {
+	case ROUTE_BLOB:
+	case ROUTE_MANIFEST:
+		if (r->method == HTTP_DELETE)
+			return ACTION_DELETE;
+		if (r->method == HTTP_PUT)
+			return ACTION_PUSH;
+		return ACTION_PULL;
+	case ROUTE_UPLOAD_START:
+	case ROUTE_UPLOAD:
+		return ACTION_PUSH;
+	case ROUTE_TAGS:
+	case ROUTE_REFERRERS:
+		return ACTION_PULL;
+	default:
+		return 0;
+	}
+}
+
+/* Identify the caller and check it may do what the request asks; responds if not. */
+static bool api_authorize(struct req *r)
+{
+	if (auth_identify(r, &r->err) < 0) {
+		if (r->err.code == BERR_UNAUTHORIZED)
+			auth_respond_invalid(r);
+		else
+			req_respond_error(r, &r->err);
+		return false;
+	}
+	switch (r->route.kind) {
+	case ROUTE_BASE:
+		return auth_require_login(r);
+	case ROUTE_CATALOG:
+		return auth_require_catalog(r);
+	default:
+		return auth_require(r, r->route.name, api_needed_actions(r));
+	}
+}
+
 void api_begin(struct req *r)
 {
 	if (r->route.kind == ROUTE_NONE) {
 		req_fail(r, BERR_NOT_FOUND, "%s is not an API endpoint", r->url);
 		return;
 	}
+	if (r->route.kind == ROUTE_TOKEN) {
+		r->meta = meta_get(&r->err);
+		if (!r->meta)
+			req_respond_error(r, &r->err);
+		else
+			api_token(r);
+		return;
+	}
 	if (r->reg->cfg->read_only && api_is_write(r->method)) {
 		req_fail(r, BERR_UNSUPPORTED, "the registry is in read-only mode");
 		return;
 	}
-	if (r->route.kind != ROUTE_BASE) {
-		r->meta = meta_get(&r->err);
-		if (!r->meta) {
-			req_respond_error(r, &r->err);
-			return;
-		}
+	r->meta = meta_get(&r->err);
+	if (!r->meta) {
+		req_respond_error(r, &r->err);
+		return;
 	}
+	if (!api_authorize(r))
+		return;
 	switch (r->route.kind) {
 	case ROUTE_BASE:
 		api_base(r);
@@ -56,8 +108,19 @@ void api_begin(struct req *r)
 		api_referrers(r);
 		break;
 	case ROUTE_NONE:
+	case ROUTE_TOKEN:
 		break;
 	}
+}
+
+void api_audit(struct req *r, const char *action, const char *target, const char *detail)
+{
+	char addr[64];
+	struct berr e2;
+	if (auth_disabled(r))
+		return;
+	if (meta_audit(r->meta, r->auth->name, action, target, detail, auth_remote_addr(r, addr), &e2) < 0)
+		log_warn("audit log: %s", e2.message);
 }
 
 void api_base(struct req *r)

@@ -122,6 +122,9 @@ static void api_blob_delete(struct req *r, const struct digest *d)
 		req_respond_error(r, &r->err);
 		return;
 	}
+	char target[600];
+	snprintf(target, sizeof target, "%s@%s", r->route.name, d->str);
+	api_audit(r, "delete_blob", target, NULL);
 	struct MHD_Response *resp = resp_empty();
 	resp_header(resp, "Docker-Content-Digest", d->str);
 	req_respond(r, 202, resp);

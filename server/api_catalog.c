@@ -5,6 +5,7 @@
 
 #include "common/xalloc.h"
 #include "server/api.h"
+#include "server/auth.h"
 #include "server/meta.h"
 
 /* Catalog pages: default and largest size. */
@@ -53,7 +54,9 @@ void api_catalog(struct req *r)
 	}
 	json_t *items = json_array();
 	bool more = false;
-	if (n > 0 && meta_catalog(r->meta, last, n, api_collect_name, items, &more, &r->err) < 0) {
+	struct meta_viewer viewer;
+	auth_viewer(r, &viewer);
+	if (n > 0 && meta_catalog_visible(r->meta, &viewer, last, n, api_collect_name, items, &more, &r->err) < 0) {
 		json_decref(items);
 		req_respond_error(r, &r->err);
 		return;

@@ -2,6 +2,7 @@
  * the exact bytes received (its digest is of those bytes) after validation: well-formed,
  * a known media type, every referenced blob and child manifest present in the repository. */
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,8 @@
 #include "common/reference.h"
 #include "common/xalloc.h"
 #include "server/api.h"
+#include "server/auth.h"
+#include "server/throttle.h"
 #include "server/meta.h"
 #include "server/registry.h"
 
@@ -86,6 +89,18 @@ static void api_content_type(struct req *r, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* {"tags":[...]} for the audit log; heap. */
+static char *api_tags_detail(const struct tag_list *tl)
+{
+	json_t *tags = json_array();
+	for (size_t i = 0; i < tl->n; i++)
+		json_array_append_new(tags, json_string(tl->tags[i]));
+	json_t *o = json_pack("{s:o}", "tags", tags);
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
 static void api_manifest_put_end(struct req *r)
 {
 	struct manifest_req *mr = r->state;
@@ -119,6 +134,11 @@ static void api_manifest_put_end(struct req *r)
 		manifest_free(&mf);
 		goto fail;
 	}
+	char target[600];
+	snprintf(target, sizeof target, "%s@%s", r->route.name, got.str);
+	char *detail = api_tags_detail(&tl); /* no cleanup_ here: the goto below jumps past it */
+	api_audit(r, "push", target, detail);
+	free(detail);
 	struct MHD_Response *resp = resp_empty();
 	resp_headerf(resp, "Location", "/v2/%s/manifests/%s", r->route.name, got.str);
 	resp_header(resp, "Docker-Content-Digest", got.str);
@@ -165,6 +185,31 @@ static int api_manifest_ref(struct req *r, bool *is_digest, struct digest *d)
 	return reference_check_tag(ref, strlen(ref), &r->err);
 }
 
+/* Docker Hub's pull limit: manifest GETs per user (or per address for anonymous callers)
+ * per window; HEAD is free. Sets the RateLimit headers; answers 429 past the limit. */
+static bool api_pull_allowed(struct req *r)
+{
+	const struct config *cfg = r->reg->cfg;
+	bool anonymous = !r->auth || r->auth->user_id < 0;
+	int limit = anonymous ? cfg->anonymous_pull_rate_limit : cfg->pull_rate_limit;
+	if (limit <= 0)
+		return true;
+	char key[128], addr[64];
+	if (anonymous)
+		snprintf(key, sizeof key, "addr:%s", auth_remote_addr(r, addr));
+	else
+		snprintf(key, sizeof key, "user:%s", r->auth->name);
+	int remaining;
+	bool ok = throttle_pull(key, limit, cfg->pull_rate_window, &remaining);
+	r->rate_limit = limit;
+	r->rate_remaining = remaining;
+	r->rate_window = cfg->pull_rate_window;
+	if (!ok)
+		req_fail(r, BERR_TOOMANYREQUESTS, "pull rate limit of %d per %d s reached", limit,
+		         cfg->pull_rate_window);
+	return ok;
+}
+
 static void api_manifest_get(struct req *r)
 {
 	bool is_digest;
@@ -183,6 +228,8 @@ static void api_manifest_get(struct req *r)
 		return;
 	}
 	bool head = r->method == HTTP_HEAD;
+	if (!head && !api_pull_allowed(r))
+		return;
 	struct meta_manifest mm;
 	if (meta_manifest_get(r->meta, repo_id, is_digest ? d.str : r->route.param, is_digest, !head, &mm, &r->err) <
 	    0) {
@@ -230,6 +277,9 @@ static void api_manifest_delete(struct req *r)
 		req_respond_error(r, &r->err);
 		return;
 	}
+	char target[600];
+	snprintf(target, sizeof target, "%s%c%s", r->route.name, is_digest ? '@' : ':', r->route.param);
+	api_audit(r, is_digest ? "delete_manifest" : "delete_tag", target, NULL);
 	req_respond(r, 202, resp_empty());
 }
 

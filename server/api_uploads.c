@@ -10,6 +10,7 @@
 #include "common/reference.h"
 #include "common/xalloc.h"
 #include "server/api.h"
+#include "server/auth.h"
 #include "server/meta.h"
 #include "server/registry.h"
 #include "server/uploads.h"
@@ -122,6 +123,23 @@ static int api_upload_range(struct req *r, struct upload_req *u)
 	return 0;
 }
 
+struct mount_search {
+	struct req *r;
+	char found[REFERENCE_NAME_MAX + 1];
+};
+
+static int api_mount_candidate(void *ctx, const char *name)
+{
+	struct mount_search *ms = ctx;
+	unsigned acts;
+	struct berr e2;
+	if (auth_repo_actions(ms->r->meta, ms->r->auth, name, &acts, &e2) == 0 && (acts & ACTION_PULL)) {
+		snprintf(ms->found, sizeof ms->found, "%s", name);
+		return 1;
+	}
+	return 0;
+}
+
 /* POST ?mount=D[&from=R]: link the blob when it can be, else say why not (0 = not mounted). */
 static int api_upload_mount(struct req *r, int64_t repo_id, const char *mount, const char *from)
 {
@@ -132,9 +150,24 @@ static int api_upload_mount(struct req *r, int64_t repo_id, const char *mount, c
 	if (from) {
 		if (reference_check_name(from, strlen(from), &r->err) < 0)
 			return -1;
+		/* Only from a repository the caller may read; otherwise a normal upload. */
+		unsigned acts;
+		if (auth_request_actions(r, from, &acts, &r->err) < 0)
+			return -1;
+		if (!(acts & ACTION_PULL))
+			return 0;
 		struct berr e2;
 		if (meta_repo_lookup(r->meta, from, &from_id, &e2) < 0)
 			return e2.code == BERR_NAME_UNKNOWN ? 0 : (r->err = e2, -1);
+	} else if (!auth_disabled(r)) {
+		/* Automatic mount: from some repository holding the blob that the caller may read. */
+		struct mount_search ms = {.r = r};
+		if (meta_blob_repositories(r->meta, &d, api_mount_candidate, &ms, &r->err) < 0)
+			return -1;
+		if (!ms.found[0])
+			return 0;
+		if (meta_repo_lookup(r->meta, ms.found, &from_id, &r->err) < 0)
+			return -1;
 	}
 	bool linked = false;
 	uint64_t size;

@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
-enum opt_kind { OPT_STRING, OPT_BOOL, OPT_INT, OPT_LOGLEVEL };
+enum opt_kind { OPT_STRING, OPT_BOOL, OPT_INT, OPT_COUNT, OPT_LOGLEVEL };
 
 struct opt {
 	const char *name; /* flag without "--", config-file key */
@@ -30,7 +30,21 @@ struct opt {
 static const struct opt config_opts[] = {
     {"listen", "BERTH_LISTEN", OPT_STRING, OFF(listen), "address and port to serve on", "ADDR:PORT"},
     {"data", "BERTH_DATA", OPT_STRING, OFF(data_dir), "data folder (SQLite database and blobs)", "DIR"},
-    {"auth", "BERTH_AUTH", OPT_STRING, OFF(auth), "authentication mode: none (an open registry)", "MODE"},
+    {"auth", "BERTH_AUTH", OPT_STRING, OFF(auth),
+     "token (accounts and Docker token auth; the default) or none (an open registry)", "MODE"},
+    {"service", "BERTH_SERVICE", OPT_STRING, OFF(service), "token service name (default berth)", "NAME"},
+    {"external-url", "BERTH_EXTERNAL_URL", OPT_STRING, OFF(external_url),
+     "URL clients reach berthd at, for the token realm behind a proxy", "URL"},
+    {"token-ttl", "BERTH_TOKEN_TTL", OPT_INT, OFF(token_ttl), "seconds a bearer token is valid (default 300)",
+     "SECONDS"},
+    {"default-visibility", "BERTH_DEFAULT_VISIBILITY", OPT_STRING, OFF(default_visibility),
+     "visibility of new repositories: private (default) or public", "VIS"},
+    {"pull-rate-limit", "BERTH_PULL_RATE_LIMIT", OPT_COUNT, OFF(pull_rate_limit),
+     "manifest pulls per user per window (default 0: unlimited)", "N"},
+    {"anonymous-pull-rate-limit", "BERTH_ANONYMOUS_PULL_RATE_LIMIT", OPT_COUNT, OFF(anonymous_pull_rate_limit),
+     "manifest pulls per address per window for anonymous callers (default 0: unlimited)", "N"},
+    {"pull-rate-window", "BERTH_PULL_RATE_WINDOW", OPT_INT, OFF(pull_rate_window),
+     "seconds of the pull rate window (default 21600)", "SECONDS"},
     {"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
     {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
@@ -57,7 +71,7 @@ void config_usage(FILE *out)
 	fprintf(out, "  %-28s %s\n", "--config FILE", "read settings from FILE (env BERTH_CONFIG)");
 	fprintf(out, "  %-28s %s\n", "--help", "show this help");
 	fprintf(out, "  %-28s %s\n", "--version", "show the version");
-	fprintf(out, "\nDefaults: --listen 0.0.0.0:5000 --data ./berth-data --auth none --log-level info\n");
+	fprintf(out, "\nDefaults: --listen 0.0.0.0:5000 --data ./berth-data --auth token --log-level info\n");
 }
 
 static const struct opt *config_find(const char *name)
@@ -94,13 +108,14 @@ static int config_apply(struct config *cfg, const struct opt *o, const char *val
 			return berr_set(err, BERR_INTERNAL, "%s: %s wants true or false, not '%s'", source, o->name,
 			                value);
 		return 0;
-	case OPT_INT: {
+	case OPT_INT:
+	case OPT_COUNT: {
 		char *end;
 		errno = 0;
 		long v = strtol(value, &end, 10);
-		if (errno || *end || end == value || v < 1 || v > 1000000)
-			return berr_set(err, BERR_INTERNAL, "%s: %s wants a positive number, not '%s'", source, o->name,
-			                value);
+		if (errno || *end || end == value || v < (o->kind == OPT_COUNT ? 0 : 1) || v > 100000000)
+			return berr_set(err, BERR_INTERNAL, "%s: %s wants a %s number, not '%s'", source, o->name,
+			                o->kind == OPT_COUNT ? "non-negative" : "positive", value);
 		*(int *)field = (int)v;
 		return 0;
 	}
@@ -201,7 +216,11 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	*exit_now = false;
 	cfg->listen = xstrdup("0.0.0.0:5000");
 	cfg->data_dir = xstrdup("./berth-data");
-	cfg->auth = xstrdup("none");
+	cfg->auth = xstrdup("token");
+	cfg->service = xstrdup("berth");
+	cfg->token_ttl = 300;
+	cfg->default_visibility = xstrdup("private");
+	cfg->pull_rate_window = 6 * 3600;
 	cfg->log_level = LOG_INFO;
 	cfg->threads = 16;
 	cfg->max_connections = 4096;
@@ -264,9 +283,18 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 		if (config_apply(cfg, o, value, "command line", err) < 0)
 			return -1;
 	}
-	if (strcmp(cfg->auth, "none") != 0)
-		return berr_set(err, BERR_INTERNAL, "--auth: unsupported mode '%s' (this berthd supports: none)",
-		                cfg->auth);
+	if (strcmp(cfg->auth, "none") != 0 && strcmp(cfg->auth, "token") != 0)
+		return berr_set(err, BERR_INTERNAL, "--auth must be token or none, not '%s'", cfg->auth);
+	if (strcmp(cfg->default_visibility, "private") != 0 && strcmp(cfg->default_visibility, "public") != 0)
+		return berr_set(err, BERR_INTERNAL, "--default-visibility must be private or public, not '%s'",
+		                cfg->default_visibility);
+	if (cfg->external_url) {
+		size_t n = strlen(cfg->external_url);
+		if (strncmp(cfg->external_url, "http://", 7) != 0 && strncmp(cfg->external_url, "https://", 8) != 0)
+			return berr_set(err, BERR_INTERNAL, "--external-url must start with http:// or https://");
+		while (n > 0 && cfg->external_url[n - 1] == '/')
+			cfg->external_url[--n] = '\0';
+	}
 	if (!!cfg->tls_cert != !!cfg->tls_key)
 		return berr_set(err, BERR_INTERNAL, "--tls-cert and --tls-key go together");
 	if (!*cfg->data_dir)
@@ -283,5 +311,8 @@ void config_free(struct config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->config_file);
+	free(cfg->service);
+	free(cfg->external_url);
+	free(cfg->default_visibility);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -22,6 +22,13 @@ struct config {
 	int max_connections;
 	int idle_timeout; /* seconds a keep-alive connection may sit idle */
 	char *config_file;
+	char *service;                 /* the token service name (audience) */
+	char *external_url;            /* how clients reach berthd, for the token realm; NULL: from Host */
+	int token_ttl;                 /* seconds a bearer token is valid */
+	char *default_visibility;      /* "private" or "public", for new repositories */
+	int pull_rate_limit;           /* manifest pulls per user per window; 0: unlimited */
+	int anonymous_pull_rate_limit; /* per address, for anonymous callers; 0: unlimited */
+	int pull_rate_window;          /* seconds */
 };
 
 /* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.

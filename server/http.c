@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/api.h"
+#include "server/auth.h"
 #include "server/registry.h"
 
 /* How long a new connection may stay silent before its first byte, in seconds. */
@@ -374,6 +375,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		http.nactive--;
 		pthread_mutex_unlock(&http.active_lock);
 	}
+	auth_identity_free(r->auth);
 	free(r->path);
 	free(r);
 }
@@ -609,6 +611,10 @@ void req_respond(struct req *r, unsigned int status, struct MHD_Response *resp)
 	r->responded = true;
 	r->status = status;
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	if (r->rate_limit > 0) {
+		resp_headerf(resp, "RateLimit-Limit", "%d;w=%d", r->rate_limit, r->rate_window);
+		resp_headerf(resp, "RateLimit-Remaining", "%d;w=%d", r->rate_remaining, r->rate_window);
+	}
 	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
 		log_warn("http: could not queue a %u response for %s %s", status, r->method_str, r->url);
 	MHD_destroy_response(resp);
@@ -638,8 +644,6 @@ struct MHD_Response *resp_error(struct req *r, const struct berr *err, unsigned 
 	resp_header(resp, "Content-Type", "application/json");
 	if (code == BERR_UNAVAILABLE || code == BERR_TOOMANYREQUESTS)
 		resp_header(resp, "Retry-After", "1");
-	if (*status == 401)
-		resp_header(resp, "WWW-Authenticate", "Basic realm=\"berth\"");
 	return resp;
 }
 

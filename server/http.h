@@ -15,6 +15,7 @@
 
 struct registry;
 struct meta;
+struct auth_identity;
 
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE, HTTP_OPTIONS, HTTP_OTHER };
 
@@ -47,9 +48,11 @@ struct req {
 	req_body_fn on_body;
 	req_end_fn on_end;
 	req_cleanup_fn on_cleanup;
-	void *state;                           /* handler-owned, released by on_cleanup */
-	_Atomic long last_active;              /* CLOCK_MONOTONIC seconds of the last progress */
-	struct req *prev_active, *next_active; /* in the list a shutdown waits on */
+	void *state;                                 /* handler-owned, released by on_cleanup */
+	struct auth_identity *auth;                  /* the caller (server/auth.h); owned */
+	int rate_limit, rate_remaining, rate_window; /* RateLimit headers when rate_limit > 0 */
+	_Atomic long last_active;                    /* CLOCK_MONOTONIC seconds of the last progress */
+	struct req *prev_active, *next_active;       /* in the list a shutdown waits on */
 	struct berr err;
 };
 

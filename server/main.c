@@ -13,10 +13,12 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "server/admin.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/meta.h"
 #include "server/registry.h"
+#include "server/token.h"
 #include "server/uploads.h"
 #include "storage/blobstore.h"
 
@@ -56,6 +58,13 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		return 1;
 	}
+	if (strcmp(cfg->auth, "token") == 0 && token_keys_init(cfg->data_dir, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		meta_shutdown();
+		blobstore_close(reg.blobs);
+		return 1;
+	}
+	meta_set_default_visibility(strcmp(cfg->default_visibility, "public") == 0);
 	reg.uploads = uploads_new();
 	struct meta *m = meta_get(&err);
 	size_t swept = 0;
@@ -70,6 +79,10 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		return 1;
 	}
+	int64_t nusers = 0;
+	if (m && strcmp(cfg->auth, "token") == 0 && meta_users_count(m, &nusers, &err) == 0 && nusers == 0)
+		log_warn("no accounts yet: create the first admin with `berthd user add NAME --admin --data %s`",
+		         cfg->data_dir);
 	log_info("berthd %s serving %s%s on %s (data in %s, auth %s%s)", PACKAGE_VERSION,
 	         cfg->tls_cert ? "https" : "http", "", cfg->listen, cfg->data_dir, cfg->auth,
 	         cfg->read_only ? ", read-only" : "");
@@ -87,6 +100,7 @@ static int berthd_serve(struct config *cfg)
 	}
 	http_stop(SHUTDOWN_GRACE);
 	meta_shutdown();
+	token_keys_shutdown();
 	uploads_free(reg.uploads);
 	blobstore_close(reg.blobs);
 	log_info("berthd stopped");
@@ -95,6 +109,8 @@ static int berthd_serve(struct config *cfg)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && admin_is_command(argv[1]))
+		return admin_main(argc, argv);
 	struct config cfg;
 	struct berr err = {0};
 	bool exit_now = false;

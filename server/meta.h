@@ -91,6 +91,106 @@ typedef int (*meta_referrer_fn)(void *ctx, const struct meta_referrer *r);
 int meta_referrers(struct meta *m, int64_t repo_id, const struct digest *subject, const char *artifact_type,
                    meta_referrer_fn fn, void *ctx, struct berr *err);
 
+/* Who is asking, for listings that show only what the viewer may see. */
+struct meta_viewer {
+	bool sees_all;    /* an admin, or a registry without authentication */
+	int64_t user_id;  /* -1: anonymous */
+	const char *name; /* the user's name (its namespace), or NULL */
+};
+
+/* Like meta_catalog, limited to the repositories viewer may read. */
+int meta_catalog_visible(struct meta *m, const struct meta_viewer *viewer, const char *last, int64_t limit,
+                         meta_name_fn fn, void *ctx, bool *more, struct berr *err);
+
+/* Visibility given to repositories created from now on (default private). */
+void meta_set_default_visibility(bool public_default);
+
+/* Accounts: users and organizations. */
+#define META_NAME_MAX 64
+struct meta_account {
+	int64_t id;
+	char name[META_NAME_MAX + 1];
+	bool is_org;
+	bool is_admin;
+	bool disabled;
+	char email[256];
+	char password_hash[256];
+	int64_t created_at;
+};
+typedef int (*meta_account_fn)(void *ctx, const struct meta_account *a);
+
+/* BERR_NOT_FOUND if there is no such account. */
+int meta_account_get(struct meta *m, const char *name, struct meta_account *out, struct berr *err);
+int meta_account_get_by_id(struct meta *m, int64_t id, struct meta_account *out, struct berr *err);
+/* BERR_CONFLICT if the name is taken. */
+int meta_account_create(struct meta *m, const char *name, bool is_org, const char *email, const char *password_hash,
+                        bool is_admin, int64_t *id, struct berr *err);
+/* Change what is given: NULL strings and negative flags stay as they are. */
+int meta_account_update(struct meta *m, const char *name, const char *password_hash, const char *email, int is_admin,
+                        int disabled, struct berr *err);
+int meta_account_delete(struct meta *m, const char *name, struct berr *err);
+/* kind: 0 all, 1 users, 2 organizations; in name order. */
+int meta_accounts_list(struct meta *m, int kind, meta_account_fn fn, void *ctx, struct berr *err);
+int meta_users_count(struct meta *m, int64_t *n, struct berr *err);
+
+/* Organization members: role "owner", "writer" or "reader". */
+int meta_org_member_set(struct meta *m, const char *org, const char *user, const char *role, struct berr *err);
+int meta_org_member_remove(struct meta *m, const char *org, const char *user, struct berr *err);
+typedef int (*meta_member_fn)(void *ctx, const char *user, const char *role);
+int meta_org_members(struct meta *m, const char *org, meta_member_fn fn, void *ctx, struct berr *err);
+/* user_id's role in the organization named org: "" when none (or org is no organization). */
+int meta_org_role(struct meta *m, int64_t user_id, const char *org, char role[16], struct berr *err);
+
+/* What access decisions need to know of a repository. */
+struct meta_repo_info {
+	bool exists;
+	int64_t id;
+	bool is_public;
+};
+int meta_repo_info(struct meta *m, const char *name, struct meta_repo_info *out, struct berr *err);
+/* user_id's grant on repo_id: "read", "write", "admin" or "" */
+int meta_repo_grant_get(struct meta *m, int64_t repo_id, int64_t user_id, char perm[16], struct berr *err);
+int meta_repo_set_visibility(struct meta *m, const char *name, bool is_public, struct berr *err);
+/* Names of repositories holding blob d, to find one the caller may read (automatic mount). */
+int meta_blob_repositories(struct meta *m, const struct digest *d, meta_name_fn fn, void *ctx, struct berr *err);
+
+/* Personal access tokens ("read", "read-write", "read-write-delete"). */
+struct meta_pat {
+	int64_t id;
+	int64_t user_id;
+	char name[128];
+	char scope[24];
+	int64_t created_at;
+	int64_t last_used_at; /* 0: never */
+	int64_t revoked_at;   /* 0: active */
+};
+typedef int (*meta_pat_fn)(void *ctx, const struct meta_pat *t);
+int meta_pat_create(struct meta *m, int64_t user_id, const char *name, const char *scope, const char *secret_hash,
+                    int64_t *id, struct berr *err);
+/* The token with this secret hash (BERR_UNAUTHORIZED if none); records its use. */
+int meta_pat_use(struct meta *m, const char *secret_hash, struct meta_pat *out, struct berr *err);
+int meta_pat_list(struct meta *m, int64_t user_id, meta_pat_fn fn, void *ctx, struct berr *err);
+/* BERR_NOT_FOUND if user_id has no such active token. */
+int meta_pat_revoke(struct meta *m, int64_t user_id, int64_t id, struct berr *err);
+
+/* Refresh tokens. scope_cap: the access token scope they were issued under, or NULL. */
+int meta_refresh_create(struct meta *m, int64_t user_id, const char *client_id, const char *secret_hash,
+                        const char *scope_cap, struct berr *err);
+int meta_refresh_use(struct meta *m, const char *secret_hash, int64_t *user_id, char scope_cap[24], struct berr *err);
+int meta_refresh_revoke_all(struct meta *m, int64_t user_id, struct berr *err);
+
+/* Audit log. detail: JSON object text or NULL. */
+int meta_audit(struct meta *m, const char *actor, const char *action, const char *target, const char *detail,
+               const char *remote_addr, struct berr *err);
+struct meta_audit_entry {
+	int64_t id;
+	int64_t at;
+	const char *actor, *action, *target, *detail, *remote_addr;
+};
+typedef int (*meta_audit_fn)(void *ctx, const struct meta_audit_entry *e);
+/* Newest first, ids below before_id (0: from the newest), at most limit. */
+int meta_audit_list(struct meta *m, int64_t before_id, int64_t limit, meta_audit_fn fn, void *ctx, struct berr *err);
+
 /* Upload sessions. */
 int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct berr *err);
 /* Repository of upload `id`; BERR_BLOB_UPLOAD_UNKNOWN if there is none. */

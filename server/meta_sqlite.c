@@ -3,6 +3,7 @@
  * schema/ applied at start-up. Write transactions use BEGIN IMMEDIATE so concurrent writers
  * queue on the busy timeout instead of failing to upgrade a read lock. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,33 @@ enum stmt_id {
 	ST_UPLOAD_GET,
 	ST_UPLOAD_TOUCH,
 	ST_UPLOAD_DELETE,
+	ST_CATALOG_VISIBLE,
+	ST_ACCOUNT_GET,
+	ST_ACCOUNT_GET_ID,
+	ST_ACCOUNT_INSERT,
+	ST_ACCOUNT_UPDATE,
+	ST_ACCOUNT_DELETE,
+	ST_ACCOUNT_LIST,
+	ST_USERS_COUNT,
+	ST_MEMBER_UPSERT,
+	ST_MEMBER_DELETE,
+	ST_MEMBER_LIST,
+	ST_MEMBER_ROLE,
+	ST_REPO_INFO,
+	ST_REPO_GRANT,
+	ST_REPO_VISIBILITY,
+	ST_BLOB_REPOS,
+	ST_PAT_INSERT,
+	ST_PAT_GET,
+	ST_PAT_TOUCH,
+	ST_PAT_LIST,
+	ST_PAT_REVOKE,
+	ST_REFRESH_INSERT,
+	ST_REFRESH_GET,
+	ST_REFRESH_TOUCH,
+	ST_REFRESH_REVOKE_ALL,
+	ST_AUDIT_INSERT,
+	ST_AUDIT_LIST,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -55,8 +83,8 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
-    [ST_REPO_INSERT] = "INSERT INTO repositories (name, created_at, updated_at) VALUES (?1, ?2, ?2) "
-                       "ON CONFLICT (name) DO NOTHING",
+    [ST_REPO_INSERT] = "INSERT INTO repositories (name, namespace, visibility, created_at, updated_at) "
+                       "VALUES (?1, ?3, ?4, ?2, ?2) ON CONFLICT (name) DO NOTHING",
     [ST_REPO_TOUCH] = "UPDATE repositories SET updated_at = ?2 WHERE id = ?1",
     [ST_REPO_BLOB_GET] = "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
                          "WHERE rb.repository_id = ?1 AND rb.digest = ?2",
@@ -97,6 +125,58 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_UPLOAD_GET] = "SELECT repository_id FROM uploads WHERE id = ?1",
     [ST_UPLOAD_TOUCH] = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1",
     [ST_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+    [ST_CATALOG_VISIBLE] =
+        "SELECT r.name FROM repositories r WHERE r.name > ?1 AND EXISTS "
+        "(SELECT 1 FROM manifests m WHERE m.repository_id = r.id) AND (?3 = 1 OR r.visibility = 'public' "
+        "OR (?4 IS NOT NULL AND r.namespace = ?4) "
+        "OR r.namespace IN (SELECT a.name FROM org_members om JOIN accounts a ON a.id = om.org_id "
+        "WHERE om.user_id = ?5) "
+        "OR r.id IN (SELECT repository_id FROM repository_grants WHERE user_id = ?5)) ORDER BY r.name LIMIT ?2",
+    [ST_ACCOUNT_GET] = "SELECT id, name, kind, COALESCE(email, ''), COALESCE(password_hash, ''), is_admin, "
+                       "disabled, created_at FROM accounts WHERE name = ?1",
+    [ST_ACCOUNT_GET_ID] = "SELECT id, name, kind, COALESCE(email, ''), COALESCE(password_hash, ''), is_admin, "
+                          "disabled, created_at FROM accounts WHERE id = ?1",
+    [ST_ACCOUNT_INSERT] = "INSERT INTO accounts (name, kind, email, password_hash, is_admin, disabled, created_at, "
+                          "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)",
+    [ST_ACCOUNT_UPDATE] = "UPDATE accounts SET password_hash = COALESCE(?2, password_hash), "
+                          "email = COALESCE(?3, email), is_admin = CASE WHEN ?4 < 0 THEN is_admin ELSE ?4 END, "
+                          "disabled = CASE WHEN ?5 < 0 THEN disabled ELSE ?5 END, updated_at = ?6 WHERE name = ?1",
+    [ST_ACCOUNT_DELETE] = "DELETE FROM accounts WHERE name = ?1",
+    [ST_ACCOUNT_LIST] = "SELECT id, name, kind, COALESCE(email, ''), COALESCE(password_hash, ''), is_admin, "
+                        "disabled, created_at FROM accounts WHERE ?1 = 0 OR (?1 = 1 AND kind = 'user') "
+                        "OR (?1 = 2 AND kind = 'org') ORDER BY name",
+    [ST_USERS_COUNT] = "SELECT COUNT(*) FROM accounts WHERE kind = 'user'",
+    [ST_MEMBER_UPSERT] = "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4) "
+                         "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+    [ST_MEMBER_DELETE] = "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+    [ST_MEMBER_LIST] = "SELECT a.name, om.role FROM org_members om JOIN accounts a ON a.id = om.user_id "
+                       "WHERE om.org_id = ?1 ORDER BY a.name",
+    [ST_MEMBER_ROLE] = "SELECT om.role FROM org_members om JOIN accounts o ON o.id = om.org_id "
+                       "WHERE o.name = ?2 AND o.kind = 'org' AND om.user_id = ?1",
+    [ST_REPO_INFO] = "SELECT id, visibility FROM repositories WHERE name = ?1",
+    [ST_REPO_GRANT] = "SELECT permission FROM repository_grants WHERE repository_id = ?1 AND user_id = ?2",
+    [ST_REPO_VISIBILITY] = "UPDATE repositories SET visibility = ?2, updated_at = ?3 WHERE name = ?1",
+    [ST_BLOB_REPOS] = "SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id "
+                      "WHERE rb.digest = ?1 ORDER BY r.name LIMIT 100",
+    [ST_PAT_INSERT] = "INSERT INTO access_tokens (user_id, name, scope, secret_hash, created_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_PAT_GET] = "SELECT id, user_id, name, scope, created_at, COALESCE(last_used_at, 0), COALESCE(revoked_at, 0) "
+                   "FROM access_tokens WHERE secret_hash = ?1",
+    [ST_PAT_TOUCH] = "UPDATE access_tokens SET last_used_at = ?2 WHERE id = ?1 AND "
+                     "(last_used_at IS NULL OR last_used_at < ?2 - 60)",
+    [ST_PAT_LIST] = "SELECT id, user_id, name, scope, created_at, COALESCE(last_used_at, 0), COALESCE(revoked_at, 0) "
+                    "FROM access_tokens WHERE user_id = ?1 ORDER BY id",
+    [ST_PAT_REVOKE] = "UPDATE access_tokens SET revoked_at = ?3 WHERE id = ?2 AND user_id = ?1 AND revoked_at IS NULL",
+    [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (user_id, client_id, secret_hash, scope_cap, created_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_REFRESH_GET] = "SELECT id, user_id, COALESCE(scope_cap, '') FROM refresh_tokens "
+                       "WHERE secret_hash = ?1 AND revoked_at IS NULL",
+    [ST_REFRESH_TOUCH] = "UPDATE refresh_tokens SET last_used_at = ?2 WHERE id = ?1",
+    [ST_REFRESH_REVOKE_ALL] = "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit_log (at, actor, action, target, detail, remote_addr) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_AUDIT_LIST] = "SELECT id, at, actor, action, target, detail, remote_addr FROM audit_log "
+                      "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -109,6 +189,7 @@ struct meta {
 };
 
 static char *meta_path;
+static bool meta_default_public;
 static pthread_mutex_t meta_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct meta *meta_list;
 static __thread struct meta *meta_tls;
@@ -398,8 +479,14 @@ static int meta_repo_ensure_in(struct meta *m, const char *name, int64_t *id, st
 	sqlite3_stmt *st = meta_stmt(m, ST_REPO_INSERT, err);
 	if (!st)
 		return -1;
+	const char *slash = strchr(name, '/');
 	bind_text(st, 1, name);
 	sqlite3_bind_int64(st, 2, meta_now());
+	if (slash)
+		sqlite3_bind_text(st, 3, name, (int)(slash - name), SQLITE_TRANSIENT);
+	else
+		bind_text(st, 3, "");
+	bind_text(st, 4, meta_default_public ? "public" : "private");
 	if (meta_step_done(m, st, "create repository", err) < 0)
 		return -1;
 	return meta_repo_lookup(m, name, id, err);
@@ -828,4 +915,457 @@ int meta_upload_delete(struct meta *m, const char *id, struct berr *err)
 		return -1;
 	bind_text(st, 1, id);
 	return meta_step_done(m, st, "delete upload", err);
+}
+
+void meta_set_default_visibility(bool public_default)
+{
+	meta_default_public = public_default;
+}
+
+/* Prepare statement id and bind arguments described by types: 'i' int64, 't' text (NULL
+ * binds NULL), 'b' an int used as a boolean. Returns the statement, or NULL with err. */
+static sqlite3_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err, const char *types, ...)
+{
+	sqlite3_stmt *st = meta_stmt(m, id, err);
+	if (!st)
+		return NULL;
+	va_list ap;
+	va_start(ap, types);
+	for (int i = 0; types[i]; i++) {
+		switch (types[i]) {
+		case 'i':
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'b':
+			sqlite3_bind_int(st, i + 1, va_arg(ap, int) ? 1 : 0);
+			break;
+		case 't':
+			bind_text(st, i + 1, va_arg(ap, const char *));
+			break;
+		}
+	}
+	va_end(ap);
+	return st;
+}
+
+/* Run a bound statement that returns no rows. Sets *changes when not NULL. */
+static int meta_exec_bound(struct meta *m, sqlite3_stmt *st, const char *what, int *changes, struct berr *err)
+{
+	if (!st || meta_step_done(m, st, what, err) < 0)
+		return -1;
+	if (changes)
+		*changes = sqlite3_changes(m->db);
+	return 0;
+}
+
+/* Call fn for each row's first column as text. */
+static int meta_each_name(struct meta *m, sqlite3_stmt *st, meta_name_fn fn, void *ctx, const char *what,
+                          struct berr *err)
+{
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		if (fn(ctx, v ? v : ""))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, what, err);
+	return 0;
+}
+
+static void meta_copy_text(char *dst, size_t dstlen, sqlite3_stmt *st, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(st, col);
+	snprintf(dst, dstlen, "%s", v ? v : "");
+}
+
+int meta_catalog_visible(struct meta *m, const struct meta_viewer *viewer, const char *last, int64_t limit,
+                         meta_name_fn fn, void *ctx, bool *more, struct berr *err)
+{
+	if (viewer->sees_all)
+		return meta_catalog(m, last, limit, fn, ctx, more, err);
+	/* ?2 is the limit meta_list_names binds; ?3 = 0: not everything is visible. */
+	sqlite3_stmt *st = meta_bind(m, ST_CATALOG_VISIBLE, err, "iiiti", (int64_t)0, (int64_t)0, (int64_t)0,
+	                             viewer->name, viewer->user_id);
+	if (!st)
+		return -1;
+	bind_text(st, 1, last ? last : "");
+	return meta_list_names(m, st, 2, limit, fn, ctx, more, err);
+}
+
+static void meta_account_row(sqlite3_stmt *st, struct meta_account *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = sqlite3_column_int64(st, 0);
+	meta_copy_text(out->name, sizeof out->name, st, 1);
+	const char *kind = (const char *)sqlite3_column_text(st, 2);
+	out->is_org = kind && strcmp(kind, "org") == 0;
+	meta_copy_text(out->email, sizeof out->email, st, 3);
+	meta_copy_text(out->password_hash, sizeof out->password_hash, st, 4);
+	out->is_admin = sqlite3_column_int(st, 5) != 0;
+	out->disabled = sqlite3_column_int(st, 6) != 0;
+	out->created_at = sqlite3_column_int64(st, 7);
+}
+
+static int meta_account_fetch(struct meta *m, sqlite3_stmt *st, const char *what, struct meta_account *out,
+                              struct berr *err)
+{
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "account lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_NOT_FOUND, "account %s does not exist", what);
+	meta_account_row(st, out);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_account_get(struct meta *m, const char *name, struct meta_account *out, struct berr *err)
+{
+	return meta_account_fetch(m, meta_bind(m, ST_ACCOUNT_GET, err, "t", name), name, out, err);
+}
+
+int meta_account_get_by_id(struct meta *m, int64_t id, struct meta_account *out, struct berr *err)
+{
+	char what[32];
+	snprintf(what, sizeof what, "#%lld", (long long)id);
+	return meta_account_fetch(m, meta_bind(m, ST_ACCOUNT_GET_ID, err, "i", id), what, out, err);
+}
+
+int meta_account_create(struct meta *m, const char *name, bool is_org, const char *email, const char *password_hash,
+                        bool is_admin, int64_t *id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_ACCOUNT_INSERT, err, "ttttbi", name, is_org ? "org" : "user",
+	                             email && *email ? email : NULL, password_hash, (int)is_admin, meta_now());
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st);
+	meta_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return berr_set(err, BERR_CONFLICT, "the name %s is taken", name);
+	if (rc != SQLITE_DONE)
+		return meta_fail(m, rc, "create account", err);
+	if (id)
+		*id = sqlite3_last_insert_rowid(m->db);
+	return 0;
+}
+
+int meta_account_update(struct meta *m, const char *name, const char *password_hash, const char *email, int is_admin,
+                        int disabled, struct berr *err)
+{
+	int changes = 0;
+	sqlite3_stmt *st = meta_bind(m, ST_ACCOUNT_UPDATE, err, "tttiii", name, password_hash, email, (int64_t)is_admin,
+	                             (int64_t)disabled, meta_now());
+	if (meta_exec_bound(m, st, "update account", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "account %s does not exist", name);
+	return 0;
+}
+
+int meta_account_delete(struct meta *m, const char *name, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_ACCOUNT_DELETE, err, "t", name), "delete account", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "account %s does not exist", name);
+	return 0;
+}
+
+int meta_accounts_list(struct meta *m, int kind, meta_account_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_ACCOUNT_LIST, err, "i", (int64_t)kind);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_account a;
+		meta_account_row(st, &a);
+		if (fn(ctx, &a))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list accounts", err);
+	return 0;
+}
+
+int meta_users_count(struct meta *m, int64_t *n, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_USERS_COUNT, err, "");
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "count users", err);
+	if (r < 0)
+		return -1;
+	*n = r ? sqlite3_column_int64(st, 0) : 0;
+	if (r)
+		meta_reset(st);
+	return 0;
+}
+
+/* Look up an organization and a user for a membership change. */
+static int meta_org_and_user(struct meta *m, const char *org, const char *user, int64_t *org_id, int64_t *user_id,
+                             struct berr *err)
+{
+	struct meta_account o, u;
+	if (meta_account_get(m, org, &o, err) < 0 || meta_account_get(m, user, &u, err) < 0)
+		return -1;
+	if (!o.is_org)
+		return berr_set(err, BERR_NOT_FOUND, "%s is a user, not an organization", org);
+	if (u.is_org)
+		return berr_set(err, BERR_DENIED, "%s is an organization; only users can be members", user);
+	*org_id = o.id;
+	*user_id = u.id;
+	return 0;
+}
+
+int meta_org_member_set(struct meta *m, const char *org, const char *user, const char *role, struct berr *err)
+{
+	int64_t org_id, user_id;
+	if (strcmp(role, "owner") && strcmp(role, "writer") && strcmp(role, "reader"))
+		return berr_set(err, BERR_DENIED, "role must be owner, writer or reader, not '%s'", role);
+	if (meta_org_and_user(m, org, user, &org_id, &user_id, err) < 0)
+		return -1;
+	return meta_exec_bound(m, meta_bind(m, ST_MEMBER_UPSERT, err, "iiti", org_id, user_id, role, meta_now()),
+	                       "set member", NULL, err);
+}
+
+int meta_org_member_remove(struct meta *m, const char *org, const char *user, struct berr *err)
+{
+	int64_t org_id, user_id;
+	int changes = 0;
+	if (meta_org_and_user(m, org, user, &org_id, &user_id, err) < 0 ||
+	    meta_exec_bound(m, meta_bind(m, ST_MEMBER_DELETE, err, "ii", org_id, user_id), "remove member", &changes,
+	                    err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "%s is not a member of %s", user, org);
+	return 0;
+}
+
+int meta_org_members(struct meta *m, const char *org, meta_member_fn fn, void *ctx, struct berr *err)
+{
+	struct meta_account o;
+	if (meta_account_get(m, org, &o, err) < 0)
+		return -1;
+	sqlite3_stmt *st = meta_bind(m, ST_MEMBER_LIST, err, "i", o.id);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+			break;
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list members", err);
+	return 0;
+}
+
+/* One short text value of a one-row lookup into out ("" when there is no row). */
+static int meta_lookup_text(struct meta *m, sqlite3_stmt *st, const char *what, char *out, size_t outlen,
+                            struct berr *err)
+{
+	out[0] = '\0';
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, what, err);
+	if (r < 0)
+		return -1;
+	if (r) {
+		meta_copy_text(out, outlen, st, 0);
+		meta_reset(st);
+	}
+	return 0;
+}
+
+int meta_org_role(struct meta *m, int64_t user_id, const char *org, char role[16], struct berr *err)
+{
+	return meta_lookup_text(m, meta_bind(m, ST_MEMBER_ROLE, err, "it", user_id, org), "member role", role, 16, err);
+}
+
+int meta_repo_info(struct meta *m, const char *name, struct meta_repo_info *out, struct berr *err)
+{
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *st = meta_bind(m, ST_REPO_INFO, err, "t", name);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "repository lookup", err);
+	if (r < 0)
+		return -1;
+	if (r) {
+		out->exists = true;
+		out->id = sqlite3_column_int64(st, 0);
+		const char *vis = (const char *)sqlite3_column_text(st, 1);
+		out->is_public = vis && strcmp(vis, "public") == 0;
+		meta_reset(st);
+	}
+	return 0;
+}
+
+int meta_repo_grant_get(struct meta *m, int64_t repo_id, int64_t user_id, char perm[16], struct berr *err)
+{
+	return meta_lookup_text(m, meta_bind(m, ST_REPO_GRANT, err, "ii", repo_id, user_id), "repository grant", perm,
+	                        16, err);
+}
+
+int meta_repo_set_visibility(struct meta *m, const char *name, bool is_public, struct berr *err)
+{
+	int changes = 0;
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_REPO_VISIBILITY, err, "tti", name, is_public ? "public" : "private", meta_now());
+	if (meta_exec_bound(m, st, "set visibility", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	return 0;
+}
+
+int meta_blob_repositories(struct meta *m, const struct digest *d, meta_name_fn fn, void *ctx, struct berr *err)
+{
+	return meta_each_name(m, meta_bind(m, ST_BLOB_REPOS, err, "t", d->str), fn, ctx, "blob repositories", err);
+}
+
+static void meta_pat_row(sqlite3_stmt *st, struct meta_pat *t)
+{
+	memset(t, 0, sizeof *t);
+	t->id = sqlite3_column_int64(st, 0);
+	t->user_id = sqlite3_column_int64(st, 1);
+	meta_copy_text(t->name, sizeof t->name, st, 2);
+	meta_copy_text(t->scope, sizeof t->scope, st, 3);
+	t->created_at = sqlite3_column_int64(st, 4);
+	t->last_used_at = sqlite3_column_int64(st, 5);
+	t->revoked_at = sqlite3_column_int64(st, 6);
+}
+
+int meta_pat_create(struct meta *m, int64_t user_id, const char *name, const char *scope, const char *secret_hash,
+                    int64_t *id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_PAT_INSERT, err, "ittti", user_id, name, scope, secret_hash, meta_now());
+	if (meta_exec_bound(m, st, "create token", NULL, err) < 0)
+		return -1;
+	if (id)
+		*id = sqlite3_last_insert_rowid(m->db);
+	return 0;
+}
+
+int meta_pat_use(struct meta *m, const char *secret_hash, struct meta_pat *out, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_PAT_GET, err, "t", secret_hash);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "token lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_UNAUTHORIZED, "unknown access token");
+	meta_pat_row(st, out);
+	meta_reset(st);
+	if (out->revoked_at)
+		return berr_set(err, BERR_UNAUTHORIZED, "access token '%s' was revoked", out->name);
+	/* Recorded at most once a minute, so a busy CI token does not write on every request;
+	 * a failure to record is no reason to refuse the request. */
+	meta_exec_bound(m, meta_bind(m, ST_PAT_TOUCH, NULL, "ii", out->id, meta_now()), "touch token", NULL, NULL);
+	return 0;
+}
+
+int meta_pat_list(struct meta *m, int64_t user_id, meta_pat_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_PAT_LIST, err, "i", user_id);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_pat t;
+		meta_pat_row(st, &t);
+		if (fn(ctx, &t))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list tokens", err);
+	return 0;
+}
+
+int meta_pat_revoke(struct meta *m, int64_t user_id, int64_t id, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_PAT_REVOKE, err, "iii", user_id, id, meta_now()), "revoke token",
+	                    &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "no active token %lld", (long long)id);
+	return 0;
+}
+
+int meta_refresh_create(struct meta *m, int64_t user_id, const char *client_id, const char *secret_hash,
+                        const char *scope_cap, struct berr *err)
+{
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_REFRESH_INSERT, err, "ittti", user_id, client_id, secret_hash, scope_cap, meta_now());
+	return meta_exec_bound(m, st, "create refresh token", NULL, err);
+}
+
+int meta_refresh_use(struct meta *m, const char *secret_hash, int64_t *user_id, char scope_cap[24], struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_REFRESH_GET, err, "t", secret_hash);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "refresh token lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_UNAUTHORIZED, "unknown or revoked refresh token");
+	int64_t id = sqlite3_column_int64(st, 0);
+	*user_id = sqlite3_column_int64(st, 1);
+	meta_copy_text(scope_cap, 24, st, 2);
+	meta_reset(st);
+	meta_exec_bound(m, meta_bind(m, ST_REFRESH_TOUCH, NULL, "ii", id, meta_now()), "touch refresh token", NULL,
+	                NULL);
+	return 0;
+}
+
+int meta_refresh_revoke_all(struct meta *m, int64_t user_id, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_REFRESH_REVOKE_ALL, err, "ii", user_id, meta_now()),
+	                       "revoke refresh tokens", NULL, err);
+}
+
+int meta_audit(struct meta *m, const char *actor, const char *action, const char *target, const char *detail,
+               const char *remote_addr, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_AUDIT_INSERT, err, "ittttt", meta_now(), actor && *actor ? actor : "-",
+	                             action, target ? target : "", detail, remote_addr);
+	return meta_exec_bound(m, st, "audit", NULL, err);
+}
+
+int meta_audit_list(struct meta *m, int64_t before_id, int64_t limit, meta_audit_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_AUDIT_LIST, err, "ii", before_id, limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_audit_entry e = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .at = sqlite3_column_int64(st, 1),
+		    .actor = (const char *)sqlite3_column_text(st, 2),
+		    .action = (const char *)sqlite3_column_text(st, 3),
+		    .target = (const char *)sqlite3_column_text(st, 4),
+		    .detail = (const char *)sqlite3_column_text(st, 5),
+		    .remote_addr = (const char *)sqlite3_column_text(st, 6),
+		};
+		if (fn(ctx, &e))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "audit list", err);
+	return 0;
 }

@@ -19,6 +19,7 @@ enum route_kind {
 	ROUTE_MANIFEST,     /* /v2/<name>/manifests/<reference> */
 	ROUTE_TAGS,         /* /v2/<name>/tags/list */
 	ROUTE_REFERRERS,    /* /v2/<name>/referrers/<digest> */
+	ROUTE_TOKEN,        /* /token: the token service */
 };
 
 #define ROUTE_PARAM_MAX 256

@@ -21,7 +21,7 @@
  * from the staged bytes if their upload continues). */
 #define UPLOADS_MAX_CACHED 4096
 /* Seconds a PUT completing an upload waits for another request on the same upload. */
-#define UPLOADS_FINISH_WAIT 5
+#define UPLOADS_FINISH_WAIT 2
 
 struct upload_state {
 	char id[UPLOAD_ID_LEN + 1];

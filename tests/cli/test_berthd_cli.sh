@@ -30,7 +30,7 @@ check() { # check "desc" cond-command...
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { # url
 	for _ in $(seq 100); do
-		curl -sf -o /dev/null "$1/v2/" && return 0
+		case $(curl -s -o /dev/null -w '%{http_code}' "$1/v2/") in 200 | 401) return 0 ;; esac
 		sleep 0.1
 	done
 	return 1
@@ -65,6 +65,8 @@ bad "bad log level is refused" "log-level" --log-level loud --data "$tmp/x"
 bad "bad listen address is refused" "listen" --listen nonsense --data "$tmp/x"
 bad "bad port is refused" "port" --listen 127.0.0.1:99999 --data "$tmp/x"
 bad "unknown auth mode is refused" "auth" --auth ldap --data "$tmp/x"
+bad "bad default visibility is refused" "default-visibility" --default-visibility secret --data "$tmp/x"
+bad "bad external URL is refused" "external-url" --external-url ftp://x --data "$tmp/x"
 bad "tls-cert without key is refused" "go together" --tls-cert /nonexistent --data "$tmp/x"
 bad "missing config file is refused" "config file" --config "$tmp/none.conf"
 printf 'listen = 127.0.0.1:1\nwhatever = 3\n' >"$tmp/bad.conf"
@@ -102,7 +104,7 @@ check "SIGTERM stops berthd with status 0" test $? -eq 0
 
 # Graceful stop: an upload in flight when SIGTERM arrives still completes.
 port=$(free_port)
-"$BERTHD" --listen "127.0.0.1:$port" --data "$tmp/graceful" --log-level info >"$tmp/graceful.log" 2>&1 &
+"$BERTHD" --auth none --listen "127.0.0.1:$port" --data "$tmp/graceful" --log-level info >"$tmp/graceful.log" 2>&1 &
 pid=$!
 pids+=($pid)
 wait_ready "http://127.0.0.1:$port" || notok "berthd starts" "$(cat "$tmp/graceful.log")"
@@ -122,7 +124,7 @@ check "an upload in flight at SIGTERM completes (got $code)" test "$code" = 201
 check "berthd exits 0 after finishing it" test "$rc" -eq 0
 check "the stop is logged" grep -q "stopping" "$tmp/graceful.log"
 check "the access log has one line per request" grep -q 'access 127.0.0.1 "POST /v2/g/r/blobs/uploads/" 201' "$tmp/graceful.log"
-"$BERTHD" --listen "127.0.0.1:$port" --data "$tmp/graceful" --log-level warn >>"$tmp/graceful.log" 2>&1 &
+"$BERTHD" --auth none --listen "127.0.0.1:$port" --data "$tmp/graceful" --log-level warn >>"$tmp/graceful.log" 2>&1 &
 pid=$!
 pids+=($pid)
 wait_ready "http://127.0.0.1:$port"
@@ -135,7 +137,7 @@ wait $pid
 # SIGKILL in the middle of a monolithic upload: nothing half-written is ever visible, and the
 # next start removes the staged bytes no upload session owns.
 port=$(free_port)
-"$BERTHD" --listen "127.0.0.1:$port" --data "$tmp/crash" --log-level info >"$tmp/crash.log" 2>&1 &
+"$BERTHD" --auth none --listen "127.0.0.1:$port" --data "$tmp/crash" --log-level info >"$tmp/crash.log" 2>&1 &
 pid=$!
 pids+=($pid)
 wait_ready "http://127.0.0.1:$port"
@@ -149,7 +151,7 @@ wait $pid 2>/dev/null
 wait $cpid 2>/dev/null
 check "a monolithic upload in progress is staged under uploads/ ($staged file)" test "$staged" -eq 1
 check "no blob file exists for the interrupted upload" test ! -e "$tmp/crash/blobs/sha256/${dg:7:2}/${dg#sha256:}"
-"$BERTHD" --listen "127.0.0.1:$port" --data "$tmp/crash" --log-level info >>"$tmp/crash.log" 2>&1 &
+"$BERTHD" --auth none --listen "127.0.0.1:$port" --data "$tmp/crash" --log-level info >>"$tmp/crash.log" 2>&1 &
 pid=$!
 pids+=($pid)
 wait_ready "http://127.0.0.1:$port"

@@ -238,7 +238,7 @@ _berthd_spawn() {
 	for _ in 1 2 3; do
 		port=$(berth_free_port) || return 1
 		log="$(dirname "$data")/berthd-$port.log"
-		"$BERTHD" --listen "127.0.0.1:$port" --data "$data" --log-level warn "$@" \
+		"$BERTHD" --listen "127.0.0.1:$port" --data "$data" --log-level warn --auth "${BERTH_TEST_AUTH:-none}" "$@" \
 			</dev/null >>"$log" 2>&1 {_BERTH_STDERR}>&- &
 		pid=$!
 		_berth_pids+=("$pid")

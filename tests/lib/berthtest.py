@@ -451,8 +451,9 @@ class Registry:
                     f.write("  maintenance:\n    readonly:\n      enabled: true\n")
                 f.write("http:\n  addr: 127.0.0.1:%d\n  secret: berthtest\n" % port)
             return [self.binary(), "serve", cfg]
+        # The conformance suites test an open registry; accounts have tests of their own.
         cmd = [self.binary(), "--listen", "127.0.0.1:%d" % port, "--data", self.data,
-               "--log-level", "warn"]
+               "--log-level", "warn", "--auth", os.environ.get("BERTH_TEST_AUTH", "none")]
         if read_only:
             cmd.append("--read-only")
         return cmd

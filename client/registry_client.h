@@ -1,0 +1,53 @@
+/* An HTTP client for one repository of a v2 registry (libcurl): manifests and blobs, with
+ * the WWW-Authenticate flow (anonymous or credentialed Bearer tokens, Basic). One client
+ * may serve several threads downloading blobs at once; they share connections and token. */
+#ifndef BERTH_CLIENT_REGISTRY_CLIENT_H
+#define BERTH_CLIENT_REGISTRY_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/credentials.h"
+#include "common/berr.h"
+#include "common/digest.h"
+
+struct registry_client;
+
+/* Where a blob's bytes go. begin is called once the response is known to carry the blob,
+ * with the offset it starts at (the one asked for if the server honoured Range, else 0);
+ * write gets the bytes. Either returning -1 (with err filled) aborts the download. */
+struct registry_blob_sink {
+	int (*begin)(void *arg, uint64_t offset, struct berr *err);
+	int (*write)(void *arg, const void *data, size_t len, struct berr *err);
+	void *arg;
+};
+
+/* Call once at program start, before any thread exists. */
+void registry_client_global_init(void);
+void registry_client_global_cleanup(void);
+/* True if registry ("host", "host:port", "[::1]:port") must be spoken to in plain HTTP:
+ * localhost, 127.0.0.0/8, ::1, or listed in insecure (host or host:port entries). */
+bool registry_is_insecure(const char *registry, char *const *insecure, size_t ninsecure);
+
+/* A client for repository at registry ("docker.io" means registry-1.docker.io). repository
+ * may be NULL for registry_client_ping only. cred (may be NULL) is copied. */
+struct registry_client *registry_client_new(const char *registry, const char *repository, bool plain_http,
+                                            const struct credential *cred);
+void registry_client_free(struct registry_client *c);
+
+/* GET /v2/ with the authentication flow: checks credentials for `berth login`. */
+int registry_client_ping(struct registry_client *c, struct berr *err);
+/* HEAD a manifest: 1 and *out when the registry names its digest (Docker-Content-Digest),
+ * 0 when it does not, -1 on error (BERR_MANIFEST_UNKNOWN when absent). */
+int registry_client_head_manifest(struct registry_client *c, const char *reference, struct digest *out,
+                                  struct berr *err);
+/* GET a manifest (at most MANIFEST_MAX_SIZE bytes). *body (NUL-terminated) and
+ * *content_type (parameters stripped, may be "") are heap; caller frees. */
+int registry_client_get_manifest(struct registry_client *c, const char *reference, char **body, size_t *len,
+                                 char **content_type, struct berr *err);
+/* GET a blob from byte offset on, into sink. */
+int registry_client_get_blob(struct registry_client *c, const struct digest *d, uint64_t offset,
+                             const struct registry_blob_sink *sink, struct berr *err);
+
+#endif
