@@ -18,6 +18,10 @@ void api_tags(struct req *r);
 void api_referrers(struct req *r);
 void api_token(struct req *r);
 
+/* The id of the route's repository. When there is none, responds with `missing` (the
+ * error clients expect for what they asked: BLOB_UNKNOWN, MANIFEST_UNKNOWN) and returns -1. */
+int api_repo_id(struct req *r, enum berr_code missing, int64_t *repo_id);
+
 /* Record action (push, delete, ...) on target in the audit log, as the request's caller. */
 void api_audit(struct req *r, const char *action, const char *target, const char *detail);
 

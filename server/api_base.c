@@ -152,3 +152,16 @@ int api_pagination(struct req *r, int64_t default_n, int64_t max_n, int64_t *n, 
 	*n = v > max_n ? max_n : v;
 	return 0;
 }
+
+int api_repo_id(struct req *r, enum berr_code missing, int64_t *repo_id)
+{
+	struct berr e2;
+	if (meta_repo_lookup(r->meta, r->route.name, repo_id, &e2) == 0)
+		return 0;
+	if (e2.code == BERR_NAME_UNKNOWN)
+		req_fail(r, missing, "%s %s is not in repository %s",
+		         missing == BERR_BLOB_UNKNOWN ? "blob" : "manifest", r->route.param, r->route.name);
+	else
+		req_respond_error(r, &e2);
+	return -1;
+}

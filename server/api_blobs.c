@@ -48,14 +48,8 @@ static void api_blob_get(struct req *r, const struct digest *d)
 {
 	int64_t repo_id;
 	uint64_t size;
-	struct berr e2;
-	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) < 0) {
-		if (e2.code == BERR_NAME_UNKNOWN)
-			req_fail(r, BERR_BLOB_UNKNOWN, "blob %s is not in repository %s", d->str, r->route.name);
-		else
-			req_respond_error(r, &e2);
+	if (api_repo_id(r, BERR_BLOB_UNKNOWN, &repo_id) < 0)
 		return;
-	}
 	if (meta_repo_blob_get(r->meta, repo_id, d, &size, &r->err) < 0) {
 		if (r->err.code == BERR_BLOB_UNKNOWN && api_blob_from_manifest(r, repo_id, d))
 			return;
@@ -110,14 +104,8 @@ static void api_blob_get(struct req *r, const struct digest *d)
 static void api_blob_delete(struct req *r, const struct digest *d)
 {
 	int64_t repo_id;
-	struct berr e2;
-	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) < 0) {
-		if (e2.code == BERR_NAME_UNKNOWN)
-			req_fail(r, BERR_BLOB_UNKNOWN, "blob %s is not in repository %s", d->str, r->route.name);
-		else
-			req_respond_error(r, &e2);
+	if (api_repo_id(r, BERR_BLOB_UNKNOWN, &repo_id) < 0)
 		return;
-	}
 	if (meta_repo_blob_unlink(r->meta, repo_id, d, &r->err) < 0) {
 		req_respond_error(r, &r->err);
 		return;

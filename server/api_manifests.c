@@ -219,14 +219,8 @@ static void api_manifest_get(struct req *r)
 		req_respond_error(r, &r->err);
 		return;
 	}
-	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &r->err) < 0) {
-		if (r->err.code == BERR_NAME_UNKNOWN)
-			req_fail(r, BERR_MANIFEST_UNKNOWN, "manifest %s is not in repository %s", r->route.param,
-			         r->route.name);
-		else
-			req_respond_error(r, &r->err);
+	if (api_repo_id(r, BERR_MANIFEST_UNKNOWN, &repo_id) < 0)
 		return;
-	}
 	bool head = r->method == HTTP_HEAD;
 	if (!head && !api_pull_allowed(r))
 		return;
@@ -263,14 +257,8 @@ static void api_manifest_delete(struct req *r)
 		req_respond_error(r, &r->err);
 		return;
 	}
-	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &r->err) < 0) {
-		if (r->err.code == BERR_NAME_UNKNOWN)
-			req_fail(r, BERR_MANIFEST_UNKNOWN, "manifest %s is not in repository %s", r->route.param,
-			         r->route.name);
-		else
-			req_respond_error(r, &r->err);
+	if (api_repo_id(r, BERR_MANIFEST_UNKNOWN, &repo_id) < 0)
 		return;
-	}
 	int rc = is_digest ? meta_manifest_delete(r->meta, repo_id, &d, &r->err)
 	                   : meta_tag_delete(r->meta, repo_id, r->route.param, &r->err);
 	if (rc < 0) {
