@@ -34,6 +34,7 @@ static const struct {
     [BERR_INTERNAL] = {"UNKNOWN", 500, "unknown error"},
     [BERR_NOT_FOUND] = {"NOT_FOUND", 404, "no such API endpoint"},
     [BERR_CONFLICT] = {"CONFLICT", 409, "already exists"},
+    [BERR_BAD_REQUEST] = {"BAD_REQUEST", 400, "the request is malformed"},
 };
 
 static int berr_vset(struct berr *err, enum berr_code code, int errnum, const char *fmt, va_list ap)

@@ -28,6 +28,7 @@ enum berr_code {
 	BERR_INTERNAL,           /* 500: I/O failure, database failure: the message says which */
 	BERR_NOT_FOUND,          /* 404 for a path that is no API endpoint */
 	BERR_CONFLICT,           /* 409: it exists already (an account, a token name) */
+	BERR_BAD_REQUEST,        /* 400: a malformed JSON body or field (/api/v1) */
 	BERR_CODE_COUNT
 };
 

@@ -17,6 +17,8 @@ void api_manifest(struct req *r);
 void api_tags(struct req *r);
 void api_referrers(struct req *r);
 void api_token(struct req *r);
+/* /api/v1/...: the JSON API of the web UI, which identifies its callers itself (server/api_v1.c). */
+void api_v1(struct req *r);
 
 /* The id of the route's repository. When there is none, responds with `missing` (the
  * error clients expect for what they asked: BLOB_UNKNOWN, MANIFEST_UNKNOWN) and returns -1. */

@@ -63,12 +63,14 @@ void api_begin(struct req *r)
 		req_fail(r, BERR_NOT_FOUND, "%s is not an API endpoint", r->url);
 		return;
 	}
-	if (r->route.kind == ROUTE_TOKEN) {
+	if (r->route.kind == ROUTE_TOKEN || r->route.kind == ROUTE_API_V1) {
 		r->meta = meta_get(&r->err);
 		if (!r->meta)
 			req_respond_error(r, &r->err);
-		else
+		else if (r->route.kind == ROUTE_TOKEN)
 			api_token(r);
+		else
+			api_v1(r);
 		return;
 	}
 	if (r->reg->cfg->read_only && api_is_write(r->method)) {
@@ -109,6 +111,7 @@ void api_begin(struct req *r)
 		break;
 	case ROUTE_NONE:
 	case ROUTE_TOKEN:
+	case ROUTE_API_V1:
 		break;
 	}
 }

@@ -59,7 +59,10 @@ static size_t token_grant(struct req *r, const struct auth_identity *id, struct 
 		} else if (strcmp(a.type, "registry") == 0 && strcmp(a.name, "catalog") == 0) {
 			allowed = ACTION_ALL; /* the listing itself is filtered per caller */
 		}
-		a.actions &= allowed;
+		bool star = (a.actions & ACTION_STAR) && (allowed & ACTION_ALL) == ACTION_ALL;
+		a.actions &= allowed & ACTION_ALL;
+		if (star)
+			a.actions |= ACTION_STAR;
 		if (a.actions)
 			out[n++] = a;
 	}
@@ -92,8 +95,7 @@ static void token_respond(struct req *r, const struct auth_identity *id, struct 
 			char buf[512];
 			int o = snprintf(buf, sizeof buf, "%s:%s:", granted[i].type, granted[i].name);
 			for (size_t j = 0; j < k && o > 0 && (size_t)o < sizeof buf; j++)
-				if (strcmp(names[j], "*") != 0 || k == 1)
-					o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%s", j ? "," : "", names[j]);
+				o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%s", j ? "," : "", names[j]);
 			json_array_append_new(scope, json_string(buf));
 		}
 		/* OAuth2 wants one space-separated string. */
@@ -294,7 +296,11 @@ static void token_post_end(struct req *r)
 		/* The same refresh token keeps working; no new one is handed out. */
 		token_respond(r, &id, tr, false, client_id, true);
 	} else {
-		req_fail(r, BERR_UNSUPPORTED, "grant_type must be password or refresh_token");
+		/* RFC 6749 section 5.2. */
+		json_t *e = json_pack("{s:s,s:s}", "error", "unsupported_grant_type", "error_description",
+		                      "grant_type must be password or refresh_token");
+		req_respond_json(r, 400, json_dumps(e, JSON_COMPACT), NULL);
+		json_decref(e);
 	}
 }
 

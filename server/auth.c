@@ -288,8 +288,7 @@ static void auth_scope_string(const char *name, unsigned needed, char *out, size
 	size_t n = token_actions_names(needed, names);
 	int o = snprintf(out, outlen, "repository:%s:", name);
 	for (size_t i = 0; i < n && o > 0 && (size_t)o < outlen; i++)
-		if (strcmp(names[i], "*") != 0)
-			o += snprintf(out + o, outlen - (size_t)o, "%s%s", i ? "," : "", names[i]);
+		o += snprintf(out + o, outlen - (size_t)o, "%s%s", i ? "," : "", names[i]);
 }
 
 bool auth_require(struct req *r, const char *name, unsigned needed)

@@ -109,6 +109,8 @@ static int berthd_serve(struct config *cfg)
 
 int main(int argc, char **argv)
 {
+	/* The database holds password and token hashes: nothing berthd writes is for others. */
+	umask(077);
 	if (argc > 1 && admin_is_command(argv[1]))
 		return admin_main(argc, argv);
 	struct config cfg;

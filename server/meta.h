@@ -191,6 +191,68 @@ typedef int (*meta_audit_fn)(void *ctx, const struct meta_audit_entry *e);
 /* Newest first, ids below before_id (0: from the newest), at most limit. */
 int meta_audit_list(struct meta *m, int64_t before_id, int64_t limit, meta_audit_fn fn, void *ctx, struct berr *err);
 
+/* Browser sessions of the web UI (/api/v1); only a hash of the cookie's secret is stored. */
+struct meta_session {
+	int64_t id;
+	int64_t user_id;
+	char csrf_token[80];
+	int64_t created_at;
+	int64_t last_seen_at;
+	int64_t expires_at;
+};
+int meta_session_create(struct meta *m, int64_t user_id, const char *secret_hash, const char *csrf_token,
+                        int64_t expires_at, int64_t *id, struct berr *err);
+/* The session with this secret hash, unless it expired or sat idle since before idle_since
+ * (BERR_UNAUTHORIZED then); records its use. */
+int meta_session_use(struct meta *m, const char *secret_hash, int64_t idle_since, struct meta_session *out,
+                     struct berr *err);
+int meta_session_delete(struct meta *m, int64_t id, struct berr *err);
+/* Delete every session of user_id except keep_id (<= 0: all of them). */
+int meta_sessions_delete_user(struct meta *m, int64_t user_id, int64_t keep_id, struct berr *err);
+/* Delete sessions that expired or sat idle since before idle_since. */
+int meta_sessions_purge(struct meta *m, int64_t idle_since, struct berr *err);
+
+/* Organizations user_id belongs to, with its role, in name order. */
+int meta_user_orgs(struct meta *m, int64_t user_id, meta_member_fn fn, void *ctx, struct berr *err);
+
+/* A repository as the web UI lists it. Strings point into driver memory valid only during
+ * the callback; full_description is NULL in listings. */
+struct meta_repo_row {
+	int64_t id;
+	const char *name, *ns, *visibility, *description, *full_description;
+	int64_t created_at, updated_at, tag_count, pull_count;
+};
+typedef int (*meta_repo_fn)(void *ctx, const struct meta_repo_row *row);
+enum meta_repo_sort { META_REPO_SORT_NAME, META_REPO_SORT_UPDATED, META_REPO_SORT_PULLS };
+/* Repositories viewer may read that hold a manifest (as the catalog), optionally only in
+ * namespace ns and only those whose name or description contains q (ASCII case-insensitive),
+ * sorted, `limit` of them from `offset`. *total gets how many match in all. */
+int meta_repo_search(struct meta *m, const struct meta_viewer *viewer, const char *q, const char *ns,
+                     enum meta_repo_sort sort, int64_t offset, int64_t limit, meta_repo_fn fn, void *ctx,
+                     int64_t *total, struct berr *err);
+/* Repository name with its descriptions; BERR_NAME_UNKNOWN if there is none. */
+int meta_repo_describe(struct meta *m, const char *name, meta_repo_fn fn, void *ctx, struct berr *err);
+/* Change what is given (NULL: unchanged); BERR_NAME_UNKNOWN if there is no such repository. */
+int meta_repo_update(struct meta *m, const char *name, const char *visibility, const char *description,
+                     const char *full_description, struct berr *err);
+/* Delete a repository with its manifests, tags, blob links, grants and uploads (the blobs
+ * themselves stay for garbage collection). */
+int meta_repo_delete(struct meta *m, int64_t repo_id, struct berr *err);
+/* Count one pull of repository repo_id. */
+int meta_repo_count_pull(struct meta *m, int64_t repo_id, struct berr *err);
+
+/* A tag as the web UI lists it; strings valid only during the callback. size: the
+ * compressed size, config and layers (for an index, those of its manifests). */
+struct meta_tag_row {
+	const char *name, *digest, *media_type;
+	uint64_t size;
+	int64_t pushed_at;
+};
+typedef int (*meta_tag_fn)(void *ctx, const struct meta_tag_row *t);
+/* Tags of repo_id in name order, `limit` of them from `offset`; *total gets how many there are. */
+int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limit, meta_tag_fn fn, void *ctx,
+                   int64_t *total, struct berr *err);
+
 /* Upload sessions. */
 int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct berr *err);
 /* Repository of upload `id`; BERR_BLOB_UPLOAD_UNKNOWN if there is none. */

@@ -75,11 +75,43 @@ enum stmt_id {
 	ST_REFRESH_REVOKE_ALL,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_LIST,
+	ST_SESSION_INSERT,
+	ST_SESSION_GET,
+	ST_SESSION_TOUCH,
+	ST_SESSION_DELETE,
+	ST_SESSIONS_DELETE_USER,
+	ST_SESSIONS_PURGE,
+	ST_USER_ORGS,
+	ST_REPO_SEARCH_NAME,
+	ST_REPO_SEARCH_UPDATED,
+	ST_REPO_SEARCH_PULLS,
+	ST_REPO_SEARCH_COUNT,
+	ST_REPO_DESCRIBE,
+	ST_REPO_UPDATE,
+	ST_REPO_DELETE,
+	ST_REPO_COUNT_PULL,
+	ST_TAGS_PAGE,
+	ST_TAGS_COUNT,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_COUNT
 };
+
+/* The repository listing of the web UI: what the catalog shows the viewer (?1 sees all,
+ * ?2 its namespace, ?3 its user id), in namespace ?4 and containing ?5, if given. */
+#define REPO_SEARCH_WHERE                                                                                         \
+	"EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) AND (?1 = 1 OR r.visibility = 'public' " \
+	"OR (?2 IS NOT NULL AND r.namespace = ?2) "                                                               \
+	"OR r.namespace IN (SELECT a.name FROM org_members om JOIN accounts a ON a.id = om.org_id "               \
+	"WHERE om.user_id = ?3) "                                                                                 \
+	"OR r.id IN (SELECT repository_id FROM repository_grants WHERE user_id = ?3)) "                           \
+	"AND (?4 IS NULL OR r.namespace = ?4) "                                                                   \
+	"AND (?5 IS NULL OR instr(lower(r.name), ?5) > 0 OR instr(lower(r.description), ?5) > 0)"
+#define REPO_SEARCH_SELECT                                                                              \
+	"SELECT r.id, r.name, r.namespace, r.visibility, r.description, r.created_at, r.updated_at, "   \
+	"(SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id), r.pull_count FROM repositories r " \
+	"WHERE " REPO_SEARCH_WHERE
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
@@ -177,6 +209,40 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_AUDIT_LIST] = "SELECT id, at, actor, action, target, detail, remote_addr FROM audit_log "
                       "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2",
+    [ST_SESSION_INSERT] = "INSERT INTO sessions (user_id, secret_hash, csrf_token, created_at, last_seen_at, "
+                          "expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+    [ST_SESSION_GET] = "SELECT id, user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions "
+                       "WHERE secret_hash = ?1 AND expires_at > ?2 AND last_seen_at > ?3",
+    [ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1 AND last_seen_at < ?2 - 60",
+    [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
+    [ST_SESSIONS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1 AND id != ?2",
+    [ST_SESSIONS_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at <= ?2",
+    [ST_USER_ORGS] = "SELECT a.name, om.role FROM org_members om JOIN accounts a ON a.id = om.org_id "
+                     "WHERE om.user_id = ?1 ORDER BY a.name",
+    [ST_REPO_SEARCH_NAME] = REPO_SEARCH_SELECT " ORDER BY r.name LIMIT ?6 OFFSET ?7",
+    [ST_REPO_SEARCH_UPDATED] = REPO_SEARCH_SELECT " ORDER BY r.updated_at DESC, r.name LIMIT ?6 OFFSET ?7",
+    [ST_REPO_SEARCH_PULLS] = REPO_SEARCH_SELECT " ORDER BY r.pull_count DESC, r.name LIMIT ?6 OFFSET ?7",
+    [ST_REPO_SEARCH_COUNT] = "SELECT COUNT(*) FROM repositories r WHERE " REPO_SEARCH_WHERE,
+    [ST_REPO_DESCRIBE] = "SELECT r.id, r.name, r.namespace, r.visibility, r.description, r.created_at, "
+                         "r.updated_at, (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id), r.pull_count, "
+                         "r.full_description FROM repositories r WHERE r.name = ?1",
+    [ST_REPO_UPDATE] = "UPDATE repositories SET visibility = COALESCE(?2, visibility), "
+                       "description = COALESCE(?3, description), "
+                       "full_description = COALESCE(?4, full_description) WHERE name = ?1",
+    [ST_REPO_DELETE] = "DELETE FROM repositories WHERE id = ?1",
+    [ST_REPO_COUNT_PULL] = "UPDATE repositories SET pull_count = pull_count + 1 WHERE id = ?1",
+    /* An image's size is its config and layers; an index's, those of its manifests that
+     * are in the repository. */
+    [ST_TAGS_PAGE] = "SELECT t.name, m.digest, m.media_type, t.updated_at, "
+                     "COALESCE((SELECT SUM(x.size) FROM manifest_references x WHERE x.manifest_id = m.id "
+                     "AND x.kind IN (0, 1)), 0) + "
+                     "COALESCE((SELECT SUM(y.size) FROM manifest_references c "
+                     "JOIN manifests cm ON cm.repository_id = m.repository_id AND cm.digest = c.digest "
+                     "JOIN manifest_references y ON y.manifest_id = cm.id AND y.kind IN (0, 1) "
+                     "WHERE c.manifest_id = m.id AND c.kind = 2), 0) "
+                     "FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 "
+                     "ORDER BY t.name LIMIT ?2 OFFSET ?3",
+    [ST_TAGS_COUNT] = "SELECT COUNT(*) FROM tags WHERE repository_id = ?1",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -1367,5 +1433,209 @@ int meta_audit_list(struct meta *m, int64_t before_id, int64_t limit, meta_audit
 	meta_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return meta_fail(m, rc, "audit list", err);
+	return 0;
+}
+
+int meta_session_create(struct meta *m, int64_t user_id, const char *secret_hash, const char *csrf_token,
+                        int64_t expires_at, int64_t *id, struct berr *err)
+{
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_SESSION_INSERT, err, "ittii", user_id, secret_hash, csrf_token, meta_now(), expires_at);
+	if (meta_exec_bound(m, st, "create session", NULL, err) < 0)
+		return -1;
+	if (id)
+		*id = sqlite3_last_insert_rowid(m->db);
+	return 0;
+}
+
+int meta_session_use(struct meta *m, const char *secret_hash, int64_t idle_since, struct meta_session *out,
+                     struct berr *err)
+{
+	int64_t now = meta_now();
+	sqlite3_stmt *st = meta_bind(m, ST_SESSION_GET, err, "tii", secret_hash, now, idle_since);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "session lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_UNAUTHORIZED, "the session has expired; sign in again");
+	memset(out, 0, sizeof *out);
+	out->id = sqlite3_column_int64(st, 0);
+	out->user_id = sqlite3_column_int64(st, 1);
+	meta_copy_text(out->csrf_token, sizeof out->csrf_token, st, 2);
+	out->created_at = sqlite3_column_int64(st, 3);
+	out->last_seen_at = sqlite3_column_int64(st, 4);
+	out->expires_at = sqlite3_column_int64(st, 5);
+	meta_reset(st);
+	/* Recorded at most once a minute, like access tokens; failing to is no refusal. */
+	meta_exec_bound(m, meta_bind(m, ST_SESSION_TOUCH, NULL, "ii", out->id, now), "touch session", NULL, NULL);
+	return 0;
+}
+
+int meta_session_delete(struct meta *m, int64_t id, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_SESSION_DELETE, err, "i", id), "delete session", NULL, err);
+}
+
+int meta_sessions_delete_user(struct meta *m, int64_t user_id, int64_t keep_id, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_SESSIONS_DELETE_USER, err, "ii", user_id, keep_id), "delete sessions",
+	                       NULL, err);
+}
+
+int meta_sessions_purge(struct meta *m, int64_t idle_since, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_SESSIONS_PURGE, err, "ii", meta_now(), idle_since), "purge sessions",
+	                       NULL, err);
+}
+
+int meta_user_orgs(struct meta *m, int64_t user_id, meta_member_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_USER_ORGS, err, "i", user_id);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+			break;
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list organizations", err);
+	return 0;
+}
+
+/* Call fn for each repository row of a REPO_SEARCH_SELECT or ST_REPO_DESCRIBE statement;
+ * *count gets the number of rows. */
+static int meta_each_repo(struct meta *m, sqlite3_stmt *st, meta_repo_fn fn, void *ctx, int64_t *count,
+                          struct berr *err)
+{
+	int rc;
+	*count = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_repo_row row = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .name = (const char *)sqlite3_column_text(st, 1),
+		    .ns = (const char *)sqlite3_column_text(st, 2),
+		    .visibility = (const char *)sqlite3_column_text(st, 3),
+		    .description = (const char *)sqlite3_column_text(st, 4),
+		    .created_at = sqlite3_column_int64(st, 5),
+		    .updated_at = sqlite3_column_int64(st, 6),
+		    .tag_count = sqlite3_column_int64(st, 7),
+		    .pull_count = sqlite3_column_int64(st, 8),
+		    .full_description = sqlite3_column_count(st) > 9 ? (const char *)sqlite3_column_text(st, 9) : NULL,
+		};
+		(*count)++;
+		if (fn(ctx, &row))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list repositories", err);
+	return 0;
+}
+
+int meta_repo_search(struct meta *m, const struct meta_viewer *viewer, const char *q, const char *ns,
+                     enum meta_repo_sort sort, int64_t offset, int64_t limit, meta_repo_fn fn, void *ctx,
+                     int64_t *total, struct berr *err)
+{
+	cleanup_free char *lq = NULL;
+	if (q && *q) {
+		lq = xstrdup(q);
+		for (char *p = lq; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+	}
+	const char *vname = viewer->sees_all ? NULL : viewer->name;
+	int64_t vid = viewer->sees_all ? -1 : viewer->user_id;
+	const char *nsf = ns && *ns ? ns : NULL;
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_REPO_SEARCH_COUNT, err, "btitt", (int)viewer->sees_all, vname, vid, nsf, (const char *)lq);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "count repositories", err);
+	if (r < 0)
+		return -1;
+	*total = r ? sqlite3_column_int64(st, 0) : 0;
+	if (r)
+		meta_reset(st);
+	enum stmt_id id = sort == META_REPO_SORT_UPDATED ? ST_REPO_SEARCH_UPDATED
+	                  : sort == META_REPO_SORT_PULLS ? ST_REPO_SEARCH_PULLS
+	                                                 : ST_REPO_SEARCH_NAME;
+	st = meta_bind(m, id, err, "btittii", (int)viewer->sees_all, vname, vid, nsf, (const char *)lq, limit, offset);
+	if (!st)
+		return -1;
+	int64_t n;
+	return meta_each_repo(m, st, fn, ctx, &n, err);
+}
+
+int meta_repo_describe(struct meta *m, const char *name, meta_repo_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_REPO_DESCRIBE, err, "t", name);
+	int64_t n;
+	if (!st || meta_each_repo(m, st, fn, ctx, &n, err) < 0)
+		return -1;
+	if (n == 0)
+		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	return 0;
+}
+
+int meta_repo_update(struct meta *m, const char *name, const char *visibility, const char *description,
+                     const char *full_description, struct berr *err)
+{
+	int changes = 0;
+	sqlite3_stmt *st = meta_bind(m, ST_REPO_UPDATE, err, "tttt", name, visibility, description, full_description);
+	if (meta_exec_bound(m, st, "update repository", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	return 0;
+}
+
+int meta_repo_delete(struct meta *m, int64_t repo_id, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_REPO_DELETE, err, "i", repo_id), "delete repository", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NAME_UNKNOWN, "the repository is not known");
+	return 0;
+}
+
+int meta_repo_count_pull(struct meta *m, int64_t repo_id, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_REPO_COUNT_PULL, err, "i", repo_id), "count pull", NULL, err);
+}
+
+int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limit, meta_tag_fn fn, void *ctx,
+                   int64_t *total, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_TAGS_COUNT, err, "i", repo_id);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "count tags", err);
+	if (r < 0)
+		return -1;
+	*total = r ? sqlite3_column_int64(st, 0) : 0;
+	if (r)
+		meta_reset(st);
+	st = meta_bind(m, ST_TAGS_PAGE, err, "iii", repo_id, limit, offset);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_tag_row t = {
+		    .name = (const char *)sqlite3_column_text(st, 0),
+		    .digest = (const char *)sqlite3_column_text(st, 1),
+		    .media_type = (const char *)sqlite3_column_text(st, 2),
+		    .pushed_at = sqlite3_column_int64(st, 3),
+		    .size = (uint64_t)sqlite3_column_int64(st, 4),
+		};
+		if (fn(ctx, &t))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list tags", err);
 	return 0;
 }

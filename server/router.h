@@ -20,6 +20,7 @@ enum route_kind {
 	ROUTE_TAGS,         /* /v2/<name>/tags/list */
 	ROUTE_REFERRERS,    /* /v2/<name>/referrers/<digest> */
 	ROUTE_TOKEN,        /* /token: the token service */
+	ROUTE_API_V1,       /* /api/v1/...: the JSON API of the web UI (server/api_v1.c routes further) */
 };
 
 #define ROUTE_PARAM_MAX 256

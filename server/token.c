@@ -111,14 +111,16 @@ const char *token_key_id(void)
 size_t token_actions_names(unsigned actions, const char *names[4])
 {
 	size_t n = 0;
+	if ((actions & ACTION_STAR) && (actions & ACTION_ALL) == ACTION_ALL) {
+		names[n++] = "*";
+		return n;
+	}
 	if (actions & ACTION_PULL)
 		names[n++] = "pull";
 	if (actions & ACTION_PUSH)
 		names[n++] = "push";
 	if (actions & ACTION_DELETE)
 		names[n++] = "delete";
-	if ((actions & ACTION_ALL) == ACTION_ALL)
-		names[n++] = "*";
 	return n;
 }
 
@@ -131,7 +133,7 @@ static unsigned token_action_bit(const char *a, size_t len)
 	if (len == 6 && !memcmp(a, "delete", 6))
 		return ACTION_DELETE;
 	if (len == 1 && a[0] == '*')
-		return ACTION_ALL;
+		return ACTION_ALL | ACTION_STAR;
 	return 0;
 }
 
@@ -384,5 +386,5 @@ unsigned token_claims_actions(const struct token_claims *c, const char *type, co
 	for (size_t i = 0; i < c->naccess; i++)
 		if (strcmp(c->access[i].type, type) == 0 && strcmp(c->access[i].name, name) == 0)
 			acts |= c->access[i].actions;
-	return acts;
+	return acts & ACTION_ALL;
 }

@@ -15,6 +15,8 @@
 #define ACTION_PUSH   2u
 #define ACTION_DELETE 4u
 #define ACTION_ALL    7u
+/* Marks a grant that was asked for as "*": listed back as "*" when all of it is granted. */
+#define ACTION_STAR 8u
 
 /* One entry of a token's "access" claim, or one requested scope. */
 struct token_access {
@@ -49,8 +51,8 @@ unsigned token_claims_actions(const struct token_claims *c, const char *type, co
 /* Parse a scope "repository:NAME:pull,push" / "registry:catalog:*" (a resource class in
  * parentheses after the type is ignored). Returns -1 for a malformed scope. */
 int token_scope_parse(const char *scope, struct token_access *out);
-/* Format actions as a JSON-ready list: fills names[] with "pull", "push", "delete", and "*"
- * when all are present; returns how many. */
+/* Format actions as a JSON-ready list: "*" for a "*" grant (ACTION_STAR with all actions),
+ * else "pull", "push", "delete" as present; returns how many. */
 size_t token_actions_names(unsigned actions, const char *names[4]);
 
 #endif

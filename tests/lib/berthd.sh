@@ -242,7 +242,8 @@ _berthd_spawn() {
 			</dev/null >>"$log" 2>&1 {_BERTH_STDERR}>&- &
 		pid=$!
 		_berth_pids+=("$pid")
-		if _berth_wait_ready "$pid" "http://127.0.0.1:$port/v2/" "$log" 200; then
+		# 401: ready, asking for credentials (--auth token).
+		if _berth_wait_ready "$pid" "http://127.0.0.1:$port/v2/" "$log" "200 401"; then
 			_SPAWN_PORT=$port _SPAWN_PID=$pid _SPAWN_LOG=$log
 			return 0
 		fi

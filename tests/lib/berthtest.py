@@ -514,8 +514,8 @@ class Registry:
                 raise RuntimeError("server exited with status %s" % self.proc.returncode)
             try:
                 r = self.request("GET", "/v2/", timeout=2)
-                if r.status == 200:
-                    return
+                if r.status == 200 or (r.status == 401 and self.impl != "docker-registry"):
+                    return  # 401: ready, asking for credentials (--auth token)
                 last = "GET /v2/ -> %d" % r.status
             except OSError as e:
                 last = str(e)
