@@ -47,6 +47,8 @@ static const char *const admin_usage =
     "  berthd token list USER\n"
     "  berthd token revoke USER ID\n"
     "  berthd repo visibility NAME public|private\n"
+    "  berthd repo grant NAME USER read|write|admin\n"
+    "  berthd repo revoke NAME USER\n"
     "Each also takes --data DIR / --config FILE like the server.\n";
 
 bool admin_is_command(const char *word)
@@ -295,7 +297,34 @@ static int admin_repo(struct meta *m, struct admin_args *a, struct berr *err)
 		printf("%s is now %s\n", a->pos[1], a->pos[2]);
 		return 0;
 	}
-	return berr_set(err, BERR_INTERNAL, "usage: berthd repo visibility NAME public|private");
+	if ((a->npos == 4 && !strcmp(a->pos[0], "grant")) || (a->npos == 3 && !strcmp(a->pos[0], "revoke"))) {
+		struct meta_repo_info info;
+		struct meta_account acct;
+		if (meta_repo_info(m, a->pos[1], &info, err) < 0 || meta_account_get(m, a->pos[2], &acct, err) < 0)
+			return -1;
+		if (!info.exists)
+			return berr_set(err, BERR_INTERNAL, "repository %s does not exist", a->pos[1]);
+		if (acct.is_org)
+			return berr_set(err, BERR_INTERNAL, "%s is an organization; grants are for users", a->pos[2]);
+		if (!strcmp(a->pos[0], "grant")) {
+			if (meta_repo_grant_set(m, info.id, acct.id, a->pos[3], err) < 0)
+				return -1;
+			char detail[96];
+			snprintf(detail, sizeof detail, "{\"user\":\"%s\",\"permission\":\"%s\"}", acct.name,
+			         a->pos[3]);
+			admin_audit(m, "grant_set", a->pos[1], detail);
+			printf("%s may now %s %s\n", acct.name, a->pos[3], a->pos[1]);
+		} else {
+			if (meta_repo_grant_delete(m, info.id, acct.id, err) < 0)
+				return -1;
+			admin_audit(m, "grant_revoke", a->pos[1], NULL);
+			printf("revoked the grant of %s on %s\n", acct.name, a->pos[1]);
+		}
+		return 0;
+	}
+	return berr_set(err, BERR_INTERNAL,
+	                "usage: berthd repo visibility NAME public|private | repo grant NAME USER read|write|admin | "
+	                "repo revoke NAME USER");
 }
 
 int admin_main(int argc, char **argv)

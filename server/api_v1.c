@@ -65,9 +65,18 @@ static bool api_v1_route(const char *path, struct api_v1 *c)
 			c->handler = api_v1_repo_tags;
 			return api_v1_param(c->p1, rest, (size_t)(slash - rest));
 		}
+		if (slash && strcmp(slash, "/grants") == 0) {
+			c->handler = api_v1_repo_grants;
+			return api_v1_param(c->p1, rest, (size_t)(slash - rest));
+		}
 		const char *kw = slash ? memrchr(rest, '/', (size_t)(slash - rest)) : NULL;
 		if (slash && kw && api_v1_seg_is(kw + 1, (size_t)(slash - kw - 1), "tags")) {
 			c->handler = api_v1_repo_tag;
+			return api_v1_param(c->p1, rest, (size_t)(kw - rest)) &&
+			       api_v1_param(c->p2, slash + 1, strlen(slash + 1));
+		}
+		if (slash && kw && api_v1_seg_is(kw + 1, (size_t)(slash - kw - 1), "grants")) {
+			c->handler = api_v1_repo_grant;
 			return api_v1_param(c->p1, rest, (size_t)(kw - rest)) &&
 			       api_v1_param(c->p2, slash + 1, strlen(slash + 1));
 		}

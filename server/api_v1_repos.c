@@ -273,3 +273,74 @@ void api_v1_repo_tag(struct req *r, struct api_v1 *c)
 	api_v1_audit_log(r, "tag_delete", target, NULL);
 	api_v1_no_content(r);
 }
+
+static int api_v1_grants_add(void *ctx, const char *user, const char *perm)
+{
+	json_array_append_new(ctx, json_pack("{s:s,s:s}", "user", user ? user : "", "permission", perm ? perm : ""));
+	return 0;
+}
+
+/* GET /api/v1/repositories/{name}/grants: who has access beyond the namespace's rules. */
+void api_v1_repo_grants(struct req *r, struct api_v1 *c)
+{
+	if (r->method != HTTP_GET) {
+		api_v1_bad_method(r);
+		return;
+	}
+	struct meta_repo_info info;
+	unsigned actions;
+	if (!api_v1_repo_access(r, c->p1, &info, &actions) || !api_v1_repo_may_change(r, actions))
+		return;
+	json_t *list = json_array();
+	if (meta_repo_grants(r->meta, info.id, api_v1_grants_add, list, &r->err) < 0) {
+		json_decref(list);
+		api_v1_fail(r);
+		return;
+	}
+	api_v1_respond(r, 200, json_pack("{s:o}", "grants", list));
+}
+
+/* PUT /api/v1/repositories/{name}/grants/{user} {"permission": "read"|"write"|"admin"},
+ * DELETE the same to revoke it. Needs admin rights on the repository. */
+void api_v1_repo_grant(struct req *r, struct api_v1 *c)
+{
+	if (r->method != HTTP_PUT && r->method != HTTP_DELETE) {
+		api_v1_bad_method(r);
+		return;
+	}
+	struct meta_repo_info info;
+	unsigned actions;
+	if (!api_v1_repo_access(r, c->p1, &info, &actions) || !api_v1_repo_may_change(r, actions))
+		return;
+	struct meta_account acct;
+	if (meta_account_get(r->meta, c->p2, &acct, &r->err) < 0) {
+		api_v1_fail(r);
+		return;
+	}
+	if (acct.is_org) {
+		req_fail(r, BERR_BAD_REQUEST, "%s is an organization; grants are for users", acct.name);
+		return;
+	}
+	if (r->method == HTTP_DELETE) {
+		if (meta_repo_grant_delete(r->meta, info.id, acct.id, &r->err) < 0) {
+			api_v1_fail(r);
+			return;
+		}
+		api_v1_audit_log(r, "grant_revoke", c->p1, json_pack("{s:s}", "user", acct.name));
+		api_v1_no_content(r);
+		return;
+	}
+	const char *perm = NULL;
+	if (!api_v1_require_body(r, c) || api_v1_field_string(r, c, "permission", 16, false, &perm) < 0)
+		return;
+	if (!perm) {
+		req_fail(r, BERR_BAD_REQUEST, "field 'permission' is required: read, write or admin");
+		return;
+	}
+	if (meta_repo_grant_set(r->meta, info.id, acct.id, perm, &r->err) < 0) {
+		api_v1_fail(r);
+		return;
+	}
+	api_v1_audit_log(r, "grant_set", c->p1, json_pack("{s:s,s:s}", "user", acct.name, "permission", perm));
+	api_v1_respond(r, 200, json_pack("{s:s,s:s}", "user", acct.name, "permission", perm));
+}

@@ -151,6 +151,12 @@ int meta_repo_info(struct meta *m, const char *name, struct meta_repo_info *out,
 /* user_id's grant on repo_id: "read", "write", "admin" or "" */
 int meta_repo_grant_get(struct meta *m, int64_t repo_id, int64_t user_id, char perm[16], struct berr *err);
 int meta_repo_set_visibility(struct meta *m, const char *name, bool is_public, struct berr *err);
+/* Give user_id permission ("read", "write" or "admin") on repo_id, replacing any other. */
+int meta_repo_grant_set(struct meta *m, int64_t repo_id, int64_t user_id, const char *perm, struct berr *err);
+/* BERR_NOT_FOUND if user_id had no grant on repo_id. */
+int meta_repo_grant_delete(struct meta *m, int64_t repo_id, int64_t user_id, struct berr *err);
+/* Each grant on repo_id: user name and permission, in name order. */
+int meta_repo_grants(struct meta *m, int64_t repo_id, meta_member_fn fn, void *ctx, struct berr *err);
 /* Names of repositories holding blob d, to find one the caller may read (automatic mount). */
 int meta_blob_repositories(struct meta *m, const struct digest *d, meta_name_fn fn, void *ctx, struct berr *err);
 

@@ -63,6 +63,9 @@ enum stmt_id {
 	ST_REPO_INFO,
 	ST_REPO_GRANT,
 	ST_REPO_VISIBILITY,
+	ST_GRANT_UPSERT,
+	ST_GRANT_DELETE,
+	ST_GRANT_LIST,
 	ST_BLOB_REPOS,
 	ST_PAT_INSERT,
 	ST_PAT_GET,
@@ -188,6 +191,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_INFO] = "SELECT id, visibility FROM repositories WHERE name = ?1",
     [ST_REPO_GRANT] = "SELECT permission FROM repository_grants WHERE repository_id = ?1 AND user_id = ?2",
     [ST_REPO_VISIBILITY] = "UPDATE repositories SET visibility = ?2, updated_at = ?3 WHERE name = ?1",
+    [ST_GRANT_UPSERT] = "INSERT INTO repository_grants (repository_id, user_id, permission, created_at) "
+                        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repository_id, user_id) "
+                        "DO UPDATE SET permission = excluded.permission",
+    [ST_GRANT_DELETE] = "DELETE FROM repository_grants WHERE repository_id = ?1 AND user_id = ?2",
+    [ST_GRANT_LIST] = "SELECT a.name, g.permission FROM repository_grants g JOIN accounts a ON a.id = g.user_id "
+                      "WHERE g.repository_id = ?1 ORDER BY a.name",
     [ST_BLOB_REPOS] = "SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id "
                       "WHERE rb.digest = ?1 ORDER BY r.name LIMIT 100",
     [ST_PAT_INSERT] = "INSERT INTO access_tokens (user_id, name, scope, secret_hash, created_at) "
@@ -1637,5 +1646,39 @@ int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limi
 	meta_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return meta_fail(m, rc, "list tags", err);
+	return 0;
+}
+
+int meta_repo_grant_set(struct meta *m, int64_t repo_id, int64_t user_id, const char *perm, struct berr *err)
+{
+	if (strcmp(perm, "read") && strcmp(perm, "write") && strcmp(perm, "admin"))
+		return berr_set(err, BERR_BAD_REQUEST, "permission must be read, write or admin, not '%s'", perm);
+	return meta_exec_bound(m, meta_bind(m, ST_GRANT_UPSERT, err, "iiti", repo_id, user_id, perm, meta_now()),
+	                       "grant", NULL, err);
+}
+
+int meta_repo_grant_delete(struct meta *m, int64_t repo_id, int64_t user_id, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_GRANT_DELETE, err, "ii", repo_id, user_id), "revoke grant", &changes,
+	                    err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "the user has no grant on this repository");
+	return 0;
+}
+
+int meta_repo_grants(struct meta *m, int64_t repo_id, meta_member_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_GRANT_LIST, err, "i", repo_id);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+			break;
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list grants", err);
 	return 0;
 }

@@ -1401,6 +1401,39 @@ def _(reg):
 
 
 # ---------------------------------------------------------------------------------------
+# Per-repository grants (CLI and /api/v1)
+
+
+@suite.case("repository grants: CLI grant read, API grant write, listing, revoke; mallory cannot grant")
+def _(reg):
+    alice, bob, mallory = reg.as_(basic("alice")), reg.as_(basic("bob")), reg.as_(basic("mallory"))
+    img = alice.push_image("alice/granted", tag="v1")
+    expect_error(bob.get("/v2/alice/granted/manifests/v1"), 403, "DENIED")
+    reg.cli("repo", "grant", "alice/granted", "bob", "read")
+    expect_status(bob.get("/v2/alice/granted/manifests/v1"), 200)
+    expect_error(bob.request("POST", "/v2/alice/granted/blobs/uploads/"), 403, "DENIED")
+    rc, _, err = reg.cli("repo", "grant", "alice/granted", "bob", "sudo", ok=False)
+    check(rc != 0 and "permission" in err, "bad permission accepted: %r" % err)
+    hdr = {"Content-Type": "application/json"}
+    r = alice.request("PUT", "/api/v1/repositories/alice/granted/grants/bob", hdr, b'{"permission":"write"}')
+    expect_status(r, 200)
+    check(r.json().get("permission") == "write", "grant answer %r" % r.body, r)
+    bob.push_image("alice/granted", tag="from-bob")
+    r = alice.get("/api/v1/repositories/alice/granted/grants")
+    expect_status(r, 200)
+    check(r.json().get("grants") == [{"user": "bob", "permission": "write"}], "grants %r" % r.body, r)
+    r = mallory.request("PUT", "/api/v1/repositories/alice/granted/grants/mallory", hdr, b'{"permission":"admin"}')
+    expect_status(r, 404)
+    expect_status(bob.request("PUT", "/api/v1/repositories/alice/granted/grants/mallory", hdr,
+                              b'{"permission":"admin"}'), 403)
+    expect_status(alice.request("DELETE", "/api/v1/repositories/alice/granted/grants/bob"), 204)
+    expect_error(bob.get("/v2/alice/granted/manifests/v1"), 403, "DENIED")
+    expect_status(alice.request("DELETE", "/api/v1/repositories/alice/granted/grants/bob"), 404)
+    rc, out, _ = reg.cli("repo", "revoke", "alice/granted", "bob", ok=False)
+    check(rc != 0, "revoking a missing grant succeeded: %r" % out)
+
+
+# ---------------------------------------------------------------------------------------
 # Real expiry (the token from the second server, kept since the start)
 
 
