@@ -13,6 +13,7 @@
 #include "server/auth.h"
 #include "server/throttle.h"
 #include "server/meta.h"
+#include "server/pulls.h"
 #include "server/registry.h"
 
 #define MANIFEST_MAX_TAGS 64
@@ -230,6 +231,8 @@ static void api_manifest_get(struct req *r)
 		req_respond_error(r, &r->err);
 		return;
 	}
+	if (!head)
+		pulls_count(repo_id);
 	const char *inm = req_header(r, "If-None-Match");
 	char etag[DIGEST_STR_MAX + 2];
 	snprintf(etag, sizeof etag, "\"%s\"", mm.digest.str);

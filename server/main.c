@@ -17,6 +17,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/meta.h"
+#include "server/pulls.h"
 #include "server/registry.h"
 #include "server/token.h"
 #include "server/uploads.h"
@@ -24,6 +25,8 @@
 
 /* Seconds requests in flight get to finish at shutdown. */
 #define SHUTDOWN_GRACE 30
+/* Seconds between writes of the pull counts. */
+#define PULL_COUNT_INTERVAL 5
 
 static int berthd_serve(struct config *cfg)
 {
@@ -72,7 +75,15 @@ static int berthd_serve(struct config *cfg)
 		log_warn("start-up: could not clean up interrupted uploads: %s", err.message);
 	else if (swept)
 		log_info("start-up: removed %zu interrupted uploads that no session owned", swept);
+	if (pulls_start(PULL_COUNT_INTERVAL) < 0) {
+		fprintf(stderr, "berthd: could not start the pull counter\n");
+		meta_shutdown();
+		uploads_free(reg.uploads);
+		blobstore_close(reg.blobs);
+		return 1;
+	}
 	if (http_start(&reg, &err) < 0) {
+		pulls_stop();
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
 		uploads_free(reg.uploads);
@@ -99,6 +110,7 @@ static int berthd_serve(struct config *cfg)
 		break;
 	}
 	http_stop(SHUTDOWN_GRACE);
+	pulls_stop();
 	meta_shutdown();
 	token_keys_shutdown();
 	uploads_free(reg.uploads);

@@ -244,8 +244,8 @@ int meta_repo_update(struct meta *m, const char *name, const char *visibility, c
 /* Delete a repository with its manifests, tags, blob links, grants and uploads (the blobs
  * themselves stay for garbage collection). */
 int meta_repo_delete(struct meta *m, int64_t repo_id, struct berr *err);
-/* Count one pull of repository repo_id. */
-int meta_repo_count_pull(struct meta *m, int64_t repo_id, struct berr *err);
+/* Add counts[i] pulls to repository repo_ids[i], all in one transaction. */
+int meta_repo_add_pulls(struct meta *m, const int64_t *repo_ids, const int64_t *counts, size_t n, struct berr *err);
 
 /* A tag as the web UI lists it; strings valid only during the callback. size: the
  * compressed size, config and layers (for an index, those of its manifests). */

@@ -239,7 +239,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "description = COALESCE(?3, description), "
                        "full_description = COALESCE(?4, full_description) WHERE name = ?1",
     [ST_REPO_DELETE] = "DELETE FROM repositories WHERE id = ?1",
-    [ST_REPO_COUNT_PULL] = "UPDATE repositories SET pull_count = pull_count + 1 WHERE id = ?1",
+    [ST_REPO_COUNT_PULL] = "UPDATE repositories SET pull_count = pull_count + ?2 WHERE id = ?1",
     /* An image's size is its config and layers; an index's, those of its manifests that
      * are in the repository. */
     [ST_TAGS_PAGE] = "SELECT t.name, m.digest, m.media_type, t.updated_at, "
@@ -1611,9 +1611,23 @@ int meta_repo_delete(struct meta *m, int64_t repo_id, struct berr *err)
 	return 0;
 }
 
-int meta_repo_count_pull(struct meta *m, int64_t repo_id, struct berr *err)
+int meta_repo_add_pulls(struct meta *m, const int64_t *repo_ids, const int64_t *counts, size_t n, struct berr *err)
 {
-	return meta_exec_bound(m, meta_bind(m, ST_REPO_COUNT_PULL, err, "i", repo_id), "count pull", NULL, err);
+	if (n == 0)
+		return 0;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (meta_exec_bound(m, meta_bind(m, ST_REPO_COUNT_PULL, err, "ii", repo_ids[i], counts[i]),
+		                    "count pulls", NULL, err) < 0) {
+			meta_rollback(m);
+			return -1;
+		}
+	if (meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
 }
 
 int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limit, meta_tag_fn fn, void *ctx,

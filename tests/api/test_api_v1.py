@@ -864,5 +864,22 @@ def _(reg):
         other.cleanup(False)
 
 
+@suite.case("pull_count counts manifest GETs (not HEADs), survives a restart, and sorts the listing")
+def _(reg):
+    reg.restart()  # forgets the login lock-out an earlier case left on 127.0.0.1
+    push(reg, "alice", "alice/pulled", "v1")
+    push(reg, "alice", "alice/unpulled", "v1")
+    auth = basic("alice", PW["alice"])
+    for _ in range(3):
+        expect_status(v2(reg, "GET", "/v2/alice/pulled/manifests/v1", auth), 200)
+    expect_status(v2(reg, "HEAD", "/v2/alice/pulled/manifests/v1", auth), 200)
+    reg.restart()  # counts are written at least every 5 s, and at shutdown
+    alice = as_user(reg, "alice")
+    check(doc(alice.get("/repositories/alice/pulled")).get("pull_count") == 3, "pull_count after 3 GETs")
+    check(doc(alice.get("/repositories/alice/unpulled")).get("pull_count") == 0, "pull_count of an unpulled repo")
+    names = [x["name"] for x in doc(alice.get("/repositories?namespace=alice&sort=pulls"))["repositories"]]
+    check(names.index("alice/pulled") < names.index("alice/unpulled"), "sort=pulls order %r" % names)
+
+
 if __name__ == "__main__":
     suite.main()

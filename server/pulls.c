@@ -1,0 +1,127 @@
+/* Pending pull counts in a small open-addressed table under one mutex; a thread swaps the
+ * table out and writes it with meta_repo_add_pulls. Counts of a crash since the last write
+ * are lost; that is the price of not writing on every pull. */
+#include "server/pulls.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "server/meta.h"
+
+#define PULLS_SLOTS 4096
+
+struct pull_slot {
+	int64_t repo_id; /* 0: empty */
+	int64_t count;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool running;
+	bool stopping;
+	int interval;
+	struct pull_slot *table; /* PULLS_SLOTS entries */
+	size_t used;
+	int64_t dropped; /* pulls not counted because the table was full */
+} pulls = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+void pulls_count(int64_t repo_id)
+{
+	if (repo_id <= 0)
+		return;
+	pthread_mutex_lock(&pulls.lock);
+	if (pulls.table) {
+		size_t h = (size_t)repo_id * 2654435761u % PULLS_SLOTS;
+		for (size_t i = 0; i < PULLS_SLOTS; i++) {
+			struct pull_slot *s = &pulls.table[(h + i) % PULLS_SLOTS];
+			if (s->repo_id == repo_id || s->repo_id == 0) {
+				if (s->repo_id == 0) {
+					if (pulls.used * 4 >= PULLS_SLOTS * 3)
+						break;
+					s->repo_id = repo_id;
+					pulls.used++;
+				}
+				s->count++;
+				pthread_mutex_unlock(&pulls.lock);
+				return;
+			}
+		}
+		pulls.dropped++;
+	}
+	pthread_mutex_unlock(&pulls.lock);
+}
+
+/* Swap the table for an empty one and write what it held. */
+static void pulls_flush(void)
+{
+	pthread_mutex_lock(&pulls.lock);
+	struct pull_slot *full = pulls.table;
+	size_t used = pulls.used;
+	pulls.table = xcalloc(PULLS_SLOTS, sizeof *pulls.table);
+	pulls.used = 0;
+	pthread_mutex_unlock(&pulls.lock);
+	if (used) {
+		int64_t *ids = xmalloc(used * sizeof *ids), *counts = xmalloc(used * sizeof *counts);
+		size_t n = 0;
+		for (size_t i = 0; i < PULLS_SLOTS && n < used; i++)
+			if (full[i].repo_id) {
+				ids[n] = full[i].repo_id;
+				counts[n++] = full[i].count;
+			}
+		struct berr err = {0};
+		struct meta *m = meta_get(&err);
+		if (!m || meta_repo_add_pulls(m, ids, counts, n, &err) < 0)
+			log_warn("pull counts: could not record %zu repositories' pulls: %s", n, err.message);
+		free(ids);
+		free(counts);
+	}
+	free(full);
+}
+
+static void *pulls_main(void *arg)
+{
+	pthread_mutex_lock(&pulls.lock);
+	while (!pulls.stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += pulls.interval;
+		pthread_cond_timedwait(&pulls.wake, &pulls.lock, &until);
+		pthread_mutex_unlock(&pulls.lock);
+		pulls_flush();
+		pthread_mutex_lock(&pulls.lock);
+	}
+	pthread_mutex_unlock(&pulls.lock);
+	return NULL;
+}
+
+int pulls_start(int interval)
+{
+	pulls.table = xcalloc(PULLS_SLOTS, sizeof *pulls.table);
+	pulls.interval = interval;
+	if (pthread_create(&pulls.thread, NULL, pulls_main, NULL) != 0)
+		return -1;
+	pulls.running = true;
+	return 0;
+}
+
+void pulls_stop(void)
+{
+	if (!pulls.running)
+		return;
+	pthread_mutex_lock(&pulls.lock);
+	pulls.stopping = true;
+	pthread_cond_signal(&pulls.wake);
+	pthread_mutex_unlock(&pulls.lock);
+	pthread_join(pulls.thread, NULL);
+	pulls_flush();
+	pulls.running = false;
+	free(pulls.table);
+	pulls.table = NULL;
+}
