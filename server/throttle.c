@@ -16,6 +16,7 @@ struct counter {
 	int count;
 	time_t window_start;
 	time_t locked_until;
+	time_t last_failure;
 };
 
 static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,6 +59,9 @@ int throttle_login_wait(const char *key)
 	pthread_mutex_lock(&throttle_lock);
 	struct counter *c = throttle_slot(logins, key, now, THROTTLE_WINDOW_SECONDS);
 	int wait = c->locked_until > now ? (int)(c->locked_until - now) : 0;
+	/* Past THROTTLE_SLOW_AFTER failures, one more try per THROTTLE_SLOW_SECONDS only. */
+	if (!wait && c->count >= THROTTLE_SLOW_AFTER && now - c->last_failure < THROTTLE_SLOW_SECONDS)
+		wait = (int)(THROTTLE_SLOW_SECONDS - (now - c->last_failure));
 	pthread_mutex_unlock(&throttle_lock);
 	return wait;
 }
@@ -71,6 +75,7 @@ void throttle_login_failed(const char *key)
 		c->window_start = now;
 		c->count = 0;
 	}
+	c->last_failure = now;
 	if (++c->count >= THROTTLE_MAX_FAILURES) {
 		c->locked_until = now + THROTTLE_LOCK_SECONDS;
 		c->count = 0;

@@ -11,6 +11,9 @@
 #define THROTTLE_WINDOW_SECONDS (15 * 60)
 #define THROTTLE_MAX_FAILURES   10
 #define THROTTLE_LOCK_SECONDS   (5 * 60)
+/* After this many failures, a key may try once per THROTTLE_SLOW_SECONDS (slowed down). */
+#define THROTTLE_SLOW_AFTER   5
+#define THROTTLE_SLOW_SECONDS 2
 
 /* Seconds until key may try again (0: now). */
 int throttle_login_wait(const char *key);

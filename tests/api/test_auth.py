@@ -1315,6 +1315,7 @@ def _(reg):
         got.append(r.status)
     check(all(s in (401, 429) for s in got), "statuses of failed logins: %r" % got)
     check(got[0] == 401, "first failure -> %d" % got[0])
+    check(got[:5] == [401] * 5 and 429 in got[5:], "slowed down after 5 failures: %r" % got)
     r = get_token(t, basic("alice"), ["repository:alice/x:pull"], src)
     expect_error(r, 429, "TOOMANYREQUESTS")
     r = t.as_(basic("alice"), src).get("/v2/")
