@@ -309,7 +309,7 @@ static int meta_open_db(const char *path, sqlite3 **out, struct berr *err)
 	sqlite3_extended_result_codes(db, 0);
 	if (meta_exec(db,
 	              "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-	              "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+	              "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -4000;",
 	              err) < 0) {
 		sqlite3_close(db);
 		return -1;
