@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -49,7 +50,7 @@ static const struct opt config_opts[] = {
     {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
     {"read-only", "BERTH_READ_ONLY", OPT_BOOL, OFF(read_only), "serve pulls only; refuse every write", NULL},
-    {"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 16)", "N"},
+    {"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 4 per core)", "N"},
     {"max-connections", "BERTH_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
      "most client connections at once (default 4096)", "N"},
     {"idle-timeout", "BERTH_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout),
@@ -222,7 +223,10 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->default_visibility = xstrdup("private");
 	cfg->pull_rate_window = 6 * 3600;
 	cfg->log_level = LOG_INFO;
-	cfg->threads = 16;
+	/* A few per core: requests block on disk and database writes, but more threads than
+	 * that only add queueing (bench/: p99 of manifest GETs). */
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->threads = (int)(cores > 0 ? (cores > 16 ? 64 : 4 * cores) : 8);
 	cfg->max_connections = 4096;
 	cfg->idle_timeout = 60;
 
