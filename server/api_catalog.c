@@ -10,6 +10,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/meta.h"
+#include "server/tagcache.h"
 
 /* Catalog pages: default and largest size. */
 #define CATALOG_DEFAULT_N 1000
@@ -103,11 +104,21 @@ void api_tags(struct req *r)
 		req_fail(r, BERR_UNSUPPORTED, "%s is not supported on tags/list", r->method_str);
 		return;
 	}
-	int64_t n, repo_id;
+	int64_t n, repo_id, version;
 	const char *last;
 	if (api_pagination(r, -1, TAGS_MAX_N, &n, &last) < 0 ||
-	    meta_repo_lookup(r->meta, r->route.name, &repo_id, &r->err) < 0) {
+	    meta_repo_lookup_version(r->meta, r->route.name, &repo_id, &version, &r->err) < 0) {
 		req_respond_error(r, &r->err);
+		return;
+	}
+	/* The whole list (what most clients ask for) comes from the cache while current. */
+	bool whole = n < 0 && !last;
+	size_t cached_len;
+	char *cached = whole ? tagcache_get(repo_id, version, &cached_len) : NULL;
+	if (cached) {
+		struct MHD_Response *resp = resp_take(cached, cached_len);
+		resp_header(resp, "Content-Type", "application/json");
+		req_respond(r, 200, resp);
 		return;
 	}
 	struct list_buf b = {0};
@@ -119,6 +130,11 @@ void api_tags(struct req *r)
 		free(b.data);
 		req_respond_error(r, &r->err);
 		return;
+	}
+	if (whole) {
+		list_put(&b, "]}", 2);
+		tagcache_put(repo_id, version, b.data, b.len);
+		b.len -= 2; /* api_list_respond closes the list itself */
 	}
 	cleanup_free char *path = xasprintf("/v2/%s/tags/list", r->route.name);
 	api_list_respond(r, &b, more, n, path);

@@ -19,6 +19,7 @@
 #include "server/meta.h"
 #include "server/pulls.h"
 #include "server/registry.h"
+#include "server/tagcache.h"
 #include "server/token.h"
 #include "server/uploads.h"
 #include "storage/blobstore.h"
@@ -111,6 +112,7 @@ static int berthd_serve(struct config *cfg)
 	}
 	http_stop(SHUTDOWN_GRACE);
 	pulls_stop();
+	tagcache_clear();
 	meta_shutdown();
 	token_keys_shutdown();
 	uploads_free(reg.uploads);

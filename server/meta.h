@@ -27,6 +27,8 @@ int meta_schema_version(struct meta *m);
 
 /* Repository id by name; BERR_NAME_UNKNOWN if there is none. */
 int meta_repo_lookup(struct meta *m, const char *name, int64_t *id, struct berr *err);
+/* Repository id by name and its tags_version (changes whenever a tag does); BERR_NAME_UNKNOWN. */
+int meta_repo_lookup_version(struct meta *m, const char *name, int64_t *id, int64_t *tags_version, struct berr *err);
 /* Repository id by name, creating the repository if needed. */
 int meta_repo_ensure(struct meta *m, const char *name, int64_t *id, struct berr *err);
 

@@ -22,6 +22,7 @@ extern const struct embed_file schema_files[];
 
 enum stmt_id {
 	ST_REPO_LOOKUP,
+	ST_REPO_LOOKUP_VERSION,
 	ST_REPO_INSERT,
 	ST_REPO_TOUCH,
 	ST_REPO_BLOB_GET,
@@ -118,6 +119,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
+    [ST_REPO_LOOKUP_VERSION] = "SELECT id, tags_version FROM repositories WHERE name = ?1",
     [ST_REPO_INSERT] = "INSERT INTO repositories (name, namespace, visibility, created_at, updated_at) "
                        "VALUES (?1, ?3, ?4, ?2, ?2) ON CONFLICT (name) DO NOTHING",
     [ST_REPO_TOUCH] = "UPDATE repositories SET updated_at = ?2 WHERE id = ?1",
@@ -262,6 +264,8 @@ struct meta {
 	sqlite3_stmt *stmt[ST_COUNT];
 	struct meta *next; /* in the list of all connections, for shutdown */
 };
+
+static sqlite3_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err, const char *types, ...);
 
 static char *meta_path;
 static bool meta_default_public;
@@ -536,6 +540,22 @@ int meta_repo_lookup(struct meta *m, const char *name, int64_t *id, struct berr 
 	if (r == 0)
 		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
 	*id = sqlite3_column_int64(st, 0);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_repo_lookup_version(struct meta *m, const char *name, int64_t *id, int64_t *tags_version, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_REPO_LOOKUP_VERSION, err, "t", name);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "repository lookup", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	*id = sqlite3_column_int64(st, 0);
+	*tags_version = sqlite3_column_int64(st, 1);
 	meta_reset(st);
 	return 0;
 }

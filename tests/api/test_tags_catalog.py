@@ -234,5 +234,28 @@ def _(reg):
     check(names == sorted(names), "catalog not sorted after a delete")
 
 
+@suite.case("the whole tag list follows every change at once (push, re-tag, tag delete, manifest delete)")
+def _(reg):
+    repo = reg.repo("tags/fresh")
+
+    def tags():
+        r = reg.get("/v2/%s/tags/list" % repo)
+        expect_status(r, 200)
+        return r.json().get("tags")
+
+    a = reg.push_image(repo, "a")
+    check(tags() == ["a"], "after push a: %r" % tags())
+    check(tags() == ["a"], "asked twice (cached): %r" % tags())
+    b = reg.push_image(repo, "b")
+    check(tags() == ["a", "b"], "after push b: %r" % tags())
+    reg.push_manifest(repo, "c", a.body, a.media_type)
+    check(tags() == ["a", "b", "c"], "after tagging a as c: %r" % tags())
+    expect_status(reg.request("DELETE", "/v2/%s/manifests/b" % repo), 202)
+    check(tags() == ["a", "c"], "after deleting tag b: %r" % tags())
+    expect_status(reg.request("DELETE", "/v2/%s/manifests/%s" % (repo, a.digest)), 202)
+    check(tags() == [], "after deleting the manifest of a and c: %r" % tags())
+    check(b.digest, "b pushed")
+
+
 if __name__ == "__main__":
     suite.main()
