@@ -108,3 +108,20 @@ const char *berr_code_message(enum berr_code code)
 {
 	return code < BERR_CODE_COUNT ? berr_table[code].message : "unknown error";
 }
+
+void berr_quote(const char *s, size_t len, size_t max, char *buf, size_t bufsize)
+{
+	size_t o = 0, n = len < max ? len : max;
+	for (size_t i = 0; i < n && o + 5 < bufsize; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += (size_t)snprintf(buf + o, bufsize - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	if (n < len && o + 4 <= bufsize) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+}

@@ -4,6 +4,8 @@
 #ifndef BERTH_BERR_H
 #define BERTH_BERR_H
 
+#include <stddef.h>
+
 enum berr_code {
 	BERR_NONE = 0,
 	BERR_BLOB_UNKNOWN,
@@ -44,6 +46,10 @@ int berr_set(struct berr *err, enum berr_code code, const char *fmt, ...) __attr
 int berr_sys(struct berr *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prefix existing message with more context ("open upload: " + old). */
 void berr_prefix(struct berr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Quote s[0..len) for an error message into buf: control bytes, non-ASCII and backslashes
+ * become \xNN, and input beyond max bytes is cut with "...". Request input quoted this way
+ * cannot forge log lines. buf should hold max * 4 + 8 bytes. */
+void berr_quote(const char *s, size_t len, size_t max, char *buf, size_t bufsize);
 /* Reset to BERR_NONE. */
 void berr_clear(struct berr *err);
 /* The spec's code string ("BLOB_UNKNOWN"). */

@@ -30,26 +30,6 @@ struct digest_ctx {
 	uint64_t length;
 };
 
-/* Write s[0..len) into buf as a single-line quotation: control bytes, non-ASCII and
- * backslashes become \xNN escapes, and input beyond DIGEST_QUOTE_MAX bytes is cut with
- * "...". The input comes from requests, so it must not be able to forge log lines. */
-static void digest_quote(const char *s, size_t len, char *buf, size_t bufsize)
-{
-	size_t o = 0, n = len < DIGEST_QUOTE_MAX ? len : DIGEST_QUOTE_MAX;
-	for (size_t i = 0; i < n && o + 5 < bufsize; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '\\')
-			o += (size_t)snprintf(buf + o, bufsize - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	if (n < len && o + 4 <= bufsize) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-}
-
 static bool digest_is_lower_hex(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -62,7 +42,7 @@ static bool digest_is_lower_hex(const char *s, size_t len)
 static int digest_invalid(struct berr *err, const char *s, size_t len, const char *why)
 {
 	char q[DIGEST_QUOTE_MAX * 4 + 8];
-	digest_quote(s, len, q, sizeof q);
+	berr_quote(s, len, DIGEST_QUOTE_MAX, q, sizeof q);
 	return berr_set(err, BERR_DIGEST_INVALID, "invalid digest '%s': %s", q, why);
 }
 

@@ -34,25 +34,6 @@ static bool ref_is_separator(char c)
 	return c == '/' || c == '.' || c == '_' || c == '-';
 }
 
-/* Quote s[0..len) for an error message: escapes control bytes, non-ASCII and backslashes, cuts at
- * REFERENCE_QUOTE_MAX bytes with "...", so request input cannot forge log lines. */
-static void ref_quote(const char *s, size_t len, char *buf, size_t bufsize)
-{
-	size_t o = 0, n = len < REFERENCE_QUOTE_MAX ? len : REFERENCE_QUOTE_MAX;
-	for (size_t i = 0; i < n && o + 5 < bufsize; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '\\')
-			o += (size_t)snprintf(buf + o, bufsize - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	if (n < len && o + 4 <= bufsize) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-}
-
 /* Why name[0..len) breaks the repository name grammar, or NULL if it does not; *pos is the
  * offending offset. The grammar is a sequence of lowercase-alnum runs joined by '/' or by
  * one separator ('.', '_', '__' or a run of '-'), starting and ending with a run. */
@@ -120,7 +101,7 @@ int reference_check_name(const char *name, size_t len, struct berr *err)
 	if (!why)
 		return 0;
 	char q[REFERENCE_QUOTE_MAX * 4 + 8];
-	ref_quote(name ? name : "", name ? len : 0, q, sizeof q);
+	berr_quote(name ? name : "", name ? len : 0, REFERENCE_QUOTE_MAX, q, sizeof q);
 	if (name && len > 0 && len <= REFERENCE_NAME_MAX)
 		return berr_set(err, BERR_NAME_INVALID, "invalid repository name '%s': %s (at offset %zu)", q, why,
 		                pos);
@@ -132,7 +113,7 @@ int reference_check_tag(const char *tag, size_t len, struct berr *err)
 	if (reference_tag_valid(tag, len))
 		return 0;
 	char q[REFERENCE_QUOTE_MAX * 4 + 8];
-	ref_quote(tag ? tag : "", tag ? len : 0, q, sizeof q);
+	berr_quote(tag ? tag : "", tag ? len : 0, REFERENCE_QUOTE_MAX, q, sizeof q);
 	if (!tag || len == 0)
 		return berr_set(err, BERR_TAG_INVALID, "invalid tag '': must not be empty");
 	if (len > REFERENCE_TAG_MAX)
@@ -211,7 +192,7 @@ static int ref_parse_name(const char *s, size_t len, struct reference *out, stru
 		size_t rlen = (size_t)(slash - s);
 		if (!ref_registry_valid(s, rlen)) {
 			char q[REFERENCE_QUOTE_MAX * 4 + 8];
-			ref_quote(s, rlen, q, sizeof q);
+			berr_quote(s, rlen, REFERENCE_QUOTE_MAX, q, sizeof q);
 			return berr_set(err, BERR_NAME_INVALID, "invalid registry '%s'", q);
 		}
 		out->registry = xstrndup(s, rlen);
