@@ -20,6 +20,7 @@ static const struct {
 	const char *help;
 } commands[] = {
     {"pull", cmd_pull, "Pull an image from a registry"},
+    {"push", cmd_push, "Push a local image to a registry"},
     {"images", cmd_images, "List local images"},
     {"inspect", cmd_inspect, "Show an image's details as JSON"},
     {"tag", cmd_tag, "Give a local image another name"},

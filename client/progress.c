@@ -114,7 +114,7 @@ void progress_draw(struct progress *p, bool final)
 		struct progress_item *it = &p->items[i];
 		char got[16], total[16], rate[16];
 		fprintf(p->out, "\033[2K%s: %-14s", it->name, it->state);
-		if (it->started > 0 && strcmp(it->state, "Downloading") == 0) {
+		if (it->started > 0 && (strcmp(it->state, "Downloading") == 0 || strcmp(it->state, "Pushing") == 0)) {
 			double r = (double)it->bytes / (now - it->started + 1e-9);
 			progress_fmt_bytes((double)it->bytes, got, sizeof got);
 			progress_fmt_bytes((double)it->total, total, sizeof total);

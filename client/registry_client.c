@@ -8,6 +8,7 @@
 #include "client/registry_client.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "client/www_auth.h"
 #include "common/manifest.h"
@@ -33,6 +35,7 @@ struct registry_client {
 	char *registry;
 	char *base; /* "https://registry-1.docker.io" */
 	char *repository;
+	char *scopes; /* token scopes asked for, space-separated; NULL: repository:R:pull */
 	struct credential cred;
 	bool has_cred;
 	CURLSH *share;
@@ -48,6 +51,10 @@ struct registry_req {
 	char *url;
 	bool accept_manifests;
 	uint64_t range_from;
+	/* request body: a Content-Type and a source (PUT), or an empty POST */
+	const char *req_content_type;
+	struct registry_upload *upload;
+	bool post_empty;
 	/* body destination: a capped buffer, or a blob sink for 200/206 answers */
 	const struct registry_blob_sink *sink;
 	size_t body_max;
@@ -64,6 +71,19 @@ struct registry_req {
 	char *content_type;
 	char *docker_digest;
 	char *content_range;
+	char *location;
+};
+
+/* A PUT body: bytes in memory (data) or read from fd with pread, so a retry after a 401
+ * or a redirect can rewind. progress (may be NULL) hears the bytes sent so far. */
+struct registry_upload {
+	const char *data;
+	int fd;
+	uint64_t size;
+	uint64_t off;
+	void (*progress)(void *arg, uint64_t sent);
+	void *arg;
+	int read_errno;
 };
 
 void registry_client_global_init(void)
@@ -157,6 +177,7 @@ void registry_client_free(struct registry_client *c)
 	free(c->registry);
 	free(c->base);
 	free(c->repository);
+	free(c->scopes);
 	free(c);
 }
 
@@ -167,7 +188,9 @@ static void registry_req_reset(struct registry_req *r)
 	free(r->content_type);
 	free(r->docker_digest);
 	free(r->content_range);
+	free(r->location);
 	r->body = r->www_authenticate = r->content_type = r->docker_digest = r->content_range = NULL;
+	r->location = NULL;
 	r->body_len = 0;
 	r->too_big = r->began = r->sink_failed = false;
 	r->status = 0;
@@ -209,6 +232,7 @@ static size_t registry_header_cb(char *data, size_t size, size_t n, void *arg)
 	    {"content-type:", offsetof(struct registry_req, content_type)},
 	    {"docker-content-digest:", offsetof(struct registry_req, docker_digest)},
 	    {"content-range:", offsetof(struct registry_req, content_range)},
+	    {"location:", offsetof(struct registry_req, location)},
 	};
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
 		size_t nl = strlen(keep[i].name);
@@ -269,6 +293,42 @@ static size_t registry_write_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static size_t registry_read_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct registry_upload *u = arg;
+	size_t want = size * n;
+	if (want > u->size - u->off)
+		want = (size_t)(u->size - u->off);
+	if (want == 0)
+		return 0;
+	if (u->data) {
+		memcpy(buf, u->data + u->off, want);
+	} else {
+		ssize_t got;
+		do
+			got = pread(u->fd, buf, want, (off_t)u->off);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0) {
+			u->read_errno = got < 0 ? errno : EIO;
+			return CURL_READFUNC_ABORT;
+		}
+		want = (size_t)got;
+	}
+	u->off += want;
+	if (u->progress)
+		u->progress(u->arg, u->off);
+	return want;
+}
+
+static int registry_seek_cb(void *arg, curl_off_t offset, int origin)
+{
+	struct registry_upload *u = arg;
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > u->size)
+		return CURL_SEEKFUNC_CANTSEEK;
+	u->off = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 /* One HTTP exchange with the given Authorization value (may be NULL). Fails only when no
  * HTTP answer was obtained or the sink refused the bytes. */
 static int registry_do(struct registry_client *c, struct registry_req *r, const char *authorization, struct berr *err)
@@ -290,6 +350,11 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 		hdrs = curl_slist_append(hdrs, range_hdr);
 	if (r->accept_manifests)
 		hdrs = curl_slist_append(hdrs, REGISTRY_ACCEPT);
+	cleanup_free char *ct_hdr = r->req_content_type ? xasprintf("Content-Type: %s", r->req_content_type) : NULL;
+	if (ct_hdr)
+		hdrs = curl_slist_append(hdrs, ct_hdr);
+	if (r->upload) /* no 100-continue round trip: registries answer auth errors before reading */
+		hdrs = curl_slist_append(hdrs, "Expect:");
 	curl_easy_setopt(h, CURLOPT_URL, r->url);
 	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -310,6 +375,21 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (r->upload) {
+		r->upload->off = 0;
+		r->upload->read_errno = 0;
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->upload->size);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, registry_read_cb);
+		curl_easy_setopt(h, CURLOPT_READDATA, r->upload);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, registry_seek_cb);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, r->upload);
+	} else if (r->post_empty) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	if (strcmp(r->method, "PUT") == 0 && !r->upload)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
 	CURLcode rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(hdrs);
@@ -317,6 +397,8 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 	r->curl = NULL;
 	if (r->sink_failed)
 		return -1;
+	if (r->upload && r->upload->read_errno)
+		return berr_sys(err, r->upload->read_errno, "read the blob to upload");
 	if (rc == CURLE_OK && r->sink && !r->began && (r->status == 200 || r->status == 206) &&
 	    registry_begin_sink(r) < 0)
 		return -1;
@@ -354,18 +436,31 @@ static int registry_fetch_token(struct registry_client *c, const struct www_auth
 	if (!ch->realm || (strncmp(ch->realm, "https://", 8) != 0 && strncmp(ch->realm, "http://", 7) != 0))
 		return berr_set(err, BERR_UNAUTHORIZED, "%s: the Bearer challenge has no usable realm", c->registry);
 	CURL *esc = curl_easy_init();
-	cleanup_free char *scope =
-	    c->repository ? xasprintf("repository:%s:pull", c->repository) : (ch->scope ? xstrdup(ch->scope) : NULL);
-	char *e_service = ch->service ? curl_easy_escape(esc, ch->service, 0) : NULL;
-	char *e_scope = scope ? curl_easy_escape(esc, scope, 0) : NULL;
+	cleanup_free char *scopes = c->scopes ? xstrdup(c->scopes)
+	                                      : (c->repository ? xasprintf("repository:%s:pull", c->repository)
+	                                                       : (ch->scope ? xstrdup(ch->scope) : NULL));
+	/* One scope= parameter per scope, as docker's token protocol has it. */
+	char *query = xstrdup("");
+	if (ch->service) {
+		char *e = curl_easy_escape(esc, ch->service, 0);
+		char *q = xasprintf("service=%s", e);
+		curl_free(e);
+		free(query);
+		query = q;
+	}
+	char *save = NULL;
+	for (char *t = scopes ? strtok_r(scopes, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
+		char *e = curl_easy_escape(esc, t, 0);
+		char *q = xasprintf("%s%sscope=%s", query, *query ? "&" : "", e);
+		curl_free(e);
+		free(query);
+		query = q;
+	}
+	curl_easy_cleanup(esc);
 	const char *sep = strchr(ch->realm, '?') ? "&" : "?";
 	struct registry_req r = {.method = "GET", .body_max = REGISTRY_TOKEN_MAX};
-	r.url = xasprintf("%s%s%s%s%s%s%s", ch->realm, (e_service || e_scope) ? sep : "", e_service ? "service=" : "",
-	                  e_service ? e_service : "", e_service && e_scope ? "&" : "", e_scope ? "scope=" : "",
-	                  e_scope ? e_scope : "");
-	curl_free(e_service);
-	curl_free(e_scope);
-	curl_easy_cleanup(esc);
+	r.url = xasprintf("%s%s%s", ch->realm, *query ? sep : "", query);
+	free(query);
 	cleanup_free char *basic = NULL;
 	if (c->has_cred) {
 		cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
@@ -461,10 +556,21 @@ static int registry_request(struct registry_client *c, struct registry_req *r, s
 		if (registry_authenticate(c, challenge, gen, err) < 0)
 			return -1;
 	}
+	/* The registry's own code and message say more (a token without the scope asked for). */
+	char detail[256];
+	registry_error_detail(r, detail, sizeof detail);
+	pthread_mutex_lock(&c->auth_lock);
+	bool bearer = c->authorization && strncmp(c->authorization, "Bearer ", 7) == 0;
+	pthread_mutex_unlock(&c->auth_lock);
+	/* The token service accepted the credentials but granted less than the scope asked for. */
+	if (c->has_cred && bearer)
+		return berr_set(err, BERR_DENIED, "%s: denied: requested access to the resource is denied%s",
+		                c->registry, detail);
 	if (c->has_cred)
-		return berr_set(err, BERR_UNAUTHORIZED, "%s: unauthorized: the credentials were rejected", c->registry);
-	return berr_set(err, BERR_UNAUTHORIZED, "%s: unauthorized: authentication required (run `berth login %s`)",
-	                c->registry, c->registry);
+		return berr_set(err, BERR_UNAUTHORIZED, "%s: unauthorized: the credentials were rejected%s",
+		                c->registry, detail);
+	return berr_set(err, BERR_UNAUTHORIZED, "%s: unauthorized: authentication required (run `berth login %s`)%s",
+	                c->registry, c->registry, detail);
 }
 
 /* Turn a non-2xx answer into an error naming what was asked. */
@@ -547,6 +653,130 @@ int registry_client_get_blob(struct registry_client *c, const struct digest *d, 
 		cleanup_free char *what = xasprintf("blob %s", d->str);
 		rc = registry_status_error(c, &r, what, BERR_BLOB_UNKNOWN, err);
 	}
+	registry_req_free(&r);
+	return rc;
+}
+
+void registry_client_set_scopes(struct registry_client *c, const char *scopes)
+{
+	free(c->scopes);
+	c->scopes = scopes ? xstrdup(scopes) : NULL;
+}
+
+int registry_client_head_blob(struct registry_client *c, const struct digest *d, struct berr *err)
+{
+	struct registry_req r = {.method = "HEAD", .body_max = REGISTRY_ERROR_BODY_MAX};
+	r.url = xasprintf("%s/v2/%s/blobs/%s", c->base, c->repository, d->str);
+	int rc = registry_request(c, &r, err);
+	if (rc == 0 && r.status == 200)
+		rc = 1;
+	else if (rc == 0 && r.status != 404) {
+		cleanup_free char *what = xasprintf("blob %s", d->str);
+		rc = registry_status_error(c, &r, what, BERR_BLOB_UNKNOWN, err);
+	}
+	registry_req_free(&r);
+	return rc;
+}
+
+/* An upload session's Location made absolute (registries may answer a path); heap. */
+static char *registry_upload_url(struct registry_client *c, const struct registry_req *r, struct berr *err)
+{
+	if (!r->location || !*r->location) {
+		berr_set(err, BERR_BLOB_UPLOAD_INVALID, "%s started an upload without a Location", c->registry);
+		return NULL;
+	}
+	if (strncmp(r->location, "http://", 7) == 0 || strncmp(r->location, "https://", 8) == 0)
+		return xstrdup(r->location);
+	return xasprintf("%s%s%s", c->base, r->location[0] == '/' ? "" : "/", r->location);
+}
+
+/* POST to the uploads endpoint with query (may be ""): 201 is a finished mount, 202 an
+ * upload session whose URL goes to *location. */
+static int registry_post_upload(struct registry_client *c, const char *query, char **location, struct berr *err)
+{
+	struct registry_req r = {.method = "POST", .post_empty = true, .body_max = REGISTRY_ERROR_BODY_MAX};
+	r.url = xasprintf("%s/v2/%s/blobs/uploads/%s", c->base, c->repository, query);
+	int rc = registry_request(c, &r, err);
+	if (rc == 0 && r.status == 201)
+		rc = 1;
+	else if (rc == 0 && r.status == 202)
+		rc = (*location = registry_upload_url(c, &r, err)) ? 0 : -1;
+	else if (rc == 0) {
+		cleanup_free char *what = xasprintf("upload to %s", c->repository);
+		rc = registry_status_error(c, &r, what, BERR_BLOB_UPLOAD_UNKNOWN, err);
+	}
+	registry_req_free(&r);
+	return rc;
+}
+
+int registry_client_mount_blob(struct registry_client *c, const struct digest *d, const char *from, char **location,
+                               struct berr *err)
+{
+	CURL *esc = curl_easy_init();
+	char *e_from = curl_easy_escape(esc, from, 0);
+	cleanup_free char *query = xasprintf("?mount=%s&from=%s", d->str, e_from);
+	curl_free(e_from);
+	curl_easy_cleanup(esc);
+	*location = NULL;
+	return registry_post_upload(c, query, location, err);
+}
+
+int registry_client_start_upload(struct registry_client *c, char **location, struct berr *err)
+{
+	*location = NULL;
+	int rc = registry_post_upload(c, "", location, err);
+	if (rc == 1)
+		rc = berr_set(err, BERR_BLOB_UPLOAD_INVALID, "%s answered an upload start with 201", c->registry);
+	return rc;
+}
+
+/* The registry's Docker-Content-Digest, when it sent one, must name what was sent. */
+static int registry_check_digest(struct registry_client *c, const struct registry_req *r, const struct digest *want,
+                                 struct berr *err)
+{
+	struct digest got;
+	if (!r->docker_digest)
+		return 0;
+	if (digest_parse(r->docker_digest, &got, NULL) < 0 || !digest_equal(&got, want))
+		return berr_set(err, BERR_DIGEST_INVALID, "%s stored %s but answered digest %.100s", c->registry,
+		                want->str, r->docker_digest);
+	return 0;
+}
+
+int registry_client_put_blob(struct registry_client *c, const char *location, const struct digest *d, int fd,
+                             uint64_t size, void (*progress)(void *arg, uint64_t sent), void *arg, struct berr *err)
+{
+	struct registry_upload u = {.fd = fd, .size = size, .progress = progress, .arg = arg};
+	struct registry_req r = {.method = "PUT",
+	                         .upload = &u,
+	                         .req_content_type = "application/octet-stream",
+	                         .body_max = REGISTRY_ERROR_BODY_MAX};
+	r.url = xasprintf("%s%sdigest=%s", location, strchr(location, '?') ? "&" : "?", d->str);
+	int rc = registry_request(c, &r, err);
+	if (rc == 0 && r.status != 201) {
+		cleanup_free char *what = xasprintf("blob %s", d->str);
+		rc = registry_status_error(c, &r, what, BERR_BLOB_UPLOAD_INVALID, err);
+	}
+	if (rc == 0)
+		rc = registry_check_digest(c, &r, d, err);
+	registry_req_free(&r);
+	return rc;
+}
+
+int registry_client_put_manifest(struct registry_client *c, const char *reference, const char *body, size_t len,
+                                 const char *media_type, const struct digest *d, struct berr *err)
+{
+	struct registry_upload u = {.data = body, .fd = -1, .size = len};
+	struct registry_req r = {
+	    .method = "PUT", .upload = &u, .req_content_type = media_type, .body_max = REGISTRY_ERROR_BODY_MAX};
+	r.url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repository, reference);
+	int rc = registry_request(c, &r, err);
+	if (rc == 0 && r.status != 201) {
+		cleanup_free char *what = xasprintf("manifest %s", reference);
+		rc = registry_status_error(c, &r, what, BERR_MANIFEST_INVALID, err);
+	}
+	if (rc == 0)
+		rc = registry_check_digest(c, &r, d, err);
 	registry_req_free(&r);
 	return rc;
 }

@@ -50,4 +50,24 @@ int registry_client_get_manifest(struct registry_client *c, const char *referenc
 int registry_client_get_blob(struct registry_client *c, const struct digest *d, uint64_t offset,
                              const struct registry_blob_sink *sink, struct berr *err);
 
+/* Token scopes to ask for instead of repository:R:pull, space-separated
+ * ("repository:a/b:pull,push repository:c/d:pull"); NULL restores the default. */
+void registry_client_set_scopes(struct registry_client *c, const char *scopes);
+/* HEAD a blob: 1 if the repository has it, 0 if not (404), -1 on error. */
+int registry_client_head_blob(struct registry_client *c, const struct digest *d, struct berr *err);
+/* Ask to mount blob d from repository from of the same registry: 1 when mounted; 0 when the
+ * registry started an upload session instead (its URL in *location, heap); -1 on error. */
+int registry_client_mount_blob(struct registry_client *c, const struct digest *d, const char *from, char **location,
+                               struct berr *err);
+/* Start an upload session (POST); its URL goes to *location (heap, caller frees). */
+int registry_client_start_upload(struct registry_client *c, char **location, struct berr *err);
+/* Finish a monolithic upload: PUT size bytes read from fd (with pread, from offset 0) to
+ * location with ?digest=d, and check the registry's Docker-Content-Digest answer. progress
+ * (may be NULL) gets the bytes sent so far. */
+int registry_client_put_blob(struct registry_client *c, const char *location, const struct digest *d, int fd,
+                             uint64_t size, void (*progress)(void *arg, uint64_t sent), void *arg, struct berr *err);
+/* PUT manifest bytes (digest d) under reference with media_type; checks the answered digest. */
+int registry_client_put_manifest(struct registry_client *c, const char *reference, const char *body, size_t len,
+                                 const char *media_type, const struct digest *d, struct berr *err);
+
 #endif
