@@ -15,6 +15,7 @@
 #include "common/xalloc.h"
 #include "server/admin.h"
 #include "server/config.h"
+#include "server/fsck.h"
 #include "server/http.h"
 #include "server/meta.h"
 #include "server/pulls.h"
@@ -125,6 +126,8 @@ int main(int argc, char **argv)
 {
 	/* The database holds password and token hashes: nothing berthd writes is for others. */
 	umask(077);
+	if (argc > 1 && strcmp(argv[1], "fsck") == 0)
+		return fsck_main(argc, argv);
 	if (argc > 1 && admin_is_command(argv[1]))
 		return admin_main(argc, argv);
 	struct config cfg;

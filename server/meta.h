@@ -261,6 +261,22 @@ typedef int (*meta_tag_fn)(void *ctx, const struct meta_tag_row *t);
 int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limit, meta_tag_fn fn, void *ctx,
                    int64_t *total, struct berr *err);
 
+/* For fsck: every stored blob's digest and recorded size. */
+typedef int (*meta_blob_fn)(void *ctx, const char *digest, uint64_t size);
+int meta_blobs_each(struct meta *m, meta_blob_fn fn, void *ctx, struct berr *err);
+/* Forget blob d: its repository links and its row, in one transaction. */
+int meta_blob_forget(struct meta *m, const struct digest *d, struct berr *err);
+/* Manifests referencing a config or layer blob that is not stored (foreign layers
+ * excepted), or a child manifest missing from their repository. */
+struct meta_dangling {
+	const char *repository;
+	const char *manifest;
+	const char *missing;
+	int kind; /* enum manifest_ref_kind */
+};
+typedef int (*meta_dangling_fn)(void *ctx, const struct meta_dangling *dref);
+int meta_dangling_each(struct meta *m, meta_dangling_fn fn, void *ctx, struct berr *err);
+
 /* Upload sessions. */
 int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct berr *err);
 /* Repository of upload `id`; BERR_BLOB_UPLOAD_UNKNOWN if there is none. */

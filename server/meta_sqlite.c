@@ -96,6 +96,10 @@ enum stmt_id {
 	ST_REPO_COUNT_PULL,
 	ST_TAGS_PAGE,
 	ST_TAGS_COUNT,
+	ST_BLOBS_EACH,
+	ST_BLOB_UNLINK_ALL,
+	ST_BLOB_DELETE,
+	ST_DANGLING,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -254,6 +258,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 "
                      "ORDER BY t.name LIMIT ?2 OFFSET ?3",
     [ST_TAGS_COUNT] = "SELECT COUNT(*) FROM tags WHERE repository_id = ?1",
+    [ST_BLOBS_EACH] = "SELECT digest, size FROM blobs ORDER BY digest",
+    [ST_BLOB_UNLINK_ALL] = "DELETE FROM repository_blobs WHERE digest = ?1",
+    [ST_BLOB_DELETE] = "DELETE FROM blobs WHERE digest = ?1",
+    [ST_DANGLING] = "SELECT r.name, m.digest, mr.digest, mr.kind FROM manifest_references mr "
+                    "JOIN manifests m ON m.id = mr.manifest_id JOIN repositories r ON r.id = m.repository_id "
+                    "WHERE (mr.kind IN (0, 1) AND mr.media_type NOT LIKE '%foreign%' "
+                    "AND mr.media_type NOT LIKE '%nondistributable%' "
+                    "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = mr.digest)) "
+                    "OR (mr.kind = 2 AND NOT EXISTS (SELECT 1 FROM manifests c "
+                    "WHERE c.repository_id = m.repository_id AND c.digest = mr.digest)) "
+                    "ORDER BY r.name, m.digest",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -1714,5 +1729,57 @@ int meta_repo_grants(struct meta *m, int64_t repo_id, meta_member_fn fn, void *c
 	meta_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return meta_fail(m, rc, "list grants", err);
+	return 0;
+}
+
+int meta_blobs_each(struct meta *m, meta_blob_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_BLOBS_EACH, err, "");
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 0);
+		if (fn(ctx, d ? d : "", (uint64_t)sqlite3_column_int64(st, 1)))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list blobs", err);
+	return 0;
+}
+
+int meta_blob_forget(struct meta *m, const struct digest *d, struct berr *err)
+{
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_exec_bound(m, meta_bind(m, ST_BLOB_UNLINK_ALL, err, "t", d->str), "unlink blob", NULL, err) < 0 ||
+	    meta_exec_bound(m, meta_bind(m, ST_BLOB_DELETE, err, "t", d->str), "forget blob", NULL, err) < 0 ||
+	    meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
+int meta_dangling_each(struct meta *m, meta_dangling_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_DANGLING, err, "");
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_dangling dr = {
+		    .repository = (const char *)sqlite3_column_text(st, 0),
+		    .manifest = (const char *)sqlite3_column_text(st, 1),
+		    .missing = (const char *)sqlite3_column_text(st, 2),
+		    .kind = sqlite3_column_int(st, 3),
+		};
+		if (fn(ctx, &dr))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "dangling references", err);
 	return 0;
 }

@@ -108,3 +108,13 @@ int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char 
 {
 	return bs->ops->upload_list(bs->drv, fn, ctx, err);
 }
+
+int blobstore_list(struct blobstore *bs, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err)
+{
+	return bs->ops->list(bs->drv, fn, ctx, err);
+}
+
+int blobstore_quarantine(struct blobstore *bs, const struct digest *d, struct berr *err)
+{
+	return bs->ops->quarantine(bs->drv, d, err);
+}

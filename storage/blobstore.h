@@ -55,6 +55,11 @@ ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, 
 int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err);
 /* Call fn with the id of every staging object, in no order; fn returning non-zero stops. */
 int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
+/* Call fn with the digest of every stored blob, in no order; fn returning non-zero stops.
+ * Files whose names are no valid digest are skipped. */
+int blobstore_list(struct blobstore *bs, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err);
+/* Move blob d out of the store into its quarantine (for fsck --repair), keeping the bytes. */
+int blobstore_quarantine(struct blobstore *bs, const struct digest *d, struct berr *err);
 /* Drop a staging object (no error if absent). */
 int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *err);
 

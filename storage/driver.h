@@ -25,6 +25,8 @@ struct blob_driver_ops {
 	int (*upload_commit)(void *drv, const char *id, const struct digest *d, struct berr *err);
 	int (*upload_abort)(void *drv, const char *id, struct berr *err);
 	int (*upload_list)(void *drv, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
+	int (*list)(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err);
+	int (*quarantine)(void *drv, const struct digest *d, struct berr *err);
 };
 
 /* A writer appends to one staging object; drivers embed this as their first member. */

@@ -275,6 +275,68 @@ static int fs_upload_list(void *drv, int (*fn)(void *ctx, const char *id), void 
 	return 0;
 }
 
+/* Walk blobs/<algo>/<2 hex>/<hex>; names that are no valid digest are not ours and skipped. */
+static int fs_list(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err)
+{
+	struct fs_driver *fs = drv;
+	static const char *const algos[] = {"sha256", "sha512"};
+	for (size_t a = 0; a < 2; a++) {
+		int afd = openat(fs->blobs_dirfd, algos[a], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *adir = afd >= 0 ? fdopendir(afd) : NULL;
+		if (!adir) {
+			if (afd >= 0)
+				close(afd);
+			if (errno == ENOENT)
+				continue;
+			return berr_sys(err, errno, "list blobs/%s", algos[a]);
+		}
+		struct dirent *pre;
+		int stop = 0;
+		while (!stop && (pre = readdir(adir))) {
+			if (pre->d_name[0] == '.')
+				continue;
+			int pfd = openat(dirfd(adir), pre->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			DIR *pdir = pfd >= 0 ? fdopendir(pfd) : NULL;
+			if (!pdir) {
+				if (pfd >= 0)
+					close(pfd);
+				continue;
+			}
+			struct dirent *de;
+			while (!stop && (de = readdir(pdir))) {
+				char name[DIGEST_STR_MAX + 8];
+				struct digest d;
+				if (strlen(de->d_name) > 128)
+					continue;
+				snprintf(name, sizeof name, "%s:%.128s", algos[a], de->d_name);
+				if (de->d_name[0] != '.' && digest_parse(name, &d, NULL) == 0 &&
+				    strncmp(de->d_name, pre->d_name, 2) == 0)
+					stop = fn(ctx, &d);
+			}
+			closedir(pdir);
+		}
+		closedir(adir);
+		if (stop)
+			break;
+	}
+	return 0;
+}
+
+static int fs_quarantine(void *drv, const struct digest *d, struct berr *err)
+{
+	struct fs_driver *fs = drv;
+	cleanup_free char *qdir = xasprintf("%s/quarantine", fs->root);
+	if (fs_mkdir_p(qdir, err) < 0)
+		return -1;
+	char rel[256];
+	fs_blob_relpath(d, rel, sizeof rel);
+	cleanup_free char *src = xasprintf("%s/blobs/%s", fs->root, rel);
+	cleanup_free char *dst = xasprintf("%s/%s-%s", qdir, digest_algo_name(d->algo), digest_hex(d));
+	if (rename(src, dst) < 0 && errno != ENOENT)
+		return berr_sys(err, errno, "quarantine blob %s", d->str);
+	return 0;
+}
+
 static const struct blob_driver_ops fs_ops = {
     .name = "fs",
     .close = fs_close,
@@ -288,6 +350,8 @@ static const struct blob_driver_ops fs_ops = {
     .upload_commit = fs_upload_commit,
     .upload_abort = fs_upload_abort,
     .upload_list = fs_upload_list,
+    .list = fs_list,
+    .quarantine = fs_quarantine,
 };
 
 void *driver_fs_open(const char *root, const struct blob_driver_ops **ops, struct berr *err)
