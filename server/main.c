@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/admin.h"
+#include "server/backup.h"
 #include "server/config.h"
 #include "server/fsck.h"
 #include "server/http.h"
@@ -126,6 +127,8 @@ int main(int argc, char **argv)
 {
 	/* The database holds password and token hashes: nothing berthd writes is for others. */
 	umask(077);
+	if (argc > 1 && strcmp(argv[1], "backup") == 0)
+		return backup_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "fsck") == 0)
 		return fsck_main(argc, argv);
 	if (argc > 1 && admin_is_command(argv[1]))

@@ -261,6 +261,9 @@ typedef int (*meta_tag_fn)(void *ctx, const struct meta_tag_row *t);
 int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limit, meta_tag_fn fn, void *ctx,
                    int64_t *total, struct berr *err);
 
+/* Write a consistent copy of the whole database to path (SQLite's online backup: a
+ * snapshot, taken while berthd serves). path must not exist. */
+int meta_backup(struct meta *m, const char *path, struct berr *err);
 /* For fsck: every stored blob's digest and recorded size. */
 typedef int (*meta_blob_fn)(void *ctx, const char *digest, uint64_t size);
 int meta_blobs_each(struct meta *m, meta_blob_fn fn, void *ctx, struct berr *err);

@@ -1783,3 +1783,32 @@ int meta_dangling_each(struct meta *m, meta_dangling_fn fn, void *ctx, struct be
 		return meta_fail(m, rc, "dangling references", err);
 	return 0;
 }
+
+int meta_backup(struct meta *m, const char *path, struct berr *err)
+{
+	sqlite3 *dst = NULL;
+	int rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, NULL);
+	if (rc != SQLITE_OK) {
+		berr_set(err, BERR_INTERNAL, "create %s: %s", path, dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+		sqlite3_close(dst);
+		return -1;
+	}
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", m->db, "main");
+	if (!b) {
+		berr_set(err, BERR_INTERNAL, "backup to %s: %s", path, sqlite3_errmsg(dst));
+		sqlite3_close(dst);
+		return -1;
+	}
+	/* All pages in one step: one consistent snapshot of the source. */
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		sqlite3_sleep(50);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		berr_set(err, BERR_INTERNAL, "backup to %s: %s", path, sqlite3_errstr(rc));
+		sqlite3_close(dst);
+		return -1;
+	}
+	rc = sqlite3_exec(dst, "PRAGMA journal_mode = WAL; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
+	sqlite3_close(dst);
+	return rc == SQLITE_OK ? 0 : berr_set(err, BERR_INTERNAL, "finish %s", path);
+}
