@@ -61,6 +61,9 @@ static const struct opt config_opts[] = {
 void config_usage(FILE *out)
 {
 	fprintf(out, "Usage: berthd [OPTIONS]\n"
+	             "       berthd user|org|token|repo ...   manage accounts (berthd user --help)\n"
+	             "       berthd fsck [--repair]           check blobs against the metadata\n"
+	             "       berthd backup DIR                copy the data folder while berthd runs\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
