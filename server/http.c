@@ -613,6 +613,10 @@ void req_respond(struct req *r, unsigned int status, struct MHD_Response *resp)
 	r->responded = true;
 	r->status = status;
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	/* While stopping, every answer ends its connection: a keep-alive client must not keep
+	 * the shutdown waiting with one request after another. */
+	if (atomic_load(&http.stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->rate_limit > 0) {
 		resp_headerf(resp, "RateLimit-Limit", "%d;w=%d", r->rate_limit, r->rate_window);
 		resp_headerf(resp, "RateLimit-Remaining", "%d;w=%d", r->rate_remaining, r->rate_window);
