@@ -258,3 +258,9 @@ char *reference_format(const struct reference *ref)
 	return xasprintf("%s/%s%s%s%s%s", ref->registry, ref->repository, ref->tag ? ":" : "", ref->tag ? ref->tag : "",
 	                 ref->has_digest ? "@" : "", ref->has_digest ? ref->digest.str : "");
 }
+
+bool reference_namespace_valid(const char *name)
+{
+	size_t n = strlen(name);
+	return n >= 2 && n <= REFERENCE_NAMESPACE_MAX && !strchr(name, '/') && reference_name_valid(name, n);
+}

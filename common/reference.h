@@ -19,6 +19,11 @@ bool reference_name_valid(const char *name, size_t len);
 /* Tag grammar: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}. */
 bool reference_tag_valid(const char *tag, size_t len);
 
+/* An account (user or organization) name, which is a namespace: one component of the
+ * repository name grammar, 2 to REFERENCE_NAMESPACE_MAX characters. */
+#define REFERENCE_NAMESPACE_MAX 64
+bool reference_namespace_valid(const char *name);
+
 /* Same as the above, filling err with BERR_NAME_INVALID / BERR_TAG_INVALID and a message
  * saying what is wrong. Return 0 or -1. */
 int reference_check_name(const char *name, size_t len, struct berr *err);

@@ -105,13 +105,6 @@ static char *admin_read_password(bool from_stdin)
 	return xstrdup(buf);
 }
 
-/* Account names are namespaces: the repository-name component grammar, 2 to 64 chars. */
-static bool admin_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-	return n >= 2 && n <= META_NAME_MAX && !strchr(name, '/') && reference_name_valid(name, n);
-}
-
 static void admin_audit(struct meta *m, const char *action, const char *target, const char *detail)
 {
 	meta_audit(m, "cli", action, target, detail, "local", NULL);
@@ -139,7 +132,7 @@ static int admin_user(struct meta *m, struct admin_args *a, struct berr *err)
 	if (!name)
 		return berr_set(err, BERR_INTERNAL, "user %s needs a NAME", verb);
 	if (!strcmp(verb, "add")) {
-		if (!admin_name_valid(name))
+		if (!reference_namespace_valid(name))
 			return berr_set(err, BERR_INTERNAL,
 			                "'%s' is not a valid name: 2 to 64 of a-z, 0-9 and . _ - between them", name);
 		cleanup_free char *pw = admin_read_password(a->password_stdin);
@@ -207,7 +200,7 @@ static int admin_org(struct meta *m, struct admin_args *a, struct berr *err)
 		const char *name = a->npos > 1 ? a->pos[1] : NULL;
 		if (!name || !a->owner)
 			return berr_set(err, BERR_INTERNAL, "usage: berthd org add NAME --owner USER");
-		if (!admin_name_valid(name))
+		if (!reference_namespace_valid(name))
 			return berr_set(err, BERR_INTERNAL, "'%s' is not a valid name", name);
 		if (meta_account_create(m, name, true, NULL, NULL, false, NULL, err) < 0)
 			return -1;

@@ -122,7 +122,7 @@ void api_audit(struct req *r, const char *action, const char *target, const char
 	struct berr e2;
 	if (auth_disabled(r))
 		return;
-	if (meta_audit(r->meta, r->auth->name, action, target, detail, auth_remote_addr(r, addr), &e2) < 0)
+	if (meta_audit(r->meta, r->auth->name, action, target, detail, req_remote_addr(r, addr), &e2) < 0)
 		log_warn("audit log: %s", e2.message);
 }
 

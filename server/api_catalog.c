@@ -59,10 +59,9 @@ static int list_add_name(void *ctx, const char *name)
 	return 0;
 }
 
-/* Finish the JSON and respond, with a Link header when more remain. */
+/* Respond with the finished JSON (list_close), with a Link header when more remain. */
 static void api_list_respond(struct req *r, struct list_buf *b, bool more, int64_t n, const char *link_path)
 {
-	list_put(b, "]}", 2);
 	char *lastname = more && b->count ? xstrndup(b->data + b->last_off, b->last_len) : NULL;
 	struct MHD_Response *resp = resp_take(b->data, b->len);
 	b->data = NULL;
@@ -95,6 +94,7 @@ void api_catalog(struct req *r)
 		req_respond_error(r, &r->err);
 		return;
 	}
+	list_put(&b, "]}", 2);
 	api_list_respond(r, &b, more, n, "/v2/_catalog");
 }
 
@@ -131,11 +131,9 @@ void api_tags(struct req *r)
 		req_respond_error(r, &r->err);
 		return;
 	}
-	if (whole) {
-		list_put(&b, "]}", 2);
+	list_put(&b, "]}", 2);
+	if (whole)
 		tagcache_put(repo_id, version, b.data, b.len);
-		b.len -= 2; /* api_list_respond closes the list itself */
-	}
 	cleanup_free char *path = xasprintf("/v2/%s/tags/list", r->route.name);
 	api_list_respond(r, &b, more, n, path);
 }

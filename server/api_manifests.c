@@ -197,7 +197,7 @@ static bool api_pull_allowed(struct req *r)
 		return true;
 	char key[128], addr[64];
 	if (anonymous)
-		snprintf(key, sizeof key, "addr:%s", auth_remote_addr(r, addr));
+		snprintf(key, sizeof key, "addr:%s", req_remote_addr(r, addr));
 	else
 		snprintf(key, sizeof key, "user:%s", r->auth->name);
 	int remaining;

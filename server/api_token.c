@@ -150,7 +150,7 @@ static void token_audit_login(struct req *r, const struct auth_identity *id)
 	char addr[64];
 	char detail[64];
 	snprintf(detail, sizeof detail, "{\"via\":\"%s\"}", id->via);
-	meta_audit(r->meta, id->name, "login", id->name, detail, auth_remote_addr(r, addr), NULL);
+	meta_audit(r->meta, id->name, "login", id->name, detail, req_remote_addr(r, addr), NULL);
 }
 
 static void token_get(struct req *r)
@@ -172,7 +172,7 @@ static void token_get(struct req *r)
 		}
 		*colon = '\0';
 		char addr[64];
-		if (auth_login(r->meta, (char *)raw, colon + 1, auth_remote_addr(r, addr), &id, &r->err) < 0) {
+		if (auth_login(r->meta, (char *)raw, colon + 1, req_remote_addr(r, addr), &id, &r->err) < 0) {
 			token_refuse(r);
 			return;
 		}
@@ -264,7 +264,7 @@ static void token_post_end(struct req *r)
 			req_fail(r, BERR_UNAUTHORIZED, "username and password are required");
 			return;
 		}
-		if (auth_login(r->meta, user, pass, auth_remote_addr(r, addr), &id, &r->err) < 0) {
+		if (auth_login(r->meta, user, pass, req_remote_addr(r, addr), &id, &r->err) < 0) {
 			token_refuse(r);
 			return;
 		}

@@ -145,7 +145,7 @@ static unsigned api_v1_scope_cap(const char *scope)
 static int api_v1_bearer_pat(struct req *r, const char *token, struct auth_identity *id, struct berr *err)
 {
 	char addr[64], key[96];
-	auth_remote_addr(r, addr);
+	req_remote_addr(r, addr);
 	snprintf(key, sizeof key, "addr:%s", addr);
 	int wait = throttle_login_wait(key);
 	if (wait > 0)
@@ -418,12 +418,6 @@ int api_v1_query_int(struct req *r, const char *name, int64_t def, int64_t min, 
 	return 0;
 }
 
-bool api_v1_account_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-	return n >= 2 && n <= META_NAME_MAX && !strchr(name, '/') && reference_name_valid(name, n);
-}
-
 void api_v1_respond(struct req *r, unsigned status, json_t *doc)
 {
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -457,7 +451,7 @@ void api_v1_audit_log(struct req *r, const char *action, const char *target, jso
 	struct berr e2;
 	cleanup_free char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
 	json_decref(detail);
-	if (meta_audit(r->meta, r->auth->name, action, target, text, auth_remote_addr(r, addr), &e2) < 0)
+	if (meta_audit(r->meta, r->auth->name, action, target, text, req_remote_addr(r, addr), &e2) < 0)
 		log_warn("audit log: %s", e2.message);
 }
 
@@ -510,7 +504,7 @@ static void api_v1_session_login(struct req *r, struct api_v1 *c)
 	}
 	char addr[64];
 	struct auth_identity id;
-	if (auth_login(r->meta, user, password, auth_remote_addr(r, addr), &id, &r->err) < 0) {
+	if (auth_login(r->meta, user, password, req_remote_addr(r, addr), &id, &r->err) < 0) {
 		api_v1_fail(r);
 		return;
 	}

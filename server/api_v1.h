@@ -78,8 +78,6 @@ int api_v1_field_string(struct req *r, struct api_v1 *c, const char *key, size_t
 int api_v1_field_bool(struct req *r, struct api_v1 *c, const char *key, bool *out);
 /* Integer query argument `name` from min to max (absent: def); 400 naming it otherwise. */
 int api_v1_query_int(struct req *r, const char *name, int64_t def, int64_t min, int64_t max, int64_t *out);
-/* Account names are namespaces: 2 to 64 of the repository-name component grammar. */
-bool api_v1_account_name_valid(const char *name);
 
 /* Respond with doc (taken) as JSON, not cached. */
 void api_v1_respond(struct req *r, unsigned status, json_t *doc);

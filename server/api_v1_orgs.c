@@ -63,7 +63,7 @@ void api_v1_orgs(struct req *r, struct api_v1 *c)
 		req_fail(r, BERR_BAD_REQUEST, "field 'name' is required");
 		return;
 	}
-	if (!api_v1_account_name_valid(name)) {
+	if (!reference_namespace_valid(name)) {
 		req_fail(r, BERR_NAME_INVALID,
 		         "field 'name': '%s' is not a valid name: 2 to 64 of a-z, 0-9 and . _ - "
 		         "between them",
@@ -89,7 +89,7 @@ void api_v1_orgs(struct req *r, struct api_v1 *c)
 static bool api_v1_org_find(struct req *r, const char *name, struct meta_account *org)
 {
 	struct berr e2;
-	if (!api_v1_account_name_valid(name) || meta_account_get(r->meta, name, org, &e2) < 0 || !org->is_org) {
+	if (!reference_namespace_valid(name) || meta_account_get(r->meta, name, org, &e2) < 0 || !org->is_org) {
 		req_fail(r, BERR_NOT_FOUND, "there is no organization named '%s'", name);
 		return false;
 	}
@@ -178,7 +178,7 @@ void api_v1_org_member(struct req *r, struct api_v1 *c)
 			return;
 		}
 	}
-	if (!api_v1_account_name_valid(c->p2) || meta_account_get(r->meta, c->p2, &user, &e2) < 0 || user.is_org) {
+	if (!reference_namespace_valid(c->p2) || meta_account_get(r->meta, c->p2, &user, &e2) < 0 || user.is_org) {
 		req_fail(r, BERR_NOT_FOUND, "there is no user named '%s'", c->p2);
 		return;
 	}

@@ -74,7 +74,7 @@ void api_v1_user_password(struct req *r, struct api_v1 *c)
 	/* Through auth_login, so guessing the current password is throttled like signing in. */
 	char addr[64];
 	struct auth_identity check;
-	if (auth_login(r->meta, acct.name, current, auth_remote_addr(r, addr), &check, &r->err) < 0 ||
+	if (auth_login(r->meta, acct.name, current, req_remote_addr(r, addr), &check, &r->err) < 0 ||
 	    strcmp(check.via, "password") != 0) {
 		if (r->err.code == BERR_TOOMANYREQUESTS)
 			api_v1_fail(r);
@@ -110,7 +110,7 @@ static void api_v1_users_create(struct req *r, struct api_v1 *c)
 		req_fail(r, BERR_BAD_REQUEST, "field '%s' is required", name ? "password" : "name");
 		return;
 	}
-	if (!api_v1_account_name_valid(name)) {
+	if (!reference_namespace_valid(name)) {
 		req_fail(r, BERR_NAME_INVALID,
 		         "field 'name': '%s' is not a valid name: 2 to 64 of a-z, 0-9 and . _ - "
 		         "between them",
@@ -209,7 +209,7 @@ void api_v1_users_one(struct req *r, struct api_v1 *c)
 		return;
 	struct meta_account acct;
 	struct berr e2;
-	if (!api_v1_account_name_valid(c->p1) || meta_account_get(r->meta, c->p1, &acct, &e2) < 0 || acct.is_org) {
+	if (!reference_namespace_valid(c->p1) || meta_account_get(r->meta, c->p1, &acct, &e2) < 0 || acct.is_org) {
 		req_fail(r, BERR_NOT_FOUND, "there is no user named '%s'", c->p1);
 		return;
 	}

@@ -33,20 +33,6 @@ bool auth_disabled(const struct req *r)
 	return strcmp(r->reg->cfg->auth, "none") == 0;
 }
 
-const char *auth_remote_addr(struct req *r, char buf[64])
-{
-	snprintf(buf, 64, "-");
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, 64);
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, 64);
-	}
-	return buf;
-}
-
 void auth_external_base(struct req *r, char *out, size_t outlen)
 {
 	const struct config *cfg = r->reg->cfg;
@@ -163,7 +149,7 @@ static int auth_basic(struct req *r, const char *value, struct auth_identity *id
 		return berr_set(err, BERR_UNAUTHORIZED, "malformed Basic credentials");
 	*colon = '\0';
 	char addr[64];
-	return auth_login(r->meta, (char *)raw, colon + 1, auth_remote_addr(r, addr), id, err);
+	return auth_login(r->meta, (char *)raw, colon + 1, req_remote_addr(r, addr), id, err);
 }
 
 static int auth_bearer(struct req *r, const char *value, struct auth_identity *id, struct berr *err)

@@ -58,8 +58,6 @@ bool auth_require_catalog(struct req *r);
 /* The viewer for filtered listings. */
 void auth_viewer(struct req *r, struct meta_viewer *out);
 
-/* The client's address as text. */
-const char *auth_remote_addr(struct req *r, char buf[64]);
 /* "http(s)://host" as clients reach berthd (--external-url, else the Host header). */
 void auth_external_base(struct req *r, char *out, size_t outlen);
 

@@ -339,6 +339,26 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 	return MHD_YES;
 }
 
+/* The client's address as text ("-" if unknown) in buf. */
+static const char *http_client_addr(struct MHD_Connection *conn, char buf[64])
+{
+	snprintf(buf, 64, "-");
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, 64);
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, 64);
+	}
+	return buf;
+}
+
+const char *req_remote_addr(struct req *r, char buf[64])
+{
+	return http_client_addr(r->conn, buf);
+}
+
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct req *r = *con_cls;
@@ -352,15 +372,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		double ms =
 		    (double)(now.tv_sec - r->started.tv_sec) * 1e3 + (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
-		char addr[INET6_ADDRSTRLEN] = "-";
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		if (ci && ci->client_addr) {
-			const struct sockaddr *sa = ci->client_addr;
-			if (sa->sa_family == AF_INET)
-				inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
-			else if (sa->sa_family == AF_INET6)
-				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
-		}
+		char addr[64];
+		http_client_addr(conn, addr);
 		const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
 		log_info("access %s \"%s %s\" %u in=%llu %.2fms%s \"%s\"", addr, r->method_str ? r->method_str : "-",
 		         r->url, r->status, (unsigned long long)r->bytes_in, ms,

@@ -70,6 +70,8 @@ const char *req_header(struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
 /* Call fn for each value of query argument `name`, in order. Stops early if fn returns non-zero. */
 int req_query_each(struct req *r, const char *name, int (*fn)(void *ctx, const char *value), void *ctx);
+/* The client's address as text ("-" if unknown), written to buf. */
+const char *req_remote_addr(struct req *r, char buf[64]);
 /* Content-Length of the request, or -1 if absent/invalid (chunked). */
 int64_t req_content_length(struct req *r);
 /* True if the request announces a body (Content-Length > 0 or Transfer-Encoding). */

@@ -12,6 +12,7 @@
 #include "common/berr.h"
 #include "common/digest.h"
 #include "common/manifest.h"
+#include "common/reference.h"
 
 struct meta;
 
@@ -108,7 +109,7 @@ int meta_catalog_visible(struct meta *m, const struct meta_viewer *viewer, const
 void meta_set_default_visibility(bool public_default);
 
 /* Accounts: users and organizations. */
-#define META_NAME_MAX 64
+#define META_NAME_MAX REFERENCE_NAMESPACE_MAX
 struct meta_account {
 	int64_t id;
 	char name[META_NAME_MAX + 1];
@@ -284,7 +285,6 @@ int meta_dangling_each(struct meta *m, meta_dangling_fn fn, void *ctx, struct be
 int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct berr *err);
 /* Repository of upload `id`; BERR_BLOB_UPLOAD_UNKNOWN if there is none. */
 int meta_upload_get(struct meta *m, const char *id, int64_t *repo_id, struct berr *err);
-int meta_upload_touch(struct meta *m, const char *id, struct berr *err);
 int meta_upload_delete(struct meta *m, const char *id, struct berr *err);
 
 #endif

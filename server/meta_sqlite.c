@@ -47,7 +47,6 @@ enum stmt_id {
 	ST_REFERRERS_TYPE,
 	ST_UPLOAD_INSERT,
 	ST_UPLOAD_GET,
-	ST_UPLOAD_TOUCH,
 	ST_UPLOAD_DELETE,
 	ST_CATALOG_VISIBLE,
 	ST_ACCOUNT_GET,
@@ -164,7 +163,6 @@ static const char *const stmt_sql[ST_COUNT] = {
                           "WHERE repository_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
     [ST_UPLOAD_INSERT] = "INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
     [ST_UPLOAD_GET] = "SELECT repository_id FROM uploads WHERE id = ?1",
-    [ST_UPLOAD_TOUCH] = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1",
     [ST_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
     [ST_CATALOG_VISIBLE] =
         "SELECT r.name FROM repositories r WHERE r.name > ?1 AND EXISTS "
@@ -1008,16 +1006,6 @@ int meta_upload_get(struct meta *m, const char *id, int64_t *repo_id, struct ber
 	return 0;
 }
 
-int meta_upload_touch(struct meta *m, const char *id, struct berr *err)
-{
-	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_TOUCH, err);
-	if (!st)
-		return -1;
-	bind_text(st, 1, id);
-	sqlite3_bind_int64(st, 2, meta_now());
-	return meta_step_done(m, st, "touch upload", err);
-}
-
 int meta_upload_delete(struct meta *m, const char *id, struct berr *err)
 {
 	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_DELETE, err);
@@ -1080,6 +1068,22 @@ static int meta_each_name(struct meta *m, sqlite3_stmt *st, meta_name_fn fn, voi
 		if (fn(ctx, v ? v : ""))
 			break;
 	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, what, err);
+	return 0;
+}
+
+/* Call fn for each row's first two columns as text (a name and its role or permission). */
+static int meta_each_pair(struct meta *m, sqlite3_stmt *st, meta_member_fn fn, void *ctx, const char *what,
+                          struct berr *err)
+{
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+			break;
 	meta_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return meta_fail(m, rc, what, err);
@@ -1265,17 +1269,7 @@ int meta_org_members(struct meta *m, const char *org, meta_member_fn fn, void *c
 	struct meta_account o;
 	if (meta_account_get(m, org, &o, err) < 0)
 		return -1;
-	sqlite3_stmt *st = meta_bind(m, ST_MEMBER_LIST, err, "i", o.id);
-	if (!st)
-		return -1;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
-			break;
-	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, rc, "list members", err);
-	return 0;
+	return meta_each_pair(m, meta_bind(m, ST_MEMBER_LIST, err, "i", o.id), fn, ctx, "list members", err);
 }
 
 /* One short text value of a one-row lookup into out ("" when there is no row). */
@@ -1719,17 +1713,7 @@ int meta_repo_grant_delete(struct meta *m, int64_t repo_id, int64_t user_id, str
 
 int meta_repo_grants(struct meta *m, int64_t repo_id, meta_member_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_GRANT_LIST, err, "i", repo_id);
-	if (!st)
-		return -1;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
-			break;
-	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, rc, "list grants", err);
-	return 0;
+	return meta_each_pair(m, meta_bind(m, ST_GRANT_LIST, err, "i", repo_id), fn, ctx, "list grants", err);
 }
 
 int meta_blobs_each(struct meta *m, meta_blob_fn fn, void *ctx, struct berr *err)
