@@ -33,4 +33,13 @@ fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Recommends too: the tests were written against podman with its usual companions
+# (uidmap, slirp4netns, fuse-overlayfs), and runc is listed because crun, podman's first
+# choice, refuses hybrid cgroup layouts.
+apt-get install -y -qq "${missing[@]}" >/dev/null
+# Debian's docker-registry package starts a service on port 5000, the port `./run serve`
+# gives berthd; the tests start their own instances, so the packaged service stays off.
+if printf '%s\n' "${missing[@]}" | grep -qx docker-registry && command -v systemctl >/dev/null &&
+	[ -d /run/systemd/system ]; then
+	systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
