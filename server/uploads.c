@@ -241,7 +241,8 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 
 	enum digest_algo algo = st->ctx ? digest_ctx_algo(st->ctx) : DIGEST_SHA256;
 	struct blob_writer *w = NULL;
-	if (uploads_rehash(reg, st, algo, size, err) < 0 || !(w = blobstore_upload_open(reg->blobs, id, size, err))) {
+	if (uploads_rehash(reg, st, algo, size, err) < 0 ||
+	    !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err))) {
 		pthread_mutex_lock(&reg->uploads->lock);
 		st->busy = false;
 		pthread_cond_broadcast(&reg->uploads->idle);
@@ -260,9 +261,7 @@ int uploads_chunk_write(struct upload_chunk *c, const void *data, size_t len, st
 {
 	if (blob_writer_write(c->w, data, len, err) < 0)
 		return -1;
-	digest_ctx_update(c->st->ctx, data, len);
 	c->pos += len;
-	c->st->hashed = c->pos;
 	return 0;
 }
 
@@ -270,6 +269,7 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 {
 	int rc = blob_writer_finish(c->w, keep, err);
 	pthread_mutex_lock(&c->reg->uploads->lock);
+	c->st->hashed = c->pos; /* the writer fed the state every byte it kept */
 	if (!keep || rc < 0) {
 		/* The digest state ran ahead of what is kept: rebuild it next time. */
 		digest_ctx_free(c->st->ctx);

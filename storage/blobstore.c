@@ -7,6 +7,7 @@
 
 #include "common/xalloc.h"
 #include "storage/driver.h"
+#include "storage/writer_pipe.h"
 
 struct blobstore {
 	const struct blob_driver_ops *ops;
@@ -70,12 +71,13 @@ int blobstore_upload_size(struct blobstore *bs, const char *id, uint64_t *size, 
 	return bs->ops->upload_size(bs->drv, id, size, err);
 }
 
-struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset, struct berr *err)
+struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset,
+                                          struct digest_ctx *hash, struct berr *err)
 {
 	struct blob_writer *w = NULL;
 	if (bs->ops->upload_open(bs->drv, id, offset, &w, err) < 0)
 		return NULL;
-	return w;
+	return writer_pipe_wrap(w, hash);
 }
 
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct berr *err)

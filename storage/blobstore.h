@@ -42,8 +42,12 @@ int blobstore_upload_begin(struct blobstore *bs, const char *id, struct berr *er
 int blobstore_upload_size(struct blobstore *bs, const char *id, uint64_t *size, struct berr *err);
 /* Open a writer that appends at `offset`, which must be the current size. The caller ends
  * it with blob_writer_finish: keep=true makes what was written durable-in-order, keep=false
- * truncates back to `offset` (a failed chunk leaves no trace). */
-struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset, struct berr *err);
+ * truncates back to `offset` (a failed chunk leaves no trace). If hash is not NULL, the
+ * writer feeds it every byte it writes, in order (on its own thread: the caller must not
+ * touch hash until blob_writer_finish returns). Writing is handed to a second thread
+ * through a small bounded ring, so the caller's receiving overlaps hashing and writing. */
+struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset,
+                                          struct digest_ctx *hash, struct berr *err);
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct berr *err);
 /* Ends and frees the writer. */
 int blob_writer_finish(struct blob_writer *w, bool keep, struct berr *err);
