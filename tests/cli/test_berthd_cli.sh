@@ -80,7 +80,10 @@ check "a bad BERTH_LOG_LEVEL is refused with its name" grep -q BERTH_LOG_LEVEL <
 port=$(free_port)
 python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(5)" &
 pids+=($!)
-sleep 0.3
+for _ in $(seq 100); do # wait until the listener holds the port (a loaded machine is slow)
+	python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && break
+	sleep 0.1
+done
 bad "a port in use is refused" "in use" --listen "127.0.0.1:$port" --data "$tmp/inuse"
 
 # Settings from the config file, overridden by the environment, overridden by flags.
