@@ -43,11 +43,19 @@ struct copy_job {
 	size_t nvisited;
 };
 
+/* The caller asked to stop. */
+static bool copy_stopped(const struct copy_job *j)
+{
+	return j->o->stop && __atomic_load_n(j->o->stop, __ATOMIC_RELAXED);
+}
+
 static struct registry_client *copy_client(const struct copy_side *side, const char *repo)
 {
 	struct registry_client *c = registry_client_new(side->registry, repo, side->plain_http, side->cred);
 	if (side->tls_no_verify)
 		registry_client_set_tls_verify(c, false);
+	if (side->basic_first)
+		registry_client_send_basic(c);
 	return c;
 }
 
@@ -243,6 +251,10 @@ static void *copy_worker(void *arg)
 	struct copy_pool *p = arg;
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
+		if (!p->failed && copy_stopped(p->job)) {
+			berr_set(&p->err, BERR_UNAVAILABLE, "the copy was stopped");
+			p->failed = true;
+		}
 		if (p->failed || p->next >= p->n) {
 			pthread_mutex_unlock(&p->lock);
 			return NULL;
@@ -431,6 +443,8 @@ static int copy_manifest(struct copy_job *j, const char *reference, const char *
 {
 	cleanup_free char *body = NULL, *ct = NULL;
 	size_t len = 0;
+	if (copy_stopped(j))
+		return berr_set(err, BERR_UNAVAILABLE, "the copy was stopped");
 	if (registry_client_get_manifest(j->src, reference, &body, &len, &ct, err) < 0)
 		return -1;
 	struct digest want, got;

@@ -20,12 +20,14 @@ struct copy_side {
 	bool plain_http;               /* http:// instead of https:// */
 	bool tls_no_verify;            /* https without certificate checks (berthd's loopback only) */
 	const struct credential *cred; /* NULL: anonymous (the 401 flow may still get a token) */
+	bool basic_first;              /* send cred as Basic at once, never asking a token realm */
 };
 
 struct copy_opts {
 	unsigned parallel; /* blobs at once (0: 4) */
 	bool no_referrers; /* copy only the image, not what refers to it */
 	FILE *out;         /* one line per blob and manifest; NULL: silent */
+	const bool *stop;  /* may be NULL; once true, no new manifest or blob starts */
 };
 
 struct copy_stats {

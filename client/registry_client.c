@@ -973,3 +973,15 @@ const char *registry_client_registry(const struct registry_client *c)
 {
 	return c->registry;
 }
+
+void registry_client_send_basic(struct registry_client *c)
+{
+	if (!c->has_cred)
+		return;
+	cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
+	pthread_mutex_lock(&c->auth_lock);
+	free(c->authorization);
+	c->authorization = xasprintf("Basic %s", b64);
+	c->auth_generation++;
+	pthread_mutex_unlock(&c->auth_lock);
+}

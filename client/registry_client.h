@@ -93,6 +93,10 @@ void registry_client_set_tls_verify(struct registry_client *c, bool verify);
  * registry has no Referrers API (404 or an answer that is no OCI index), -1 on error. */
 int registry_client_get_referrers(struct registry_client *c, const struct digest *d, char **body, size_t *len,
                                   struct berr *err);
+/* Send the credential as Basic from the first request on, without waiting for a challenge
+ * (for a registry that accepts Basic on every endpoint, and whose token realm must not be
+ * asked). */
+void registry_client_send_basic(struct registry_client *c);
 /* The registry name the client was made for ("host:port"). */
 const char *registry_client_registry(const struct registry_client *c);
 
