@@ -87,6 +87,7 @@ struct copy_stream {
 	/* consumer */
 	struct digest_ctx *hash;
 	uint64_t sent;
+	bool starved; /* the producer ended before the last byte */
 	bool mismatch;
 	struct berr check_err;
 };
@@ -146,8 +147,10 @@ static ssize_t copy_consumer_read(void *arg, void *buf, size_t len)
 	do
 		n = recv(s->fds[0], buf, len, 0);
 	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return -1; /* the producer stopped short; its error says why */
+	if (n <= 0) {
+		s->starved = true; /* the producer stopped short; its error says why */
+		return -1;
+	}
 	digest_ctx_update(s->hash, buf, (size_t)n);
 	s->sent += (uint64_t)n;
 	if (s->sent == size) {
@@ -189,12 +192,16 @@ static int copy_stream_blob(struct copy_job *j, const struct manifest_descriptor
 	close(s.fds[0]);
 	close(s.fds[1]);
 	digest_ctx_free(s.hash);
+	/* Which side failed first: a producer that stopped short explains a failed PUT; a
+	 * failed PUT explains a producer whose writes were refused. */
 	if (s.mismatch)
 		*err = s.check_err;
-	else if (s.src_rc < 0 && (rc < 0 || s.src_err.code != BERR_NONE))
+	else if (s.starved && s.src_rc < 0)
 		*err = s.src_err;
 	else if (rc < 0)
 		*err = put_err;
+	else if (s.src_rc < 0)
+		*err = s.src_err;
 	else
 		return 0;
 	return -1;

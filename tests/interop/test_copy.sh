@@ -210,6 +210,78 @@ copy_dist_all_tags() {
 }
 tap_check "--all-tags through docker-registry and back" copy_dist_all_tags
 
+# --- tag list pagination: a small registry that serves 2 tags a page, whatever n asks
+
+# pagereg.py LAYOUT PORTFILE: a read-only v2 registry serving an OCI layout; its tags list
+# answers 2 tags a page with a relative Link header, and logs each tags request.
+cat >"$TEST_DIR/pagereg.py" <<'PY'
+import json, os, sys, urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+layout, portfile = sys.argv[1], sys.argv[2]
+idx = json.load(open(layout + "/index.json"))
+tags = sorted(m["annotations"]["org.opencontainers.image.ref.name"] for m in idx["manifests"])
+def blob(d):
+    p = f"{layout}/blobs/sha256/{d.split(':', 1)[1]}"
+    return open(p, "rb").read() if os.path.exists(p) else None
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def send(self, code, body=b"", headers={}):
+        self.send_response(code)
+        for k, v in headers.items(): self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    def do_HEAD(self): self.do_GET()
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        parts = u.path.split("/")
+        if u.path == "/v2/": return self.send(200, b"{}")
+        if u.path.endswith("/tags/list"):
+            print("tags", u.query, flush=True)
+            last = q.get("last", [""])[0]
+            page = [t for t in tags if t > last][:2]
+            h = {"Content-Type": "application/json"}
+            if page and page[-1] != tags[-1]:
+                h["Link"] = f'<{u.path}?n=2&last={page[-1]}>; rel="next"'
+            return self.send(200, json.dumps({"name": "p", "tags": page}).encode(), h)
+        if len(parts) >= 5 and parts[-2] == "manifests":
+            ref = parts[-1]
+            if not ref.startswith("sha256:"):
+                ref = next((m["digest"] for m in idx["manifests"]
+                            if m["annotations"]["org.opencontainers.image.ref.name"] == ref), None)
+            data = blob(ref) if ref else None
+            if data is None: return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no"}]}')
+            return self.send(200, data, {"Content-Type": json.loads(data)["mediaType"], "Docker-Content-Digest": ref})
+        if len(parts) >= 5 and parts[-2] == "blobs":
+            data = blob(parts[-1])
+            if data is None: return self.send(404)
+            return self.send(200, data, {"Content-Type": "application/octet-stream"})
+        self.send(404, b'{"errors":[{"code":"NOT_FOUND","message":"no such endpoint"}]}')
+s = ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(portfile + ".tmp", "w").write(str(s.server_address[1]))
+os.rename(portfile + ".tmp", portfile)
+s.serve_forever()
+PY
+
+paged_all_tags() {
+	local pf=$TEST_DIR/pagereg.port i
+	python3 "$TEST_DIR/pagereg.py" "$IMG/tags" "$pf" >"$TEST_DIR/pagereg.log" 2>&1 &
+	_berth_pids+=("$!")
+	for ((i = 0; i < 50; i++)); do [ -s "$pf" ] && break; sleep 0.1; done
+	[ -s "$pf" ] || { echo "pagereg.py did not start"; return 1; }
+	local P=127.0.0.1:$(cat "$pf")
+	berth copy -q --all-tags "$P/paged/tags" "$B/paged/tags" >"$OUT" 2>&1 || { cat "$OUT"; return 1; }
+	cat "$OUT"
+	grep -q 'copied 3 tags' "$OUT" || return 1
+	expect_eq "tag requests" "$(grep -c '^tags' "$TEST_DIR/pagereg.log")" 2 || return 1
+	grep -q 'last=v2' "$TEST_DIR/pagereg.log" || { echo "the second page was not asked for"; return 1; }
+	for t in v1 v2 v3; do
+		expect_ref_digest "docker://$B/paged/tags:$t" "$(layout_top_digest "$IMG/tags" "$t")" || return 1
+	done
+}
+tap_check "--all-tags follows the tag list's Link pages; a source without the Referrers API or tag schema" paged_all_tags
+
 # --- docker-registry with htpasswd
 
 copy_auth() {
@@ -231,6 +303,30 @@ tap_check "no credentials for the htpasswd registry: one-line error, non-zero ex
 	expect_fail_with 'unauthorized|authentication required' berth copy "$A/src/multi:m" "$DA/secure/other:m"
 tap_check "wrong credentials: rejected" \
 	expect_fail_with 'unauthorized|rejected' berth copy --dest-creds 'copier:wrong' "$A/src/multi:m" "$DA/secure/other:m"
+
+# --- berthd --auth token as the destination: Bearer tokens, and a push that is denied
+
+# berthd --auth token answers an anonymous /v2/ with 401, which is just as ready.
+eval "$(declare -f _berth_wait_ready | sed '1s/_berth_wait_ready/_berth_wait_ready_200/')"
+_berth_wait_ready() { _berth_wait_ready_200 "$1" "$2" "$3" "$4 401"; }
+token_dest() {
+	berthd_start "$TEST_DIR/c" --auth token || return 1
+	C=$BERTHD_ADDR
+	printf 'alice-password-1\n' | "$BERTHD" user add alice --password-stdin --data "$TEST_DIR/c" &&
+		printf 'bob-password-1\n' | "$BERTHD" user add bob --password-stdin --data "$TEST_DIR/c" || return 1
+	berth copy -q --dest-creds 'alice:alice-password-1' "$A/src/multi:m" "$C/alice/multi:m" >"$OUT" 2>&1 ||
+		{ cat "$OUT"; return 1; }
+	local got
+	got=$(skopeo_cmd inspect --raw --tls-verify=false --creds 'alice:alice-password-1' "docker://$C/alice/multi:m" |
+		sha256sum | cut -d' ' -f1)
+	expect_eq "digest on berthd --auth token" "sha256:$got" "$MULTI"
+}
+C=
+tap_check "copy to berthd --auth token with the owner's credentials (Bearer token flow)" token_dest
+tap_check "copy into another user's namespace: denied, one line, non-zero exit" \
+	expect_fail_with 'denied' berth copy --dest-creds 'bob:bob-password-1' "$A/src/multi:m" "$C/alice/other:m"
+tap_check "copy from berthd --auth token without credentials: unauthorized" \
+	expect_fail_with 'unauthorized|authentication required' berth copy "$C/alice/multi:m" "$B/x/y:m"
 
 # --- errors
 
