@@ -42,10 +42,10 @@ static int copy_side_init(const struct cli *g, const struct reference *ref, cons
                           struct credential *cred, const char *which)
 {
 	memset(cred, 0, sizeof *cred);
-	side->registry = ref->registry;
-	side->plain_http = registry_is_insecure(ref->registry, g->insecure, g->ninsecure);
-	side->tls_no_verify = false;
-	side->cred = NULL;
+	*side = (struct copy_side){
+	    .registry = ref->registry,
+	    .plain_http = registry_is_insecure(ref->registry, g->insecure, g->ninsecure),
+	};
 	if (creds) {
 		const char *colon = strchr(creds, ':');
 		if (!colon || colon == creds)
