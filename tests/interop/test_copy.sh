@@ -364,6 +364,7 @@ corrupt_source() {
 }
 tap_check "a source blob that does not match its digest: digest error, nothing stored" corrupt_source
 
+tap_check "no copy wrote to the local store (BERTH_ROOT was never created)" bash -c "[ ! -e '$BERTH_ROOT' ]"
 tap_check "help lists copy" bash -c "'$BERTH_BIN' --help | grep -q copy && '$BERTH_BIN' copy --help | grep -q -- --all-tags"
 
 tap_done
