@@ -419,25 +419,40 @@ static int copy_referrers(struct copy_job *j, const struct digest *subject, stru
 	json_array_foreach(list, i, e)
 	{
 		const char *ds = json_string_value(json_object_get(e, "digest"));
-		struct digest d;
+		struct digest d, got;
 		if (!ds || digest_parse(ds, &d, NULL) < 0) {
 			rc = berr_set(err, BERR_MANIFEST_INVALID, "a referrer of %s has no valid digest", subject->str);
 			break;
 		}
-		bool acked = false;
-		struct digest got;
+		/* A referrer the destination has (a manifest by digest never changes): skip it. */
+		struct berr e2 = {0};
+		if (registry_client_head_manifest(j->dst, d.str, &got, &e2) >= 0) {
+			all_acked = false; /* unknown: ask the destination below */
+			continue;
+		}
+		if (e2.code != BERR_MANIFEST_UNKNOWN) {
+			*err = e2;
+			rc = -1;
+			break;
+		}
 		int c = copy_manifest(j, d.str, d.str, true, &got, err);
 		if (c < 0) {
 			rc = -1;
 			break;
 		}
 		/* c == 2: the destination's answer named the subject (it has the Referrers API) */
-		acked = c == 2;
-		all_acked &= acked;
+		all_acked &= c == 2;
 	}
 	/* A destination without the Referrers API finds referrers by the tag schema. */
-	if (rc == 0 && json_array_size(list) > 0 && !all_acked)
-		rc = copy_fallback_tag(j, subject, list, api == 0 ? body : NULL, len, err);
+	if (rc == 0 && json_array_size(list) > 0 && !all_acked) {
+		cleanup_free char *dst_body = NULL;
+		size_t dst_len = 0;
+		int dst_api = registry_client_get_referrers(j->dst, subject, &dst_body, &dst_len, err);
+		if (dst_api < 0)
+			rc = -1;
+		else if (dst_api == 0)
+			rc = copy_fallback_tag(j, subject, list, api == 0 ? body : NULL, len, err);
+	}
 	json_decref(idx);
 	return rc;
 }
@@ -506,29 +521,56 @@ static int copy_manifest(struct copy_job *j, const char *reference, const char *
 	return has_subject && acked ? 2 : 0;
 }
 
+/* Set up j for a copy from src_repo at src to dst_repo at dst; free with copy_job_free. */
+static void copy_job_init(struct copy_job *j, const struct copy_side *src, const char *src_repo,
+                          const struct copy_side *dst, const char *dst_repo, const struct copy_opts *o,
+                          struct copy_stats *st)
+{
+	*j = (struct copy_job){.src_repo = src_repo, .dst_repo = dst_repo, .o = o, .st = st};
+	j->same_registry = strcmp(src->registry, dst->registry) == 0 && src->plain_http == dst->plain_http &&
+	                   strcmp(src_repo, dst_repo) != 0;
+	j->src = copy_client(src, src_repo);
+	j->dst = copy_client(dst, dst_repo);
+	cleanup_free char *scopes = j->same_registry
+	                                ? xasprintf("repository:%s:pull,push repository:%s:pull", dst_repo, src_repo)
+	                                : xasprintf("repository:%s:pull,push", dst_repo);
+	registry_client_set_scopes(j->dst, scopes);
+	pthread_mutex_init(&j->lock, NULL);
+}
+
+static void copy_job_free(struct copy_job *j)
+{
+	pthread_mutex_destroy(&j->lock);
+	free(j->visited);
+	registry_client_free(j->src);
+	registry_client_free(j->dst);
+}
+
 int copy_image(const struct copy_side *src, const char *src_repo, const char *reference, const struct copy_side *dst,
                const char *dst_repo, const char *dst_reference, const struct copy_opts *o, struct copy_stats *st,
                struct digest *digest, struct berr *err)
 {
-	struct copy_job j = {.src_repo = src_repo, .dst_repo = dst_repo, .o = o, .st = st};
-	j.same_registry = strcmp(src->registry, dst->registry) == 0 && src->plain_http == dst->plain_http &&
-	                  strcmp(src_repo, dst_repo) != 0;
-	j.src = copy_client(src, src_repo);
-	j.dst = copy_client(dst, dst_repo);
-	cleanup_free char *scopes = j.same_registry
-	                                ? xasprintf("repository:%s:pull,push repository:%s:pull", dst_repo, src_repo)
-	                                : xasprintf("repository:%s:pull,push", dst_repo);
-	registry_client_set_scopes(j.dst, scopes);
-	pthread_mutex_init(&j.lock, NULL);
+	struct copy_job j;
+	copy_job_init(&j, src, src_repo, dst, dst_repo, o, st);
 	struct digest top;
 	int rc = copy_manifest(&j, reference, dst_reference ? dst_reference : reference, false, &top, err);
 	if (rc >= 0 && digest)
 		*digest = top;
-	pthread_mutex_destroy(&j.lock);
-	free(j.visited);
-	registry_client_free(j.src);
-	registry_client_free(j.dst);
+	copy_job_free(&j);
 	return rc < 0 ? -1 : 0;
+}
+
+int copy_referrers_of(const struct copy_side *src, const char *src_repo, const struct digest *subject,
+                      const struct copy_side *dst, const char *dst_repo, const struct copy_opts *o,
+                      struct copy_stats *st, struct berr *err)
+{
+	if (o->no_referrers)
+		return 0;
+	struct copy_job j;
+	copy_job_init(&j, src, src_repo, dst, dst_repo, o, st);
+	int rc = copy_referrers(&j, subject, err);
+	copy_job_free(&j);
+	return rc;
 }
 
 int copy_resolve(const struct copy_side *side, const char *repo, const char *reference, struct digest *out,

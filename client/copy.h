@@ -48,6 +48,12 @@ int copy_image(const struct copy_side *src, const char *src_repo, const char *re
                const char *dst_repo, const char *dst_reference, const struct copy_opts *o, struct copy_stats *st,
                struct digest *digest, struct berr *err);
 
+/* Copy only the referrers of manifest subject (already at the destination) that the
+ * destination lacks, and theirs: for an image that did not change but got signed. */
+int copy_referrers_of(const struct copy_side *src, const char *src_repo, const struct digest *subject,
+                      const struct copy_side *dst, const char *dst_repo, const struct copy_opts *o,
+                      struct copy_stats *st, struct berr *err);
+
 /* The digest src_repo:reference resolves to at a registry (HEAD, else GET and hash): 1 and
  * *out, 0 when there is no such manifest, -1 on error. */
 int copy_resolve(const struct copy_side *side, const char *repo, const char *reference, struct digest *out,

@@ -220,11 +220,17 @@ static void replication_repository(struct replication_run *run, const char *repo
 		}
 		if (found == 0) /* deleted since the listing */
 			continue;
+		struct copy_stats st = {0};
 		if (replication_local_digest(run, local, tags[i], &have) && digest_equal(&have, &src_d)) {
-			run->unchanged++;
+			/* Unchanged, but it may have been signed (or given an SBOM) since. */
+			if (copy_referrers_of(&run->src, repo, &src_d, &run->dst, local, &o, &st, &e) < 0)
+				replication_error(run, what, &e);
+			else
+				run->unchanged++;
+			if (st.referrers)
+				log_info("replication %s: %s: copied %zu new referrers", r->name, what, st.referrers);
 			continue;
 		}
-		struct copy_stats st = {0};
 		struct digest got;
 		if (copy_image(&run->src, repo, tags[i], &run->dst, local, tags[i], &o, &st, &got, &e) < 0) {
 			replication_error(run, what, &e);

@@ -79,6 +79,35 @@ rule_field() {
 	fi
 }
 
+# push_referrer ADDR REPO SUBJECT_DIGEST: an artifact manifest (empty config, one layer) whose
+# subject is the given image manifest, pushed to a registry without auth; prints its digest.
+push_referrer() {
+	local addr=$1 repo=$2 sd=$3 f=$TEST_DIR/referrer f2 d loc ss
+	ss=$(curl -sSf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$addr/v2/$repo/manifests/$sd" | wc -c)
+	printf '{}' >"$f.empty"
+	printf 'signature of %s\n' "$sd" >"$f.sig"
+	for f2 in "$f.empty" "$f.sig"; do
+		d=sha256:$(sha256sum <"$f2" | cut -d' ' -f1)
+		loc=$(curl -sS -o /dev/null -D - -X POST "http://$addr/v2/$repo/blobs/uploads/" | tr -d '\r' |
+			sed -n 's/^[Ll]ocation: //p')
+		case $loc in http*) ;; *) loc=http://$addr$loc ;; esac
+		case $loc in *\?*) loc="$loc&digest=$d" ;; *) loc="$loc?digest=$d" ;; esac
+		curl -sSf -o /dev/null -X PUT --data-binary "@$f2" "$loc" || return 1
+	done
+	jq -cn --arg sd "$sd" --argjson ss "$ss" --arg ld "sha256:$(sha256sum <"$f.sig" | cut -d' ' -f1)" \
+		--argjson ls "$(stat -c %s "$f.sig")" '{schemaVersion: 2,
+		mediaType: "application/vnd.oci.image.manifest.v1+json", artifactType: "application/vnd.example.signature",
+		config: {mediaType: "application/vnd.oci.empty.v1+json", size: 2,
+		         digest: "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+		layers: [{mediaType: "application/vnd.example.sig", digest: $ld, size: $ls}],
+		subject: {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $sd, size: $ss}}' |
+		tr -d '\n' >"$f.json"
+	d=sha256:$(sha256sum <"$f.json" | cut -d' ' -f1)
+	curl -sSf -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+		--data-binary "@$f.json" "http://$addr/v2/$repo/manifests/$d" || return 1
+	echo "$d"
+}
+
 build_fixtures() {
 	local s
 	for s in v1 v2 v3 v1b latest dev-1; do
@@ -167,6 +196,8 @@ first_run() {
 tap_check "run --wait: the matching tags are copied with their digests, the others not" first_run
 
 next_run() {
+	local sig
+	sig=$(push_referrer "$S" lib/app "$(dg app v2)") || { echo "cannot push a referrer"; return 1; }
 	skopeo_cmd copy --dest-tls-verify=false "oci:$IMG/app:v3" "docker://$S/lib/app:v3" >/dev/null || return 1
 	skopeo_cmd copy --dest-tls-verify=false "oci:$IMG/app:v1b" "docker://$S/lib/app:v1" >/dev/null || return 1
 	mirror run fromberth --wait || return 1
@@ -174,9 +205,11 @@ next_run() {
 		expect_eq unchanged "$(rule_field fromberth unchanged)" 2 &&
 		expect_eq total "$(rule_field fromberth total)" 5 || return 1
 	expect_eq "new tag v3" "$(local_digest mirror/lib/app:v3)" "$(dg app v3)" &&
-		expect_eq "moved tag v1" "$(local_digest mirror/lib/app:v1)" "$(dg app v1b)"
+		expect_eq "moved tag v1" "$(local_digest mirror/lib/app:v1)" "$(dg app v1b)" || return 1
+	expect_eq "referrers of the unchanged v2" "$(curl -sSf -u "admin:$ADMIN_PW" \
+		"http://$L/v2/mirror/lib/app/referrers/$(dg app v2)" | jq -r '.manifests[].digest')" "$sig"
 }
-tap_check "the next run copies the new tag and the moved one, skips the unchanged" next_run
+tap_check "the next run copies the new tag and the moved one, and a new signature of an unchanged one" next_run
 
 # --- a scheduled rule on docker-registry with htpasswd credentials
 
