@@ -15,6 +15,7 @@ struct cli {
 /* argv[0] is the command name; options follow. */
 int cmd_pull(const struct cli *g, int argc, char **argv);
 int cmd_push(const struct cli *g, int argc, char **argv);
+int cmd_copy(const struct cli *g, int argc, char **argv);
 int cmd_images(const struct cli *g, int argc, char **argv);
 int cmd_inspect(const struct cli *g, int argc, char **argv);
 int cmd_tag(const struct cli *g, int argc, char **argv);

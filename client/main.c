@@ -21,6 +21,7 @@ static const struct {
 } commands[] = {
     {"pull", cmd_pull, "Pull an image from a registry"},
     {"push", cmd_push, "Push a local image to a registry"},
+    {"copy", cmd_copy, "Copy images between registries (no local store)"},
     {"images", cmd_images, "List local images"},
     {"inspect", cmd_inspect, "Show an image's details as JSON"},
     {"tag", cmd_tag, "Give a local image another name"},

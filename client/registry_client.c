@@ -20,12 +20,16 @@
 
 #include "client/www_auth.h"
 #include "common/manifest.h"
+#include "common/reference.h"
 #include "common/xalloc.h"
 
 /* Caps on what is read from the network besides blobs. */
 #define REGISTRY_ERROR_BODY_MAX (64 * 1024)
 #define REGISTRY_TOKEN_MAX      (1024 * 1024)
 #define REGISTRY_HEADER_MAX     8192
+/* Tags asked for per page, and the most accepted for one repository. */
+#define REGISTRY_TAGS_PAGE 1000
+#define REGISTRY_TAGS_MAX  100000
 
 #define REGISTRY_ACCEPT                                                                       \
 	"Accept: " MEDIATYPE_OCI_INDEX ", " MEDIATYPE_OCI_MANIFEST ", " MEDIATYPE_DOCKER_LIST \
@@ -43,6 +47,7 @@ struct registry_client {
 	pthread_mutex_t auth_lock;
 	char *authorization; /* "Bearer ..." / "Basic ...", or NULL; guarded by auth_lock */
 	unsigned auth_generation;
+	bool tls_no_verify;
 };
 
 /* One exchange: what is sent and what came back. */
@@ -72,6 +77,8 @@ struct registry_req {
 	char *docker_digest;
 	char *content_range;
 	char *location;
+	char *link;
+	char *oci_subject;
 };
 
 /* A PUT body: bytes in memory (data) or read from fd with pread, so a retry after a 401
@@ -84,6 +91,10 @@ struct registry_upload {
 	void (*progress)(void *arg, uint64_t sent);
 	void *arg;
 	int read_errno;
+	/* a one-way stream instead (data and fd unused): cannot rewind */
+	ssize_t (*stream)(void *arg, void *buf, size_t len);
+	void *stream_arg;
+	bool stream_failed;
 };
 
 void registry_client_global_init(void)
@@ -189,8 +200,10 @@ static void registry_req_reset(struct registry_req *r)
 	free(r->docker_digest);
 	free(r->content_range);
 	free(r->location);
+	free(r->link);
+	free(r->oci_subject);
 	r->body = r->www_authenticate = r->content_type = r->docker_digest = r->content_range = NULL;
-	r->location = NULL;
+	r->location = r->link = r->oci_subject = NULL;
 	r->body_len = 0;
 	r->too_big = r->began = r->sink_failed = false;
 	r->status = 0;
@@ -233,6 +246,8 @@ static size_t registry_header_cb(char *data, size_t size, size_t n, void *arg)
 	    {"docker-content-digest:", offsetof(struct registry_req, docker_digest)},
 	    {"content-range:", offsetof(struct registry_req, content_range)},
 	    {"location:", offsetof(struct registry_req, location)},
+	    {"link:", offsetof(struct registry_req, link)},
+	    {"oci-subject:", offsetof(struct registry_req, oci_subject)},
 	};
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
 		size_t nl = strlen(keep[i].name);
@@ -301,7 +316,14 @@ static size_t registry_read_cb(char *buf, size_t size, size_t n, void *arg)
 		want = (size_t)(u->size - u->off);
 	if (want == 0)
 		return 0;
-	if (u->data) {
+	if (u->stream) {
+		ssize_t got = u->stream(u->stream_arg, buf, want);
+		if (got <= 0) {
+			u->stream_failed = true;
+			return CURL_READFUNC_ABORT;
+		}
+		want = (size_t)got;
+	} else if (u->data) {
 		memcpy(buf, u->data + u->off, want);
 	} else {
 		ssize_t got;
@@ -323,6 +345,8 @@ static size_t registry_read_cb(char *buf, size_t size, size_t n, void *arg)
 static int registry_seek_cb(void *arg, curl_off_t offset, int origin)
 {
 	struct registry_upload *u = arg;
+	if (u->stream) /* the bytes sent are gone */
+		return u->off == (uint64_t)offset && origin == SEEK_SET ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_CANTSEEK;
 	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > u->size)
 		return CURL_SEEKFUNC_CANTSEEK;
 	u->off = (uint64_t)offset;
@@ -373,9 +397,17 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 	/* A stalled transfer (under 1 byte/s for a minute) fails instead of hanging. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	if (c->tls_no_verify) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	if (r->upload) {
+		if (r->upload->stream && r->upload->off)
+			return berr_set(err, BERR_BLOB_UPLOAD_INVALID,
+			                "%s: a streamed upload cannot be sent again (the registry asked to retry it)",
+			                r->url);
 		r->upload->off = 0;
 		r->upload->read_errno = 0;
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -399,6 +431,8 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 		return -1;
 	if (r->upload && r->upload->read_errno)
 		return berr_sys(err, r->upload->read_errno, "read the blob to upload");
+	if (r->upload && r->upload->stream_failed)
+		return berr_set(err, BERR_BLOB_UPLOAD_INVALID, "%s: the blob's source stopped", r->url);
 	if (rc == CURLE_OK && r->sink && !r->began && (r->status == 200 || r->status == 206) &&
 	    registry_begin_sink(r) < 0)
 		return -1;
@@ -779,4 +813,175 @@ int registry_client_put_manifest(struct registry_client *c, const char *referenc
 		rc = registry_check_digest(c, &r, d, err);
 	registry_req_free(&r);
 	return rc;
+}
+
+int registry_client_put_blob_stream(struct registry_client *c, const char *location, const struct digest *d,
+                                    uint64_t size, ssize_t (*read_fn)(void *arg, void *buf, size_t len), void *arg,
+                                    struct berr *err)
+{
+	struct registry_upload u = {.fd = -1, .size = size, .stream = read_fn, .stream_arg = arg};
+	struct registry_req r = {.method = "PUT",
+	                         .upload = &u,
+	                         .req_content_type = "application/octet-stream",
+	                         .body_max = REGISTRY_ERROR_BODY_MAX};
+	r.url = xasprintf("%s%sdigest=%s", location, strchr(location, '?') ? "&" : "?", d->str);
+	int rc = registry_request(c, &r, err);
+	if (rc == 0 && r.status != 201) {
+		cleanup_free char *what = xasprintf("blob %s", d->str);
+		rc = registry_status_error(c, &r, what, BERR_BLOB_UPLOAD_INVALID, err);
+	}
+	if (rc == 0)
+		rc = registry_check_digest(c, &r, d, err);
+	registry_req_free(&r);
+	return rc;
+}
+
+int registry_client_put_manifest_subject(struct registry_client *c, const char *reference, const char *body, size_t len,
+                                         const char *media_type, const struct digest *d, bool *subject_acked,
+                                         struct berr *err)
+{
+	struct registry_upload u = {.data = body, .fd = -1, .size = len};
+	struct registry_req r = {
+	    .method = "PUT", .upload = &u, .req_content_type = media_type, .body_max = REGISTRY_ERROR_BODY_MAX};
+	r.url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repository, reference);
+	int rc = registry_request(c, &r, err);
+	if (rc == 0 && r.status != 201) {
+		cleanup_free char *what = xasprintf("manifest %s", reference);
+		rc = registry_status_error(c, &r, what, BERR_MANIFEST_INVALID, err);
+	}
+	if (rc == 0)
+		rc = registry_check_digest(c, &r, d, err);
+	if (subject_acked)
+		*subject_acked = r.oci_subject != NULL;
+	registry_req_free(&r);
+	return rc;
+}
+
+/* The next page's URL from a Link header (`<URL>; rel="next"`), absolute; heap or NULL. */
+static char *registry_next_link(struct registry_client *c, const char *link)
+{
+	if (!link || !strstr(link, "rel=\"next\"") || link[0] != '<')
+		return NULL;
+	const char *end = strchr(link, '>');
+	if (!end || end == link + 1)
+		return NULL;
+	size_t n = (size_t)(end - link - 1);
+	if (strncmp(link + 1, "http://", 7) == 0 || strncmp(link + 1, "https://", 8) == 0)
+		return xstrndup(link + 1, n);
+	return xasprintf("%s%s%.*s", c->base, link[1] == '/' ? "" : "/", (int)n, link + 1);
+}
+
+/* GET the paged list at path ("/v2/R/tags/list", "/v2/_catalog") and collect the strings of
+ * its key ("tags", "repositories") that valid(s, len) accepts, following Link headers. */
+static int registry_list(struct registry_client *c, const char *path, const char *key,
+                         bool (*valid)(const char *s, size_t len), char ***out, size_t *nout, struct berr *err)
+{
+	*out = NULL;
+	*nout = 0;
+	char *url = xasprintf("%s%s?n=%d", c->base, path, REGISTRY_TAGS_PAGE);
+	int rc = 0;
+	for (int page = 0; url && rc == 0; page++) {
+		if (page >= REGISTRY_TAGS_MAX / 10) {
+			rc = berr_set(err, BERR_SIZE_INVALID, "%s%s: the list has too many pages", c->registry, path);
+			break;
+		}
+		struct registry_req r = {.method = "GET", .body_max = MANIFEST_MAX_SIZE, .url = url};
+		url = NULL;
+		rc = registry_request(c, &r, err);
+		if (rc == 0 && r.status != 200) {
+			cleanup_free char *what = xasprintf("%s%s", c->registry, path);
+			rc = registry_status_error(c, &r, what, BERR_NAME_UNKNOWN, err);
+		}
+		json_t *o = rc == 0 ? json_loadb(r.body ? r.body : "", r.body_len, 0, NULL) : NULL;
+		json_t *list = json_object_get(o, key);
+		if (rc == 0 && (!json_is_object(o) || (list && !json_is_array(list) && !json_is_null(list))))
+			rc = berr_set(err, BERR_INTERNAL, "%s%s: the answer is not JSON with a %s array", c->registry,
+			              path, key);
+		size_t i;
+		json_t *t;
+		json_array_foreach(list, i, t)
+		{
+			const char *s = json_string_value(t);
+			if (rc < 0 || !s || !valid(s, strlen(s)))
+				continue; /* a name we could not ask for anyway */
+			if (*nout >= REGISTRY_TAGS_MAX) {
+				rc = berr_set(err, BERR_SIZE_INVALID, "%s%s: more than %d entries", c->registry, path,
+				              REGISTRY_TAGS_MAX);
+				break;
+			}
+			*out = xrealloc(*out, (*nout + 1) * sizeof **out);
+			(*out)[(*nout)++] = xstrdup(s);
+		}
+		/* A page without entries ends the list even if a Link says otherwise. */
+		if (rc == 0 && json_array_size(list) > 0)
+			url = registry_next_link(c, r.link);
+		json_decref(o);
+		registry_req_free(&r);
+	}
+	free(url);
+	if (rc < 0) {
+		for (size_t i = 0; i < *nout; i++)
+			free((*out)[i]);
+		free(*out);
+		*out = NULL;
+		*nout = 0;
+	}
+	return rc;
+}
+
+int registry_client_list_tags(struct registry_client *c, char ***tags, size_t *ntags, struct berr *err)
+{
+	cleanup_free char *path = xasprintf("/v2/%s/tags/list", c->repository);
+	return registry_list(c, path, "tags", reference_tag_valid, tags, ntags, err);
+}
+
+int registry_client_list_catalog(struct registry_client *c, char ***repos, size_t *nrepos, struct berr *err)
+{
+	return registry_list(c, "/v2/_catalog", "repositories", reference_name_valid, repos, nrepos, err);
+}
+
+void registry_client_set_tls_verify(struct registry_client *c, bool verify)
+{
+	c->tls_no_verify = !verify;
+}
+
+int registry_client_get_referrers(struct registry_client *c, const struct digest *d, char **body, size_t *len,
+                                  struct berr *err)
+{
+	*body = NULL;
+	*len = 0;
+	struct registry_req r = {.method = "GET", .body_max = MANIFEST_MAX_SIZE};
+	r.url = xasprintf("%s/v2/%s/referrers/%s", c->base, c->repository, d->str);
+	int rc = registry_request(c, &r, err);
+	const char *ct = r.content_type ? r.content_type : "";
+	if (rc == 0 && r.status == 200 && strncmp(ct, MEDIATYPE_OCI_INDEX, strlen(MEDIATYPE_OCI_INDEX)) == 0) {
+		*body = r.body ? r.body : xstrdup("");
+		*len = r.body_len;
+		r.body = NULL;
+		rc = 1;
+	} else if (rc == 0 && (r.status == 200 || r.status == 404 || r.status == 400 || r.status == 405)) {
+		rc = 0; /* no Referrers API: a 404, or a page that is no index */
+	} else if (rc == 0) {
+		cleanup_free char *what = xasprintf("referrers of %s", d->str);
+		rc = registry_status_error(c, &r, what, BERR_MANIFEST_UNKNOWN, err);
+	}
+	registry_req_free(&r);
+	return rc;
+}
+
+const char *registry_client_registry(const struct registry_client *c)
+{
+	return c->registry;
+}
+
+void registry_client_send_basic(struct registry_client *c)
+{
+	if (!c->has_cred)
+		return;
+	cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
+	pthread_mutex_lock(&c->auth_lock);
+	free(c->authorization);
+	c->authorization = xasprintf("Basic %s", b64);
+	c->auth_generation++;
+	pthread_mutex_unlock(&c->auth_lock);
 }

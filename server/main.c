@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "client/registry_client.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/admin.h"
@@ -21,6 +22,8 @@
 #include "server/meta.h"
 #include "server/pulls.h"
 #include "server/registry.h"
+#include "server/replication.h"
+#include "server/replication_cli.h"
 #include "server/tagcache.h"
 #include "server/token.h"
 #include "server/uploads.h"
@@ -35,6 +38,7 @@ static int berthd_serve(struct config *cfg)
 {
 	struct berr err = {0};
 	struct stat st;
+	registry_client_global_init(); /* replication's HTTP client, before any thread */
 	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(stderr, "berthd: cannot create data folder %s: %s\n", cfg->data_dir, strerror(errno));
 		return 1;
@@ -93,6 +97,11 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		return 1;
 	}
+	/* Replication pushes through the API, which refuses writes when read-only. */
+	if (cfg->read_only)
+		log_info("read-only: replication rules are not run");
+	else if (replication_start(cfg, &err) < 0)
+		log_warn("replication is off: %s", err.message);
 	int64_t nusers = 0;
 	if (m && strcmp(cfg->auth, "token") == 0 && meta_users_count(m, &nusers, &err) == 0 && nusers == 0)
 		log_warn("no accounts yet: create the first admin with `berthd user add NAME --admin --data %s`",
@@ -112,7 +121,9 @@ static int berthd_serve(struct config *cfg)
 		log_info("received %s: stopping (requests in flight get up to %d s)", strsignal(sig), SHUTDOWN_GRACE);
 		break;
 	}
+	replication_cancel();
 	http_stop(SHUTDOWN_GRACE);
+	replication_stop();
 	pulls_stop();
 	tagcache_clear();
 	meta_shutdown();
@@ -131,6 +142,8 @@ int main(int argc, char **argv)
 		return backup_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "fsck") == 0)
 		return fsck_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "mirror") == 0)
+		return replication_cli_main(argc, argv);
 	if (argc > 1 && admin_is_command(argv[1]))
 		return admin_main(argc, argv);
 	struct config cfg;

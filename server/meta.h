@@ -287,4 +287,42 @@ int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct b
 int meta_upload_get(struct meta *m, const char *id, int64_t *repo_id, struct berr *err);
 int meta_upload_delete(struct meta *m, const char *id, struct berr *err);
 
+/* Replication rules: images copied from another registry into local repositories. */
+struct meta_replication_rule {
+	int64_t id;
+	char name[META_NAME_MAX + 1];
+	char source[512];       /* "https://host[:port]" */
+	char username[256];     /* "" for anonymous */
+	char password[1025];    /* "" for none; a secret, never shown */
+	char repositories[256]; /* glob over the source's repository names */
+	char tags[256];         /* glob, or /regex/ */
+	char destination[256];  /* local namespace prefix, or "" */
+	int64_t interval;       /* seconds between runs; 0: only when asked */
+	int64_t created_at;
+	bool run_requested;
+	int64_t last_started_at; /* 0: never */
+	int64_t last_finished_at;
+	char last_result[16]; /* "", "running", "ok", "partial", "failed" */
+	int64_t last_images, last_unchanged, last_errors, total_images;
+	char last_message[512];
+};
+typedef int (*meta_replication_fn)(void *ctx, const struct meta_replication_rule *r);
+/* Store a new rule (its configuration fields); BERR_CONFLICT if the name is taken. */
+int meta_replication_create(struct meta *m, const struct meta_replication_rule *r, struct berr *err);
+/* BERR_NOT_FOUND if there is no such rule. */
+int meta_replication_get(struct meta *m, const char *name, struct meta_replication_rule *out, struct berr *err);
+/* Every rule in name order. */
+int meta_replication_list(struct meta *m, meta_replication_fn fn, void *ctx, struct berr *err);
+int meta_replication_delete(struct meta *m, const char *name, struct berr *err);
+/* Ask for a run as soon as the scheduler looks (BERR_NOT_FOUND if there is no such rule). */
+int meta_replication_request_run(struct meta *m, const char *name, struct berr *err);
+/* The rule to run now (asked for, or due by its interval), marked running: 1 and *out, 0
+ * when none is due. */
+int meta_replication_claim_due(struct meta *m, struct meta_replication_rule *out, struct berr *err);
+/* Record the outcome of rule id's run. */
+int meta_replication_finish(struct meta *m, int64_t id, const char *result, int64_t images, int64_t unchanged,
+                            int64_t errors, const char *message, struct berr *err);
+/* Runs still marked running (berthd stopped during them) become failed. */
+int meta_replication_reset_running(struct meta *m, struct berr *err);
+
 #endif

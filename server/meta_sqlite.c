@@ -99,6 +99,15 @@ enum stmt_id {
 	ST_BLOB_UNLINK_ALL,
 	ST_BLOB_DELETE,
 	ST_DANGLING,
+	ST_REPL_INSERT,
+	ST_REPL_GET,
+	ST_REPL_LIST,
+	ST_REPL_DELETE,
+	ST_REPL_REQUEST,
+	ST_REPL_DUE,
+	ST_REPL_START,
+	ST_REPL_FINISH,
+	ST_REPL_RESET,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -119,6 +128,12 @@ enum stmt_id {
 	"SELECT r.id, r.name, r.namespace, r.visibility, r.description, r.created_at, r.updated_at, "   \
 	"(SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id), r.pull_count FROM repositories r " \
 	"WHERE " REPO_SEARCH_WHERE
+
+#define REPL_SELECT                                                                                            \
+	"SELECT id, name, source, COALESCE(username, ''), COALESCE(password, ''), repositories, tags, "        \
+	"destination, interval_seconds, created_at, run_requested, COALESCE(last_started_at, 0), "             \
+	"COALESCE(last_finished_at, 0), COALESCE(last_result, ''), last_images, last_unchanged, last_errors, " \
+	"COALESCE(last_message, ''), total_images FROM replication_rules"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
@@ -243,6 +258,25 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "description = COALESCE(?3, description), "
                        "full_description = COALESCE(?4, full_description) WHERE name = ?1",
     [ST_REPO_DELETE] = "DELETE FROM repositories WHERE id = ?1",
+    [ST_REPL_INSERT] = "INSERT INTO replication_rules (name, source, username, password, repositories, tags, "
+                       "destination, interval_seconds, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                       "ON CONFLICT (name) DO NOTHING",
+    [ST_REPL_GET] = REPL_SELECT " WHERE name = ?1",
+    [ST_REPL_LIST] = REPL_SELECT " ORDER BY name",
+    [ST_REPL_DELETE] = "DELETE FROM replication_rules WHERE name = ?1",
+    [ST_REPL_REQUEST] = "UPDATE replication_rules SET run_requested = 1 WHERE name = ?1",
+    /* Asked-for runs first, then the rule waiting longest past its interval. */
+    [ST_REPL_DUE] =
+        REPL_SELECT " WHERE run_requested = 1 OR (interval_seconds > 0 AND "
+                    "COALESCE(last_started_at, 0) + interval_seconds <= ?1) "
+                    "ORDER BY run_requested DESC, COALESCE(last_started_at, 0) + interval_seconds, id LIMIT 1",
+    [ST_REPL_START] = "UPDATE replication_rules SET run_requested = 0, last_started_at = ?2, "
+                      "last_result = 'running' WHERE id = ?1",
+    [ST_REPL_FINISH] = "UPDATE replication_rules SET last_finished_at = ?2, last_result = ?3, last_images = ?4, "
+                       "last_unchanged = ?5, last_errors = ?6, last_message = ?7, "
+                       "total_images = total_images + ?4 WHERE id = ?1",
+    [ST_REPL_RESET] = "UPDATE replication_rules SET last_result = 'failed', last_finished_at = ?1, "
+                      "last_message = 'interrupted: berthd stopped during the run' WHERE last_result = 'running'",
     [ST_REPO_COUNT_PULL] = "UPDATE repositories SET pull_count = pull_count + ?2 WHERE id = ?1",
     /* An image's size is its config and layers; an index's, those of its manifests that
      * are in the repository. */
@@ -426,7 +460,7 @@ static int meta_migrate(sqlite3 *db, struct berr *err)
 			if (atoi(f->name) == v)
 				mig = f;
 		if (!mig)
-			return berr_set(err, BERR_INTERNAL, "schema migration %03d is missing", v);
+			continue; /* numbers may skip (migrations from parallel branches are renumbered at merge) */
 		if (meta_exec(db, "BEGIN IMMEDIATE", err) < 0)
 			return -1;
 		if (meta_exec(db, (const char *)mig->data, err) < 0) {
@@ -1795,4 +1829,134 @@ int meta_backup(struct meta *m, const char *path, struct berr *err)
 	rc = sqlite3_exec(dst, "PRAGMA journal_mode = WAL; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
 	sqlite3_close(dst);
 	return rc == SQLITE_OK ? 0 : berr_set(err, BERR_INTERNAL, "finish %s", path);
+}
+
+static void meta_replication_row(sqlite3_stmt *st, struct meta_replication_rule *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(st, 0);
+	meta_copy_text(r->name, sizeof r->name, st, 1);
+	meta_copy_text(r->source, sizeof r->source, st, 2);
+	meta_copy_text(r->username, sizeof r->username, st, 3);
+	meta_copy_text(r->password, sizeof r->password, st, 4);
+	meta_copy_text(r->repositories, sizeof r->repositories, st, 5);
+	meta_copy_text(r->tags, sizeof r->tags, st, 6);
+	meta_copy_text(r->destination, sizeof r->destination, st, 7);
+	r->interval = sqlite3_column_int64(st, 8);
+	r->created_at = sqlite3_column_int64(st, 9);
+	r->run_requested = sqlite3_column_int(st, 10) != 0;
+	r->last_started_at = sqlite3_column_int64(st, 11);
+	r->last_finished_at = sqlite3_column_int64(st, 12);
+	meta_copy_text(r->last_result, sizeof r->last_result, st, 13);
+	r->last_images = sqlite3_column_int64(st, 14);
+	r->last_unchanged = sqlite3_column_int64(st, 15);
+	r->last_errors = sqlite3_column_int64(st, 16);
+	meta_copy_text(r->last_message, sizeof r->last_message, st, 17);
+	r->total_images = sqlite3_column_int64(st, 18);
+}
+
+int meta_replication_create(struct meta *m, const struct meta_replication_rule *r, struct berr *err)
+{
+	int changes = 0;
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_REPL_INSERT, err, "ttttttti", r->name, r->source, r->username[0] ? r->username : NULL,
+	              r->password[0] ? r->password : NULL, r->repositories, r->tags, r->destination, r->interval);
+	if (st)
+		sqlite3_bind_int64(st, 9, meta_now());
+	if (meta_exec_bound(m, st, "create replication rule", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_CONFLICT, "a replication rule named %s exists already", r->name);
+	return 0;
+}
+
+/* One rule from a bound statement: 1 found, 0 none, -1 error. */
+static int meta_replication_fetch(struct meta *m, sqlite3_stmt *st, struct meta_replication_rule *out, struct berr *err)
+{
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "replication rule", err);
+	if (r == 1) {
+		meta_replication_row(st, out);
+		meta_reset(st);
+	}
+	return r;
+}
+
+int meta_replication_get(struct meta *m, const char *name, struct meta_replication_rule *out, struct berr *err)
+{
+	int r = meta_replication_fetch(m, meta_bind(m, ST_REPL_GET, err, "t", name), out, err);
+	if (r == 0)
+		return berr_set(err, BERR_NOT_FOUND, "no replication rule named %s", name);
+	return r < 0 ? -1 : 0;
+}
+
+int meta_replication_list(struct meta *m, meta_replication_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_REPL_LIST, err, "");
+	if (!st)
+		return -1;
+	int rc;
+	struct meta_replication_rule *rule = xmalloc(sizeof *rule);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		meta_replication_row(st, rule);
+		if (fn(ctx, rule))
+			break;
+	}
+	free(rule);
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list replication rules", err);
+	return 0;
+}
+
+int meta_replication_delete(struct meta *m, const char *name, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_REPL_DELETE, err, "t", name), "delete replication rule", &changes, err) <
+	    0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "no replication rule named %s", name);
+	return 0;
+}
+
+int meta_replication_request_run(struct meta *m, const char *name, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_REPL_REQUEST, err, "t", name), "request a replication run", &changes,
+	                    err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "no replication rule named %s", name);
+	return 0;
+}
+
+int meta_replication_claim_due(struct meta *m, struct meta_replication_rule *out, struct berr *err)
+{
+	int64_t now = meta_now();
+	int r = meta_replication_fetch(m, meta_bind(m, ST_REPL_DUE, err, "i", now), out, err);
+	if (r != 1)
+		return r;
+	if (meta_exec_bound(m, meta_bind(m, ST_REPL_START, err, "ii", out->id, now), "start a replication run", NULL,
+	                    err) < 0)
+		return -1;
+	out->run_requested = false;
+	out->last_started_at = now;
+	snprintf(out->last_result, sizeof out->last_result, "running");
+	return 1;
+}
+
+int meta_replication_finish(struct meta *m, int64_t id, const char *result, int64_t images, int64_t unchanged,
+                            int64_t errors, const char *message, struct berr *err)
+{
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_REPL_FINISH, err, "iitiiit", id, meta_now(), result, images, unchanged, errors, message);
+	return meta_exec_bound(m, st, "record a replication run", NULL, err);
+}
+
+int meta_replication_reset_running(struct meta *m, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_REPL_RESET, err, "i", meta_now()), "reset replication runs", NULL,
+	                       err);
 }
