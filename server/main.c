@@ -13,12 +13,14 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "client/registry_client.h"
 #include "server/admin.h"
 #include "server/backup.h"
 #include "server/config.h"
 #include "server/fsck.h"
 #include "server/http.h"
 #include "server/meta.h"
+#include "server/proxy.h"
 #include "server/pulls.h"
 #include "server/registry.h"
 #include "server/tagcache.h"
@@ -71,6 +73,12 @@ static int berthd_serve(struct config *cfg)
 		return 1;
 	}
 	meta_set_default_visibility(strcmp(cfg->default_visibility, "public") == 0);
+	if (proxy_init(cfg, reg.blobs, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		meta_shutdown();
+		blobstore_close(reg.blobs);
+		return 2;
+	}
 	reg.uploads = uploads_new();
 	struct meta *m = meta_get(&err);
 	size_t swept = 0;
@@ -113,6 +121,7 @@ static int berthd_serve(struct config *cfg)
 		break;
 	}
 	http_stop(SHUTDOWN_GRACE);
+	proxy_shutdown();
 	pulls_stop();
 	tagcache_clear();
 	meta_shutdown();
@@ -146,7 +155,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	registry_client_global_init(); /* the pull-through cache's upstream client (libcurl) */
 	int rc = berthd_serve(&cfg);
+	registry_client_global_cleanup();
 	config_free(&cfg);
 	return rc;
 }
