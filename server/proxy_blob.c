@@ -303,9 +303,13 @@ static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 			ssize_t n = blobstore_upload_pread(proxy_blobs, f->upload_id, buf, max, pos, &e);
 			if (n > 0)
 				return n;
-			/* Committed (renamed) between the check and the read? */
+			/* Committed (renamed) between the check and the read: the outcome is
+			 * published once the blob is also recorded. */
 			pthread_mutex_lock(&proxy_fetch_lock);
+			while (f->state == FETCH_RUNNING && !proxy_stopping)
+				pthread_cond_wait(&proxy_fetch_cond, &proxy_fetch_lock);
 			done = f->state == FETCH_DONE;
+			written = f->written;
 			pthread_mutex_unlock(&proxy_fetch_lock);
 			if (!done)
 				return MHD_CONTENT_READER_END_WITH_ERROR;
