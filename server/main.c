@@ -120,6 +120,7 @@ static int berthd_serve(struct config *cfg)
 		log_info("received %s: stopping (requests in flight get up to %d s)", strsignal(sig), SHUTDOWN_GRACE);
 		break;
 	}
+	proxy_stop_after(SHUTDOWN_GRACE);
 	http_stop(SHUTDOWN_GRACE);
 	proxy_shutdown();
 	pulls_stop();

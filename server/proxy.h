@@ -32,6 +32,9 @@ struct proxy_upstream {
 
 /* Parse cfg->mirrors and start the cache. Returns -1 with err for a bad entry. */
 int proxy_init(const struct config *cfg, struct blobstore *blobs, struct berr *err);
+/* Shutdown has begun: downloads still running after `seconds` are dropped and the
+ * responses following them closed, so stopping the HTTP server does not wait for them. */
+void proxy_stop_after(int seconds);
 /* Stop the cache: aborts downloads in flight and waits until none touches the database. */
 void proxy_shutdown(void);
 /* True if repository name is served from an upstream. */

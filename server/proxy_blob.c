@@ -62,6 +62,37 @@ static int proxy_running;
  * (write) so none does after the database is closed. */
 static pthread_rwlock_t proxy_commit_lock = PTHREAD_RWLOCK_INITIALIZER;
 static atomic_uint proxy_upload_seq;
+/* CLOCK_MONOTONIC second after which downloads and their followers give up (0: none). */
+static _Atomic long proxy_deadline;
+
+static long proxy_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec;
+}
+
+/* True once shutdown has begun and its grace is over. */
+static bool proxy_should_stop(void)
+{
+	long d = atomic_load(&proxy_deadline);
+	return proxy_stopping || (d && proxy_now() >= d);
+}
+
+/* Wait for a change of any fetch, at most a second (to notice the shutdown deadline). Call
+ * with proxy_fetch_lock held. */
+static void proxy_fetch_wait(void)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_cond_timedwait(&proxy_fetch_cond, &proxy_fetch_lock, &until);
+}
+
+void proxy_stop_after(int seconds)
+{
+	atomic_store(&proxy_deadline, proxy_now() + (seconds > 0 ? seconds : 0) + 1);
+}
 
 void proxy_blob_init(struct blobstore *blobs)
 {
@@ -114,7 +145,7 @@ static int proxy_fetch_write(void *arg, const void *data, size_t len, struct ber
 {
 	struct proxy_fetch *f = arg;
 	pthread_mutex_lock(&proxy_fetch_lock);
-	bool stop = proxy_stopping;
+	bool stop = proxy_should_stop();
 	uint64_t total = f->total, written = f->written;
 	pthread_mutex_unlock(&proxy_fetch_lock);
 	if (stop)
@@ -277,7 +308,7 @@ static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	if (rd->fd < 0) {
 		pthread_mutex_lock(&proxy_fetch_lock);
 		for (;;) {
-			if (f->state == FETCH_FAILED || (proxy_stopping && f->state == FETCH_RUNNING)) {
+			if (f->state == FETCH_FAILED || (f->state == FETCH_RUNNING && proxy_should_stop())) {
 				pthread_mutex_unlock(&proxy_fetch_lock);
 				return MHD_CONTENT_READER_END_WITH_ERROR;
 			}
@@ -293,7 +324,7 @@ static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 					max = (size_t)(avail - pos);
 				break;
 			}
-			pthread_cond_wait(&proxy_fetch_cond, &proxy_fetch_lock);
+			proxy_fetch_wait();
 		}
 		bool done = f->state == FETCH_DONE;
 		uint64_t written = f->written;
@@ -306,8 +337,8 @@ static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 			/* Committed (renamed) between the check and the read: the outcome is
 			 * published once the blob is also recorded. */
 			pthread_mutex_lock(&proxy_fetch_lock);
-			while (f->state == FETCH_RUNNING && !proxy_stopping)
-				pthread_cond_wait(&proxy_fetch_cond, &proxy_fetch_lock);
+			while (f->state == FETCH_RUNNING && !proxy_should_stop())
+				proxy_fetch_wait();
 			done = f->state == FETCH_DONE;
 			written = f->written;
 			pthread_mutex_unlock(&proxy_fetch_lock);
@@ -360,8 +391,8 @@ static int proxy_blob_stream(struct req *r, const struct proxy_upstream *up, con
 		return 1;
 	}
 	pthread_mutex_lock(&proxy_fetch_lock);
-	while (f->state == FETCH_RUNNING && !f->begun && !proxy_stopping)
-		pthread_cond_wait(&proxy_fetch_cond, &proxy_fetch_lock);
+	while (f->state == FETCH_RUNNING && !f->begun && !proxy_should_stop())
+		proxy_fetch_wait();
 	enum fetch_state state = f->state;
 	bool begun = f->begun;
 	uint64_t total = state == FETCH_DONE ? f->written : f->total;
