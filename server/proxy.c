@@ -197,7 +197,10 @@ void proxy_shutdown(void)
 {
 	if (!proxy_nups)
 		return;
-	proxy_blob_shutdown();
+	if (!proxy_blob_shutdown()) {
+		log_warn("mirror: downloads still running at exit are dropped; nothing of them is stored");
+		return;
+	}
 	pthread_mutex_lock(&proxy_clients_lock);
 	for (size_t i = 0; i < PROXY_CLIENTS_MAX; i++) {
 		registry_client_free(proxy_clients[i].client);

@@ -64,6 +64,8 @@ struct registry_client *proxy_client_get(const struct proxy_upstream *up, const 
 void proxy_client_put(struct registry_client *c);
 /* Blob downloads (proxy_blob.c). */
 void proxy_blob_init(struct blobstore *blobs);
-void proxy_blob_shutdown(void);
+/* Stop downloads; false if some are still stuck in the network after a few seconds (they
+ * still use their upstream and client, and never touch the database again). */
+bool proxy_blob_shutdown(void);
 
 #endif

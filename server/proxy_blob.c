@@ -99,7 +99,7 @@ void proxy_blob_init(struct blobstore *blobs)
 	proxy_blobs = blobs;
 }
 
-void proxy_blob_shutdown(void)
+bool proxy_blob_shutdown(void)
 {
 	pthread_mutex_lock(&proxy_fetch_lock);
 	proxy_stopping = true;
@@ -110,8 +110,10 @@ void proxy_blob_shutdown(void)
 	until.tv_sec += 5;
 	while (proxy_running > 0 && pthread_cond_timedwait(&proxy_fetch_cond, &proxy_fetch_lock, &until) == 0)
 		;
+	bool idle = proxy_running == 0;
 	pthread_mutex_unlock(&proxy_fetch_lock);
 	pthread_rwlock_wrlock(&proxy_commit_lock);
+	return idle;
 }
 
 /* Drop one reference; the last frees the fetch. Call with proxy_fetch_lock held. */
