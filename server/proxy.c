@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,15 @@
 #define PROXY_CLIENTS_MAX 128
 #define PROXY_SECRET_MAX  4096
 
+/* After a failed revalidation, cached tags of that upstream are served without asking it
+ * again for this long (or its TTL, if shorter), so a hanging upstream delays one pull per
+ * window, not every pull. */
+#define PROXY_BACKOFF 30
+
 static struct proxy_upstream proxy_ups[PROXY_MAX_UPSTREAMS];
 static size_t proxy_nups;
+/* time() until which proxy_ups[i] is not asked to revalidate tags */
+static _Atomic long proxy_backoff_until[PROXY_MAX_UPSTREAMS];
 static bool proxy_public;
 static int proxy_timeout;
 
@@ -430,6 +438,12 @@ int proxy_manifest_fill(struct req *r, bool is_digest, const struct digest *d)
 		log_warn("mirror: %s:%s: %s", r->route.name, ref, e.message);
 	if (cached && (int64_t)time(NULL) - checked < up->ttl)
 		return 0;
+	size_t upi = (size_t)(up - proxy_ups);
+	if (cached && time(NULL) < atomic_load(&proxy_backoff_until[upi])) {
+		log_debug("mirror: %s:%s: %s failed recently; serving the cached %s", r->route.name, ref, up->url,
+		          mm.digest.str);
+		return 0;
+	}
 
 	struct registry_client *c = proxy_client_get(up, urepo);
 	struct digest got;
@@ -458,6 +472,8 @@ int proxy_manifest_fill(struct req *r, bool is_digest, const struct digest *d)
 	} else {
 		log_warn("mirror: %s:%s: could not revalidate with %s (%s); serving the cached %s", r->route.name, ref,
 		         up->url, e.message, mm.digest.str);
+		atomic_store(&proxy_backoff_until[upi],
+		             (long)time(NULL) + (up->ttl < PROXY_BACKOFF ? up->ttl : PROXY_BACKOFF));
 	}
 	proxy_client_put(c);
 	return 0;

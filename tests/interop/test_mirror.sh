@@ -280,16 +280,22 @@ rate_limited() {
 tap_check "upstream rate-limiting (429): the cached tag is served, an uncached one is 429" rate_limited
 
 slow_upstream() {
-	local start end
+	local start end warned t
 	curl -sf -X POST "http://$BAD/_mode/slow" >/dev/null || return 1
 	sleep 3
+	warned=$(grep -c "bad/img:v1: could not revalidate" "$BERTHD_LOG")
 	start=$(date +%s)
 	expect_ref_digest "docker://$M/bad/img:v1" "$(jq -r .manifest <<<"$info")" || return 1
 	end=$(date +%s)
 	[ $((end - start)) -le 10 ] || { echo "took $((end - start)) s"; return 1; }
+	# Right after a failed revalidation the upstream is left alone for a while (back-off).
+	t=$(curl -sf -o /dev/null -w '%{time_total}' -I "http://$M/v2/bad/img/manifests/v1") || return 1
 	curl -sf -X POST "http://$BAD/_mode/good" >/dev/null
+	expect_eq "revalidation warnings" "$(grep -c "bad/img:v1: could not revalidate" "$BERTHD_LOG")" \
+		$((warned + 1)) && python3 -c "import sys; sys.exit(float('$t') > 1.5)" || { echo "second pull took $t s"; return 1; }
 }
-tap_check "a hanging upstream: the cached tag is served after --mirror-timeout" slow_upstream
+tap_check "a hanging upstream: the cached tag is served after --mirror-timeout, then without asking (back-off)" \
+	slow_upstream
 
 upstream_down() {
 	local code
