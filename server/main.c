@@ -37,6 +37,10 @@ static int berthd_serve(struct config *cfg)
 {
 	struct berr err = {0};
 	struct stat st;
+	if (proxy_init(cfg, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		return 2;
+	}
 	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(stderr, "berthd: cannot create data folder %s: %s\n", cfg->data_dir, strerror(errno));
 		return 1;
@@ -73,12 +77,7 @@ static int berthd_serve(struct config *cfg)
 		return 1;
 	}
 	meta_set_default_visibility(strcmp(cfg->default_visibility, "public") == 0);
-	if (proxy_init(cfg, reg.blobs, &err) < 0) {
-		fprintf(stderr, "berthd: %s\n", err.message);
-		meta_shutdown();
-		blobstore_close(reg.blobs);
-		return 2;
-	}
+	proxy_start(reg.blobs);
 	reg.uploads = uploads_new();
 	struct meta *m = meta_get(&err);
 	size_t swept = 0;

@@ -69,6 +69,7 @@ static char *proxy_read_secret(const char *path, struct berr *err)
 	return xstrdup(buf);
 }
 
+/* Add ns to the names containerd's ?ns= may use for up (once; at most eight). */
 static void proxy_add_ns(struct proxy_upstream *up, const char *ns)
 {
 	for (size_t i = 0; i < up->nns; i++)
@@ -161,6 +162,7 @@ static int proxy_parse_entry(const char *entry, int default_ttl, struct proxy_up
 	return 0;
 }
 
+/* Free what proxy_parse_entry allocated in up. */
 static void proxy_upstream_free(struct proxy_upstream *up)
 {
 	free(up->prefix);
@@ -173,7 +175,7 @@ static void proxy_upstream_free(struct proxy_upstream *up)
 	memset(up, 0, sizeof *up);
 }
 
-int proxy_init(const struct config *cfg, struct blobstore *blobs, struct berr *err)
+int proxy_init(const struct config *cfg, struct berr *err)
 {
 	proxy_public = strcmp(cfg->default_visibility, "public") == 0;
 	proxy_timeout = cfg->mirror_timeout;
@@ -196,9 +198,13 @@ int proxy_init(const struct config *cfg, struct blobstore *blobs, struct berr *e
 		log_info("pull-through cache of %s %s%s%s", up->url, *up->prefix ? "under " : "at the root", up->prefix,
 		         *up->prefix ? "/" : "");
 	}
+	return 0;
+}
+
+void proxy_start(struct blobstore *blobs)
+{
 	if (proxy_nups)
 		proxy_blob_init(blobs);
-	return 0;
 }
 
 void proxy_shutdown(void)

@@ -30,8 +30,11 @@ struct proxy_upstream {
 	size_t nns;
 };
 
-/* Parse cfg->mirrors and start the cache. Returns -1 with err for a bad entry. */
-int proxy_init(const struct config *cfg, struct blobstore *blobs, struct berr *err);
+/* Parse cfg->mirrors (before anything touches the data folder). Returns -1 with err for a
+ * bad entry. */
+int proxy_init(const struct config *cfg, struct berr *err);
+/* Start the cache on the blob store. */
+void proxy_start(struct blobstore *blobs);
 /* Shutdown has begun: downloads still running after `seconds` are dropped and the
  * responses following them closed, so stopping the HTTP server does not wait for them. */
 void proxy_stop_after(int seconds);

@@ -123,6 +123,8 @@ static void proxy_fetch_unref_locked(struct proxy_fetch *f)
 		free(f);
 }
 
+/* The sink's callbacks, on the fetch thread: the announced size, the start of the body,
+ * and each piece of it (hashed, written to the staging object, then published). */
 static void proxy_fetch_length(void *arg, uint64_t total)
 {
 	struct proxy_fetch *f = arg;
@@ -301,6 +303,7 @@ struct proxy_reader {
 	int fd; /* the committed blob, once the download is done; -1 before */
 };
 
+/* libmicrohttpd's content reader: the bytes at pos, waiting for the download to bring them. */
 static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct proxy_reader *rd = cls;
@@ -366,6 +369,7 @@ static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
 }
 
+/* The response is done with (sent, aborted or the connection closed): drop its reference. */
 static void proxy_reader_free(void *cls)
 {
 	struct proxy_reader *rd = cls;
@@ -377,6 +381,7 @@ static void proxy_reader_free(void *cls)
 	free(rd);
 }
 
+/* The headers every blob answer of the cache carries. */
 static void proxy_blob_headers(struct MHD_Response *resp, const struct digest *d)
 {
 	resp_header(resp, "Docker-Content-Digest", d->str);

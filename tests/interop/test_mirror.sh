@@ -115,6 +115,11 @@ bad_config() {
 	grep -q "prefix" <<<"$out" || { echo "$out"; return 1; }
 	out=$("$BERTHD" --data "$TEST_DIR/never" --mirror "http://a colour=red" 2>&1) && return 1
 	grep -q "unknown setting" <<<"$out" || { echo "$out"; return 1; }
+	out=$("$BERTHD" --data "$TEST_DIR/never" --mirror "http://a username=u" 2>&1) && return 1
+	grep -q "username and password go together" <<<"$out" || { echo "$out"; return 1; }
+	out=$(BERTH_MIRROR="http://a, http://b" "$BERTHD" --data "$TEST_DIR/never" 2>&1) && return 1
+	grep -q "two upstreams" <<<"$out" || { echo "$out"; return 1; }
+	[ ! -e "$TEST_DIR/never/berth.db" ] || { echo "a refused configuration left a database"; return 1; }
 }
 tap_check "bad --mirror entries are refused with a clear message" bad_config
 
