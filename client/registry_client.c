@@ -48,6 +48,7 @@ struct registry_client {
 	char *authorization; /* "Bearer ..." / "Basic ...", or NULL; guarded by auth_lock */
 	unsigned auth_generation;
 	bool tls_no_verify;
+	long timeout; /* seconds for requests other than blob downloads; 0: none */
 };
 
 /* One exchange: what is sent and what came back. */
@@ -79,6 +80,7 @@ struct registry_req {
 	char *location;
 	char *link;
 	char *oci_subject;
+	int64_t content_length; /* -1: not announced */
 };
 
 /* A PUT body: bytes in memory (data) or read from fd with pread, so a retry after a 401
@@ -207,6 +209,7 @@ static void registry_req_reset(struct registry_req *r)
 	r->body_len = 0;
 	r->too_big = r->began = r->sink_failed = false;
 	r->status = 0;
+	r->content_length = -1;
 }
 
 static void registry_req_free(struct registry_req *r)
@@ -277,6 +280,12 @@ static int registry_begin_sink(struct registry_req *r)
 			return -1;
 		}
 		offset = start;
+	} else if (r->sink->length) {
+		curl_off_t cl = r->content_length;
+		if (r->curl && curl_easy_getinfo(r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK)
+			cl = -1;
+		if (cl >= 0)
+			r->sink->length(r->sink->arg, (uint64_t)cl);
 	}
 	r->began = true;
 	return r->sink->begin(r->sink->arg, offset, r->sink_err);
@@ -393,7 +402,9 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, registry_write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->timeout > 0 && c->timeout < 30 ? c->timeout : 30L);
+	if (c->timeout > 0 && !r->sink)
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
 	/* A stalled transfer (under 1 byte/s for a minute) fails instead of hanging. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
@@ -424,6 +435,9 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
 	CURLcode rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_off_t cl = -1;
+	if (curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0)
+		r->content_length = (int64_t)cl;
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	r->curl = NULL;
@@ -695,6 +709,27 @@ void registry_client_set_scopes(struct registry_client *c, const char *scopes)
 {
 	free(c->scopes);
 	c->scopes = scopes ? xstrdup(scopes) : NULL;
+}
+
+void registry_client_set_timeout(struct registry_client *c, long seconds)
+{
+	c->timeout = seconds > 0 ? seconds : 0;
+}
+
+int registry_client_stat_blob(struct registry_client *c, const struct digest *d, uint64_t *size, struct berr *err)
+{
+	struct registry_req r = {.method = "HEAD", .body_max = REGISTRY_ERROR_BODY_MAX};
+	r.url = xasprintf("%s/v2/%s/blobs/%s", c->base, c->repository, d->str);
+	int rc = registry_request(c, &r, err);
+	if (rc == 0 && r.status == 200) {
+		*size = r.content_length >= 0 ? (uint64_t)r.content_length : UINT64_MAX;
+		rc = 1;
+	} else if (rc == 0 && r.status != 404) {
+		cleanup_free char *what = xasprintf("blob %s", d->str);
+		rc = registry_status_error(c, &r, what, BERR_BLOB_UNKNOWN, err);
+	}
+	registry_req_free(&r);
+	return rc;
 }
 
 int registry_client_head_blob(struct registry_client *c, const struct digest *d, struct berr *err)

@@ -22,6 +22,9 @@ struct registry_blob_sink {
 	int (*begin)(void *arg, uint64_t offset, struct berr *err);
 	int (*write)(void *arg, const void *data, size_t len, struct berr *err);
 	void *arg;
+	/* Optional (may be NULL): called before begin with the whole blob's size when a 200
+	 * answer announces its Content-Length. */
+	void (*length)(void *arg, uint64_t total);
 };
 
 /* Call once at program start, before any thread exists. */
@@ -54,6 +57,12 @@ int registry_client_get_blob(struct registry_client *c, const struct digest *d, 
 /* Token scopes to ask for instead of repository:R:pull, space-separated
  * ("repository:a/b:pull,push repository:c/d:pull"); NULL restores the default. */
 void registry_client_set_scopes(struct registry_client *c, const char *scopes);
+/* Bound every request but blob downloads to `seconds` in all (connecting included); blob
+ * downloads still fail when stalled for a minute. 0 restores the default (no bound). */
+void registry_client_set_timeout(struct registry_client *c, long seconds);
+/* HEAD a blob: 1 and *size (the Content-Length, or UINT64_MAX when none was sent) if the
+ * repository has it, 0 if not (404), -1 on error. */
+int registry_client_stat_blob(struct registry_client *c, const struct digest *d, uint64_t *size, struct berr *err);
 /* HEAD a blob: 1 if the repository has it, 0 if not (404), -1 on error. */
 int registry_client_head_blob(struct registry_client *c, const struct digest *d, struct berr *err);
 /* Ask to mount blob d from repository from of the same registry: 1 when mounted; 0 when the

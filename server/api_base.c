@@ -8,6 +8,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/meta.h"
+#include "server/proxy.h"
 #include "server/registry.h"
 
 static bool api_is_write(enum http_method m)
@@ -82,7 +83,7 @@ void api_begin(struct req *r)
 		req_respond_error(r, &r->err);
 		return;
 	}
-	if (!api_authorize(r))
+	if (!proxy_route(r) || !api_authorize(r))
 		return;
 	switch (r->route.kind) {
 	case ROUTE_BASE:

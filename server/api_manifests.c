@@ -13,6 +13,7 @@
 #include "server/auth.h"
 #include "server/throttle.h"
 #include "server/meta.h"
+#include "server/proxy.h"
 #include "server/pulls.h"
 #include "server/registry.h"
 
@@ -217,6 +218,11 @@ static void api_manifest_get(struct req *r)
 	struct digest d;
 	int64_t repo_id;
 	if (api_manifest_ref(r, &is_digest, &d) < 0) {
+		req_respond_error(r, &r->err);
+		return;
+	}
+	/* The pull-through cache fetches or revalidates first; then it is served from here. */
+	if (proxy_is_mirrored(r->route.name) && proxy_manifest_fill(r, is_digest, &d) < 0) {
 		req_respond_error(r, &r->err);
 		return;
 	}

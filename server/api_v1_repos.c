@@ -31,6 +31,21 @@ static json_t *api_v1_repo_json(const struct meta_repo_row *row)
 	return doc;
 }
 
+/* "mirror": {"upstream", "last_checked"} for a repository of the pull-through cache,
+ * null for the others. */
+static void api_v1_repo_mirror(struct req *r, json_t *doc)
+{
+	const char *name = json_string_value(json_object_get(doc, "name"));
+	int64_t repo_id, last_checked;
+	char upstream[REFERENCE_NAME_MAX + 512];
+	struct berr e2;
+	json_t *mirror = json_null();
+	if (name && meta_repo_lookup(r->meta, name, &repo_id, &e2) == 0 &&
+	    meta_mirror_repo_get(r->meta, repo_id, upstream, sizeof upstream, &last_checked, &e2) == 1)
+		mirror = json_pack("{s:s,s:I}", "upstream", upstream, "last_checked", (json_int_t)last_checked);
+	json_object_set_new(doc, "mirror", mirror);
+}
+
 static int api_v1_repos_add(void *ctx, const struct meta_repo_row *row)
 {
 	json_array_append_new(ctx, api_v1_repo_json(row));
@@ -76,6 +91,12 @@ void api_v1_repos(struct req *r, struct api_v1 *c)
 		json_decref(list);
 		api_v1_fail(r);
 		return;
+	}
+	size_t i;
+	json_t *item;
+	json_array_foreach(list, i, item)
+	{
+		api_v1_repo_mirror(r, item);
 	}
 	api_v1_respond(r, 200,
 	               json_pack("{s:o,s:I,s:I,s:I}", "repositories", list, "total", (json_int_t)total, "page",
@@ -142,6 +163,7 @@ static void api_v1_repo_respond(struct req *r, const char *name, unsigned action
 		api_v1_fail(r);
 		return;
 	}
+	api_v1_repo_mirror(r, doc);
 	json_object_set_new(doc, "permissions",
 	                    json_pack("{s:b,s:b,s:b}", "pull", (actions & ACTION_PULL) != 0, "push",
 	                              (actions & ACTION_PUSH) != 0, "admin", (actions & ACTION_DELETE) != 0));

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/http.h"
+#include "server/proxy.h"
 #include "server/registry.h"
 #include "server/replication.h"
 #include "server/secrets.h"
@@ -211,6 +212,10 @@ int auth_repo_actions(struct meta *m, const struct auth_identity *id, const char
 		return -1;
 	unsigned acts = 0;
 	if (info.exists && info.is_public)
+		acts |= ACTION_PULL;
+	/* A mirrored repository not cached yet is pulled as it will be created: with the
+	 * default visibility. */
+	if (!info.exists && proxy_default_public() && proxy_is_mirrored(name))
 		acts |= ACTION_PULL;
 	if (id->user_id >= 0) {
 		const char *slash = strchr(name, '/');

@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
-enum opt_kind { OPT_STRING, OPT_BOOL, OPT_INT, OPT_COUNT, OPT_LOGLEVEL };
+enum opt_kind { OPT_STRING, OPT_BOOL, OPT_INT, OPT_COUNT, OPT_LOGLEVEL, OPT_LIST };
 
 struct opt {
 	const char *name; /* flag without "--", config-file key */
@@ -27,6 +27,18 @@ struct opt {
 };
 
 #define OFF(f) offsetof(struct config, f)
+/* Most entries of a repeatable setting (--mirror); its count is config.nmirrors. */
+#define CONFIG_LIST_MAX 64
+
+/* Forget the repeatable entries an earlier source gave: a later source replaces them. */
+static void config_list_clear(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nmirrors; i++)
+		free(cfg->mirrors[i]);
+	free(cfg->mirrors);
+	cfg->mirrors = NULL;
+	cfg->nmirrors = 0;
+}
 
 static const struct opt config_opts[] = {
     {"listen", "BERTH_LISTEN", OPT_STRING, OFF(listen), "address and port to serve on", "ADDR:PORT"},
@@ -46,6 +58,14 @@ static const struct opt config_opts[] = {
      "manifest pulls per address per window for anonymous callers (default 0: unlimited)", "N"},
     {"pull-rate-window", "BERTH_PULL_RATE_WINDOW", OPT_INT, OFF(pull_rate_window),
      "seconds of the pull rate window (default 21600)", "SECONDS"},
+    {"mirror", "BERTH_MIRROR", OPT_LIST, OFF(mirrors),
+     "pull-through cache of the registry at URL, under PREFIX/ or at the root (repeatable; "
+     "see docs/mirroring.md)",
+     "[PREFIX=]URL"},
+    {"mirror-ttl", "BERTH_MIRROR_TTL", OPT_INT, OFF(mirror_ttl),
+     "seconds a cached tag is served before it is revalidated upstream (default 300)", "SECONDS"},
+    {"mirror-timeout", "BERTH_MIRROR_TIMEOUT", OPT_INT, OFF(mirror_timeout),
+     "seconds an upstream manifest request may take before the cache answers alone (default 10)", "SECONDS"},
     {"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
     {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
@@ -123,6 +143,18 @@ static int config_apply(struct config *cfg, const struct opt *o, const char *val
 			return berr_set(err, BERR_INTERNAL, "%s: %s wants a %s number, not '%s'", source, o->name,
 			                o->kind == OPT_COUNT ? "non-negative" : "positive", value);
 		*(int *)field = (int)v;
+		return 0;
+	}
+	case OPT_LIST: {
+		/* Repeatable: each value adds one entry (BERTH_MIRROR may hold several, comma-separated). */
+		if (!*value)
+			return berr_set(err, BERR_INTERNAL, "%s: %s wants a value", source, o->name);
+		if (cfg->nmirrors >= CONFIG_LIST_MAX)
+			return berr_set(err, BERR_INTERNAL, "%s: at most %d %s entries", source, CONFIG_LIST_MAX,
+			                o->name);
+		char ***list = (char ***)field;
+		*list = xrealloc(*list, (cfg->nmirrors + 1) * sizeof **list);
+		(*list)[cfg->nmirrors++] = xstrdup(value);
 		return 0;
 	}
 	case OPT_LOGLEVEL: {
@@ -234,6 +266,8 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->threads = (int)(cores > 0 ? (cores > 16 ? 64 : 4 * cores) : 8);
 	cfg->max_connections = 4096;
 	cfg->idle_timeout = 60;
+	cfg->mirror_ttl = 300;
+	cfg->mirror_timeout = 10;
 
 	/* The config file comes first: find --config (or BERTH_CONFIG) before the rest. */
 	const char *file = getenv("BERTH_CONFIG");
@@ -250,9 +284,20 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	}
 	for (size_t i = 0; i < NOPTS; i++) {
 		const char *v = getenv(config_opts[i].env);
-		if (v && config_apply(cfg, &config_opts[i], v, config_opts[i].env, err) < 0)
+		if (v && config_opts[i].kind == OPT_LIST) {
+			config_list_clear(cfg);
+			cleanup_free char *copy = xstrdup(v);
+			char *save = NULL;
+			for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				t = config_trim(t);
+				if (*t && config_apply(cfg, &config_opts[i], t, config_opts[i].env, err) < 0)
+					return -1;
+			}
+		} else if (v && config_apply(cfg, &config_opts[i], v, config_opts[i].env, err) < 0) {
 			return -1;
+		}
 	}
+	bool cli_list = false;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -289,6 +334,10 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 			else
 				return berr_set(err, BERR_INTERNAL, "option --%s needs a value", name);
 		}
+		if (o->kind == OPT_LIST && !cli_list) {
+			config_list_clear(cfg);
+			cli_list = true;
+		}
 		if (config_apply(cfg, o, value, "command line", err) < 0)
 			return -1;
 	}
@@ -323,5 +372,6 @@ void config_free(struct config *cfg)
 	free(cfg->service);
 	free(cfg->external_url);
 	free(cfg->default_visibility);
+	config_list_clear(cfg);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -29,6 +29,11 @@ struct config {
 	int pull_rate_limit;           /* manifest pulls per user per window; 0: unlimited */
 	int anonymous_pull_rate_limit; /* per address, for anonymous callers; 0: unlimited */
 	int pull_rate_window;          /* seconds */
+	/* The pull-through cache (server/proxy.c): one "[PREFIX=]URL [key=value...]" per upstream. */
+	char **mirrors;
+	size_t nmirrors;
+	int mirror_ttl;     /* seconds a cached tag is served before it is revalidated */
+	int mirror_timeout; /* seconds an upstream manifest or token request may take */
 };
 
 /* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.

@@ -20,6 +20,7 @@
 #include "server/fsck.h"
 #include "server/http.h"
 #include "server/meta.h"
+#include "server/proxy.h"
 #include "server/pulls.h"
 #include "server/registry.h"
 #include "server/replication.h"
@@ -38,7 +39,10 @@ static int berthd_serve(struct config *cfg)
 {
 	struct berr err = {0};
 	struct stat st;
-	registry_client_global_init(); /* replication's HTTP client, before any thread */
+	if (proxy_init(cfg, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		return 2;
+	}
 	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(stderr, "berthd: cannot create data folder %s: %s\n", cfg->data_dir, strerror(errno));
 		return 1;
@@ -75,6 +79,7 @@ static int berthd_serve(struct config *cfg)
 		return 1;
 	}
 	meta_set_default_visibility(strcmp(cfg->default_visibility, "public") == 0);
+	proxy_start(reg.blobs);
 	reg.uploads = uploads_new();
 	struct meta *m = meta_get(&err);
 	size_t swept = 0;
@@ -122,8 +127,10 @@ static int berthd_serve(struct config *cfg)
 		break;
 	}
 	replication_cancel();
+	proxy_stop_after(SHUTDOWN_GRACE);
 	http_stop(SHUTDOWN_GRACE);
 	replication_stop();
+	proxy_shutdown();
 	pulls_stop();
 	tagcache_clear();
 	meta_shutdown();
@@ -159,7 +166,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	registry_client_global_init(); /* the pull-through cache's upstream client (libcurl) */
 	int rc = berthd_serve(&cfg);
+	registry_client_global_cleanup();
 	config_free(&cfg);
 	return rc;
 }

@@ -324,5 +324,21 @@ int meta_replication_finish(struct meta *m, int64_t id, const char *result, int6
                             int64_t errors, const char *message, struct berr *err);
 /* Runs still marked running (berthd stopped during them) become failed. */
 int meta_replication_reset_running(struct meta *m, struct berr *err);
+/* The pull-through cache (server/proxy.c). */
+/* Store a manifest fetched from upstream (the "https://host/repository" it came from) in
+ * repository name, created if needed, without requiring its blobs (they are fetched when
+ * first pulled); point tag (may be NULL) at it and record the tag as confirmed now. */
+int meta_mirror_manifest_put(struct meta *m, const char *name, const char *upstream, const struct manifest *mf,
+                             const struct digest *d, const void *content, size_t size, const char *tag,
+                             struct berr *err);
+/* Record that upstream confirmed tag of repo_id now (a revalidation found it unchanged). */
+int meta_mirror_tag_confirmed(struct meta *m, int64_t repo_id, const char *upstream, const char *tag, struct berr *err);
+/* When upstream last confirmed tag of repo_id: 1 and *checked_at, or 0 if never. */
+int meta_mirror_tag_checked(struct meta *m, int64_t repo_id, const char *tag, int64_t *checked_at, struct berr *err);
+/* Where repo_id is cached from and when it was last checked: 1, or 0 if it is no mirror. */
+int meta_mirror_repo_get(struct meta *m, int64_t repo_id, char *upstream, size_t upstream_len, int64_t *last_checked,
+                         struct berr *err);
+/* Close the calling thread's connection (for a short-lived thread, before it ends). */
+void meta_release(void);
 
 #endif

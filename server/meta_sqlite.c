@@ -108,6 +108,11 @@ enum stmt_id {
 	ST_REPL_START,
 	ST_REPL_FINISH,
 	ST_REPL_RESET,
+	/* the pull-through cache (server/proxy.c) */
+	ST_MIRROR_REPO_UPSERT,
+	ST_MIRROR_REPO_GET,
+	ST_MIRROR_TAG_UPSERT,
+	ST_MIRROR_TAG_GET,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -295,12 +300,21 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BLOB_DELETE] = "DELETE FROM blobs WHERE digest = ?1",
     [ST_DANGLING] = "SELECT r.name, m.digest, mr.digest, mr.kind FROM manifest_references mr "
                     "JOIN manifests m ON m.id = mr.manifest_id JOIN repositories r ON r.id = m.repository_id "
-                    "WHERE (mr.kind IN (0, 1) AND mr.media_type NOT LIKE '%foreign%' "
+                    "WHERE ((mr.kind IN (0, 1) AND mr.media_type NOT LIKE '%foreign%' "
                     "AND mr.media_type NOT LIKE '%nondistributable%' "
                     "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = mr.digest)) "
                     "OR (mr.kind = 2 AND NOT EXISTS (SELECT 1 FROM manifests c "
-                    "WHERE c.repository_id = m.repository_id AND c.digest = mr.digest)) "
+                    "WHERE c.repository_id = m.repository_id AND c.digest = mr.digest))) "
+                    /* a cached repository fetches what its manifests name on first pull */
+                    "AND NOT EXISTS (SELECT 1 FROM mirror_repositories mi WHERE mi.repository_id = r.id) "
                     "ORDER BY r.name, m.digest",
+    [ST_MIRROR_REPO_UPSERT] = "INSERT INTO mirror_repositories (repository_id, upstream, last_checked) "
+                              "VALUES (?1, ?2, ?3) ON CONFLICT (repository_id) "
+                              "DO UPDATE SET upstream = ?2, last_checked = ?3",
+    [ST_MIRROR_REPO_GET] = "SELECT upstream, last_checked FROM mirror_repositories WHERE repository_id = ?1",
+    [ST_MIRROR_TAG_UPSERT] = "INSERT INTO mirror_tags (repository_id, name, checked_at) VALUES (?1, ?2, ?3) "
+                             "ON CONFLICT (repository_id, name) DO UPDATE SET checked_at = ?3",
+    [ST_MIRROR_TAG_GET] = "SELECT checked_at FROM mirror_tags WHERE repository_id = ?1 AND name = ?2",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -459,6 +473,8 @@ static int meta_migrate(sqlite3 *db, struct berr *err)
 		for (const struct embed_file *f = schema_files; f->name; f++)
 			if (atoi(f->name) == v)
 				mig = f;
+		/* Numbers are handed out to parallel branches before they merge: one not in this
+		 * build is another branch's, not a missing step of ours. */
 		if (!mig)
 			continue; /* numbers may skip (migrations from parallel branches are renumbered at merge) */
 		if (meta_exec(db, "BEGIN IMMEDIATE", err) < 0)
@@ -1959,4 +1975,130 @@ int meta_replication_reset_running(struct meta *m, struct berr *err)
 {
 	return meta_exec_bound(m, meta_bind(m, ST_REPL_RESET, err, "i", meta_now()), "reset replication runs", NULL,
 	                       err);
+}
+
+/* ---- the pull-through cache (server/proxy.c) ---- */
+
+/* Record that repo_id comes from upstream and was checked there now; with tag, that the
+ * upstream confirmed tag now. Runs inside the caller's transaction. */
+static int meta_mirror_mark(struct meta *m, int64_t repo_id, const char *upstream, const char *tag, struct berr *err)
+{
+	int64_t now = meta_now();
+	sqlite3_stmt *st = meta_stmt(m, ST_MIRROR_REPO_UPSERT, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, upstream);
+	sqlite3_bind_int64(st, 3, now);
+	if (meta_step_done(m, st, "record mirror repository", err) < 0)
+		return -1;
+	if (!tag)
+		return 0;
+	st = meta_stmt(m, ST_MIRROR_TAG_UPSERT, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, tag);
+	sqlite3_bind_int64(st, 3, now);
+	return meta_step_done(m, st, "record mirror tag", err);
+}
+
+int meta_mirror_manifest_put(struct meta *m, const char *name, const char *upstream, const struct manifest *mf,
+                             const struct digest *d, const void *content, size_t size, const char *tag,
+                             struct berr *err)
+{
+	int64_t repo_id, manifest_id;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_repo_ensure_in(m, name, &repo_id, err) < 0 ||
+	    meta_manifest_insert(m, repo_id, mf, d, content, size, &manifest_id, err) < 0)
+		goto fail;
+	int64_t now = meta_now();
+	sqlite3_stmt *st;
+	if (tag) {
+		st = meta_stmt(m, ST_TAG_UPSERT, err);
+		if (!st)
+			goto fail;
+		sqlite3_bind_int64(st, 1, repo_id);
+		bind_text(st, 2, tag);
+		sqlite3_bind_int64(st, 3, manifest_id);
+		sqlite3_bind_int64(st, 4, now);
+		if (meta_step_done(m, st, "tag manifest", err) < 0)
+			goto fail;
+	}
+	st = meta_stmt(m, ST_REPO_TOUCH, err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, repo_id);
+	sqlite3_bind_int64(st, 2, now);
+	if (meta_step_done(m, st, "touch repository", err) < 0 ||
+	    meta_mirror_mark(m, repo_id, upstream, tag, err) < 0 || meta_commit(m, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	meta_rollback(m);
+	return -1;
+}
+
+int meta_mirror_tag_confirmed(struct meta *m, int64_t repo_id, const char *upstream, const char *tag, struct berr *err)
+{
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_mirror_mark(m, repo_id, upstream, tag, err) < 0 || meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
+int meta_mirror_tag_checked(struct meta *m, int64_t repo_id, const char *tag, int64_t *checked_at, struct berr *err)
+{
+	*checked_at = 0;
+	sqlite3_stmt *st = meta_stmt(m, ST_MIRROR_TAG_GET, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, tag);
+	int r = meta_lookup_row(m, st, "mirror tag lookup", err);
+	if (r <= 0)
+		return r;
+	*checked_at = sqlite3_column_int64(st, 0);
+	meta_reset(st);
+	return 1;
+}
+
+int meta_mirror_repo_get(struct meta *m, int64_t repo_id, char *upstream, size_t upstream_len, int64_t *last_checked,
+                         struct berr *err)
+{
+	sqlite3_stmt *st = meta_stmt(m, ST_MIRROR_REPO_GET, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, repo_id);
+	int r = meta_lookup_row(m, st, "mirror repository lookup", err);
+	if (r <= 0)
+		return r;
+	const char *u = (const char *)sqlite3_column_text(st, 0);
+	snprintf(upstream, upstream_len, "%s", u ? u : "");
+	*last_checked = sqlite3_column_int64(st, 1);
+	meta_reset(st);
+	return 1;
+}
+
+void meta_release(void)
+{
+	struct meta *m = meta_tls;
+	if (!m)
+		return;
+	meta_tls = NULL;
+	pthread_mutex_lock(&meta_list_lock);
+	for (struct meta **p = &meta_list; *p; p = &(*p)->next)
+		if (*p == m) {
+			*p = m->next;
+			break;
+		}
+	pthread_mutex_unlock(&meta_list_lock);
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(m->stmt[i]);
+	sqlite3_close(m->db);
+	free(m);
 }

@@ -80,6 +80,15 @@ struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, 
 	return writer_pipe_wrap(w, hash);
 }
 
+struct blob_writer *blobstore_upload_open_direct(struct blobstore *bs, const char *id, uint64_t offset,
+                                                 struct berr *err)
+{
+	struct blob_writer *w = NULL;
+	if (bs->ops->upload_open(bs->drv, id, offset, &w, err) < 0)
+		return NULL;
+	return w;
+}
+
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct berr *err)
 {
 	return w->write(w, buf, len, err);

@@ -48,6 +48,11 @@ int blobstore_upload_size(struct blobstore *bs, const char *id, uint64_t *size, 
  * through a small bounded ring, so the caller's receiving overlaps hashing and writing. */
 struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset,
                                           struct digest_ctx *hash, struct berr *err);
+/* The same writer without the second thread: when blob_writer_write returns, the bytes are
+ * in the staging object and blobstore_upload_pread sees them (for readers that follow an
+ * upload while it is written, as the pull-through cache's do). */
+struct blob_writer *blobstore_upload_open_direct(struct blobstore *bs, const char *id, uint64_t offset,
+                                                 struct berr *err);
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct berr *err);
 /* Ends and frees the writer. */
 int blob_writer_finish(struct blob_writer *w, bool keep, struct berr *err);
