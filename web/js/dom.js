@@ -120,7 +120,7 @@ export function copyButton(getText, label = "Copy") {
 }
 
 export function emptyState(title, text, ...extra) {
-  return h("div", { class: "empty" }, h("div", { class: "empty-icon", "aria-hidden": "true" }, "⚓"),
+  return h("div", { class: "empty" }, h("div", { class: "empty-icon", "aria-hidden": "true" }, icon("box")),
     h("h3", {}, title), text ? h("p", {}, text) : null, ...extra);
 }
 
@@ -195,4 +195,23 @@ export function repoPath(name) {
 
 export function apiRepoPath(name) {
   return "/repositories/" + name.split("/").map(encodeURIComponent).join("/");
+}
+
+// Small line icons (drawn here: no icon font, nothing fetched).
+const ICONS = {
+  pull: "M12 3v12m0 0-5-5m5 5 5-5M5 21h14",
+  tag: "M3 12V4a1 1 0 0 1 1-1h8l9 9-9 9-9-9Zm5-4.5a1.5 1.5 0 1 0 0 .01",
+  clock: "M12 7v5l3 2M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z",
+  box: "M21 8 12 3 3 8v8l9 5 9-5V8Zm-18 0 9 5 9-5M12 13v8",
+};
+export function icon(name) {
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(NS, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.appendChild(path);
+  return svg;
 }

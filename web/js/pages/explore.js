@@ -1,7 +1,7 @@
 // Explore: every repository the viewer may see, searched by name and description, sorted
 // by name, last push or pulls, a page at a time.
 import { api } from "../api.js";
-import { badge, emptyState, h, humanCount, mount, pager, repoPath, setTitle, timeAgo } from "../dom.js";
+import { badge, emptyState, h, humanCount, icon, mount, pager, repoPath, setTitle, timeAgo } from "../dom.js";
 
 const PER_PAGE = 24;
 const SORTS = [["name", "Name"], ["updated", "Recently pushed"], ["pulls", "Most pulled"]];
@@ -13,9 +13,9 @@ export function repoCard(r) {
       badge(r.visibility)),
     h("p", { class: r.description ? "repo-desc" : "repo-desc muted" }, r.description || "No description"),
     h("div", { class: "repo-meta" },
-      h("span", { title: r.pull_count + " pulls" }, "⤓ ", humanCount(r.pull_count), " pulls"),
-      h("span", {}, "🏷 ", String(r.tag_count), r.tag_count === 1 ? " tag" : " tags"),
-      h("span", {}, "Updated ", timeAgo(r.updated_at))));
+      h("span", { title: r.pull_count + (r.pull_count === 1 ? " pull" : " pulls") }, icon("pull"), humanCount(r.pull_count), r.pull_count === 1 ? " pull" : " pulls"),
+      h("span", {}, icon("tag"), String(r.tag_count), r.tag_count === 1 ? " tag" : " tags"),
+      h("span", {}, icon("clock"), "Updated ", timeAgo(r.updated_at))));
 }
 
 export async function explorePage(root, ctx) {

@@ -84,7 +84,7 @@ export async function repoPage(root, name, ctx) {
         h("h1", { class: "repo-title" }, name, " ", badge(repo.visibility)),
         h("p", { class: repo.description ? "lead" : "lead muted", id: "repo-description" }, repo.description || "No description")),
       h("div", { class: "repo-stats" },
-        h("div", { class: "stat" }, h("strong", { id: "pull-count" }, humanCount(repo.pull_count)), h("span", {}, "pulls")),
+        h("div", { class: "stat" }, h("strong", { id: "pull-count", title: String(repo.pull_count) }, humanCount(repo.pull_count)), h("span", {}, repo.pull_count === 1 ? "pull" : "pulls")),
         h("div", { class: "stat" }, h("strong", {}, String(repo.tag_count)), h("span", {}, repo.tag_count === 1 ? "tag" : "tags")),
         h("div", { class: "stat" }, h("strong", {}, timeAgo(repo.updated_at)), h("span", {}, "last push")))),
     h("div", { class: "layout" },
