@@ -317,5 +317,63 @@ def _(reg):
     expect_error(_orig_request(reg, "GET", "/api/nope"), 404, "NOT_FOUND")
 
 
+@suite.case("under TLS the session cookie is Secure, and the UI is served with its headers")
+def _(reg):
+    import http.client
+    import shutil
+    import ssl
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="berth-web-tls.")
+    proc = None
+    try:
+        cert, key, data = (os.path.join(tmp, x) for x in ("cert.pem", "key.pem", "data"))
+        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "1", "-subj", "/CN=127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        check(p.returncode == 0, "openssl: %s" % p.stdout.decode())
+        p = subprocess.run([reg.binary(), "user", "add", "alice", "--password-stdin", "--data", data],
+                           input=(PW["alice"] + "\n").encode(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=30)
+        check(p.returncode == 0, "berthd user add: %s" % p.stdout.decode())
+        port = free_port()
+        proc = subprocess.Popen([reg.binary(), "--listen", "127.0.0.1:%d" % port, "--data", data, "--auth", "token",
+                                 "--tls-cert", cert, "--tls-key", key, "--log-level", "warn"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+
+        def tls(method, path, body=None, headers=None):
+            c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+            try:
+                c.request(method, path, body=body, headers=headers or {})
+                r = c.getresponse()
+                return r.status, r.getheader("Set-Cookie"), r.getheader("Content-Security-Policy"), r.read()
+            finally:
+                c.close()
+        deadline = time.time() + 10
+        while True:
+            try:
+                tls("GET", "/v2/")
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise CheckFailed("berthd with TLS did not start")
+                time.sleep(0.1)
+        status, cookie, _, _ = tls("POST", "/api/v1/session", json.dumps({"username": "alice", "password": PW["alice"]}),
+                                   {"Content-Type": "application/json"})
+        check(status == 200, "sign-in over TLS: %d" % status)
+        attrs = [a.strip().lower() for a in (cookie or "").split(";")]
+        for want in ("secure", "httponly", "samesite=strict"):
+            check(want in attrs, "cookie lacks %s: %r" % (want, cookie))
+        status, _, csp, body = tls("GET", "/r/alice/app")
+        check(status == 200 and b"/js/main.js" in body and "frame-ancestors 'none'" in (csp or ""), "UI over TLS")
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     suite.main()

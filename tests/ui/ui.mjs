@@ -430,6 +430,32 @@ await test("namespace and organization pages: repositories, members", async () =
   await shot(page, "organization");
 });
 
+await test("an organization owner changes a member's role on the organization page", async () => {
+  await page.selectOption("select[aria-label='Role of bob']", "writer");
+  let role = "";
+  for (let i = 0; i < 50 && role !== "writer"; i++) {
+    await page.waitForTimeout(100);
+    const org = await http("GET", "/api/v1/orgs/acme", { Authorization: basic("alice", PW.alice) });
+    role = (org.json().members.find((m) => m.name === "bob") || {}).role;
+  }
+  eq(role, "writer", "bob's role");
+});
+
+await test("delete a repository from its settings: the button waits for its name", async () => {
+  await page.goto(BASE + "/r/alice/secret/-/settings");
+  await page.waitForSelector("#delete-repo-form");
+  check(await page.isDisabled("#delete-repo-form button[type=submit]"), "button enabled before the name is typed");
+  await page.fill("#delete-repo-form input[name=confirm]", "alice/secre");
+  check(await page.isDisabled("#delete-repo-form button[type=submit]"), "button enabled for a wrong name");
+  await page.fill("#delete-repo-form input[name=confirm]", "alice/secret");
+  await page.click("#delete-repo-form button[type=submit]");
+  await page.waitForURL(/\/u\/alice$/);
+  await page.waitForSelector(".repo-card");
+  const names = await page.$$eval(".repo-card .repo-name", (e) => e.map((x) => x.textContent));
+  check(!names.includes("alice/secret"), "alice/secret still listed: " + names);
+  eq((await http("GET", "/api/v1/repositories/alice/secret", { Authorization: basic("alice", PW.alice) })).status, 404, "API after deleting");
+});
+
 await test("admin page: users and audit log (and non-admins are kept out)", async () => {
   await page.goto(BASE + "/admin");
   await page.waitForSelector(".empty");
@@ -445,7 +471,7 @@ await test("admin page: users and audit log (and non-admins are kept out)", asyn
   const users = await p.$$eval(".users-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent));
   eq(JSON.stringify(users), JSON.stringify(["admin", "alice", "bob"]), "users");
   const actions = await p.$$eval(".audit-table tbody tr", (trs) => trs.map((tr) => tr.cells[2].textContent));
-  for (const a of ["visibility", "tag_delete", "token_create", "token_revoke", "login"]) check(actions.includes(a), "audit log lacks " + a + ": " + actions);
+  for (const a of ["visibility", "tag_delete", "token_create", "token_revoke", "login", "member_set", "repo_delete"]) check(actions.includes(a), "audit log lacks " + a + ": " + actions);
   await shot(p, "admin");
   await adm.close();
 });

@@ -39,7 +39,7 @@ function tokensSection(tokens, rerender) {
   } }, field("Token name", name), field("Scope", scope), h("button", { type: "submit", class: "btn btn-primary" }, "Create token"));
   const section = h("section", { class: "card section", "aria-labelledby": "tokens-h" },
     h("h2", { id: "tokens-h" }, "Personal access tokens"),
-    h("p", { class: "muted" }, "Use a token instead of your password with docker, podman, skopeo or berth: docker login " + location.host + " -u " + session.user.name),
+    h("p", { class: "muted" }, "Use a token instead of your password with docker, podman, skopeo or berth: ", h("code", {}, "docker login " + location.host + " -u " + session.user.name)),
     msg,
     tokens.length ? table(["Name", "Scope", "Created", "Last used", "Status", ""], rows, "tokens-table") : emptyState("No tokens yet", "Create one for each machine or CI job."),
     form);

@@ -1,7 +1,7 @@
 // A repository: name, visibility, descriptions (the long one rendered from Markdown by
 // berthd, sanitized there), the pull command with a copy button, pull count and the tag
 // table (digest, platforms, size, last pushed, last pulled), a page at a time.
-import { api } from "../api.js";
+import { api, session } from "../api.js";
 import { apiRepoPath, badge, copyButton, emptyState, h, humanCount, humanSize, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
 
 const PER_PAGE = 25;
@@ -107,5 +107,5 @@ export async function repoPage(root, name, ctx) {
           h("dl", { class: "kv" },
             h("dt", {}, "Visibility"), h("dd", {}, repo.visibility),
             h("dt", {}, "Created"), h("dd", {}, timeAgo(repo.created_at)),
-            h("dt", {}, "Your access"), h("dd", {}, repo.permissions.admin ? "admin" : repo.permissions.push ? "push and pull" : "pull")))))));
+            h("dt", {}, "Your access"), h("dd", {}, repo.permissions.admin ? "admin" : repo.permissions.push ? "push and pull" : session.user ? "pull" : "pull (not signed in)")))))));
 }
