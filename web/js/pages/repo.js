@@ -75,7 +75,11 @@ export async function repoPage(root, name, ctx) {
     // (server/markdown.c); parsed inert here and only then put into the page.
     const doc = new DOMParser().parseFromString(repo.full_description_html, "text/html");
     overview.replaceChildren(...doc.body.childNodes);
-    for (const a of overview.querySelectorAll("a[href]")) a.setAttribute("rel", "nofollow noopener noreferrer");
+    for (const a of overview.querySelectorAll("a[href]")) {
+      // berthd empties unsafe targets; such a link leads nowhere, so it is no link at all.
+      if (a.getAttribute("href") === "") a.removeAttribute("href");
+      else a.setAttribute("rel", "nofollow noopener noreferrer");
+    }
   }
   mount(root, h("div", { class: "page" },
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/u/" + encodeURIComponent(ns) }, ns), " / ", h("span", { "aria-current": "page" }, name.slice(ns.length + 1) || name)),
