@@ -226,6 +226,7 @@ await test("index page lists each platform; an image page shows layers with comm
   check(layers[0][1].includes("mkimage.sh layer 1: busybox"), "command of layer 1: " + layers[0][1]);
   check(/ (B|KB|MB)$/.test(layers[0][3]), "layer size: " + layers[0][3]);
   check(/(KB|MB)/.test(await page.textContent("#total-size")), "total size");
+  eq(await page.textContent("#manifest-platform"), "linux/amd64", "platform next to the title");
   const config = await page.textContent(".kv-wide");
   check(config.includes('["/bin/sh"]') && config.includes("linux/amd64"), "config: " + config);
   await page.click("details.raw summary");
