@@ -135,11 +135,38 @@ static json_t *api_v1_descriptor_json(const struct manifest_descriptor *d)
 	                 (json_int_t)d->size);
 }
 
-/* Copy key of src (if it is of an acceptable JSON type) into dst as name, else null. */
-static void api_v1_copy(json_t *dst, const char *name, json_t *src, const char *key)
+/* Copy key of src into dst as name when it has JSON type `want` (a config is whatever a
+ * client pushed: a wrong type becomes null, so readers can rely on the documented types);
+ * arrays keep only their string elements. */
+static void api_v1_copy(json_t *dst, const char *name, json_t *src, const char *key, json_type want)
 {
 	json_t *v = src ? json_object_get(src, key) : NULL;
-	json_object_set(dst, name, v ? v : json_null());
+	if (!v || json_typeof(v) != want) {
+		json_object_set_new(dst, name, json_null());
+		return;
+	}
+	if (want != JSON_ARRAY) {
+		json_object_set(dst, name, v);
+		return;
+	}
+	json_t *strings = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) if (json_is_string(e)) json_array_append(strings, e);
+	json_object_set_new(dst, name, strings);
+}
+
+/* The string-valued entries of a config's Labels object, or null. */
+static json_t *api_v1_labels(json_t *cc)
+{
+	json_t *labels = cc ? json_object_get(cc, "Labels") : NULL;
+	if (!json_is_object(labels))
+		return json_null();
+	json_t *out = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(labels, k, v) if (json_is_string(v)) json_object_set(out, k, v);
+	return out;
 }
 
 /* What the page shows of a config: platform, dates and the runtime settings. */
@@ -149,18 +176,18 @@ static json_t *api_v1_config_json(json_t *config, const struct manifest_descript
 	json_t *cc = json_object_get(config, "config");
 	if (!json_is_object(cc))
 		cc = NULL;
-	api_v1_copy(out, "os", config, "os");
-	api_v1_copy(out, "architecture", config, "architecture");
-	api_v1_copy(out, "variant", config, "variant");
-	api_v1_copy(out, "created", config, "created");
-	api_v1_copy(out, "author", config, "author");
-	api_v1_copy(out, "entrypoint", cc, "Entrypoint");
-	api_v1_copy(out, "cmd", cc, "Cmd");
-	api_v1_copy(out, "env", cc, "Env");
-	api_v1_copy(out, "working_dir", cc, "WorkingDir");
-	api_v1_copy(out, "user", cc, "User");
-	api_v1_copy(out, "stop_signal", cc, "StopSignal");
-	api_v1_copy(out, "labels", cc, "Labels");
+	api_v1_copy(out, "os", config, "os", JSON_STRING);
+	api_v1_copy(out, "architecture", config, "architecture", JSON_STRING);
+	api_v1_copy(out, "variant", config, "variant", JSON_STRING);
+	api_v1_copy(out, "created", config, "created", JSON_STRING);
+	api_v1_copy(out, "author", config, "author", JSON_STRING);
+	api_v1_copy(out, "entrypoint", cc, "Entrypoint", JSON_ARRAY);
+	api_v1_copy(out, "cmd", cc, "Cmd", JSON_ARRAY);
+	api_v1_copy(out, "env", cc, "Env", JSON_ARRAY);
+	api_v1_copy(out, "working_dir", cc, "WorkingDir", JSON_STRING);
+	api_v1_copy(out, "user", cc, "User", JSON_STRING);
+	api_v1_copy(out, "stop_signal", cc, "StopSignal", JSON_STRING);
+	json_object_set_new(out, "labels", api_v1_labels(cc));
 	json_t *ports = json_array(), *exposed = cc ? json_object_get(cc, "ExposedPorts") : NULL;
 	const char *port;
 	json_t *unused;
@@ -192,18 +219,18 @@ static void api_v1_image_layers(json_t *doc, const struct manifest *mf, json_t *
 				break;
 			}
 		}
-		api_v1_copy(layer, "created_by", step, "created_by");
-		api_v1_copy(layer, "created", step, "created");
-		api_v1_copy(layer, "comment", step, "comment");
+		api_v1_copy(layer, "created_by", step, "created_by", JSON_STRING);
+		api_v1_copy(layer, "created", step, "created", JSON_STRING);
+		api_v1_copy(layer, "comment", step, "comment", JSON_STRING);
 		json_array_append_new(layers, layer);
 	}
 	for (size_t i = 0; i < nhist; i++) {
 		json_t *s = json_array_get(history, i), *step = json_object();
 		if (!json_is_object(s))
 			s = NULL;
-		api_v1_copy(step, "created_by", s, "created_by");
-		api_v1_copy(step, "created", s, "created");
-		api_v1_copy(step, "comment", s, "comment");
+		api_v1_copy(step, "created_by", s, "created_by", JSON_STRING);
+		api_v1_copy(step, "created", s, "created", JSON_STRING);
+		api_v1_copy(step, "comment", s, "comment", JSON_STRING);
 		json_object_set_new(step, "empty_layer",
 		                    json_boolean(s && json_is_true(json_object_get(s, "empty_layer"))));
 		json_array_append_new(steps, step);

@@ -257,6 +257,31 @@ def _(reg):
     check(t["platforms"] == [], "platforms of an unreadable config %r" % t)
 
 
+@suite.case("config fields of the wrong JSON type come back as null (or without the wrong elements)")
+def _(reg):
+    config = {"os": 7, "architecture": ["x"], "config": {"Cmd": "not-an-array", "Env": [1, "A=b", None],
+                                                          "Entrypoint": {"x": 1}, "User": 1000,
+                                                          "Labels": {"good": "yes", "bad": 1, "worse": {"a": 1}},
+                                                          "ExposedPorts": ["80/tcp"]},
+              "history": [{"created_by": 42}, "not an object"]}
+    cfg = json.dumps(config).encode()
+    layers = [rand_bytes(50), rand_bytes(60)]
+    push_blob_as(reg, "alice", "alice/types", cfg)
+    for d in layers:
+        push_blob_as(reg, "alice", "alice/types", d)
+    body = canon(oci_manifest(descriptor(MT_OCI_CONFIG, cfg), [descriptor(MT_OCI_LAYER, d) for d in layers]))
+    put_manifest_as(reg, "alice", "alice/types", "v1", body, MT_OCI_MANIFEST)
+    d = doc(call(reg, "GET", "/repositories/alice/types/manifests/v1", "alice"))
+    c = d["config"]
+    check(c["os"] is None and c["architecture"] is None and c["cmd"] is None and c["entrypoint"] is None, "%r" % c)
+    check(c["user"] is None and c["env"] == ["A=b"] and c["labels"] == {"good": "yes"}, "%r" % c)
+    check(c["exposed_ports"] == [], "exposed_ports %r" % c["exposed_ports"])
+    check([x["created_by"] for x in d["layers"]] == [None, None], "layers %r" % d["layers"])
+    check(len(d["history"]) == 2 and d["history"][1]["created_by"] is None, "history %r" % d["history"])
+    t = doc(call(reg, "GET", "/repositories/alice/types/tags", "alice"))["tags"][0]
+    check(t["platforms"] == [], "platforms without a string os %r" % t)
+
+
 @suite.case("full_description_html: GitHub-flavoured Markdown, raw HTML and unsafe links removed")
 def _(reg):
     md = ("# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n\n~~old~~ https://example.org\n\n"
