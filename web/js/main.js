@@ -111,7 +111,8 @@ function renderNav() {
 document.addEventListener("click", (ev) => {
   if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
   const a = ev.target.closest("a[href]");
-  if (!a || a.target || a.hasAttribute("download")) return;
+  // Links in a rendered overview were written by users: the browser follows them itself.
+  if (!a || a.target || a.hasAttribute("download") || a.closest(".markdown")) return;
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || url.pathname.startsWith("/api/") || url.pathname.startsWith("/v2/")) return;
   if (url.pathname === location.pathname && url.search === location.search && url.hash) return;
