@@ -96,6 +96,25 @@ MD
 tap_check "visibility and descriptions set through /api/v1; organization acme with bob" settings ||
 	{ echo "Bail out! API set-up failed"; exit 1; }
 
+# 30 more (private) repositories, so that Explore has a second page: alice/tool's manifest
+# and blobs mounted into each through /v2/ (Basic credentials are accepted there).
+bulk() {
+	local raw cfg layers i d
+	raw=$(curl -sf -u "alice:$UI_ALICE_PW" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"$UI_BASE/v2/alice/tool/manifests/v1") || return 1
+	cfg=$(jq -r .config.digest <<<"$raw")
+	layers=$(jq -r '.layers[].digest' <<<"$raw")
+	for i in $(seq -w 0 29); do
+		for d in $cfg $layers; do
+			curl -sf -o /dev/null -u "alice:$UI_ALICE_PW" -X POST \
+				"$UI_BASE/v2/alice/zz-bulk-$i/blobs/uploads/?mount=$d&from=alice/tool" || return 1
+		done
+		curl -sf -o /dev/null -u "alice:$UI_ALICE_PW" -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+			--data-binary "$raw" "$UI_BASE/v2/alice/zz-bulk-$i/manifests/v1" || return 1
+	done
+}
+tap_check "30 more private repositories alice/zz-bulk-NN (mounted blobs, same manifest)" bulk
+
 # Pull alice/app:latest once, so the tags table has a last-pulled time (written within 5 s).
 tap_check "skopeo pulls alice/app:latest anonymously (public)" \
 	skopeo_cmd inspect --raw --tls-verify=false "docker://$RUT_ADDR/alice/app:latest"

@@ -167,6 +167,25 @@ await test("Explore sorts by name and pages are linked", async () => {
   eq(await page.inputValue("#explore-sort"), "name", "sort select");
 });
 
+await test("Explore pages through 34 repositories, 24 at a time", async () => {
+  await page.goto(BASE + "/");
+  await page.waitForSelector(".repo-card");
+  eq(await page.locator(".repo-card").count(), 24, "cards on page 1");
+  eq(await page.textContent(".pager-info"), "Page 1 of 2", "pager");
+  check((await page.textContent("#result-count")).startsWith("34 repositories"), "count: " + (await page.textContent("#result-count")));
+  await page.click(".pager a[rel=next]");
+  await page.waitForURL(/page=2/);
+  await page.waitForSelector(".pager-info >> text=Page 2 of 2");
+  eq(await page.locator(".repo-card").count(), 10, "cards on page 2");
+  eq(await page.textContent(".repo-card:last-child .repo-name"), "alice/zz-bulk-29", "last repository");
+  await page.goBack();
+  await page.waitForSelector(".pager-info >> text=Page 1 of 2");
+  await page.goto(BASE + "/?sort=updated");
+  await page.waitForSelector(".repo-card");
+  eq(await page.inputValue("#explore-sort"), "updated", "sort select");
+  eq(await page.textContent(".repo-card:first-child .repo-name"), "alice/zz-bulk-29", "most recently pushed first");
+});
+
 await test("repository page: badge, descriptions, Markdown overview, tags with platforms, sizes and pull times", async () => {
   await page.goto(BASE + "/r/alice/app");
   await page.waitForSelector(".tags-table");
@@ -422,7 +441,8 @@ await test("narrow screen (phone): no horizontal page scroll", async () => {
 await test("namespace and organization pages: repositories, members", async () => {
   await page.goto(BASE + "/u/alice");
   await page.waitForSelector(".repo-card");
-  check((await page.$$eval(".repo-card .repo-name", (e) => e.map((x) => x.textContent))).includes("alice/app"), "alice/app");
+  eq(await page.textContent(".repo-card:first-child .repo-name"), "alice/zz-bulk-29", "most recently pushed first");
+  eq(await page.textContent(".pager-info"), "Page 1 of 2", "pager");
   await shot(page, "namespace");
   await page.goto(BASE + "/u/acme");
   await page.waitForSelector("#members-h");
