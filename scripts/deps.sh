@@ -6,9 +6,11 @@
 set -euo pipefail
 
 build_pkgs=(build-essential autoconf automake libtool pkg-config
-	libmicrohttpd-dev libsqlite3-dev libssl-dev libjansson-dev libargon2-dev libcurl4-openssl-dev libarchive-dev)
+	libmicrohttpd-dev libsqlite3-dev libssl-dev libjansson-dev libargon2-dev libcurl4-openssl-dev libarchive-dev
+	libcmark-gfm-dev libcmark-gfm-extensions-dev)
 test_pkgs=(python3 curl jq openssl skopeo podman runc docker-registry busybox-static
-	uidmap iptables sqlite3 apache2-utils)
+	uidmap iptables sqlite3 apache2-utils
+	chromium)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
@@ -19,11 +21,31 @@ test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 	;;
 esac
 
+# The UI tests drive Chromium with playwright-core from npm (tests/ui/package-lock.json).
+# Any Node.js with npm does; Debian's are installed only when there is none.
+if [ "${1:-build}" = test ] && ! command -v npm >/dev/null; then
+	want+=(nodejs npm)
+fi
+
 missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# npm ci in tests/ui when its node_modules is missing or older than the lock file.
+ui_modules() {
+	local ui
+	ui="$(cd "$(dirname "$0")/.." && pwd)/tests/ui"
+	[ "${1:-build}" = test ] && [ -f "$ui/package-lock.json" ] || return 0
+	if [ ! -d "$ui/node_modules/playwright-core" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules" ]; then
+		echo "deps: npm ci in tests/ui" >&2
+		(cd "$ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) && touch "$ui/node_modules"
+	fi
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+	ui_modules "${1:-build}"
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: missing Debian packages: ${missing[*]}" >&2
@@ -43,3 +65,4 @@ if printf '%s\n' "${missing[@]}" | grep -qx docker-registry && command -v system
 	[ -d /run/systemd/system ]; then
 	systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
+ui_modules "${1:-build}"

@@ -10,6 +10,7 @@
 #include "server/meta.h"
 #include "server/proxy.h"
 #include "server/registry.h"
+#include "server/web.h"
 
 static bool api_is_write(enum http_method m)
 {
@@ -60,6 +61,10 @@ static bool api_authorize(struct req *r)
 
 void api_begin(struct req *r)
 {
+	if (r->route.kind == ROUTE_WEB) {
+		web_serve(r);
+		return;
+	}
 	if (r->route.kind == ROUTE_NONE) {
 		req_fail(r, BERR_NOT_FOUND, "%s is not an API endpoint", r->url);
 		return;
@@ -113,6 +118,7 @@ void api_begin(struct req *r)
 	case ROUTE_NONE:
 	case ROUTE_TOKEN:
 	case ROUTE_API_V1:
+	case ROUTE_WEB:
 		break;
 	}
 }

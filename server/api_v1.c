@@ -75,6 +75,11 @@ static bool api_v1_route(const char *path, struct api_v1 *c)
 			return api_v1_param(c->p1, rest, (size_t)(kw - rest)) &&
 			       api_v1_param(c->p2, slash + 1, strlen(slash + 1));
 		}
+		if (slash && kw && api_v1_seg_is(kw + 1, (size_t)(slash - kw - 1), "manifests")) {
+			c->handler = api_v1_repo_manifest;
+			return api_v1_param(c->p1, rest, (size_t)(kw - rest)) &&
+			       api_v1_param(c->p2, slash + 1, strlen(slash + 1));
+		}
 		if (slash && kw && api_v1_seg_is(kw + 1, (size_t)(slash - kw - 1), "grants")) {
 			c->handler = api_v1_repo_grant;
 			return api_v1_param(c->p1, rest, (size_t)(kw - rest)) &&

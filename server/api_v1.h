@@ -32,7 +32,7 @@ struct api_v1 {
 	enum api_v1_via via;
 	struct meta_session session; /* when via == API_V1_SESSION */
 	char p1[API_V1_PARAM_MAX];   /* user, organization or repository name, token id */
-	char p2[API_V1_PARAM_MAX];   /* member or tag */
+	char p2[API_V1_PARAM_MAX];   /* member, tag or manifest reference */
 	char *raw;                   /* the body as received; heap */
 	size_t rawlen;
 	json_t *body; /* the body parsed, a JSON object, or NULL when there was none */
@@ -59,6 +59,14 @@ void api_v1_repo_grant(struct req *r, struct api_v1 *c);
 void api_v1_replication(struct req *r, struct api_v1 *c);
 void api_v1_replication_rule(struct req *r, struct api_v1 *c);
 void api_v1_replication_run(struct req *r, struct api_v1 *c);
+void api_v1_repo_manifest(struct req *r, struct api_v1 *c);
+
+/* What the caller may do on repository name, which must exist and be readable: otherwise
+ * responds 404 NAME_UNKNOWN (or 400 for a bad name) and returns false. */
+bool api_v1_repo_access(struct req *r, const char *name, struct meta_repo_info *info, unsigned *actions);
+/* The platforms ("os/arch[/variant]") of manifest digest in repo_id, as a new JSON array:
+ * an index's (attestations left out) or an image config's; empty when unknown. */
+json_t *api_v1_manifest_platforms(struct req *r, int64_t repo_id, const char *digest);
 
 /* Answer 405 UNSUPPORTED naming the path. */
 void api_v1_bad_method(struct req *r);

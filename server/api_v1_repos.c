@@ -4,11 +4,13 @@
  * answers exactly as a missing one. Without accounts (--auth none) all of it is readable
  * and none of it changeable through this API. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/reference.h"
 #include "server/api_v1.h"
 #include "server/auth.h"
+#include "server/markdown.h"
 #include "server/registry.h"
 
 #define API_V1_PER_PAGE_DEFAULT 25
@@ -103,9 +105,7 @@ void api_v1_repos(struct req *r, struct api_v1 *c)
 	                         (json_int_t)page, "per_page", (json_int_t)per_page));
 }
 
-/* What the caller may do on repository name, which must exist and be readable: otherwise
- * responds 404 NAME_UNKNOWN (or 400 for a bad name) and returns false. */
-static bool api_v1_repo_access(struct req *r, const char *name, struct meta_repo_info *info, unsigned *actions)
+bool api_v1_repo_access(struct req *r, const char *name, struct meta_repo_info *info, unsigned *actions)
 {
 	if (reference_check_name(name, strlen(name), &r->err) < 0) {
 		api_v1_fail(r);
@@ -164,6 +164,13 @@ static void api_v1_repo_respond(struct req *r, const char *name, unsigned action
 		return;
 	}
 	api_v1_repo_mirror(r, doc);
+	/* The Markdown rendered here, safely, so no page has to render it itself. */
+	json_t *full = json_object_get(doc, "full_description");
+	if (json_is_string(full)) {
+		char *html = markdown_to_html(json_string_value(full), json_string_length(full));
+		json_object_set_new(doc, "full_description_html", api_v1_string(html));
+		free(html);
+	}
 	json_object_set_new(doc, "permissions",
 	                    json_pack("{s:b,s:b,s:b}", "pull", (actions & ACTION_PULL) != 0, "push",
 	                              (actions & ACTION_PUSH) != 0, "admin", (actions & ACTION_DELETE) != 0));
@@ -234,12 +241,20 @@ void api_v1_repo(struct req *r, struct api_v1 *c)
 	api_v1_no_content(r);
 }
 
+struct api_v1_tags_ctx {
+	struct req *r;
+	int64_t repo_id;
+	json_t *list;
+};
+
 static int api_v1_tags_add(void *ctx, const struct meta_tag_row *t)
 {
-	json_array_append_new(ctx,
-	                      json_pack("{s:s,s:s,s:s,s:I,s:I}", "name", t->name ? t->name : "", "digest",
+	struct api_v1_tags_ctx *tc = ctx;
+	json_array_append_new(tc->list,
+	                      json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "name", t->name ? t->name : "", "digest",
 	                                t->digest ? t->digest : "", "media_type", t->media_type ? t->media_type : "",
-	                                "size", (json_int_t)t->size, "pushed_at", (json_int_t)t->pushed_at));
+	                                "size", (json_int_t)t->size, "pushed_at", (json_int_t)t->pushed_at,
+	                                "last_pulled_at", api_v1_time(t->last_pulled_at)));
 	return 0;
 }
 
@@ -258,11 +273,22 @@ void api_v1_repo_tags(struct req *r, struct api_v1 *c)
 	    api_v1_query_int(r, "per_page", API_V1_PER_PAGE_DEFAULT, 1, API_V1_PER_PAGE_MAX, &per_page) < 0)
 		return;
 	json_t *list = json_array();
-	if (meta_tags_page(r->meta, info.id, (page - 1) * per_page, per_page, api_v1_tags_add, list, &total, &r->err) <
+	struct api_v1_tags_ctx tc = {r, info.id, list};
+	if (meta_tags_page(r->meta, info.id, (page - 1) * per_page, per_page, api_v1_tags_add, &tc, &total, &r->err) <
 	    0) {
 		json_decref(list);
 		api_v1_fail(r);
 		return;
+	}
+	/* Platforms after the listing: looking them up reads manifests and configs, which must
+	 * not happen while the listing's statement is open. */
+	size_t i;
+	json_t *tag;
+	json_array_foreach(list, i, tag)
+	{
+		json_object_set_new(
+		    tag, "platforms",
+		    api_v1_manifest_platforms(r, info.id, json_string_value(json_object_get(tag, "digest"))));
 	}
 	api_v1_respond(r, 200,
 	               json_pack("{s:o,s:I,s:I,s:I}", "tags", list, "total", (json_int_t)total, "page",

@@ -86,7 +86,7 @@ void config_usage(FILE *out)
 	             "       berthd backup DIR                copy the data folder while berthd runs\n"
 	             "       berthd mirror add|list|del|run   replication rules: copy images from other\n"
 	             "                                        registries on a schedule (berthd mirror --help)\n"
-	             "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
+	             "Berth registry server: the OCI Distribution / Docker Registry v2 API, and a web UI at /.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
 		char flag[64];

@@ -250,12 +250,22 @@ int meta_repo_delete(struct meta *m, int64_t repo_id, struct berr *err);
 /* Add counts[i] pulls to repository repo_ids[i], all in one transaction. */
 int meta_repo_add_pulls(struct meta *m, const int64_t *repo_ids, const int64_t *counts, size_t n, struct berr *err);
 
+/* When a manifest was last pulled (web UI). */
+struct meta_pull_mark {
+	int64_t repo_id;
+	char digest[DIGEST_STR_MAX];
+	int64_t at;
+};
+/* Record the last pull time of each manifest (repository, digest) in marks, in one transaction. */
+int meta_manifests_pulled(struct meta *m, const struct meta_pull_mark *marks, size_t n, struct berr *err);
+
 /* A tag as the web UI lists it; strings valid only during the callback. size: the
  * compressed size, config and layers (for an index, those of its manifests). */
 struct meta_tag_row {
 	const char *name, *digest, *media_type;
 	uint64_t size;
 	int64_t pushed_at;
+	int64_t last_pulled_at; /* 0: never (or before berthd recorded it) */
 };
 typedef int (*meta_tag_fn)(void *ctx, const struct meta_tag_row *t);
 /* Tags of repo_id in name order, `limit` of them from `offset`; *total gets how many there are. */

@@ -95,6 +95,7 @@ enum stmt_id {
 	ST_REPO_COUNT_PULL,
 	ST_TAGS_PAGE,
 	ST_TAGS_COUNT,
+	ST_MANIFEST_PULLED,
 	ST_BLOBS_EACH,
 	ST_BLOB_UNLINK_ALL,
 	ST_BLOB_DELETE,
@@ -291,10 +292,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "COALESCE((SELECT SUM(y.size) FROM manifest_references c "
                      "JOIN manifests cm ON cm.repository_id = m.repository_id AND cm.digest = c.digest "
                      "JOIN manifest_references y ON y.manifest_id = cm.id AND y.kind IN (0, 1) "
-                     "WHERE c.manifest_id = m.id AND c.kind = 2), 0) "
+                     "WHERE c.manifest_id = m.id AND c.kind = 2), 0), m.last_pulled_at "
                      "FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 "
                      "ORDER BY t.name LIMIT ?2 OFFSET ?3",
     [ST_TAGS_COUNT] = "SELECT COUNT(*) FROM tags WHERE repository_id = ?1",
+    [ST_MANIFEST_PULLED] = "UPDATE manifests SET last_pulled_at = ?3 WHERE repository_id = ?1 AND digest = ?2",
     [ST_BLOBS_EACH] = "SELECT digest, size FROM blobs ORDER BY digest",
     [ST_BLOB_UNLINK_ALL] = "DELETE FROM repository_blobs WHERE digest = ?1",
     [ST_BLOB_DELETE] = "DELETE FROM blobs WHERE digest = ?1",
@@ -1709,6 +1711,26 @@ int meta_repo_add_pulls(struct meta *m, const int64_t *repo_ids, const int64_t *
 	return 0;
 }
 
+int meta_manifests_pulled(struct meta *m, const struct meta_pull_mark *marks, size_t n, struct berr *err)
+{
+	if (n == 0)
+		return 0;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (meta_exec_bound(
+		        m, meta_bind(m, ST_MANIFEST_PULLED, err, "iti", marks[i].repo_id, marks[i].digest, marks[i].at),
+		        "record last pull", NULL, err) < 0) {
+			meta_rollback(m);
+			return -1;
+		}
+	if (meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
 int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limit, meta_tag_fn fn, void *ctx,
                    int64_t *total, struct berr *err)
 {
@@ -1732,6 +1754,7 @@ int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limi
 		    .media_type = (const char *)sqlite3_column_text(st, 2),
 		    .pushed_at = sqlite3_column_int64(st, 3),
 		    .size = (uint64_t)sqlite3_column_int64(st, 4),
+		    .last_pulled_at = sqlite3_column_int64(st, 5),
 		};
 		if (fn(ctx, &t))
 			break;

@@ -14,6 +14,9 @@
 #include "server/meta.h"
 
 #define PULLS_SLOTS 4096
+/* Manifests whose last pull time waits to be written; more in one interval are dropped
+ * (only a displayed time is lost, and the next interval records them again). */
+#define PULLS_MARK_SLOTS 1024
 
 struct pull_slot {
 	int64_t repo_id; /* 0: empty */
@@ -29,7 +32,9 @@ static struct {
 	int interval;
 	struct pull_slot *table; /* PULLS_SLOTS entries */
 	size_t used;
-	int64_t dropped; /* pulls not counted because the table was full */
+	int64_t dropped;              /* pulls not counted because the table was full */
+	struct meta_pull_mark *marks; /* PULLS_MARK_SLOTS entries; repo_id 0: empty */
+	size_t marks_used;
 } pulls = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 void pulls_count(int64_t repo_id)
@@ -58,7 +63,47 @@ void pulls_count(int64_t repo_id)
 	pthread_mutex_unlock(&pulls.lock);
 }
 
-/* Swap the table for an empty one and write what it held. */
+void pulls_mark(int64_t repo_id, const char *digest)
+{
+	size_t dlen = strlen(digest);
+	if (repo_id <= 0 || dlen >= DIGEST_STR_MAX)
+		return;
+	size_t h = (size_t)repo_id * 2654435761u;
+	for (size_t i = 0; i < dlen; i++)
+		h = h * 31 + (unsigned char)digest[i];
+	int64_t now = (int64_t)time(NULL);
+	pthread_mutex_lock(&pulls.lock);
+	if (pulls.marks && pulls.marks_used * 4 < PULLS_MARK_SLOTS * 3) {
+		for (size_t i = 0; i < PULLS_MARK_SLOTS; i++) {
+			struct meta_pull_mark *s = &pulls.marks[(h + i) % PULLS_MARK_SLOTS];
+			if (s->repo_id == 0) {
+				s->repo_id = repo_id;
+				memcpy(s->digest, digest, dlen + 1);
+				pulls.marks_used++;
+			} else if (s->repo_id != repo_id || strcmp(s->digest, digest) != 0) {
+				continue;
+			}
+			s->at = now;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pulls.lock);
+}
+
+/* Write the last pull times gathered in marks (PULLS_MARK_SLOTS entries, `used` of them set). */
+static void pulls_flush_marks(struct meta_pull_mark *marks, size_t used)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < PULLS_MARK_SLOTS && n < used; i++)
+		if (marks[i].repo_id)
+			marks[n++] = marks[i];
+	struct berr err = {0};
+	struct meta *m = meta_get(&err);
+	if (!m || meta_manifests_pulled(m, marks, n, &err) < 0)
+		log_warn("last pulled times: could not record %zu manifests: %s", n, err.message);
+}
+
+/* Swap the tables for empty ones and write what they held. */
 static void pulls_flush(void)
 {
 	pthread_mutex_lock(&pulls.lock);
@@ -66,7 +111,14 @@ static void pulls_flush(void)
 	size_t used = pulls.used;
 	pulls.table = xcalloc(PULLS_SLOTS, sizeof *pulls.table);
 	pulls.used = 0;
+	struct meta_pull_mark *marks = pulls.marks;
+	size_t marks_used = pulls.marks_used;
+	pulls.marks = xcalloc(PULLS_MARK_SLOTS, sizeof *pulls.marks);
+	pulls.marks_used = 0;
 	pthread_mutex_unlock(&pulls.lock);
+	if (marks_used)
+		pulls_flush_marks(marks, marks_used);
+	free(marks);
 	if (used) {
 		int64_t *ids = xmalloc(used * sizeof *ids), *counts = xmalloc(used * sizeof *counts);
 		size_t n = 0;
@@ -104,6 +156,7 @@ static void *pulls_main(void *arg)
 int pulls_start(int interval)
 {
 	pulls.table = xcalloc(PULLS_SLOTS, sizeof *pulls.table);
+	pulls.marks = xcalloc(PULLS_MARK_SLOTS, sizeof *pulls.marks);
 	pulls.interval = interval;
 	if (pthread_create(&pulls.thread, NULL, pulls_main, NULL) != 0)
 		return -1;
@@ -124,4 +177,6 @@ void pulls_stop(void)
 	pulls.running = false;
 	free(pulls.table);
 	pulls.table = NULL;
+	free(pulls.marks);
+	pulls.marks = NULL;
 }

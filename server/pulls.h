@@ -1,6 +1,7 @@
 /* Pull counts per repository (what the web UI shows and sorts by). A manifest GET counts
  * one pull, as on Docker Hub. Counts gather in memory and are written to the metadata in
- * one transaction every few seconds, so counting never costs a pull a database write. */
+ * one transaction every few seconds, so counting never costs a pull a database write. The
+ * time each manifest was last pulled is gathered and written the same way. */
 #ifndef BERTH_PULLS_H
 #define BERTH_PULLS_H
 
@@ -10,6 +11,8 @@
 int pulls_start(int interval);
 /* Count one pull of repo_id. */
 void pulls_count(int64_t repo_id);
+/* Note that the manifest `digest` of repo_id was pulled now (its "last pulled" time). */
+void pulls_mark(int64_t repo_id, const char *digest);
 /* Stop the writer after a last write of what is pending. */
 void pulls_stop(void);
 

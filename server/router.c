@@ -51,8 +51,11 @@ int router_match(const char *path, struct route *out, struct berr *err)
 		out->kind = ROUTE_API_V1;
 		return 0;
 	}
-	if (strncmp(path, "/v2/", 4) != 0)
+	if (strncmp(path, "/v2/", 4) != 0) {
+		if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0)
+			out->kind = ROUTE_WEB;
 		return 0;
+	}
 	const char *s = path + 4;
 	size_t len = strlen(s);
 	if (strcmp(s, "_catalog") == 0 || strcmp(s, "_catalog/") == 0) {

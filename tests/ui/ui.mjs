@@ -1,0 +1,531 @@
+// The web UI in headless Chromium (playwright-core driving Debian's /usr/bin/chromium),
+// against the berthd that test_ui.sh started and filled. Prints TAP, numbering from
+// UI_TAP_START + 1; saves a screenshot of every page under UI_SHOTS.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const BASE = process.env.UI_BASE;
+const SHOTS = process.env.UI_SHOTS;
+const HOST = new URL(BASE).host;
+const PW = { admin: process.env.UI_ADMIN_PW, alice: process.env.UI_ALICE_PW };
+let n = Number(process.env.UI_TAP_START || 0);
+let failed = 0;
+mkdirSync(SHOTS, { recursive: true });
+
+function diag(text) {
+  for (const line of String(text).split("\n")) console.log("# " + line);
+}
+
+async function test(name, fn) {
+  n++;
+  try {
+    await fn();
+    console.log(`ok ${n} - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok ${n} - ${name}`);
+    diag(e && e.stack ? e.stack : e);
+  }
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+function eq(got, want, what) {
+  if (got !== want) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+}
+
+async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+// Plain HTTP to berthd (not through the browser).
+async function http(method, path, headers = {}, body) {
+  const res = await fetch(BASE + path, { method, headers, body });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+// The name of alice's most recently pushed repository, as the API orders them.
+async function newestRepo() {
+  const r = await http("GET", "/api/v1/repositories?namespace=alice&sort=updated&per_page=1", { Authorization: basic("alice", PW.alice) });
+  return r.json().repositories[0].name;
+}
+const basic = (u, p) => "Basic " + Buffer.from(u + ":" + p).toString("base64");
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"],
+  headless: true,
+});
+
+// Every page of every context reports dialogs, uncaught errors and CSP violations here.
+const problems = [];
+async function newContext(opts = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "light", ...opts });
+  ctx.on("page", watch);
+  return ctx;
+}
+function watch(page) {
+  page.on("dialog", async (d) => {
+    problems.push(`dialog (${d.type()}): ${d.message()}`);
+    await d.dismiss();
+  });
+  page.on("pageerror", (e) => problems.push("page error: " + e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of 40[134]/.test(m.text())) problems.push("console error: " + m.text());
+  });
+}
+async function open(ctx, path) {
+  const page = await ctx.newPage();
+  await page.goto(BASE + path);
+  await page.waitForSelector("main :is(.page, .empty)");
+  return page;
+}
+
+const anon = await newContext();
+const alice = await newContext({ permissions: ["clipboard-read", "clipboard-write"] });
+let page;
+
+await test("berthd serves the UI with a strict CSP and security headers; page paths get index.html, missing assets 404", async () => {
+  const r = await http("GET", "/r/alice/app");
+  eq(r.status, 200, "status of /r/alice/app");
+  check(r.text.includes('<script type="module" src="/js/main.js">'), "index.html not served for a page path");
+  const csp = r.headers.get("content-security-policy") || "";
+  check(/script-src 'self'/.test(csp) && !/unsafe-inline/.test(csp) && /frame-ancestors 'none'/.test(csp), "CSP: " + csp);
+  eq(r.headers.get("x-content-type-options"), "nosniff", "X-Content-Type-Options");
+  eq(r.headers.get("referrer-policy"), "same-origin", "Referrer-Policy");
+  const js = await http("GET", "/js/main.js");
+  eq(js.headers.get("content-type"), "text/javascript; charset=utf-8", "Content-Type of main.js");
+  const etag = js.headers.get("etag");
+  check(etag && etag.startsWith('"'), "no ETag");
+  eq((await http("GET", "/js/main.js", { "If-None-Match": etag })).status, 304, "revalidation with If-None-Match");
+  eq((await http("GET", "/js/nope.js")).status, 404, "missing asset");
+  eq((await http("POST", "/")).status, 405, "POST /");
+  eq((await http("GET", "/api/v2/x")).status, 404, "unknown /api/ path");
+});
+
+await test("anonymous Explore lists the public repositories and not the private one", async () => {
+  page = await open(anon, "/");
+  await page.waitForSelector(".repo-card");
+  const names = await page.$$eval(".repo-card .repo-name", (els) => els.map((e) => e.textContent));
+  for (const want of ["alice/app", "alice/tool", "alice/evil"]) check(names.includes(want), want + " missing from " + names);
+  check(!names.includes("alice/secret"), "private alice/secret is listed");
+  check(await page.isVisible("text=Sign in"), "no Sign in link");
+  await shot(page, "explore-anonymous");
+});
+
+await test("sign in with the keyboard (Tab, typing, Enter)", async () => {
+  page = await open(alice, "/signin");
+  await shot(page, "signin");
+  await page.focus("input[name=username]");
+  await page.keyboard.type("alice");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(PW.alice);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#signout");
+  check(await page.isVisible("#nav-user >> text=alice"), "user name not in the top bar");
+});
+
+await test("a wrong password shows an error and keeps the user signed out", async () => {
+  const p = await open(anon, "/signin");
+  await p.fill("input[name=username]", "alice");
+  await p.fill("input[name=password]", "wrong-password");
+  await p.click("button[type=submit]");
+  await p.waitForSelector(".alert-error");
+  check((await p.textContent(".alert-error")).includes("Wrong user name or password"), "error text");
+  check(!(await p.isVisible("#signout")), "signed in anyway");
+  await shot(p, "signin-error");
+  await p.close();
+});
+
+await test("signed in, Explore also lists alice's private repository", async () => {
+  await page.goto(BASE + "/");
+  await page.waitForSelector(".repo-card");
+  const names = await page.$$eval(".repo-card .repo-name", (els) => els.map((e) => e.textContent));
+  check(names.includes("alice/secret"), "alice/secret missing: " + names);
+  await shot(page, "explore-signed-in");
+});
+
+await test("search by description from the top bar ('/' focuses it)", async () => {
+  await page.keyboard.press("/");
+  eq(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), "Search repositories", "focused element");
+  await page.keyboard.type("demo app");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\?q=demo/);
+  await page.waitForSelector("#result-count");
+  const names = await page.$$eval(".repo-card .repo-name", (els) => els.map((e) => e.textContent));
+  eq(JSON.stringify(names), JSON.stringify(["alice/app"]), "search results");
+  await shot(page, "search");
+  await page.goto(BASE + "/?q=no-such-thing-anywhere");
+  await page.waitForSelector(".empty");
+  check((await page.textContent(".empty")).includes("No repositories match"), "empty state");
+  await shot(page, "search-empty");
+});
+
+await test("Explore sorts by name and pages are linked", async () => {
+  await page.goto(BASE + "/?sort=name");
+  await page.waitForSelector(".repo-card");
+  const names = await page.$$eval(".repo-card .repo-name", (els) => els.map((e) => e.textContent));
+  eq(JSON.stringify(names), JSON.stringify([...names].sort()), "order");
+  eq(await page.inputValue("#explore-sort"), "name", "sort select");
+});
+
+await test("Explore pages through 34 repositories, 24 at a time", async () => {
+  await page.goto(BASE + "/");
+  await page.waitForSelector(".repo-card");
+  eq(await page.locator(".repo-card").count(), 24, "cards on page 1");
+  eq(await page.textContent(".pager-info"), "Page 1 of 2", "pager");
+  check((await page.textContent("#result-count")).startsWith("34 repositories"), "count: " + (await page.textContent("#result-count")));
+  await page.click(".pager a[rel=next]");
+  await page.waitForURL(/page=2/);
+  await page.waitForSelector(".pager-info >> text=Page 2 of 2");
+  eq(await page.locator(".repo-card").count(), 10, "cards on page 2");
+  eq(await page.textContent(".repo-card:last-child .repo-name"), "alice/zz-bulk-29", "last repository");
+  await page.goBack();
+  await page.waitForSelector(".pager-info >> text=Page 1 of 2");
+  await page.goto(BASE + "/?sort=updated");
+  await page.waitForSelector(".repo-card");
+  eq(await page.inputValue("#explore-sort"), "updated", "sort select");
+  eq(await page.textContent(".repo-card:first-child .repo-name"), await newestRepo(), "most recently pushed first");
+});
+
+await test("repository page: badge, descriptions, Markdown overview, tags with platforms, sizes and pull times", async () => {
+  await page.goto(BASE + "/r/alice/app");
+  await page.waitForSelector(".tags-table");
+  check((await page.textContent(".repo-title")).includes("public"), "visibility badge");
+  eq(await page.textContent("#repo-description"), "A small demo app for the web UI", "short description");
+  check(await page.isVisible("#readme table"), "Markdown table not rendered");
+  check(await page.isVisible("#readme del"), "strikethrough not rendered");
+  eq(await page.locator("#readme input[type=checkbox]").count(), 2, "task list checkboxes");
+  const rows = await page.$$eval(".tags-table tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  eq(rows.length, 2, "tag rows");
+  const latest = rows.find((r) => r[0] === "latest");
+  check(latest, "no latest row: " + JSON.stringify(rows));
+  check(latest[2].includes("linux/amd64") && latest[2].includes("linux/arm64"), "platforms: " + latest[2]);
+  check(/\d+(\.\d+)? (B|KB|MB)/.test(latest[3]), "size: " + latest[3]);
+  check(latest[4].includes("ago") || latest[4].includes("now"), "pushed: " + latest[4]);
+  const one = rows.find((r) => r[0] === "1.0");
+  check(one[2].includes("linux/amd64"), "platform of 1.0: " + one[2]);
+  const title = await page.getAttribute(".tags-table tbody tr time", "title");
+  check(title && /\d/.test(title), "exact time on hover: " + title);
+  await shot(page, "repository");
+});
+
+await test("the pull command is copied to the clipboard, for docker and for podman", async () => {
+  await page.click(".pull-box .copy-btn");
+  await page.waitForSelector(".pull-box .copy-btn >> text=Copied!");
+  eq(await page.evaluate(() => navigator.clipboard.readText()), `docker pull ${HOST}/alice/app:latest`, "clipboard");
+  await page.click(".pull-box [data-client=podman]");
+  await page.click(".pull-box .copy-btn");
+  await page.waitForSelector(".pull-box .copy-btn >> text=Copied!");
+  eq(await page.evaluate(() => navigator.clipboard.readText()), `podman pull ${HOST}/alice/app:latest`, "clipboard");
+  await page.click(".pull-box [data-client=docker]");
+});
+
+await test("the last pulled time appears once berthd wrote it", async () => {
+  let text = "";
+  for (let i = 0; i < 20; i++) {
+    await page.goto(BASE + "/r/alice/app");
+    await page.waitForSelector(".tags-table");
+    text = await page.$$eval(".tags-table tbody tr", (trs) => trs.find((tr) => tr.cells[0].textContent === "latest").cells[5].textContent);
+    if (text !== "never") break;
+    await page.waitForTimeout(500);
+  }
+  check(text !== "never" && /ago|now/.test(text), "last pulled: " + text);
+});
+
+await test("index page lists each platform; an image page shows layers with commands, config and total size", async () => {
+  await page.click(".tags-table a.tag-link >> text=latest");
+  await page.waitForSelector(".platforms-table");
+  const plats = await page.$$eval(".platforms-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent));
+  eq(JSON.stringify(plats), JSON.stringify(["linux/amd64", "linux/arm64"]), "platforms");
+  check((await page.textContent("#raw-manifest")).includes("application/vnd.oci.image.index.v1+json"), "raw manifest");
+  await shot(page, "tag-index");
+  await page.click(".platforms-table tbody tr:first-child a");
+  await page.waitForSelector(".layers-table");
+  const layers = await page.$$eval(".layers-table tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  eq(layers.length, 3, "layers");
+  check(layers[0][1].includes("mkimage.sh layer 1: busybox"), "command of layer 1: " + layers[0][1]);
+  check(/ (B|KB|MB)$/.test(layers[0][3]), "layer size: " + layers[0][3]);
+  check(/(KB|MB)/.test(await page.textContent("#total-size")), "total size");
+  eq(await page.textContent("#manifest-platform"), "linux/amd64", "platform next to the title");
+  const config = await page.textContent(".kv-wide");
+  check(config.includes('["/bin/sh"]') && config.includes("linux/amd64"), "config: " + config);
+  await page.click("details.raw summary");
+  check((await page.textContent("#raw-manifest")).includes('"layers"'), "raw image manifest");
+  await shot(page, "tag-image");
+});
+
+await test("a tag page shows Cmd from the image config (alice/tool:v1)", async () => {
+  await page.goto(BASE + "/r/alice/tool/-/tags/v1");
+  await page.waitForSelector(".layers-table");
+  check((await page.textContent(".kv-wide")).includes("hello-from-berth"), "Cmd not shown");
+  eq(await page.locator(".layers-table tbody tr").count(), 2, "layers");
+});
+
+let tokenSecret = "";
+await test("create a personal access token: shown once, and it works", async () => {
+  await page.goto(BASE + "/account");
+  await page.waitForSelector("#token-form");
+  await page.fill("#token-form input[name=name]", "ui-token");
+  await page.selectOption("#token-form select[name=scope]", "read");
+  await page.click("#token-form button[type=submit]");
+  await page.waitForSelector("#new-token");
+  tokenSecret = await page.textContent("#new-token");
+  check(tokenSecret.startsWith("berth_pat_"), "token: " + tokenSecret);
+  await shot(page, "account-token-created");
+  eq((await http("GET", "/api/v1/user", { Authorization: "Bearer " + tokenSecret })).status, 200, "token use");
+  await page.reload();
+  await page.waitForSelector(".tokens-table");
+  check(!(await page.content()).includes(tokenSecret), "the secret is shown again after a reload");
+});
+
+await test("revoke the token (two clicks); it stops working", async () => {
+  const row = page.locator(".tokens-table tbody tr", { hasText: "ui-token" });
+  await row.locator("button", { hasText: "Revoke" }).click();
+  await row.locator("button", { hasText: "Confirm revoke" }).click();
+  await page.waitForSelector(".tokens-table tbody tr.revoked");
+  check((await row.textContent()).includes("revoked"), "row not marked revoked");
+  eq((await http("GET", "/api/v1/user", { Authorization: "Bearer " + tokenSecret })).status, 401, "revoked token use");
+  await shot(page, "account");
+});
+
+await test("password change: wrong current password is refused, then it changes", async () => {
+  await page.fill("#password-form input[name=current]", "not-my-password");
+  await page.fill("#password-form input[name=new]", "alice-password-2");
+  await page.fill("#password-form input[name=confirm]", "alice-password-2");
+  await page.click("#password-form button[type=submit]");
+  await page.waitForSelector("#password-form >> xpath=.. >> .alert-error");
+  await page.fill("#password-form input[name=current]", PW.alice);
+  await page.fill("#password-form input[name=new]", "alice-password-2");
+  await page.fill("#password-form input[name=confirm]", "alice-password-2");
+  await page.click("#password-form button[type=submit]");
+  await page.waitForSelector(".alert-success >> text=Password changed");
+  eq((await http("GET", "/api/v1/user", { Authorization: basic("alice", "alice-password-2") })).status, 200, "new password");
+  PW.alice = "alice-password-2";
+});
+
+await test("make alice/tool private in its settings; an anonymous browser can no longer see it", async () => {
+  await page.goto(BASE + "/r/alice/tool");
+  await page.waitForSelector("#settings-link");
+  await page.click("#settings-link");
+  await page.waitForSelector("#visibility-form");
+  await shot(page, "settings");
+  await page.check("#visibility-form input[value=private]");
+  await page.click("#visibility-form button[type=submit]");
+  await page.waitForSelector(".alert-success >> text=now private");
+  const a = await open(anon, "/");
+  await a.waitForSelector(".repo-card");
+  const names = await a.$$eval(".repo-card .repo-name", (els) => els.map((e) => e.textContent));
+  check(!names.includes("alice/tool"), "alice/tool still listed: " + names);
+  await a.goto(BASE + "/r/alice/tool");
+  await a.waitForSelector(".empty");
+  check((await a.textContent(".empty")).includes("Not found"), "not-found page");
+  await shot(a, "repository-private-anonymous");
+  await a.close();
+  eq((await http("GET", "/v2/alice/tool/manifests/v1")).status, 401, "anonymous /v2/ pull of the private repository");
+});
+
+await test("delete a tag in the settings (two clicks); it is gone", async () => {
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  await page.waitForSelector(".settings-tags");
+  const row = page.locator(".settings-tags tbody tr", { hasText: "1.0" });
+  await row.locator("button", { hasText: "Delete" }).click();
+  await row.locator("button", { hasText: "Confirm delete" }).click();
+  // (polled from here: waitForFunction evaluates strings, which the page's CSP forbids)
+  let names = [];
+  for (let i = 0; i < 50; i++) {
+    names = await page.$$eval(".settings-tags tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent));
+    if (names.length && !names.includes("1.0")) break;
+    await page.waitForTimeout(100);
+  }
+  eq(JSON.stringify(names), JSON.stringify(["latest"]), "tags in the settings table");
+  const tags = (await http("GET", "/api/v1/repositories/alice/app/tags", { Authorization: basic("alice", PW.alice) })).json();
+  eq(JSON.stringify(tags.tags.map((t) => t.name)), JSON.stringify(["latest"]), "tags left");
+});
+
+const EVIL = [
+  "# Totally normal",
+  "<script>window.__xss = 1; alert('script')</script>",
+  "<img src=x onerror=\"window.__xss = 2; alert('img')\">",
+  "[click me](javascript:window.__xss=3;alert('js-link'))",
+  "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+  "<a href=\"javascript:alert('raw-a')\">raw link</a>",
+  "<iframe src=\"javascript:alert('frame')\"></iframe>",
+  "<svg onload=\"alert('svg')\"></svg>",
+  "[vb](vbscript:msgbox(1))",
+].join("\n\n");
+
+await test("a malicious description saved through the settings page stays inert", async () => {
+  await page.goto(BASE + "/r/alice/evil/-/settings");
+  await page.waitForSelector("#description-form");
+  await page.fill("#description-form input[name=description]", "<b onmouseover=alert(1)>bold</b>");
+  await page.fill("#description-form textarea", EVIL);
+  await page.click("#description-form button[type=submit]");
+  await page.waitForSelector(".alert-success >> text=Descriptions saved");
+  const before = problems.length;
+  await page.goto(BASE + "/r/alice/evil");
+  await page.waitForSelector("#readme");
+  check((await page.textContent("#readme h1")) === "Totally normal", "Markdown not rendered");
+  const found = await page.evaluate(() => ({
+    xss: window.__xss,
+    scripts: document.querySelectorAll("#readme script, #readme iframe, #readme svg, #readme img").length,
+    handlers: [...document.querySelectorAll("#readme *")].filter((e) => [...e.attributes].some((a) => a.name.startsWith("on"))).length,
+    badLinks: [...document.querySelectorAll("#readme a")].filter((a) => /^(javascript|data|vbscript):/i.test(a.getAttribute("href") || "")).length,
+    desc: document.getElementById("repo-description").textContent,
+  }));
+  eq(found.xss, undefined, "window.__xss");
+  eq(found.scripts, 0, "script/iframe/svg/img elements in the overview");
+  eq(found.handlers, 0, "elements with on* attributes");
+  eq(found.badLinks, 0, "javascript:/data:/vbscript: links");
+  eq(found.desc, "<b onmouseover=alert(1)>bold</b>", "short description shown as text");
+  await shot(page, "repository-malicious-description");
+  await page.click("#readme >> text=click me");
+  await page.waitForTimeout(300);
+  eq(await page.evaluate(() => window.__xss), undefined, "window.__xss after clicking the link");
+  await page.goto(BASE + "/?q=evil");
+  await page.waitForSelector(".repo-card");
+  eq(await page.evaluate(() => document.querySelectorAll(".repo-card img").length), 0, "img from the short description in the listing");
+  eq(problems.length, before, "dialogs or errors: " + problems.slice(before).join("; "));
+  await shot(page, "search-malicious-description");
+});
+
+await test("keyboard: skip link, Tab to a repository card, Enter opens it, copy button works with Enter", async () => {
+  const p = await open(alice, "/");
+  await p.waitForSelector(".repo-card");
+  await p.keyboard.press("Tab");
+  eq(await p.evaluate(() => document.activeElement.className), "skip-link", "first Tab stop");
+  await p.keyboard.press("Enter");
+  eq(await p.evaluate(() => document.activeElement.id), "main", "focus after the skip link");
+  let name = "";
+  for (let i = 0; i < 30; i++) {
+    await p.keyboard.press("Tab");
+    name = await p.evaluate(() => (document.activeElement.classList.contains("repo-name") ? document.activeElement.textContent : ""));
+    if (name) break;
+  }
+  check(name, "no repository link reached with Tab");
+  await p.keyboard.press("Enter");
+  await p.waitForSelector(".tags-table, .repo-title");
+  eq(decodeURIComponent(new URL(p.url()).pathname), "/r/" + name, "page opened with Enter");
+  await p.focus(".pull-box .copy-btn");
+  await p.keyboard.press("Enter");
+  await p.waitForSelector(".pull-box .copy-btn >> text=Copied!");
+  check((await p.evaluate(() => navigator.clipboard.readText())).includes(HOST + "/" + name), "clipboard after Enter");
+  const outline = await p.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  check(outline && outline !== "none", "no visible focus outline");
+  await p.close();
+});
+
+await test("dark mode (prefers-color-scheme: dark) renders dark", async () => {
+  const dark = await newContext({ colorScheme: "dark" });
+  const p = await open(dark, "/r/alice/app");
+  await p.waitForSelector(".tags-table");
+  const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  eq(bg, "rgb(13, 17, 23)", "body background");
+  const fg = await p.evaluate(() => getComputedStyle(document.body).color);
+  eq(fg, "rgb(230, 237, 243)", "body text");
+  await shot(p, "repository-dark");
+  await p.goto(BASE + "/r/alice/app/-/tags/latest");
+  await p.waitForSelector(".platforms-table");
+  await shot(p, "tag-index-dark");
+  await dark.close();
+});
+
+await test("narrow screen (phone): no horizontal page scroll", async () => {
+  const phone = await newContext({ viewport: { width: 390, height: 844 } });
+  const p = await open(phone, "/r/alice/app");
+  await p.waitForSelector(".tags-table");
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, "page scrolls sideways by " + overflow + "px");
+  await shot(p, "repository-phone");
+  await phone.close();
+});
+
+await test("namespace and organization pages: repositories, members", async () => {
+  await page.goto(BASE + "/u/alice");
+  await page.waitForSelector(".repo-card");
+  eq(await page.textContent(".repo-card:first-child .repo-name"), await newestRepo(), "most recently pushed first");
+  eq(await page.textContent(".pager-info"), "Page 1 of 2", "pager");
+  await shot(page, "namespace");
+  await page.goto(BASE + "/u/acme");
+  await page.waitForSelector("#members-h");
+  const members = await page.$$eval("#members-h ~ .table-wrap tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent + ":" + (tr.cells[1].querySelector("select") ? tr.cells[1].querySelector("select").value : tr.cells[1].textContent)));
+  eq(JSON.stringify(members.sort()), JSON.stringify(["alice:owner", "bob:reader"]), "members");
+  check(await page.isVisible(".empty"), "empty state for an organization without repositories");
+  await shot(page, "organization");
+});
+
+await test("an organization owner changes a member's role on the organization page", async () => {
+  await page.selectOption("select[aria-label='Role of bob']", "writer");
+  let role = "";
+  for (let i = 0; i < 50 && role !== "writer"; i++) {
+    await page.waitForTimeout(100);
+    const org = await http("GET", "/api/v1/orgs/acme", { Authorization: basic("alice", PW.alice) });
+    role = (org.json().members.find((m) => m.name === "bob") || {}).role;
+  }
+  eq(role, "writer", "bob's role");
+});
+
+await test("delete a repository from its settings: the button waits for its name", async () => {
+  await page.goto(BASE + "/r/alice/secret/-/settings");
+  await page.waitForSelector("#delete-repo-form");
+  check(await page.isDisabled("#delete-repo-form button[type=submit]"), "button enabled before the name is typed");
+  await page.fill("#delete-repo-form input[name=confirm]", "alice/secre");
+  check(await page.isDisabled("#delete-repo-form button[type=submit]"), "button enabled for a wrong name");
+  await page.fill("#delete-repo-form input[name=confirm]", "alice/secret");
+  await page.click("#delete-repo-form button[type=submit]");
+  await page.waitForURL(/\/u\/alice$/);
+  await page.waitForSelector(".repo-card");
+  const names = await page.$$eval(".repo-card .repo-name", (e) => e.map((x) => x.textContent));
+  check(!names.includes("alice/secret"), "alice/secret still listed: " + names);
+  eq((await http("GET", "/api/v1/repositories/alice/secret", { Authorization: basic("alice", PW.alice) })).status, 404, "API after deleting");
+});
+
+await test("admin page: users and audit log (and non-admins are kept out)", async () => {
+  await page.goto(BASE + "/admin");
+  await page.waitForSelector(".empty");
+  check((await page.textContent(".empty")).includes("Administrators only"), "alice sees the admin page");
+  const adm = await newContext();
+  const p = await open(adm, "/signin");
+  await p.fill("input[name=username]", "admin");
+  await p.fill("input[name=password]", PW.admin);
+  await p.click("button[type=submit]");
+  await p.waitForSelector("#signout");
+  await p.goto(BASE + "/admin");
+  await p.waitForSelector(".audit-table");
+  const users = await p.$$eval(".users-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent));
+  eq(JSON.stringify(users), JSON.stringify(["admin", "alice", "bob"]), "users");
+  const actions = await p.$$eval(".audit-table tbody tr", (trs) => trs.map((tr) => tr.cells[2].textContent));
+  for (const a of ["visibility", "tag_delete", "token_create", "token_revoke", "login", "member_set", "repo_delete"]) check(actions.includes(a), "audit log lacks " + a + ": " + actions);
+  await shot(p, "admin");
+  await adm.close();
+});
+
+await test("unknown pages and repositories get error pages", async () => {
+  const p = await open(anon, "/no/such/page");
+  check((await p.textContent(".empty")).includes("Page not found"), "page not found");
+  await shot(p, "not-found");
+  await p.goto(BASE + "/r/alice/nothing-here");
+  await p.waitForSelector(".empty");
+  check((await p.textContent(".empty")).includes("Not found"), "repository not found");
+  await p.close();
+});
+
+await test("sign out ends the session", async () => {
+  await page.goto(BASE + "/");
+  await page.waitForSelector("#signout");
+  await page.click("#signout");
+  await page.waitForSelector("#nav-user >> text=Sign in");
+  const status = await page.evaluate(async () => (await fetch("/api/v1/session")).status);
+  eq(status, 401, "GET /api/v1/session after signing out");
+});
+
+await test("no dialogs, uncaught errors or CSP violations in the whole run", async () => {
+  eq(problems.length, 0, problems.join("\n"));
+});
+
+await browser.close();
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);

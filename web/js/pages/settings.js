@@ -1,0 +1,112 @@
+// Repository settings, for those with admin rights on it: visibility, the short and long
+// descriptions, deleting tags, deleting the repository.
+import { api } from "../api.js";
+import { alertBox, apiRepoPath, confirmButton, emptyState, field, h, humanSize, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
+
+const PER_PAGE = 25;
+
+function visibilitySection(name, repo) {
+  const msg = h("div", { "aria-live": "polite" });
+  const radio = (v, label, hint) => h("label", { class: "radio-card" },
+    h("input", { type: "radio", name: "visibility", value: v, checked: repo.visibility === v }),
+    h("span", {}, h("strong", {}, label), h("span", { class: "hint" }, hint)));
+  return h("section", { class: "card section", "aria-labelledby": "vis-h" },
+    h("h2", { id: "vis-h" }, "Visibility"), msg,
+    h("form", { class: "stack", id: "visibility-form", onsubmit: async (ev) => {
+      ev.preventDefault();
+      const v = ev.target.elements.visibility.value;
+      try {
+        const r = await api("PATCH", apiRepoPath(name), { visibility: v });
+        mount(msg, alertBox("The repository is now " + r.visibility + ".", "success"));
+      } catch (e) {
+        mount(msg, alertBox(e.message));
+      }
+    } },
+    h("fieldset", { class: "radios" }, h("legend", { class: "sr-only" }, "Visibility"),
+      radio("public", "Public", "Anyone can see and pull it, without signing in."),
+      radio("private", "Private", "Only you, your organization's members and those you grant access.")),
+    h("div", {}, h("button", { type: "submit", class: "btn btn-primary" }, "Save visibility"))));
+}
+
+function descriptionSection(name, repo) {
+  const msg = h("div", { "aria-live": "polite" });
+  const short = h("input", { name: "description", maxlength: 100, value: repo.description || "" });
+  const full = h("textarea", { name: "full_description", rows: 14, maxlength: 25000, class: "mono" });
+  full.value = repo.full_description || "";
+  return h("section", { class: "card section", "aria-labelledby": "desc-h" },
+    h("h2", { id: "desc-h" }, "Descriptions"), msg,
+    h("form", { class: "stack", id: "description-form", onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        await api("PATCH", apiRepoPath(name), { description: short.value, full_description: full.value });
+        mount(msg, alertBox("Descriptions saved.", "success"));
+      } catch (e) {
+        mount(msg, alertBox(e.message));
+      }
+    } },
+    field("Short description", short, "Shown in listings and search; 100 characters at most."),
+    field("Overview (Markdown)", full, "GitHub-flavoured Markdown: tables, task lists, strikethrough, autolinks. Raw HTML is not shown."),
+    h("div", {}, h("button", { type: "submit", class: "btn btn-primary" }, "Save descriptions"))));
+}
+
+async function tagsSection(name, page, ctx) {
+  const tags = await api("GET", apiRepoPath(name) + `/tags?page=${page}&per_page=${PER_PAGE}`);
+  const msg = h("div", { "aria-live": "polite" });
+  const rows = tags.tags.map((t) => h("tr", {},
+    h("td", {}, h("a", { href: repoPath(name) + "/-/tags/" + encodeURIComponent(t.name) }, t.name)),
+    h("td", { class: "mono", title: t.digest }, shortDigest(t.digest)),
+    h("td", { class: "num" }, humanSize(t.size)),
+    h("td", {}, timeAgo(t.pushed_at)),
+    h("td", {}, confirmButton("Delete", "Confirm delete", async () => {
+      try {
+        await api("DELETE", apiRepoPath(name) + "/tags/" + encodeURIComponent(t.name));
+        ctx.rerender();
+      } catch (e) {
+        mount(msg, alertBox(e.message));
+      }
+    }))));
+  return h("section", { class: "card section", "aria-labelledby": "stags-h" },
+    h("h2", { id: "stags-h" }, "Tags"), msg,
+    h("p", { class: "muted" }, "Deleting a tag leaves its manifest reachable by digest."),
+    tags.tags.length ? table(["Tag", "Digest", "Size", "Pushed", ""], rows, "settings-tags") : emptyState("No tags", ""),
+    pager(page, PER_PAGE, tags.total, (p) => repoPath(name) + "/-/settings?page=" + p));
+}
+
+function dangerSection(name, ctx) {
+  const msg = h("div", { "aria-live": "polite" });
+  const confirmInput = h("input", { name: "confirm", autocomplete: "off", placeholder: name });
+  const btn = h("button", { type: "submit", class: "btn btn-danger", disabled: true }, "Delete this repository");
+  confirmInput.addEventListener("input", () => (btn.disabled = confirmInput.value !== name));
+  return h("section", { class: "card section danger", "aria-labelledby": "danger-h" },
+    h("h2", { id: "danger-h" }, "Delete repository"), msg,
+    h("p", {}, "This deletes every tag and manifest of ", h("strong", {}, name), ". It cannot be undone."),
+    h("form", { class: "stack", id: "delete-repo-form", onsubmit: async (ev) => {
+      ev.preventDefault();
+      if (confirmInput.value !== name) return;
+      try {
+        await api("DELETE", apiRepoPath(name));
+        ctx.navigate("/u/" + encodeURIComponent(name.split("/")[0]));
+      } catch (e) {
+        mount(msg, alertBox(e.message));
+      }
+    } }, field("Type the repository's name to confirm", confirmInput), h("div", {}, btn)));
+}
+
+export async function settingsPage(root, name, ctx) {
+  setTitle("Settings", name);
+  const page = Math.max(1, parseInt(ctx.params.get("page") || "1", 10) || 1);
+  const repo = await api("GET", apiRepoPath(name));
+  if (!ctx.isCurrent()) return;
+  if (!repo.permissions.admin) {
+    mount(root, emptyState("You cannot change this repository", "Its settings need admin rights on it: its owner, an organization owner, an admin grant or a registry administrator.", h("a", { class: "btn", href: repoPath(name) }, "Back to the repository")));
+    return;
+  }
+  const tags = await tagsSection(name, page, ctx);
+  if (!ctx.isCurrent()) return;
+  mount(root, h("div", { class: "page" },
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: repoPath(name) }, name), " / ", h("span", { "aria-current": "page" }, "Settings")),
+    h("h1", {}, "Settings"),
+    h("div", { class: "layout" },
+      h("div", { class: "layout-main" }, descriptionSection(name, repo), tags),
+      h("aside", { class: "layout-side" }, visibilitySection(name, repo), dangerSection(name, ctx)))));
+}
