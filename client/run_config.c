@@ -262,8 +262,11 @@ int run_config_user(const char *spec, FILE *passwd, FILE *group, struct run_user
 				return berr_set(err, BERR_BAD_REQUEST,
 				                "unable to find group %s: no matching entries in group file", grp);
 		}
-	} else if (group && found) {
-		/* docker: without an explicit group, the groups listing the user by name. */
+	}
+	/* The primary group is always a supplementary group too; without an explicit group,
+	 * so are the groups whose member lists name the user (docker's rule). */
+	out->groups[out->ngroups++] = (gid_t)gid;
+	if (!grp && found && group) {
 		rewind(group);
 		while (next_entry(group, &line, &cap, f, 4, &nf)) {
 			long g;

@@ -55,8 +55,9 @@ struct run_user {
 /* Resolve a -u/USER spec ("", "name", "uid", "name:group", "uid:gid", ...) against the
  * image's passwd and group files (either may be NULL when the image has none), with
  * docker's rules: a name must exist; a numeric uid need not (gid 0, home "/"); a group name
- * must exist in group; without an explicit group the user's supplementary groups come from
- * group's member lists. Errors are BERR_BAD_REQUEST with a message naming the spec. */
+ * must exist in group; the supplementary groups are the primary group plus, without an
+ * explicit group, the groups whose member lists name the user. Errors are BERR_BAD_REQUEST with a message naming the
+ * spec. */
 int run_config_user(const char *spec, FILE *passwd, FILE *group, struct run_user *out, struct berr *err);
 
 /* Parse a docker size ("512m", "1g", "1048576", "100k", "1.5g"); bytes > 0 into *out. */

@@ -107,14 +107,14 @@ static void test_user(void)
 		unsigned uid, gid;
 		const char *groups, *home, *errtext;
 	} cases[] = {
-	    {"", 0, 0, 0, "10", "/root", NULL},
-	    {"root", 0, 0, 0, "10", "/root", NULL},
-	    {"app", 0, 1000, 1000, "10,50", "/home/app", NULL},
-	    {"1000", 0, 1000, 1000, "10,50", "/home/app", NULL},
-	    {"4242", 0, 4242, 0, "", "/", NULL},
-	    {"4242:77", 0, 4242, 77, "", "/", NULL},
-	    {"app:staff", 0, 1000, 50, "", "/home/app", NULL},
-	    {"daemon:0", 0, 1, 0, "", "/usr/sbin", NULL},
+	    {"", 0, 0, 0, "0,10", "/root", NULL},
+	    {"root", 0, 0, 0, "0,10", "/root", NULL},
+	    {"app", 0, 1000, 1000, "1000,10,50", "/home/app", NULL},
+	    {"1000", 0, 1000, 1000, "1000,10,50", "/home/app", NULL},
+	    {"4242", 0, 4242, 0, "0", "/", NULL},
+	    {"4242:77", 0, 4242, 77, "77", "/", NULL},
+	    {"app:staff", 0, 1000, 50, "50", "/home/app", NULL},
+	    {"daemon:0", 0, 1, 0, "0", "/usr/sbin", NULL},
 	    {"nobody", -1, 0, 0, NULL, NULL, "unable to find user nobody"},
 	    {"app:nogroup", -1, 0, 0, NULL, NULL, "unable to find group nogroup"},
 	    {":10", -1, 0, 0, NULL, NULL, "no user"},
