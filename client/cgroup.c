@@ -129,13 +129,12 @@ static int cgroup_create_v1(struct cgroup *cg, const char *id, const struct cgro
 		bool wanted = (i == 0 && lim->memory) || (i == 1 && lim->pids) || (i == 2 && lim->cpu_millis);
 		cleanup_free char *mnt = xasprintf("/sys/fs/cgroup/%s", cgroup_v1_controllers[i]);
 		struct statfs st;
-		if (statfs(mnt, &st) < 0 || st.f_type == CGROUP2_SUPER_MAGIC) {
-			if (wanted)
-				return berr_set(err, BERR_UNSUPPORTED,
-				                "cgroup: the %s controller is not available (neither v2 nor %s)",
-				                cgroup_v1_controllers[i], mnt);
+		if (!wanted)
 			continue;
-		}
+		if (statfs(mnt, &st) < 0 || st.f_type == CGROUP2_SUPER_MAGIC)
+			return berr_set(err, BERR_UNSUPPORTED,
+			                "cgroup: the %s controller is not available (neither v2 nor %s)",
+			                cgroup_v1_controllers[i], mnt);
 		cleanup_free char *parent = xasprintf("%s/berth", mnt);
 		if (cg_mkdir(parent, err) < 0)
 			return -1;
@@ -176,6 +175,8 @@ struct cgroup *cgroup_create(const char *id, const struct cgroup_limits *lim, st
 	struct cgroup *cg = xcalloc(1, sizeof *cg);
 	const char *root = cgroup_v2_root();
 	cg->v2 = root != NULL;
+	if (!lim->memory && !lim->cpu_millis && !lim->pids)
+		return cg; /* nothing to limit: no cgroup (moving a task costs an RCU grace period) */
 	int rc = cg->v2 ? cgroup_create_v2(cg, root, id, lim, err) : cgroup_create_v1(cg, id, lim, err);
 	if (rc < 0) {
 		cgroup_destroy(cg);

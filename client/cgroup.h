@@ -19,8 +19,10 @@ struct cgroup_limits {
 
 struct cgroup;
 
-/* Create the cgroup berth/<id> with these limits. A limit whose controller is unavailable
- * is an error naming it. Free with cgroup_destroy. */
+/* Create the cgroup berth/<id> with these limits, in v1 only in the hierarchies of the
+ * limits asked for; with no limit at all nothing is created (the container's PID namespace
+ * already ends every process with its init) and cgroup_add does nothing. A limit whose
+ * controller is unavailable is an error naming it. Free with cgroup_destroy. */
 struct cgroup *cgroup_create(const char *id, const struct cgroup_limits *lim, struct berr *err);
 /* Move process pid into the cgroup. */
 int cgroup_add(struct cgroup *cg, pid_t pid, struct berr *err);

@@ -77,14 +77,15 @@ char *container_log_path(const char *root, const char *id)
 	return xasprintf("%s/containers/%s/log", root, id);
 }
 
-/* Write a whole file atomically (temp, fsync, rename). */
+/* Write a whole file atomically (temp, rename). No fsync: these files describe processes,
+ * which a crash ends anyway; a reader never sees a partial file. */
 static int write_file(const char *path, const char *data, size_t len, struct berr *err)
 {
 	cleanup_free char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
 	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return berr_sys(err, errno, "create %s", tmp);
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
+	if (write(fd, data, len) != (ssize_t)len) {
 		int e = errno;
 		unlink(tmp);
 		return berr_sys(err, e, "write %s", tmp);
@@ -553,6 +554,7 @@ __attribute__((noreturn)) static void init_main(const struct init_args *a)
 	    .lowers = c->lowers,
 	    .nlowers = c->nlowers,
 	    .force_copy = c->force_copy,
+	    .volatile_upper = c->rm,
 	    .privileged = c->privileged,
 	    .volumes = c->volumes,
 	    .nvolumes = c->nvolumes,

@@ -232,8 +232,9 @@ static int rootfs_copy(const struct linux_rootfs *r, const char *rootfs, struct 
 
 /* overlayfs of the layers with bundle/upper and bundle/work. Lower directories are named
  * relative to their common parent (the store's layers/sha256) so that the option string
- * stays under the page size for images of ~60 layers. Returns -2 with errno set when the
- * mount itself fails. */
+ * stays under the page size for images of ~60 layers. A --rm container's overlay is
+ * "volatile": its unmount skips syncing the upper filesystem, which nothing will read again. Returns -2 with errno set
+ * when the mount itself fails. */
 static int rootfs_overlay(const struct linux_rootfs *r, const char *rootfs, struct berr *err)
 {
 	const char *first = r->lowers[r->nlowers - 1];
@@ -253,7 +254,8 @@ static int rootfs_overlay(const struct linux_rootfs *r, const char *rootfs, stru
 		const char *l = relative ? r->lowers[i] + plen + 1 : r->lowers[i];
 		off += (size_t)snprintf(opts + off, cap - off, "%s%s", l, i ? ":" : "");
 	}
-	snprintf(opts + off, cap - off, ",upperdir=%s/upper,workdir=%s/work", r->bundle, r->bundle);
+	snprintf(opts + off, cap - off, ",upperdir=%s/upper,workdir=%s/work%s", r->bundle, r->bundle,
+	         r->volatile_upper ? ",volatile" : "");
 	if (strlen(opts) >= 4096)
 		return berr_set(err, BERR_UNSUPPORTED, "too many layers (%zu) for an overlay mount", r->nlowers);
 	int cwd = -1;
@@ -266,6 +268,11 @@ static int rootfs_overlay(const struct linux_rootfs *r, const char *rootfs, stru
 		}
 	}
 	int rc = mount("overlay", rootfs, "overlay", 0, opts);
+	if (rc < 0 && errno == EINVAL && r->volatile_upper) {
+		/* Kernels before 5.10 do not know "volatile": mount without it. */
+		opts[strlen(opts) - strlen(",volatile")] = '\0';
+		rc = mount("overlay", rootfs, "overlay", 0, opts);
+	}
 	int e = errno;
 	if (cwd >= 0) {
 		if (fchdir(cwd) < 0)

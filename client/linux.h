@@ -21,8 +21,9 @@ struct linux_rootfs {
 	const char *bundle;  /* the container's directory: rootfs/, upper/, work/, hosts... */
 	char *const *lowers; /* layer directories, bottom layer first */
 	size_t nlowers;
-	bool force_copy; /* copy the layers instead of trying overlayfs */
-	bool privileged; /* /sys read-write, no masked /proc paths */
+	bool force_copy;     /* copy the layers instead of trying overlayfs */
+	bool volatile_upper; /* the upper directory dies with the container (--rm): no syncs */
+	bool privileged;     /* /sys read-write, no masked /proc paths */
 	const struct linux_volume *volumes;
 	size_t nvolumes;
 	const char *console; /* a pty slave to bind on /dev/console, or NULL */
