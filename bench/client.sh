@@ -140,4 +140,6 @@ mean() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .mean' "$1"; 
 } >"$OUT/results.md"
 cp "$W/run.json" "$W/pull.json" "$OUT/"
 cat "$OUT/results.md"
-# podman_teardown and the scratch folder's removal run on exit (tests/lib helpers).
+# podman_teardown and the scratch folder's removal run on exit (tests/lib helpers); they
+# expect a lenient shell, as the tests have.
+set +euo pipefail
