@@ -81,6 +81,7 @@ static const char *cgroup_v2_root(void)
 	return NULL;
 }
 
+/* mkdir that accepts an existing directory. */
 static int cg_mkdir(const char *path, struct berr *err)
 {
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
@@ -88,6 +89,7 @@ static int cg_mkdir(const char *path, struct berr *err)
 	return 0;
 }
 
+/* berth/<id> in the unified hierarchy at root, controllers enabled on the way. */
 static int cgroup_create_v2(struct cgroup *cg, const char *root, const char *id, const struct cgroup_limits *lim,
                             struct berr *err)
 {
@@ -123,6 +125,7 @@ static int cgroup_create_v2(struct cgroup *cg, const char *root, const char *id,
 	return 0;
 }
 
+/* berth/<id> in each v1 hierarchy whose limit is asked for. */
 static int cgroup_create_v1(struct cgroup *cg, const char *id, const struct cgroup_limits *lim, struct berr *err)
 {
 	for (int i = 0; i < CGROUP_V1_MAX; i++) {

@@ -24,6 +24,7 @@
 
 #define RUN_USAGE "usage: berth run [OPTIONS] IMAGE [COMMAND [ARG...]]"
 
+/* berth run --help. */
 static void run_help(void)
 {
 	printf(RUN_USAGE "\n\nRun a command in a new container.\n\n"
@@ -53,6 +54,7 @@ static void run_help(void)
 	                 "\nEnvironment: BERTH_ROOTFS=copy copies the layers instead of using overlayfs.\n");
 }
 
+/* berth's own environment, for bare -e K and K lines of --env-file. */
 static const char *env_lookup(const char *k)
 {
 	return getenv(k);

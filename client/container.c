@@ -62,11 +62,13 @@ void container_config_free(struct container_config *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* ROOT/containers; heap. */
 static char *containers_dir(const char *root)
 {
 	return xasprintf("%s/containers", root);
 }
 
+/* A container's directory ROOT/containers/<id>; heap. */
 static char *bundle_path(const char *root, const char *id)
 {
 	return xasprintf("%s/containers/%s", root, id);
@@ -128,6 +130,7 @@ static uint64_t proc_start_time(pid_t pid)
 	return v;
 }
 
+/* The "Status" string of state.json. */
 static const char *status_name(enum container_status s)
 {
 	return s == CONTAINER_RUNNING ? "running" : s == CONTAINER_EXITED ? "exited" : "created";
@@ -226,6 +229,7 @@ static int list_ids(const char *root, char ***ids, size_t *n, struct berr *err)
 	return 0;
 }
 
+/* qsort order: newest first, then by id. */
 static int state_cmp(const void *a, const void *b)
 {
 	const struct container_state *x = a, *y = b;
@@ -464,6 +468,7 @@ static int exec_process(char *const *argv, char *const *envp, const char *path, 
 
 static volatile pid_t init_child;
 
+/* The init's handler: pass the signal on to the container's process. */
 static void init_forward(int sig)
 {
 	if (init_child > 0)
@@ -618,6 +623,7 @@ __attribute__((noreturn)) static void init_main(const struct init_args *a)
 static volatile pid_t monitor_child;
 static volatile sig_atomic_t monitor_winch;
 
+/* The monitor's handler: pass the signal on to the init (and note window changes). */
 static void monitor_forward(int sig)
 {
 	if (sig == SIGWINCH)

@@ -24,13 +24,6 @@
 #include "client/store.h"
 #include "common/xalloc.h"
 
-static char linux_fallback_reason[256];
-
-const char *linux_rootfs_fallback_reason(void)
-{
-	return linux_fallback_reason;
-}
-
 /* openat2 with RESOLVE_IN_ROOT: path is looked up as if rootfd were "/". */
 static int in_root_open(int rootfd, const char *path, int flags)
 {
@@ -327,7 +320,6 @@ int linux_rootfs_prepare(const struct linux_rootfs *r, struct berr *err)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return berr_sys(err, errno, "make mounts private");
 	cleanup_free char *rootfs = xasprintf("%s/rootfs", r->bundle);
-	linux_fallback_reason[0] = '\0';
 	bool copied = r->force_copy;
 	int orc = copied ? 0 : rootfs_overlay(r, rootfs, err);
 	if (orc == -1)
@@ -335,8 +327,6 @@ int linux_rootfs_prepare(const struct linux_rootfs *r, struct berr *err)
 	if (orc == -2) {
 		if (errno != ENODEV && errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP && errno != EPERM)
 			return berr_sys(err, errno, "mount overlay on %s", rootfs);
-		snprintf(linux_fallback_reason, sizeof linux_fallback_reason, "overlay mount failed: %s",
-		         strerror(errno));
 		copied = true;
 	}
 	if (copied && rootfs_copy(r, rootfs, err) < 0)

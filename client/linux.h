@@ -41,7 +41,5 @@ int linux_finish(bool privileged, bool read_only, struct berr *err);
 int linux_mkdir_p(const char *path, struct berr *err);
 /* Bring the loopback interface up (in a new network namespace). */
 int linux_loopback_up(struct berr *err);
-/* Why overlay could not be used, when the last prepare fell back to copying ("" if not). */
-const char *linux_rootfs_fallback_reason(void);
 
 #endif
