@@ -69,7 +69,14 @@ static int in_root_mkpath(int rootfd, const char *path, bool dir, struct berr *e
 			return berr_sys(err, errno, "mkdir %s in the container", path);
 	} else {
 		int f = openat(pdir, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (f < 0 && errno != EEXIST && errno != ELOOP)
+		if (f < 0 && errno == ELOOP) {
+			/* A dangling symlink (etc/resolv.conf -> ../run/...): the mount point
+			 * replaces it in the container's own upper layer. */
+			if (unlinkat(pdir, name, 0) < 0)
+				return berr_sys(err, errno, "replace the dangling symlink %s in the container", path);
+			f = openat(pdir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		}
+		if (f < 0 && errno != EEXIST)
 			return berr_sys(err, errno, "create %s in the container", path);
 		if (f >= 0)
 			close(f);

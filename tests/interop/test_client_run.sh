@@ -77,7 +77,7 @@ expect_status() {
 # whiteout over the layer below.
 cat >"$TEST_DIR/custom.py" <<'PY'
 import gzip, hashlib, io, json, os, shutil, sys, tarfile
-base, out = sys.argv[1], sys.argv[2]
+base, out, outside = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(out + "/blobs/sha256", exist_ok=True)
 def blob(d): return f"{base}/blobs/sha256/{d.split(':')[1]}"
 top = json.load(open(base + "/index.json"))["manifests"][0]["digest"]
@@ -95,7 +95,10 @@ def layer(entries):
         for name, data, mode in entries:
             ti = tarfile.TarInfo(name)
             ti.mtime, ti.uid, ti.gid = 1704067200, 0, 0
-            if data is None:
+            if mode == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+                t.addfile(ti)
+            elif data is None:
                 ti.type, ti.mode = tarfile.DIRTYPE, mode
                 t.addfile(ti)
             else:
@@ -111,7 +114,9 @@ d2, L2 = layer([("etc", None, 0o755),
     ("data", None, 0o755), ("data/old1", "old\n", 0o644), ("data/old2", "old\n", 0o644),
     ("keep.txt", "keep\n", 0o644), ("gone.txt", "gone\n", 0o644)])
 d3, L3 = layer([("data", None, 0o755), ("data/.wh..wh..opq", "", 0o644), ("data/new", "new\n", 0o644),
-    (".wh.gone.txt", "", 0o644)])
+    (".wh.gone.txt", "", 0o644), ("etc", None, 0o755),
+    ("etc/hostname", outside + "/hostname-target", "symlink"),
+    ("etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf", "symlink")])
 cfg["rootfs"]["diff_ids"] = [cfg["rootfs"]["diff_ids"][0], d2, d3]
 cfg["config"] = {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "IMG_VAR=from-image"],
                  "Entrypoint": ["/bin/echo", "entry:"], "Cmd": ["default-cmd"],
@@ -129,7 +134,8 @@ build_fixtures() {
 	"$MKIMAGE" "$IMG/app" --layers 3 --tag v1 --seed client-run >/dev/null &&
 		"$MKIMAGE" "$IMG/multi" --layers 2 --platforms "linux/$HOST_ARCH,linux/$OTHER_ARCH" --tag multi \
 			--seed client-run-multi >/dev/null &&
-		python3 "$TEST_DIR/custom.py" "$IMG/app" "$IMG/custom"
+		mkdir -p "$TEST_DIR/outside" && echo host-file >"$TEST_DIR/outside/hostname-target" &&
+		python3 "$TEST_DIR/custom.py" "$IMG/app" "$IMG/custom" "$TEST_DIR/outside"
 }
 tap_check "fixtures: mkimage.sh images and a custom config/whiteout image" build_fixtures ||
 	{ echo "Bail out! no fixtures"; exit 1; }
@@ -216,6 +222,17 @@ layers_ok() {
 			"berth-arch berth-fixture.txt berth-layer3.txt berth-seed "
 }
 tap_check "whiteout and opaque directory: only the right files are visible" layers_ok
+symlinks_ok() {
+	# etc/hostname is an absolute symlink naming a host file; etc/resolv.conf dangles.
+	local out
+	out=$(berth run --rm --hostname linked --entrypoint /bin/sh "$CUSTOM" -c 'cat /etc/hostname; test -f /etc/resolv.conf && echo resolv-ok') ||
+		return 1
+	echo "$out"
+	expect_eq "inside" "$(echo $out)" "linked resolv-ok" &&
+		expect_eq "host file untouched" "$(cat "$TEST_DIR/outside/hostname-target")" host-file &&
+		! grep -q "$TEST_DIR/outside" /proc/self/mountinfo
+}
+tap_check "image symlinks on /etc/hostname (to a host path) and /etc/resolv.conf (dangling) stay inside" symlinks_ok
 copy_ok() {
 	local out
 	out=$(BERTH_ROOTFS=copy berth run --rm -u root --entrypoint /bin/sh "$CUSTOM" -c 'ls /data; ls / | grep txt; grep " / " /proc/mounts') ||
@@ -374,20 +391,21 @@ rm_force_ok() {
 tap_check "rm -f kills and removes a running container" rm_force_ok
 tap_check "after -d/stop/rm nothing is left either" nothing_left
 signal_ok() {
-	local pid rc
+	local sig=$1 want=$2 pid rc
 	timeout 60 "$BERTH_BIN" --root "$ROOT" run --rm "$APP" sh -c \
 		'trap "echo got INT; exit 9" INT; trap "echo got TERM; exit 8" TERM; echo ready; while true; do sleep 0.1; done' \
 		>"$TEST_DIR/sig.out" &
 	pid=$!
 	for _ in $(seq 50); do grep -q ready "$TEST_DIR/sig.out" && break; sleep 0.1; done
-	# timeout passes SIGTERM on to berth run.
-	kill -TERM $pid
+	# timeout passes the signal on to berth run.
+	kill -"$sig" $pid
 	wait $pid
 	rc=$?
 	cat "$TEST_DIR/sig.out"
-	expect_eq "status after SIGTERM" "$rc" 8 && grep -q "got TERM" "$TEST_DIR/sig.out"
+	expect_eq "status after SIG$sig" "$rc" "$want" && grep -q "got $sig" "$TEST_DIR/sig.out"
 }
-tap_check "SIGTERM to berth run reaches the container's process; its status is berth's" signal_ok
+tap_check "SIGTERM to berth run reaches the container's process; its status is berth's" signal_ok TERM 8
+tap_check "SIGINT to berth run reaches the container's process; its status is berth's" signal_ok INT 9
 tty_ok() {
 	local out
 	out=$(berth run --rm -t "$APP" sh -c 'test -t 0 && test -t 1 && echo "tty $TERM"' | tr -d '\r') || return 1
