@@ -29,6 +29,15 @@ struct config {
 	int pull_rate_limit;           /* manifest pulls per user per window; 0: unlimited */
 	int anonymous_pull_rate_limit; /* per address, for anonymous callers; 0: unlimited */
 	int pull_rate_window;          /* seconds */
+	/* Blob storage: "fs" (the data folder) or "s3" (see docs/storage.md). */
+	char *storage;
+	char *s3_endpoint;
+	char *s3_bucket;
+	char *s3_region;
+	char *s3_prefix; /* normalised: "" or ending in '/' */
+	char *s3_access_key;
+	char *s3_secret_key;
+	bool storage_redirect; /* blob GETs answered with 307 to a presigned URL */
 };
 
 /* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.

@@ -195,8 +195,27 @@ static int uploads_rehash(struct registry *reg, struct upload_state *st, enum di
 	if (st->ctx && st->hashed == size && digest_ctx_algo(st->ctx) == algo)
 		return 0;
 	digest_ctx_free(st->ctx);
-	st->ctx = digest_ctx_new(algo);
+	st->ctx = NULL;
 	st->hashed = 0;
+	/* A store that keeps the digest state with the staged bytes (S3) lets any node go on
+	 * from there; otherwise the bytes are read back. */
+	uint64_t saved_size = 0;
+	cleanup_free char *saved = NULL;
+	int has = blobstore_upload_checkpoint(reg->blobs, st->id, &saved_size, &saved, err);
+	if (has < 0)
+		return -1;
+	if (has == 1 && saved_size == size) {
+		struct digest_ctx *ctx = digest_ctx_import(saved, err);
+		if (!ctx)
+			return -1;
+		if (digest_ctx_algo(ctx) == algo && digest_ctx_length(ctx) == size) {
+			st->ctx = ctx;
+			st->hashed = size;
+			return 0;
+		}
+		digest_ctx_free(ctx);
+	}
+	st->ctx = digest_ctx_new(algo);
 	cleanup_free char *buf = xmalloc(1 << 20);
 	while (st->hashed < size) {
 		size_t want = size - st->hashed < (1 << 20) ? (size_t)(size - st->hashed) : (1 << 20);
@@ -268,6 +287,10 @@ int uploads_chunk_write(struct upload_chunk *c, const void *data, size_t len, st
 
 int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct berr *err)
 {
+	if (keep) {
+		cleanup_free char *state = digest_ctx_export(c->st->ctx);
+		blob_writer_checkpoint(c->w, state);
+	}
 	int rc = blob_writer_finish(c->w, keep, err);
 	pthread_mutex_lock(&c->reg->uploads->lock);
 	if (!keep || rc < 0) {
