@@ -48,11 +48,12 @@ struct s3_driver {
 	size_t npool;
 };
 
-/* A growing response buffer with a hard cap. */
+/* A growing response buffer with a hard cap, or (fixed) the caller's buffer of cap bytes. */
 struct s3_buf {
 	char *data;
 	size_t len, cap;
 	bool overflow;
+	bool fixed;
 };
 
 struct s3_req {
@@ -64,6 +65,8 @@ struct s3_req {
 	const char *copy_range;
 	const void *body;
 	size_t body_len;
+	char *into; /* if set: the answer body goes here (at most into_cap bytes), not to resp */
+	size_t into_cap;
 	/* answers */
 	long status;
 	struct s3_buf resp;
@@ -105,6 +108,15 @@ static size_t s3_buf_write(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
 	struct s3_buf *b = ctx;
 	size_t n = size * nmemb;
+	if (b->fixed) {
+		if (n > b->cap - b->len) {
+			b->overflow = true;
+			return 0;
+		}
+		memcpy(b->data + b->len, ptr, n);
+		b->len += n;
+		return n;
+	}
 	if (b->len + n > S3_MAX_RESPONSE) {
 		b->overflow = true;
 		return 0;
@@ -192,7 +204,7 @@ static char *s3_xml_next(const char *xml, const char *tag, const char **from)
 /* A message for a failed request: S3's error code from the body when there is one. */
 static int s3_fail(struct s3_req *r, const char *what, struct berr *err)
 {
-	cleanup_free char *code = r->resp.data ? s3_xml_next(r->resp.data, "Code", NULL) : NULL;
+	cleanup_free char *code = r->resp.data && !r->resp.fixed ? s3_xml_next(r->resp.data, "Code", NULL) : NULL;
 	enum berr_code bc = r->status == 503 || r->status == 0 ? BERR_UNAVAILABLE : BERR_INTERNAL;
 	return berr_set(err, bc, "S3 %s: HTTP %ld%s%s", what, r->status, code ? " " : "", code ? code : "");
 }
@@ -274,8 +286,14 @@ static int s3_do(struct s3_driver *s3, struct s3_req *r, struct berr *err)
 			struct timespec ts = {0, 100000000L * attempt * attempt};
 			nanosleep(&ts, NULL);
 		}
-		free(r->resp.data);
+		if (!r->resp.fixed)
+			free(r->resp.data);
 		memset(&r->resp, 0, sizeof r->resp);
+		if (r->into) {
+			r->resp.data = r->into;
+			r->resp.cap = r->into_cap;
+			r->resp.fixed = true;
+		}
 		r->etag[0] = '\0';
 		r->status = 0;
 		CURL *h = s3_handle_get(s3);
@@ -295,8 +313,8 @@ static int s3_do(struct s3_driver *s3, struct s3_req *r, struct berr *err)
 		curl_slist_free_all(hdrs);
 		s3_handle_put(s3, h);
 		if (r->resp.overflow)
-			return berr_set(err, BERR_INTERNAL, "S3 %s: answer larger than %u bytes", r->method,
-			                S3_MAX_RESPONSE);
+			return berr_set(err, BERR_INTERNAL, "S3 %s: answer larger than %zu bytes", r->method,
+			                r->into ? r->into_cap : (size_t)S3_MAX_RESPONSE);
 		if (cc == CURLE_OK && r->status < 500)
 			return 0;
 		if (!idempotent)
@@ -310,7 +328,8 @@ static int s3_do(struct s3_driver *s3, struct s3_req *r, struct berr *err)
 
 static void s3_req_free(struct s3_req *r)
 {
-	free(r->resp.data);
+	if (!r->resp.fixed)
+		free(r->resp.data);
 	r->resp.data = NULL;
 }
 
@@ -893,10 +912,11 @@ static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 	return rc;
 }
 
-/* Read the whole tail object (under S3_PART_SIZE) into buf; its length must be `size`. */
+/* Read the whole tail object (under S3_PART_SIZE) straight into buf; its length must be
+ * `size`. */
 static int s3_read_tail(struct s3_driver *s3, const char *key, uint64_t size, char *buf, struct berr *err)
 {
-	struct s3_req r = {.method = "GET", .key = key, .query = ""};
+	struct s3_req r = {.method = "GET", .key = key, .query = "", .into = buf, .into_cap = S3_PART_SIZE};
 	if (s3_do(s3, &r, err) < 0)
 		return -1;
 	int rc = 0;
@@ -904,8 +924,6 @@ static int s3_read_tail(struct s3_driver *s3, const char *key, uint64_t size, ch
 		rc = s3_fail(&r, "read upload tail", err);
 	else if (r.resp.len != size)
 		rc = berr_set(err, BERR_INTERNAL, "upload tail %s has %zu bytes, not %" PRIu64, key, r.resp.len, size);
-	else
-		memcpy(buf, r.resp.data, r.resp.len);
 	s3_req_free(&r);
 	return rc;
 }
@@ -959,16 +977,19 @@ static ssize_t s3_upload_pread(void *drv, const char *id, void *buf, size_t len,
 		char range[64];
 		snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, offset - parts_end,
 		         offset - parts_end + want - 1);
-		struct s3_req r = {.method = "GET", .key = st.tail, .query = "", .range = range};
+		struct s3_req r = {.method = "GET",
+		                   .key = st.tail,
+		                   .query = "",
+		                   .range = range,
+		                   .into = buf,
+		                   .into_cap = (size_t)want};
 		rc = s3_do(s3, &r, err);
 		if (rc == 0 && (r.status != 206 && r.status != 200))
 			rc = s3_fail(&r, "read upload tail", err);
 		else if (rc == 0 && r.resp.len != want)
 			rc = berr_set(err, BERR_INTERNAL, "upload %s: short read of its tail", id);
-		else if (rc == 0) {
-			memcpy(buf, r.resp.data, want);
+		else if (rc == 0)
 			rc = (ssize_t)want;
-		}
 		s3_req_free(&r);
 	}
 	s3_state_free(&st);
