@@ -449,14 +449,12 @@ static int s3_list(struct s3_driver *s3, const char *prefix, const char *delimit
 			s3_req_free(&r);
 			return rc;
 		}
-		const char *at = NULL;
 		char *item;
 		int stop = 0;
 		const char *tag = delimiter ? "Prefix" : "Key";
 		/* Common prefixes come inside <CommonPrefixes>; the top-level <Prefix> echoes ours. */
-		const char *scan = delimiter ? strstr(r.resp.data, "<CommonPrefixes>") : r.resp.data;
-		at = scan;
-		while (!stop && scan && (item = s3_xml_next(r.resp.data, tag, &at))) {
+		const char *at = delimiter ? strstr(r.resp.data, "<CommonPrefixes>") : r.resp.data;
+		while (!stop && at && (item = s3_xml_next(r.resp.data, tag, &at))) {
 			stop = fn(ctx, item);
 			free(item);
 		}
@@ -879,7 +877,8 @@ static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 {
 	struct s3_writer *w = (struct s3_writer *)bw;
 	struct s3_driver *s3 = w->s3;
-	if (!keep || (w->written == 0 && !w->hash)) {
+	/* An empty chunk changes nothing: the saved state already covers these bytes. */
+	if (!keep || w->written == 0) {
 		s3_writer_free(w);
 		return 0;
 	}

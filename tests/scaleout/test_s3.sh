@@ -235,6 +235,32 @@ restart_mid_upload() {
 tap_check "an upload continues after berthd restarts (SIGTERM) between chunks" restart_mid_upload TERM s3/restart
 tap_check "an upload continues after berthd is killed (SIGKILL) between chunks" restart_mid_upload KILL s3/killed
 
+# Two berthd processes on one bucket (sharing, for this test, one SQLite file): the digest
+# state travels with the upload in the bucket, so consecutive chunks may go to either.
+alternate_nodes() {
+	_berthd_spawn "$DATA" || { echo "the second berthd did not start"; return 1; }
+	local b=127.0.0.1:$_SPAWN_PORT bpid=$_SPAWN_PID loc out from=0 i=0 addr code
+	loc=$(upload_start s3/twonodes)
+	for len in 3000000 6000000 1000000 2000000; do
+		addr=$R
+		[ $((i % 2)) -eq 1 ] && addr=$b
+		out=$(upload_patch "$loc" "$from" "$len" "$addr")
+		[ "${out%% *}" = 202 ] || { echo "PATCH $i to $addr: $out $(cat "$WORK/body")"; _berth_kill "$bpid"; return 1; }
+		loc=${out#* }
+		from=$((from + len))
+		i=$((i + 1))
+	done
+	tail -c +$((from + 1)) "$WORK/blob" >"$WORK/chunk"
+	local sep='?'
+	case $loc in *\?*) sep='&' ;; esac
+	code=$(curl -s -o "$WORK/body" -X PUT -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$WORK/chunk" "http://$b$loc${sep}digest=$BLOB" -w '%{http_code}')
+	_berth_kill "$bpid"
+	[ "$code" = 201 ] || { echo "PUT on the second node: HTTP $code: $(cat "$WORK/body")"; return 1; }
+	blob_matches s3/twonodes
+}
+tap_check "chunks of one upload alternate between two berthd processes on the same bucket" alternate_nodes
+
 # ---------------------------------------------------------------- --storage-redirect
 
 redirect_serves_presigned() {
