@@ -1263,7 +1263,8 @@ void *driver_s3_open(const struct blobstore_s3_config *cfg, const struct blob_dr
 	s3->secret_key = xstrdup(cfg->secret_key);
 	pthread_mutex_init(&s3->lock, NULL);
 	/* Fail at start-up, with S3's reason, rather than on the first push. */
-	cleanup_free char *q = xasprintf("list-type=2&max-keys=1&prefix=%s", "");
+	cleanup_free char *pfx = sigv4_uri_encode(s3->prefix, false);
+	cleanup_free char *q = xasprintf("list-type=2&max-keys=1&prefix=%s", pfx);
 	struct s3_req r = {.method = "GET", .query = q};
 	int rc = s3_do(s3, &r, err);
 	if (rc == 0 && r.status != 200) {

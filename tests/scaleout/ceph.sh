@@ -73,7 +73,12 @@ start() {
 	done
 	[ ! -e "$DIR/ceph.conf" ] || die "$DIR already holds a cluster (stop it and remove the folder first)"
 	mkdir -p "$DIR"/{mon,osd,run,log} || die "cannot create $DIR"
-	local fsid mon_port rgw_port bucket=${CEPH_BUCKET:-berth} t0=$SECONDS
+	local fsid mon_port rgw_port bucket=${CEPH_BUCKET:-berth} t0=$SECONDS blockdir=$DIR/osd
+	# BlueStore opens its block file with O_DIRECT, which tmpfs refuses: put it on disk.
+	if [ "$(stat -f -c %T "$DIR")" = tmpfs ]; then
+		blockdir=$(mktemp -d /var/tmp/berth-ceph-block.XXXXXX) || die "cannot create a folder in /var/tmp"
+		echo "$blockdir" >"$DIR/blockdir"
+	fi
 	fsid=$(cat /proc/sys/kernel/random/uuid)
 	mon_port=$(free_port)
 	rgw_port=$(free_port)
@@ -113,6 +118,7 @@ start() {
 	[osd]
 	keyring = $DIR/osd/\$id/keyring
 	osd objectstore = bluestore
+	bluestore block path = $blockdir/block.\$id
 	bluestore block create = true
 	bluestore block size = ${CEPH_OSD_SIZE_BYTES}
 	bluestore block db create = false
@@ -190,6 +196,12 @@ size=${CEPH_OSD_SIZE:-3G}
 CEPH_OSD_SIZE_BYTES=$(numfmt --from=iec "$size") || die "CEPH_OSD_SIZE: not a size: $size"
 case $1 in
 start) start ;;
-stop) stop_daemons ;;
+stop)
+	stop_daemons
+	if [ -f "$DIR/blockdir" ]; then
+		rm -rf "$(cat "$DIR/blockdir")"
+		rm -f "$DIR/blockdir"
+	fi
+	;;
 *) die "usage: $0 start|stop DIR" ;;
 esac
