@@ -184,7 +184,7 @@ int uploads_status(struct registry *reg, struct meta *m, const char *id, int64_t
 		return -1;
 	if (owner != repo_id)
 		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s is not known in this repository", id);
-	return blobstore_upload_size(reg->blobs, id, size, err);
+	return size ? blobstore_upload_size(reg->blobs, id, size, err) : 0;
 }
 
 /* Bring st->ctx up to `size` bytes of staged data with algorithm algo. Reads the staged

@@ -215,6 +215,27 @@ upload_cancel_cleans_bucket() {
 }
 tap_check "cancelling an upload removes its objects and aborts its multipart upload" upload_cancel_cleans_bucket
 
+damaged_state_is_a_clear_error() {
+	local loc out id code n
+	loc=$(upload_start s3/damaged)
+	out=$(upload_patch "$loc" 0 2000000)
+	[ "${out%% *}" = 202 ] || { echo "PATCH: $out"; return 1; }
+	loc=${out#* }
+	id=${loc##*/}
+	id=${id%%\?*}
+	echo '{"size": 5, "parts": "nonsense"}' >"$WORK/state"
+	s3req PUT "/$S3_BUCKET/main/uploads/$id/state" "$WORK/state" >/dev/null || return 1
+	out=$(upload_patch "$loc" 2000000 1000000)
+	expect_eq "status of a PATCH on a damaged upload state" "${out%% *}" 500 || return 1
+	grep -q "state object is malformed" "$WORK/body" || { echo "body: $(cat "$WORK/body")"; return 1; }
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://$R$loc")
+	expect_eq "status of cancelling it" "$code" 204 || return 1
+	n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
+	expect_eq "objects left under uploads/$id/" "$n" 0
+}
+tap_check "a damaged upload state in the bucket is a clear error, and the upload can still be cancelled" \
+	damaged_state_is_a_clear_error
+
 # ---------------------------------------------------------------- (d) restart mid-upload
 
 restart_mid_upload() {
@@ -358,4 +379,28 @@ for f in "$CEPH"/run/*.pid; do
 	rss=$((rss + ${r:-0}))
 done
 tap_diag "Ceph resident memory $((rss / 1024)) MiB (mon + osd + radosgw), disk $(du -sm "$CEPH" | cut -f1) MiB used in $CEPH"
+
+# ---------------------------------------------------------------- the store goes away
+
+# Last: radosgw is stopped for good. Requests then fail with 503 UNAVAILABLE, which clients
+# retry, and nothing recorded is lost or changed.
+store_down_is_unavailable() {
+	local code pid
+	pid=$(cat "$CEPH/run/radosgw.pid") && kill -TERM "$pid" || return 1
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	local layer
+	layer=$(jq -r '.layers[0].digest' "$IMG/three/blobs/sha256/${THREE#sha256:}")
+	code=$(curl -s -o "$WORK/body" -w '%{http_code}' "http://$R/v2/s3/three/blobs/$layer")
+	expect_eq "status of a blob GET with the store down" "$code" 503 || return 1
+	grep -q UNAVAILABLE "$WORK/body" || { echo "body: $(cat "$WORK/body")"; return 1; }
+	code=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "http://$R/v2/s3/down/blobs/uploads/")
+	expect_eq "status of starting an upload with the store down" "$code" 503 || return 1
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"http://$R/v2/s3/three/manifests/v3")
+	expect_eq "status of a manifest GET (metadata only) with the store down" "$code" 200
+}
+berthd_start "$DATA" >/dev/null 2>&1 && R=$BERTHD_ADDR
+tap_check "with the S3 store down, blob requests answer 503 UNAVAILABLE and manifests are still served" \
+	store_down_is_unavailable
+
 tap_done
