@@ -10,7 +10,7 @@ build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libcmark-gfm-dev libcmark-gfm-extensions-dev libseccomp-dev)
 test_pkgs=(python3 curl jq openssl skopeo podman runc docker-registry busybox-static
 	uidmap iptables sqlite3 apache2-utils
-	chromium)
+	chromium ceph-mon ceph-osd radosgw)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

@@ -34,6 +34,15 @@ struct config {
 	size_t nmirrors;
 	int mirror_ttl;     /* seconds a cached tag is served before it is revalidated */
 	int mirror_timeout; /* seconds an upstream manifest or token request may take */
+	/* Blob storage: "fs" (the data folder) or "s3" (see docs/storage.md). */
+	char *storage;
+	char *s3_endpoint;
+	char *s3_bucket;
+	char *s3_region;
+	char *s3_prefix; /* normalised: "" or ending in '/' */
+	char *s3_access_key;
+	char *s3_secret_key;
+	bool storage_redirect; /* blob GETs answered with 307 to a presigned URL */
 };
 
 /* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.

@@ -17,6 +17,7 @@
 #include "server/admin.h"
 #include "server/backup.h"
 #include "server/config.h"
+#include "server/store.h"
 #include "server/fsck.h"
 #include "server/http.h"
 #include "server/meta.h"
@@ -66,7 +67,7 @@ static int berthd_serve(struct config *cfg)
 
 	struct registry reg = {.cfg = cfg};
 	cleanup_free char *dbpath = xasprintf("%s/berth.db", cfg->data_dir);
-	reg.blobs = blobstore_open(cfg->data_dir, &err);
+	reg.blobs = store_open(cfg, &err);
 	if (!reg.blobs || meta_init(dbpath, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		blobstore_close(reg.blobs);
@@ -111,8 +112,9 @@ static int berthd_serve(struct config *cfg)
 	if (m && strcmp(cfg->auth, "token") == 0 && meta_users_count(m, &nusers, &err) == 0 && nusers == 0)
 		log_warn("no accounts yet: create the first admin with `berthd user add NAME --admin --data %s`",
 		         cfg->data_dir);
-	log_info("berthd %s serving %s%s on %s (data in %s, auth %s%s)", PACKAGE_VERSION,
-	         cfg->tls_cert ? "https" : "http", "", cfg->listen, cfg->data_dir, cfg->auth,
+	cleanup_free char *blobs_at = store_describe(cfg);
+	log_info("berthd %s serving %s%s on %s (data in %s, blobs in %s, auth %s%s)", PACKAGE_VERSION,
+	         cfg->tls_cert ? "https" : "http", "", cfg->listen, cfg->data_dir, blobs_at, cfg->auth,
 	         cfg->read_only ? ", read-only" : "");
 
 	for (;;) {
