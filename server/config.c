@@ -49,6 +49,8 @@ static const struct opt config_opts[] = {
     {"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
     {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
+    {"log-format", "BERTH_LOG_FORMAT", OPT_STRING, OFF(log_format), "text (default) or json: one JSON object per line",
+     "FORMAT"},
     {"read-only", "BERTH_READ_ONLY", OPT_BOOL, OFF(read_only), "serve pulls only; refuse every write", NULL},
     {"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 4 per core)", "N"},
     {"max-connections", "BERTH_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
@@ -226,6 +228,7 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->default_visibility = xstrdup("private");
 	cfg->pull_rate_window = 6 * 3600;
 	cfg->log_level = LOG_INFO;
+	cfg->log_format = xstrdup("text");
 	/* A few per core: requests block on disk and database writes, but more threads than
 	 * that only add queueing (bench/: p99 of manifest GETs). */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -302,6 +305,8 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 		while (n > 0 && cfg->external_url[n - 1] == '/')
 			cfg->external_url[--n] = '\0';
 	}
+	if (log_format_parse(cfg->log_format) < 0)
+		return berr_set(err, BERR_INTERNAL, "--log-format must be text or json, not '%s'", cfg->log_format);
 	if (!!cfg->tls_cert != !!cfg->tls_key)
 		return berr_set(err, BERR_INTERNAL, "--tls-cert and --tls-key go together");
 	if (!*cfg->data_dir)
@@ -321,5 +326,6 @@ void config_free(struct config *cfg)
 	free(cfg->service);
 	free(cfg->external_url);
 	free(cfg->default_visibility);
+	free(cfg->log_format);
 	memset(cfg, 0, sizeof *cfg);
 }

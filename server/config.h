@@ -16,7 +16,8 @@ struct config {
 	char *auth; /* "none" */
 	char *tls_cert;
 	char *tls_key;
-	int log_level; /* enum log_level */
+	int log_level;    /* enum log_level */
+	char *log_format; /* "text" or "json" */
 	bool read_only;
 	int threads; /* HTTP worker threads */
 	int max_connections;

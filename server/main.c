@@ -31,6 +31,30 @@
 /* Seconds between writes of the pull counts. */
 #define PULL_COUNT_INTERVAL 5
 
+/* berthd's command line, kept for a SIGHUP reload. */
+static int berthd_argc;
+static char **berthd_argv;
+
+/* SIGHUP: read the settings again (config file, environment, flags, in that order as at
+ * start) and apply the log level. Everything else needs a restart. */
+static void berthd_reload(void)
+{
+	struct config fresh;
+	struct berr err = {0};
+	bool exit_now = false;
+	if (config_load(&fresh, berthd_argc, berthd_argv, &exit_now, &err) < 0) {
+		log_error("SIGHUP: settings not reloaded: %s", err.message);
+		config_free(&fresh);
+		return;
+	}
+	enum log_level old = log_get_level();
+	log_set_level(LOG_INFO); /* so that the change itself is always logged */
+	log_info("SIGHUP: log level %s -> %s%s", log_level_name(old), log_level_name((enum log_level)fresh.log_level),
+	         fresh.config_file ? "" : " (no config file: only the environment and flags were read)");
+	log_set_level((enum log_level)fresh.log_level);
+	config_free(&fresh);
+}
+
 static int berthd_serve(struct config *cfg)
 {
 	struct berr err = {0};
@@ -106,7 +130,7 @@ static int berthd_serve(struct config *cfg)
 		if (sigwait(&stopset, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload in this version");
+			berthd_reload();
 			continue;
 		}
 		log_info("received %s: stopping (requests in flight get up to %d s)", strsignal(sig), SHUTDOWN_GRACE);
@@ -146,6 +170,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	log_set_format((enum log_format)log_format_parse(cfg.log_format));
+	berthd_argc = argc - 1;
+	berthd_argv = argv + 1;
 	int rc = berthd_serve(&cfg);
 	config_free(&cfg);
 	return rc;
