@@ -51,6 +51,8 @@ static const struct opt config_opts[] = {
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
     {"log-format", "BERTH_LOG_FORMAT", OPT_STRING, OFF(log_format), "text (default) or json: one JSON object per line",
      "FORMAT"},
+    {"metrics-listen", "BERTH_METRICS_LISTEN", OPT_STRING, OFF(metrics_listen),
+     "serve /metrics only on this address, without authentication (default: on --listen, admins only)", "ADDR:PORT"},
     {"read-only", "BERTH_READ_ONLY", OPT_BOOL, OFF(read_only), "serve pulls only; refuse every write", NULL},
     {"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 4 per core)", "N"},
     {"max-connections", "BERTH_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
@@ -327,5 +329,6 @@ void config_free(struct config *cfg)
 	free(cfg->external_url);
 	free(cfg->default_visibility);
 	free(cfg->log_format);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -16,8 +16,9 @@ struct config {
 	char *auth; /* "none" */
 	char *tls_cert;
 	char *tls_key;
-	int log_level;    /* enum log_level */
-	char *log_format; /* "text" or "json" */
+	int log_level;        /* enum log_level */
+	char *log_format;     /* "text" or "json" */
+	char *metrics_listen; /* "ADDR:PORT" of a separate /metrics listener, or NULL */
 	bool read_only;
 	int threads; /* HTTP worker threads */
 	int max_connections;

@@ -19,6 +19,7 @@
 #include "server/fsck.h"
 #include "server/http.h"
 #include "server/meta.h"
+#include "server/metrics.h"
 #include "server/pulls.h"
 #include "server/registry.h"
 #include "server/tagcache.h"
@@ -109,7 +110,17 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		return 1;
 	}
+	metrics_init();
+	if (cfg->metrics_listen && metrics_listen_start(cfg->metrics_listen, &err) < 0) {
+		pulls_stop();
+		fprintf(stderr, "berthd: %s\n", err.message);
+		meta_shutdown();
+		uploads_free(reg.uploads);
+		blobstore_close(reg.blobs);
+		return 1;
+	}
 	if (http_start(&reg, &err) < 0) {
+		metrics_listen_stop();
 		pulls_stop();
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
@@ -137,6 +148,7 @@ static int berthd_serve(struct config *cfg)
 		break;
 	}
 	http_stop(SHUTDOWN_GRACE);
+	metrics_listen_stop();
 	pulls_stop();
 	tagcache_clear();
 	meta_shutdown();

@@ -287,4 +287,13 @@ int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct b
 int meta_upload_get(struct meta *m, const char *id, int64_t *repo_id, struct berr *err);
 int meta_upload_delete(struct meta *m, const char *id, struct berr *err);
 
+/* ops: metrics. Blobs and their bytes per namespace ("" for names without one), in
+ * namespace order; a blob counts once per namespace it is linked into. */
+typedef int (*meta_storage_fn)(void *ctx, const char *ns, int64_t blobs, uint64_t bytes);
+int meta_storage_each(struct meta *m, meta_storage_fn fn, void *ctx, struct berr *err);
+/* Every stored blob, counted once. */
+int meta_storage_total(struct meta *m, int64_t *blobs, uint64_t *bytes, struct berr *err);
+/* Upload sessions started and neither finished nor cancelled. */
+int meta_uploads_count(struct meta *m, int64_t *n, struct berr *err);
+
 #endif

@@ -99,6 +99,10 @@ enum stmt_id {
 	ST_BLOB_UNLINK_ALL,
 	ST_BLOB_DELETE,
 	ST_DANGLING,
+	/* ops: metrics */
+	ST_STORAGE_BY_NAMESPACE,
+	ST_STORAGE_TOTAL,
+	ST_UPLOADS_COUNT,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -267,6 +271,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "OR (mr.kind = 2 AND NOT EXISTS (SELECT 1 FROM manifests c "
                     "WHERE c.repository_id = m.repository_id AND c.digest = mr.digest)) "
                     "ORDER BY r.name, m.digest",
+    /* ops: metrics. A blob linked into several repositories of a namespace counts once
+     * there, and once in every other namespace it is linked into. */
+    [ST_STORAGE_BY_NAMESPACE] = "SELECT x.namespace, COUNT(*), COALESCE(SUM(b.size), 0) FROM "
+                                "(SELECT DISTINCT r.namespace AS namespace, rb.digest AS digest "
+                                "FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id) x "
+                                "JOIN blobs b ON b.digest = x.digest GROUP BY x.namespace ORDER BY x.namespace",
+    [ST_STORAGE_TOTAL] = "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
+    [ST_UPLOADS_COUNT] = "SELECT COUNT(*) FROM uploads",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -1795,4 +1807,55 @@ int meta_backup(struct meta *m, const char *path, struct berr *err)
 	rc = sqlite3_exec(dst, "PRAGMA journal_mode = WAL; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
 	sqlite3_close(dst);
 	return rc == SQLITE_OK ? 0 : berr_set(err, BERR_INTERNAL, "finish %s", path);
+}
+
+/* ops: metrics */
+
+int meta_storage_each(struct meta *m, meta_storage_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_STORAGE_BY_NAMESPACE, err, "");
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ns = (const char *)sqlite3_column_text(st, 0);
+		if (fn(ctx, ns ? ns : "", sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2)))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "storage by namespace", err);
+	return 0;
+}
+
+/* Run a one-row statement with up to two integer columns. */
+static int meta_two_ints(struct meta *m, enum stmt_id id, const char *what, int64_t *a, int64_t *b, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, id, err, "");
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, what, err);
+	if (r < 0)
+		return -1;
+	*a = r ? sqlite3_column_int64(st, 0) : 0;
+	if (b)
+		*b = r ? sqlite3_column_int64(st, 1) : 0;
+	if (r)
+		meta_reset(st);
+	return 0;
+}
+
+int meta_storage_total(struct meta *m, int64_t *blobs, uint64_t *bytes, struct berr *err)
+{
+	int64_t n = 0, sz = 0;
+	if (meta_two_ints(m, ST_STORAGE_TOTAL, "storage total", &n, &sz, err) < 0)
+		return -1;
+	*blobs = n;
+	*bytes = (uint64_t)sz;
+	return 0;
+}
+
+int meta_uploads_count(struct meta *m, int64_t *n, struct berr *err)
+{
+	return meta_two_ints(m, ST_UPLOADS_COUNT, "count uploads", n, NULL, err);
 }

@@ -21,6 +21,7 @@ enum route_kind {
 	ROUTE_REFERRERS,    /* /v2/<name>/referrers/<digest> */
 	ROUTE_TOKEN,        /* /token: the token service */
 	ROUTE_API_V1,       /* /api/v1/...: the JSON API of the web UI (server/api_v1.c routes further) */
+	ROUTE_METRICS,      /* /metrics: Prometheus metrics (server/metrics.c) */
 };
 
 #define ROUTE_PARAM_MAX 256
