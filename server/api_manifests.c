@@ -231,8 +231,10 @@ static void api_manifest_get(struct req *r)
 		req_respond_error(r, &r->err);
 		return;
 	}
-	if (!head)
+	if (!head) {
 		pulls_count(repo_id);
+		pulls_touch(repo_id, mm.digest.str);
+	}
 	const char *inm = req_header(r, "If-None-Match");
 	char etag[DIGEST_STR_MAX + 2];
 	snprintf(etag, sizeof etag, "\"%s\"", mm.digest.str);

@@ -56,6 +56,18 @@ void api_v1_repo_tags(struct req *r, struct api_v1 *c);
 void api_v1_repo_tag(struct req *r, struct api_v1 *c);
 void api_v1_repo_grants(struct req *r, struct api_v1 *c);
 void api_v1_repo_grant(struct req *r, struct api_v1 *c);
+/* ops: tag rules, retention (api_v1_policies.c) */
+void api_v1_tag_rules(struct req *r, struct api_v1 *c);
+void api_v1_tag_rule(struct req *r, struct api_v1 *c);
+void api_v1_retention(struct req *r, struct api_v1 *c);
+/* Whether the caller may manage rules or webhooks of a repository or namespace: admins,
+ * the namespace's user or organization owners, and for a repository whoever has admin
+ * rights on it. With respond, a refusal is answered (401/403). */
+bool api_v1_may_manage_scope(struct req *r, const char *scope_kind, const char *scope, bool respond);
+/* Read exactly one of the body fields "namespace" and "repository" (400 otherwise). */
+int api_v1_scope_field(struct req *r, struct api_v1 *c, const char **scope_kind, const char **scope);
+/* A numeric id path parameter p: positive decimal, or responds 404 and returns -1. */
+int api_v1_param_id(struct req *r, const char *p, int64_t *id);
 
 /* Answer 405 UNSUPPORTED naming the path. */
 void api_v1_bad_method(struct req *r);

@@ -68,6 +68,8 @@ void config_usage(FILE *out)
 	             "       berthd user|org|token|repo ...   manage accounts (berthd user --help)\n"
 	             "       berthd fsck [--repair]           check blobs against the metadata\n"
 	             "       berthd backup DIR                copy the data folder while berthd runs\n"
+	             "       berthd policy ...                tag immutability and retention rules\n"
+	             "       berthd retention [--dry-run]     untag what the retention rules say should go\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {

@@ -20,6 +20,7 @@
 #include "server/http.h"
 #include "server/meta.h"
 #include "server/metrics.h"
+#include "server/policy.h"
 #include "server/pulls.h"
 #include "server/registry.h"
 #include "server/tagcache.h"
@@ -167,6 +168,10 @@ int main(int argc, char **argv)
 		return backup_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "fsck") == 0)
 		return fsck_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "policy") == 0)
+		return policy_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "retention") == 0)
+		return policy_retention_main(argc, argv);
 	if (argc > 1 && admin_is_command(argv[1]))
 		return admin_main(argc, argv);
 	struct config cfg;

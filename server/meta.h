@@ -16,6 +16,9 @@
 
 struct meta;
 
+/* Longest tag pattern of a tag rule. */
+#define META_TAG_PATTERN_MAX 128
+
 /* Open (creating if needed) the database at `path`, apply pending migrations from schema/
  * and check it. Call once at start-up, before any meta_get. */
 int meta_init(const char *path, struct berr *err);
@@ -295,5 +298,46 @@ int meta_storage_each(struct meta *m, meta_storage_fn fn, void *ctx, struct berr
 int meta_storage_total(struct meta *m, int64_t *blobs, uint64_t *bytes, struct berr *err);
 /* Upload sessions started and neither finished nor cancelled. */
 int meta_uploads_count(struct meta *m, int64_t *n, struct berr *err);
+
+/* ops: tag rules. kind "immutable" or "retention"; scope_kind "repository" (scope: its
+ * name) or "namespace"; pattern a shell glob over tag names (fnmatch). Retention rules keep
+ * the keep_last most recently pushed matching tags, or (keep_days) those pushed or pulled
+ * within that many days; the unused one is -1. */
+struct meta_tag_rule {
+	int64_t id;
+	char kind[16];
+	char scope_kind[16];
+	char scope[REFERENCE_NAME_MAX + 1];
+	char pattern[META_TAG_PATTERN_MAX + 1];
+	int64_t keep_last, keep_days;
+	char created_by[META_NAME_MAX + 1];
+	int64_t created_at;
+};
+typedef int (*meta_tag_rule_fn)(void *ctx, const struct meta_tag_rule *rule);
+/* Add rule (its id and created_at are ignored); sets *id. */
+int meta_tag_rule_add(struct meta *m, const struct meta_tag_rule *rule, int64_t *id, struct berr *err);
+/* Rule by id; BERR_NOT_FOUND. */
+int meta_tag_rule_get(struct meta *m, int64_t id, struct meta_tag_rule *out, struct berr *err);
+/* Delete rule id; BERR_NOT_FOUND. */
+int meta_tag_rule_delete(struct meta *m, int64_t id, struct berr *err);
+/* Rules in id order, filtered by kind, scope_kind and scope where these are not NULL. */
+int meta_tag_rules_list(struct meta *m, const char *kind, const char *scope_kind, const char *scope,
+                        meta_tag_rule_fn fn, void *ctx, struct berr *err);
+/* Whether an immutability rule matches tag in repo_id (whether or not the tag exists). */
+int meta_tag_is_immutable(struct meta *m, int64_t repo_id, const char *tag, bool *immutable, struct berr *err);
+/* Every repository: id, name and namespace ("" when the name has none), in name order. */
+typedef int (*meta_repo_each_fn)(void *ctx, int64_t id, const char *name, const char *ns);
+int meta_repos_each(struct meta *m, meta_repo_each_fn fn, void *ctx, struct berr *err);
+/* The tags of repo_id with their manifest digest, when they were last pushed and when that
+ * manifest was last pulled (0: never), in name order. */
+typedef int (*meta_tag_times_fn)(void *ctx, const char *tag, const char *digest, int64_t pushed_at, int64_t pulled_at);
+int meta_repo_tag_rows(struct meta *m, int64_t repo_id, meta_tag_times_fn fn, void *ctx, struct berr *err);
+/* Delete tag only if it still points at digest and was last pushed at pushed_at (so a
+ * concurrent push wins); immutable tags are refused with BERR_DENIED. Sets *deleted. */
+int meta_tag_delete_if(struct meta *m, int64_t repo_id, const char *tag, const char *digest, int64_t pushed_at,
+                       bool *deleted, struct berr *err);
+/* Record that the manifests (repo_ids[i], digests[i]) were pulled at `when`. */
+int meta_manifests_mark_pulled(struct meta *m, const int64_t *repo_ids, char (*digests)[DIGEST_STR_MAX + 1], size_t n,
+                               int64_t when, struct berr *err);
 
 #endif

@@ -2,6 +2,7 @@
  * keys on), statements prepared once per connection and reused, numbered migrations from
  * schema/ applied at start-up. Write transactions use BEGIN IMMEDIATE so concurrent writers
  * queue on the busy timeout instead of failing to upgrade a read lock. */
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sqlite3.h>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/meta.h"
+#include "server/metrics.h"
 
 extern const struct embed_file schema_files[];
 
@@ -103,6 +105,17 @@ enum stmt_id {
 	ST_STORAGE_BY_NAMESPACE,
 	ST_STORAGE_TOTAL,
 	ST_UPLOADS_COUNT,
+	/* ops: tag rules, retention */
+	ST_RULE_INSERT,
+	ST_RULE_GET,
+	ST_RULE_DELETE,
+	ST_RULES_LIST,
+	ST_RULES_IMMUTABLE_FOR_REPO,
+	ST_MANIFEST_TAGS,
+	ST_REPOS_ALL,
+	ST_REPO_TAG_ROWS,
+	ST_TAG_DELETE_IF,
+	ST_MANIFEST_PULLED,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -123,6 +136,8 @@ enum stmt_id {
 	"SELECT r.id, r.name, r.namespace, r.visibility, r.description, r.created_at, r.updated_at, "   \
 	"(SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id), r.pull_count FROM repositories r " \
 	"WHERE " REPO_SEARCH_WHERE
+
+#define META_RULE_COLUMNS "id, kind, scope_kind, scope, pattern, keep_last, keep_days, created_by, created_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
@@ -279,6 +294,26 @@ static const char *const stmt_sql[ST_COUNT] = {
                                 "JOIN blobs b ON b.digest = x.digest GROUP BY x.namespace ORDER BY x.namespace",
     [ST_STORAGE_TOTAL] = "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
     [ST_UPLOADS_COUNT] = "SELECT COUNT(*) FROM uploads",
+    /* ops: tag rules, retention */
+    [ST_RULE_INSERT] = "INSERT INTO tag_rules (kind, scope_kind, scope, pattern, keep_last, keep_days, created_by, "
+                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_RULE_GET] = "SELECT " META_RULE_COLUMNS " FROM tag_rules WHERE id = ?1",
+    [ST_RULE_DELETE] = "DELETE FROM tag_rules WHERE id = ?1",
+    [ST_RULES_LIST] = "SELECT " META_RULE_COLUMNS " FROM tag_rules WHERE (?1 IS NULL OR kind = ?1) "
+                      "AND (?2 IS NULL OR scope_kind = ?2) AND (?3 IS NULL OR scope = ?3) ORDER BY id",
+    [ST_RULES_IMMUTABLE_FOR_REPO] = "SELECT " META_RULE_COLUMNS " FROM tag_rules WHERE kind = 'immutable' AND "
+                                    "((scope_kind = 'repository' AND scope = (SELECT name FROM repositories "
+                                    "WHERE id = ?1)) OR (scope_kind = 'namespace' AND scope = "
+                                    "(SELECT namespace FROM repositories WHERE id = ?1))) ORDER BY id",
+    [ST_MANIFEST_TAGS] = "SELECT t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id "
+                         "WHERE m.repository_id = ?1 AND m.digest = ?2 ORDER BY t.name",
+    [ST_REPOS_ALL] = "SELECT id, name, namespace FROM repositories ORDER BY name",
+    [ST_REPO_TAG_ROWS] = "SELECT t.name, m.digest, t.updated_at, m.last_pulled_at FROM tags t "
+                         "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 ORDER BY t.name",
+    [ST_TAG_DELETE_IF] = "DELETE FROM tags WHERE repository_id = ?1 AND name = ?2 AND updated_at = ?3 AND "
+                         "manifest_id = (SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?4)",
+    [ST_MANIFEST_PULLED] = "UPDATE manifests SET last_pulled_at = ?3 WHERE repository_id = ?1 AND digest = ?2 "
+                           "AND (last_pulled_at IS NULL OR last_pulled_at < ?3)",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -291,6 +326,12 @@ struct meta {
 };
 
 static sqlite3_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err, const char *types, ...);
+/* ops: tag immutability checks, run inside the transaction of the change they guard. */
+static int meta_immutable_check_tag(struct meta *m, int64_t repo_id, const char *tag, const struct digest *new_digest,
+                                    struct berr *err);
+static int meta_immutable_check_put(struct meta *m, int64_t repo_id, const struct digest *d, const char *const *tags,
+                                    size_t ntags, struct berr *err);
+static int meta_immutable_check_manifest(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err);
 
 static char *meta_path;
 static bool meta_default_public;
@@ -437,8 +478,10 @@ static int meta_migrate(sqlite3 *db, struct berr *err)
 		for (const struct embed_file *f = schema_files; f->name; f++)
 			if (atoi(f->name) == v)
 				mig = f;
+		/* Numbers are handed out to parallel branches before they merge: one not in this
+		 * build is another branch's, not a missing step of ours. */
 		if (!mig)
-			return berr_set(err, BERR_INTERNAL, "schema migration %03d is missing", v);
+			continue;
 		if (meta_exec(db, "BEGIN IMMEDIATE", err) < 0)
 			return -1;
 		if (meta_exec(db, (const char *)mig->data, err) < 0) {
@@ -827,6 +870,8 @@ int meta_manifest_put(struct meta *m, const char *name, const struct manifest *m
 	if (meta_repo_ensure_in(m, name, &repo_id, err) < 0 || meta_check_references(m, repo_id, mf, err) < 0 ||
 	    meta_manifest_insert(m, repo_id, mf, d, content, size, &manifest_id, err) < 0)
 		goto fail;
+	if (meta_immutable_check_put(m, repo_id, d, tags, ntags, err) < 0)
+		goto fail;
 	int64_t now = meta_now();
 	for (size_t i = 0; i < ntags; i++) {
 		sqlite3_stmt *st = meta_stmt(m, ST_TAG_UPSERT, err);
@@ -891,30 +936,54 @@ int meta_manifest_get(struct meta *m, int64_t repo_id, const char *reference, bo
 
 int meta_manifest_delete(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err)
 {
+	/* One transaction with the immutability check (ops: tag rules). */
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_immutable_check_manifest(m, repo_id, d, err) < 0)
+		goto fail;
 	sqlite3_stmt *st = meta_stmt(m, ST_MANIFEST_DELETE, err);
 	if (!st)
-		return -1;
+		goto fail;
 	sqlite3_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, d->str);
 	if (meta_step_done(m, st, "delete manifest", err) < 0)
-		return -1;
-	if (sqlite3_changes(m->db) == 0)
-		return berr_set(err, BERR_MANIFEST_UNKNOWN, "manifest %s is not in this repository", d->str);
+		goto fail;
+	if (sqlite3_changes(m->db) == 0) {
+		berr_set(err, BERR_MANIFEST_UNKNOWN, "manifest %s is not in this repository", d->str);
+		goto fail;
+	}
+	if (meta_commit(m, err) < 0)
+		goto fail;
 	return 0;
+fail:
+	meta_rollback(m);
+	return -1;
 }
 
 int meta_tag_delete(struct meta *m, int64_t repo_id, const char *tag, struct berr *err)
 {
+	/* One transaction with the immutability check (ops: tag rules). */
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_immutable_check_tag(m, repo_id, tag, NULL, err) < 0)
+		goto fail;
 	sqlite3_stmt *st = meta_stmt(m, ST_TAG_DELETE, err);
 	if (!st)
-		return -1;
+		goto fail;
 	sqlite3_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, tag);
 	if (meta_step_done(m, st, "delete tag", err) < 0)
-		return -1;
-	if (sqlite3_changes(m->db) == 0)
-		return berr_set(err, BERR_MANIFEST_UNKNOWN, "tag %s is not in this repository", tag);
+		goto fail;
+	if (sqlite3_changes(m->db) == 0) {
+		berr_set(err, BERR_MANIFEST_UNKNOWN, "tag %s is not in this repository", tag);
+		goto fail;
+	}
+	if (meta_commit(m, err) < 0)
+		goto fail;
 	return 0;
+fail:
+	meta_rollback(m);
+	return -1;
 }
 
 /* Shared by tags and catalog: step through a name listing, asking one row more than the
@@ -1858,4 +1927,255 @@ int meta_storage_total(struct meta *m, int64_t *blobs, uint64_t *bytes, struct b
 int meta_uploads_count(struct meta *m, int64_t *n, struct berr *err)
 {
 	return meta_two_ints(m, ST_UPLOADS_COUNT, "count uploads", n, NULL, err);
+}
+
+/* ops: tag rules (immutability, retention) */
+
+static void meta_rule_row(sqlite3_stmt *st, struct meta_tag_rule *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(st, 0);
+	meta_copy_text(r->kind, sizeof r->kind, st, 1);
+	meta_copy_text(r->scope_kind, sizeof r->scope_kind, st, 2);
+	meta_copy_text(r->scope, sizeof r->scope, st, 3);
+	meta_copy_text(r->pattern, sizeof r->pattern, st, 4);
+	r->keep_last = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5);
+	r->keep_days = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 6);
+	meta_copy_text(r->created_by, sizeof r->created_by, st, 7);
+	r->created_at = sqlite3_column_int64(st, 8);
+}
+
+int meta_tag_rule_add(struct meta *m, const struct meta_tag_rule *rule, int64_t *id, struct berr *err)
+{
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_RULE_INSERT, err, "tttt", rule->kind, rule->scope_kind, rule->scope, rule->pattern);
+	if (!st)
+		return -1;
+	if (rule->keep_last >= 0)
+		sqlite3_bind_int64(st, 5, rule->keep_last);
+	if (rule->keep_days >= 0)
+		sqlite3_bind_int64(st, 6, rule->keep_days);
+	bind_text(st, 7, rule->created_by);
+	sqlite3_bind_int64(st, 8, meta_now());
+	if (meta_exec_bound(m, st, "add tag rule", NULL, err) < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(m->db);
+	return 0;
+}
+
+int meta_tag_rule_get(struct meta *m, int64_t id, struct meta_tag_rule *out, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_RULE_GET, err, "i", id);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "tag rule", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_NOT_FOUND, "there is no tag rule %lld", (long long)id);
+	meta_rule_row(st, out);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_tag_rule_delete(struct meta *m, int64_t id, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_RULE_DELETE, err, "i", id), "delete tag rule", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "there is no tag rule %lld", (long long)id);
+	return 0;
+}
+
+/* Call fn for each rule row of st (bound), then reset it. */
+static int meta_each_rule(struct meta *m, sqlite3_stmt *st, meta_tag_rule_fn fn, void *ctx, struct berr *err)
+{
+	if (!st)
+		return -1;
+	int rc;
+	struct meta_tag_rule rule;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		meta_rule_row(st, &rule);
+		if (fn(ctx, &rule))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list tag rules", err);
+	return 0;
+}
+
+int meta_tag_rules_list(struct meta *m, const char *kind, const char *scope_kind, const char *scope,
+                        meta_tag_rule_fn fn, void *ctx, struct berr *err)
+{
+	return meta_each_rule(m, meta_bind(m, ST_RULES_LIST, err, "ttt", kind, scope_kind, scope), fn, ctx, err);
+}
+
+struct meta_immutable_ctx {
+	const char *tag;
+	struct meta_tag_rule hit;
+	bool found;
+};
+
+static int meta_immutable_match(void *ctx, const struct meta_tag_rule *rule)
+{
+	struct meta_immutable_ctx *c = ctx;
+	if (fnmatch(rule->pattern, c->tag, 0) != 0)
+		return 0;
+	c->hit = *rule;
+	c->found = true;
+	return 1;
+}
+
+/* BERR_DENIED when tag exists in repo_id, an immutable rule matches it and the change
+ * would move it (new_digest differs from its manifest) or remove it (new_digest NULL). */
+static int meta_immutable_check_tag(struct meta *m, int64_t repo_id, const char *tag, const struct digest *new_digest,
+                                    struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_MANIFEST_BY_TAG, err, "it", repo_id, tag);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "tag lookup", err);
+	if (r <= 0)
+		return r; /* a new tag is never refused */
+	const char *cur = (const char *)sqlite3_column_text(st, 0);
+	bool same = new_digest && cur && strcmp(cur, new_digest->str) == 0;
+	meta_reset(st);
+	if (same)
+		return 0; /* pushing the same manifest again changes nothing */
+	struct meta_immutable_ctx c = {.tag = tag};
+	if (meta_each_rule(m, meta_bind(m, ST_RULES_IMMUTABLE_FOR_REPO, err, "i", repo_id), meta_immutable_match, &c,
+	                   err) < 0)
+		return -1;
+	if (!c.found)
+		return 0;
+	metrics_count(METRICS_IMMUTABLE_REFUSALS, 1);
+	return berr_set(err, BERR_DENIED, "tag %s is immutable (rule %lld: %s %s, tags %s); it cannot be %s", tag,
+	                (long long)c.hit.id, c.hit.scope_kind, c.hit.scope, c.hit.pattern,
+	                new_digest ? "pushed over" : "deleted");
+}
+
+int meta_tag_is_immutable(struct meta *m, int64_t repo_id, const char *tag, bool *immutable, struct berr *err)
+{
+	struct meta_immutable_ctx c = {.tag = tag};
+	if (meta_each_rule(m, meta_bind(m, ST_RULES_IMMUTABLE_FOR_REPO, err, "i", repo_id), meta_immutable_match, &c,
+	                   err) < 0)
+		return -1;
+	*immutable = c.found;
+	return 0;
+}
+
+static int meta_immutable_check_put(struct meta *m, int64_t repo_id, const struct digest *d, const char *const *tags,
+                                    size_t ntags, struct berr *err)
+{
+	for (size_t i = 0; i < ntags; i++)
+		if (meta_immutable_check_tag(m, repo_id, tags[i], d, err) < 0)
+			return -1;
+	return 0;
+}
+
+struct meta_tag_names {
+	char **names;
+	size_t n, cap;
+};
+
+static int meta_tag_names_add(void *ctx, const char *name)
+{
+	struct meta_tag_names *t = ctx;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		t->names = xrealloc(t->names, t->cap * sizeof *t->names);
+	}
+	t->names[t->n++] = xstrdup(name);
+	return 0;
+}
+
+/* Deleting a manifest deletes its tags: refused when one of them is immutable. */
+static int meta_immutable_check_manifest(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err)
+{
+	struct meta_tag_names t = {0};
+	int rc = meta_each_name(m, meta_bind(m, ST_MANIFEST_TAGS, err, "it", repo_id, d->str), meta_tag_names_add, &t,
+	                        "tags of a manifest", err);
+	for (size_t i = 0; rc == 0 && i < t.n; i++)
+		rc = meta_immutable_check_tag(m, repo_id, t.names[i], NULL, err);
+	for (size_t i = 0; i < t.n; i++)
+		free(t.names[i]);
+	free(t.names);
+	return rc;
+}
+
+int meta_repos_each(struct meta *m, meta_repo_each_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_REPOS_ALL, err, "");
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *ns = (const char *)sqlite3_column_text(st, 2);
+		if (fn(ctx, sqlite3_column_int64(st, 0), name ? name : "", ns ? ns : ""))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list repositories", err);
+	return 0;
+}
+
+int meta_repo_tag_rows(struct meta *m, int64_t repo_id, meta_tag_times_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_REPO_TAG_ROWS, err, "i", repo_id);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *dg = (const char *)sqlite3_column_text(st, 1);
+		int64_t pulled = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
+		if (fn(ctx, name ? name : "", dg ? dg : "", sqlite3_column_int64(st, 2), pulled))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list tags", err);
+	return 0;
+}
+
+int meta_tag_delete_if(struct meta *m, int64_t repo_id, const char *tag, const char *digest, int64_t pushed_at,
+                       bool *deleted, struct berr *err)
+{
+	*deleted = false;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	int changes = 0;
+	if (meta_immutable_check_tag(m, repo_id, tag, NULL, err) < 0 ||
+	    meta_exec_bound(m, meta_bind(m, ST_TAG_DELETE_IF, err, "itit", repo_id, tag, pushed_at, digest),
+	                    "delete tag", &changes, err) < 0 ||
+	    meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	*deleted = changes > 0;
+	return 0;
+}
+
+int meta_manifests_mark_pulled(struct meta *m, const int64_t *repo_ids, char (*digests)[DIGEST_STR_MAX + 1], size_t n,
+                               int64_t when, struct berr *err)
+{
+	if (n == 0)
+		return 0;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (meta_exec_bound(m, meta_bind(m, ST_MANIFEST_PULLED, err, "iti", repo_ids[i], digests[i], when),
+		                    "mark pulled", NULL, err) < 0) {
+			meta_rollback(m);
+			return -1;
+		}
+	if (meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
 }

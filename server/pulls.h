@@ -10,6 +10,9 @@
 int pulls_start(int interval);
 /* Count one pull of repo_id. */
 void pulls_count(int64_t repo_id);
+/* Note that manifest `digest` of repo_id was pulled now (when it was last pulled is what
+ * retention rules by pull time read; written with the counts). */
+void pulls_touch(int64_t repo_id, const char *digest);
 /* Stop the writer after a last write of what is pending. */
 void pulls_stop(void);
 
