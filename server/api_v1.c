@@ -131,6 +131,12 @@ static bool api_v1_route(const char *path, struct api_v1 *c)
 		c->handler = api_v1_tag_rule;
 	else if (n == 1 && SEG(0, "retention"))
 		c->handler = api_v1_retention;
+	else if (n == 1 && SEG(0, "webhooks")) /* ops: webhooks */
+		c->handler = api_v1_webhooks;
+	else if (n == 2 && SEG(0, "webhooks") && PARAM(c->p1, 1))
+		c->handler = api_v1_webhook;
+	else if (n == 3 && SEG(0, "webhooks") && PARAM(c->p1, 1) && SEG(2, "deliveries"))
+		c->handler = api_v1_webhook_deliveries;
 	else
 		return false;
 #undef SEG

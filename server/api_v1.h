@@ -60,6 +60,10 @@ void api_v1_repo_grant(struct req *r, struct api_v1 *c);
 void api_v1_tag_rules(struct req *r, struct api_v1 *c);
 void api_v1_tag_rule(struct req *r, struct api_v1 *c);
 void api_v1_retention(struct req *r, struct api_v1 *c);
+/* ops: webhooks (api_v1_webhooks.c) */
+void api_v1_webhooks(struct req *r, struct api_v1 *c);
+void api_v1_webhook(struct req *r, struct api_v1 *c);
+void api_v1_webhook_deliveries(struct req *r, struct api_v1 *c);
 /* Whether the caller may manage rules or webhooks of a repository or namespace: admins,
  * the namespace's user or organization owners, and for a repository whoever has admin
  * rights on it. With respond, a refusal is answered (401/403). */

@@ -53,6 +53,10 @@ static const struct opt config_opts[] = {
      "FORMAT"},
     {"metrics-listen", "BERTH_METRICS_LISTEN", OPT_STRING, OFF(metrics_listen),
      "serve /metrics only on this address, without authentication (default: on --listen, admins only)", "ADDR:PORT"},
+    {"webhook-retry-base", "BERTH_WEBHOOK_RETRY_BASE", OPT_INT, OFF(webhook_retry_base),
+     "seconds before a webhook delivery's first retry, doubling each time (default 10)", "SECONDS"},
+    {"webhook-max-attempts", "BERTH_WEBHOOK_MAX_ATTEMPTS", OPT_INT, OFF(webhook_max_attempts),
+     "webhook delivery attempts before giving up (default 8)", "N"},
     {"read-only", "BERTH_READ_ONLY", OPT_BOOL, OFF(read_only), "serve pulls only; refuse every write", NULL},
     {"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 4 per core)", "N"},
     {"max-connections", "BERTH_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
@@ -233,6 +237,8 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->pull_rate_window = 6 * 3600;
 	cfg->log_level = LOG_INFO;
 	cfg->log_format = xstrdup("text");
+	cfg->webhook_retry_base = 10;
+	cfg->webhook_max_attempts = 8;
 	/* A few per core: requests block on disk and database writes, but more threads than
 	 * that only add queueing (bench/: p99 of manifest GETs). */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -26,6 +26,7 @@
 #include "server/tagcache.h"
 #include "server/token.h"
 #include "server/uploads.h"
+#include "server/webhooks.h"
 #include "storage/blobstore.h"
 
 /* Seconds requests in flight get to finish at shutdown. */
@@ -112,7 +113,9 @@ static int berthd_serve(struct config *cfg)
 		return 1;
 	}
 	metrics_init();
-	if (cfg->metrics_listen && metrics_listen_start(cfg->metrics_listen, &err) < 0) {
+	if (webhooks_start(cfg->webhook_retry_base, cfg->webhook_max_attempts, &err) < 0 ||
+	    (cfg->metrics_listen && metrics_listen_start(cfg->metrics_listen, &err) < 0)) {
+		webhooks_stop();
 		pulls_stop();
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
@@ -122,6 +125,7 @@ static int berthd_serve(struct config *cfg)
 	}
 	if (http_start(&reg, &err) < 0) {
 		metrics_listen_stop();
+		webhooks_stop();
 		pulls_stop();
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
@@ -150,6 +154,7 @@ static int berthd_serve(struct config *cfg)
 	}
 	http_stop(SHUTDOWN_GRACE);
 	metrics_listen_stop();
+	webhooks_stop();
 	pulls_stop();
 	tagcache_clear();
 	meta_shutdown();

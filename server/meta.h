@@ -340,4 +340,55 @@ int meta_tag_delete_if(struct meta *m, int64_t repo_id, const char *tag, const c
 int meta_manifests_mark_pulled(struct meta *m, const int64_t *repo_ids, char (*digests)[DIGEST_STR_MAX + 1], size_t n,
                                int64_t when, struct berr *err);
 
+/* ops: webhooks. A webhook POSTs events ("push", "delete"; events holds them comma-separated)
+ * of a repository or of a namespace's repositories to url, signed with secret. */
+#define META_WEBHOOK_URL_MAX    2048
+#define META_WEBHOOK_SECRET_MAX 256
+struct meta_webhook {
+	int64_t id;
+	char scope_kind[16];
+	char scope[REFERENCE_NAME_MAX + 1];
+	char url[META_WEBHOOK_URL_MAX + 1];
+	char secret[META_WEBHOOK_SECRET_MAX + 1];
+	char events[32];
+	char created_by[META_NAME_MAX + 1];
+	int64_t created_at;
+};
+typedef int (*meta_webhook_fn)(void *ctx, const struct meta_webhook *h);
+/* Add h (id and created_at ignored); sets *id. */
+int meta_webhook_add(struct meta *m, const struct meta_webhook *h, int64_t *id, struct berr *err);
+/* Webhook by id; BERR_NOT_FOUND. */
+int meta_webhook_get(struct meta *m, int64_t id, struct meta_webhook *out, struct berr *err);
+/* Delete webhook id and its delivery history; BERR_NOT_FOUND. */
+int meta_webhook_delete(struct meta *m, int64_t id, struct berr *err);
+/* Webhooks in id order, filtered by scope_kind and scope where not NULL. */
+int meta_webhooks_list(struct meta *m, const char *scope_kind, const char *scope, meta_webhook_fn fn, void *ctx,
+                       struct berr *err);
+/* The webhooks of repository `name` (in namespace ns) and of its namespace. */
+int meta_webhooks_for_repo(struct meta *m, const char *name, const char *ns, meta_webhook_fn fn, void *ctx,
+                           struct berr *err);
+/* One delivery of an event to a webhook: queued (state "pending") until delivered or failed. */
+struct meta_delivery {
+	int64_t id, webhook_id;
+	char event[16];
+	char *payload; /* heap, owned by the listing that passes it */
+	char state[16];
+	int64_t attempts, next_attempt_at;
+	int64_t last_status; /* HTTP status of the last attempt; 0: none or no answer */
+	char last_error[256];
+	int64_t created_at, finished_at;
+};
+/* Queue event with payload (JSON text) for webhook_id, due now. */
+int meta_delivery_add(struct meta *m, int64_t webhook_id, const char *event, const char *payload, struct berr *err);
+/* Pending deliveries due at `now`, oldest first, at most limit, with their webhook's url
+ * and secret (only id, webhook_id, event, payload and attempts of d are filled). */
+typedef int (*meta_due_fn)(void *ctx, const struct meta_delivery *d, const char *url, const char *secret);
+int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, meta_due_fn fn, void *ctx, struct berr *err);
+/* Store d's state, attempts, next_attempt_at, last_status, last_error and finished_at. */
+int meta_delivery_update(struct meta *m, const struct meta_delivery *d, struct berr *err);
+/* Deliveries of webhook_id, newest first, with id < before_id (0: from the newest), at most limit. */
+typedef int (*meta_delivery_fn)(void *ctx, const struct meta_delivery *d);
+int meta_deliveries_list(struct meta *m, int64_t webhook_id, int64_t before_id, int64_t limit, meta_delivery_fn fn,
+                         void *ctx, struct berr *err);
+
 #endif

@@ -116,6 +116,16 @@ enum stmt_id {
 	ST_REPO_TAG_ROWS,
 	ST_TAG_DELETE_IF,
 	ST_MANIFEST_PULLED,
+	/* ops: webhooks */
+	ST_HOOK_INSERT,
+	ST_HOOK_GET,
+	ST_HOOK_DELETE,
+	ST_HOOKS_LIST,
+	ST_HOOKS_FOR_REPO,
+	ST_DELIVERY_INSERT,
+	ST_DELIVERIES_DUE,
+	ST_DELIVERY_UPDATE,
+	ST_DELIVERIES_LIST,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -137,6 +147,7 @@ enum stmt_id {
 	"(SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id), r.pull_count FROM repositories r " \
 	"WHERE " REPO_SEARCH_WHERE
 
+#define META_HOOK_COLUMNS "id, scope_kind, scope, url, secret, events, created_by, created_at"
 #define META_RULE_COLUMNS "id, kind, scope_kind, scope, pattern, keep_last, keep_days, created_by, created_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -314,6 +325,26 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "manifest_id = (SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?4)",
     [ST_MANIFEST_PULLED] = "UPDATE manifests SET last_pulled_at = ?3 WHERE repository_id = ?1 AND digest = ?2 "
                            "AND (last_pulled_at IS NULL OR last_pulled_at < ?3)",
+    /* ops: webhooks */
+    [ST_HOOK_INSERT] = "INSERT INTO webhooks (scope_kind, scope, url, secret, events, created_by, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_HOOK_GET] = "SELECT " META_HOOK_COLUMNS " FROM webhooks WHERE id = ?1",
+    [ST_HOOK_DELETE] = "DELETE FROM webhooks WHERE id = ?1",
+    [ST_HOOKS_LIST] = "SELECT " META_HOOK_COLUMNS " FROM webhooks WHERE (?1 IS NULL OR scope_kind = ?1) "
+                      "AND (?2 IS NULL OR scope = ?2) ORDER BY id",
+    [ST_HOOKS_FOR_REPO] = "SELECT " META_HOOK_COLUMNS " FROM webhooks WHERE (scope_kind = 'repository' AND "
+                          "scope = ?1) OR (scope_kind = 'namespace' AND scope = ?2) ORDER BY id",
+    [ST_DELIVERY_INSERT] = "INSERT INTO webhook_deliveries (webhook_id, event, payload, state, attempts, "
+                           "next_attempt_at, created_at) VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
+    [ST_DELIVERIES_DUE] = "SELECT d.id, d.webhook_id, d.event, d.payload, d.attempts, w.url, w.secret "
+                          "FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
+                          "WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id "
+                          "LIMIT ?2",
+    [ST_DELIVERY_UPDATE] = "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
+                           "last_status = ?5, last_error = ?6, finished_at = ?7 WHERE id = ?1",
+    [ST_DELIVERIES_LIST] = "SELECT id, webhook_id, event, payload, state, attempts, next_attempt_at, last_status, "
+                           "last_error, created_at, finished_at FROM webhook_deliveries WHERE webhook_id = ?1 "
+                           "AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -2177,5 +2208,171 @@ int meta_manifests_mark_pulled(struct meta *m, const int64_t *repo_ids, char (*d
 		meta_rollback(m);
 		return -1;
 	}
+	return 0;
+}
+
+/* ops: webhooks */
+
+static void meta_hook_row(sqlite3_stmt *st, struct meta_webhook *h)
+{
+	memset(h, 0, sizeof *h);
+	h->id = sqlite3_column_int64(st, 0);
+	meta_copy_text(h->scope_kind, sizeof h->scope_kind, st, 1);
+	meta_copy_text(h->scope, sizeof h->scope, st, 2);
+	meta_copy_text(h->url, sizeof h->url, st, 3);
+	meta_copy_text(h->secret, sizeof h->secret, st, 4);
+	meta_copy_text(h->events, sizeof h->events, st, 5);
+	meta_copy_text(h->created_by, sizeof h->created_by, st, 6);
+	h->created_at = sqlite3_column_int64(st, 7);
+}
+
+int meta_webhook_add(struct meta *m, const struct meta_webhook *h, int64_t *id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_HOOK_INSERT, err, "tttttt", h->scope_kind, h->scope, h->url, h->secret,
+	                             h->events, h->created_by);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 7, meta_now());
+	if (meta_exec_bound(m, st, "add webhook", NULL, err) < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(m->db);
+	return 0;
+}
+
+int meta_webhook_get(struct meta *m, int64_t id, struct meta_webhook *out, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_HOOK_GET, err, "i", id);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "webhook", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_NOT_FOUND, "there is no webhook %lld", (long long)id);
+	meta_hook_row(st, out);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_webhook_delete(struct meta *m, int64_t id, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_HOOK_DELETE, err, "i", id), "delete webhook", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "there is no webhook %lld", (long long)id);
+	return 0;
+}
+
+static int meta_each_hook(struct meta *m, sqlite3_stmt *st, meta_webhook_fn fn, void *ctx, struct berr *err)
+{
+	if (!st)
+		return -1;
+	int rc;
+	struct meta_webhook h;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		meta_hook_row(st, &h);
+		if (fn(ctx, &h))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list webhooks", err);
+	return 0;
+}
+
+int meta_webhooks_list(struct meta *m, const char *scope_kind, const char *scope, meta_webhook_fn fn, void *ctx,
+                       struct berr *err)
+{
+	return meta_each_hook(m, meta_bind(m, ST_HOOKS_LIST, err, "tt", scope_kind, scope), fn, ctx, err);
+}
+
+int meta_webhooks_for_repo(struct meta *m, const char *name, const char *ns, meta_webhook_fn fn, void *ctx,
+                           struct berr *err)
+{
+	return meta_each_hook(m, meta_bind(m, ST_HOOKS_FOR_REPO, err, "tt", name, ns), fn, ctx, err);
+}
+
+int meta_delivery_add(struct meta *m, int64_t webhook_id, const char *event, const char *payload, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_DELIVERY_INSERT, err, "itti", webhook_id, event, payload, meta_now()),
+	                       "queue delivery", NULL, err);
+}
+
+static void meta_delivery_row(sqlite3_stmt *st, struct meta_delivery *d, bool full)
+{
+	memset(d, 0, sizeof *d);
+	d->id = sqlite3_column_int64(st, 0);
+	d->webhook_id = sqlite3_column_int64(st, 1);
+	meta_copy_text(d->event, sizeof d->event, st, 2);
+	const char *p = (const char *)sqlite3_column_text(st, 3);
+	d->payload = xstrdup(p ? p : "");
+	if (!full)
+		return;
+	meta_copy_text(d->state, sizeof d->state, st, 4);
+	d->attempts = sqlite3_column_int64(st, 5);
+	d->next_attempt_at = sqlite3_column_int64(st, 6);
+	d->last_status = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
+	meta_copy_text(d->last_error, sizeof d->last_error, st, 8);
+	d->created_at = sqlite3_column_int64(st, 9);
+	d->finished_at = sqlite3_column_type(st, 10) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 10);
+}
+
+int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, meta_due_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_DELIVERIES_DUE, err, "ii", now, limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_delivery d;
+		meta_delivery_row(st, &d, false);
+		d.attempts = sqlite3_column_int64(st, 4);
+		char url[META_WEBHOOK_URL_MAX + 1], secret[META_WEBHOOK_SECRET_MAX + 1];
+		meta_copy_text(url, sizeof url, st, 5);
+		meta_copy_text(secret, sizeof secret, st, 6);
+		int stop = fn(ctx, &d, url, secret);
+		free(d.payload);
+		if (stop)
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "due deliveries", err);
+	return 0;
+}
+
+int meta_delivery_update(struct meta *m, const struct meta_delivery *d, struct berr *err)
+{
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_DELIVERY_UPDATE, err, "itii", d->id, d->state, d->attempts, d->next_attempt_at);
+	if (!st)
+		return -1;
+	if (d->last_status)
+		sqlite3_bind_int64(st, 5, d->last_status);
+	bind_text(st, 6, d->last_error[0] ? d->last_error : NULL);
+	if (d->finished_at)
+		sqlite3_bind_int64(st, 7, d->finished_at);
+	return meta_exec_bound(m, st, "update delivery", NULL, err);
+}
+
+int meta_deliveries_list(struct meta *m, int64_t webhook_id, int64_t before_id, int64_t limit, meta_delivery_fn fn,
+                         void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_DELIVERIES_LIST, err, "iii", webhook_id, before_id, limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_delivery d;
+		meta_delivery_row(st, &d, true);
+		int stop = fn(ctx, &d);
+		free(d.payload);
+		if (stop)
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list deliveries", err);
 	return 0;
 }
