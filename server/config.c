@@ -74,6 +74,7 @@ void config_usage(FILE *out)
 	             "       berthd backup DIR                copy the data folder while berthd runs\n"
 	             "       berthd policy ...                tag immutability and retention rules\n"
 	             "       berthd retention [--dry-run]     untag what the retention rules say should go\n"
+	             "       berthd webhook ...               webhooks and their deliveries\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {

@@ -175,6 +175,8 @@ int main(int argc, char **argv)
 		return fsck_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "policy") == 0)
 		return policy_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "webhook") == 0)
+		return policy_webhook_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "retention") == 0)
 		return policy_retention_main(argc, argv);
 	if (argc > 1 && admin_is_command(argv[1]))

@@ -1,5 +1,6 @@
-/* The command line of tag rules: `berthd policy list|immutable|retention|del` and
- * `berthd retention [--dry-run]`. Changes are recorded in the audit log as done by "cli". */
+/* The command line of tag rules and webhooks: `berthd policy list|immutable|retention|del`,
+ * `berthd retention [--dry-run]` and `berthd webhook list|add|del|deliveries`. Changes are
+ * recorded in the audit log as done by "cli". */
 #include "server/policy.h"
 
 #include <errno.h>
@@ -8,10 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/reference.h"
 #include "common/xalloc.h"
 #include "server/config.h"
 #include "server/meta.h"
 #include "server/retention.h"
+#include "server/secrets.h"
+#include "server/webhooks.h"
 
 static const char *const policy_usage =
     "Usage:\n"
@@ -23,12 +27,16 @@ static const char *const policy_usage =
     "GLOB matches tag names: * any run, ? one character, [a-z] a class. Immutable tags cannot be\n"
     "pushed over or deleted. Retention keeps, of the tags GLOB matches, the N most recently pushed,\n"
     "or those pushed or pulled within D days; the rest are untagged by `berthd retention` (and GC).\n"
+    "  berthd webhook list [--namespace NS | --repository NAME]\n"
+    "  berthd webhook add --namespace NS|--repository NAME --url URL [--secret S] [--events push,delete]\n"
+    "  berthd webhook del ID\n"
+    "  berthd webhook deliveries ID      the latest 50 deliveries, newest first\n"
     "Each also takes --data DIR / --config FILE like the server.\n";
 
 struct policy_args {
 	const char *pos[2];
 	int npos;
-	const char *ns, *repo, *pattern, *keep_last, *keep_days;
+	const char *ns, *repo, *pattern, *keep_last, *keep_days, *url, *secret, *events;
 	bool dry_run;
 	char **rest; /* options for config_load */
 	int nrest;
@@ -52,6 +60,12 @@ static int policy_parse(int argc, char **argv, int from, struct policy_args *a)
 			slot = &a->keep_last;
 		else if (!strcmp(w, "--keep-days"))
 			slot = &a->keep_days;
+		else if (!strcmp(w, "--url"))
+			slot = &a->url;
+		else if (!strcmp(w, "--secret"))
+			slot = &a->secret;
+		else if (!strcmp(w, "--events"))
+			slot = &a->events;
 		else if (!strcmp(w, "--dry-run"))
 			a->dry_run = true;
 		else if (!strncmp(w, "--", 2)) {
@@ -253,6 +267,111 @@ int policy_retention_main(int argc, char **argv)
 				}
 				meta_shutdown();
 			}
+		}
+	}
+	config_free(&cfg);
+	free(a.rest);
+	return rc;
+}
+
+static int policy_print_hook(void *ctx, const struct meta_webhook *h)
+{
+	(void)ctx;
+	printf("%lld %s %s %s %s\n", (long long)h->id, h->scope_kind, h->scope, h->events, h->url);
+	return 0;
+}
+
+static int policy_print_delivery(void *ctx, const struct meta_delivery *d)
+{
+	(void)ctx;
+	printf("%lld %s %s attempts=%lld status=%lld%s%s\n", (long long)d->id, d->event, d->state,
+	       (long long)d->attempts, (long long)d->last_status, d->last_error[0] ? " error=" : "", d->last_error);
+	return 0;
+}
+
+/* Run one webhook verb on m. Returns 0, or -1 with err. */
+static int policy_webhook_run(struct meta *m, struct policy_args *a, struct berr *err)
+{
+	const char *verb = a->npos > 0 ? a->pos[0] : "";
+	if (a->ns && a->repo)
+		return berr_set(err, BERR_BAD_REQUEST, "give --namespace or --repository, not both");
+	const char *scope_kind = a->ns ? "namespace" : a->repo ? "repository" : NULL;
+	const char *scope = a->ns ? a->ns : a->repo;
+	if (!strcmp(verb, "list") && a->npos == 1)
+		return meta_webhooks_list(m, scope_kind, scope, policy_print_hook, NULL, err);
+	if (!strcmp(verb, "add") && a->npos == 1) {
+		if (!scope || !a->url)
+			return berr_set(err, BERR_BAD_REQUEST,
+			                "webhook add needs --namespace NS or --repository NAME, and --url");
+		struct meta_webhook h = {0};
+		cleanup_free char *generated = a->secret ? NULL : secrets_token_new("whsec_");
+		const char *secret = a->secret ? a->secret : generated;
+		if (strlen(scope) >= sizeof h.scope || strlen(a->url) >= sizeof h.url ||
+		    strlen(secret) >= sizeof h.secret || (a->events && strlen(a->events) >= sizeof h.events))
+			return berr_set(err, BERR_BAD_REQUEST, "a value is too long");
+		struct berr e2;
+		bool scope_ok =
+		    a->ns ? reference_namespace_valid(scope) : reference_check_name(scope, strlen(scope), &e2) == 0;
+		if (!scope_ok)
+			return berr_set(err, BERR_BAD_REQUEST, "'%s' is not a valid %s name", scope, scope_kind);
+		snprintf(h.scope_kind, sizeof h.scope_kind, "%s", scope_kind);
+		snprintf(h.scope, sizeof h.scope, "%s", scope);
+		snprintf(h.url, sizeof h.url, "%s", a->url);
+		snprintf(h.secret, sizeof h.secret, "%s", secret);
+		snprintf(h.events, sizeof h.events, "%s", a->events ? a->events : "push,delete");
+		snprintf(h.created_by, sizeof h.created_by, "cli");
+		int64_t id;
+		if (webhooks_check(&h, err) < 0 || meta_webhook_add(m, &h, &id, err) < 0)
+			return -1;
+		char detail[64];
+		snprintf(detail, sizeof detail, "{\"id\":%lld}", (long long)id);
+		meta_audit(m, "cli", "webhook_add", scope, detail, "local", NULL);
+		h.id = id;
+		printf("added webhook ");
+		policy_print_hook(NULL, &h);
+		if (!a->secret)
+			printf("secret %s\n", secret); /* shown this once */
+		return 0;
+	}
+	if ((!strcmp(verb, "del") || !strcmp(verb, "deliveries")) && a->npos == 2) {
+		int64_t id = policy_number(a->pos[1]);
+		if (id <= 0)
+			return berr_set(err, BERR_BAD_REQUEST,
+			                "webhook %s wants a webhook ID (see berthd webhook list)", verb);
+		struct meta_webhook h;
+		if (meta_webhook_get(m, id, &h, err) < 0)
+			return -1;
+		if (!strcmp(verb, "deliveries"))
+			return meta_deliveries_list(m, id, 0, 50, policy_print_delivery, NULL, err);
+		if (meta_webhook_delete(m, id, err) < 0)
+			return -1;
+		char detail[64];
+		snprintf(detail, sizeof detail, "{\"id\":%lld}", (long long)id);
+		meta_audit(m, "cli", "webhook_delete", h.scope, detail, "local", NULL);
+		printf("deleted webhook %lld\n", (long long)id);
+		return 0;
+	}
+	return berr_set(err, BERR_BAD_REQUEST, "unknown or incomplete command: webhook %s (see berthd webhook --help)",
+	                verb);
+}
+
+int policy_webhook_main(int argc, char **argv)
+{
+	if (policy_wants_help(argc, argv)) {
+		fputs(policy_usage, argc < 3 ? stderr : stdout);
+		return argc < 3 ? 2 : 0;
+	}
+	struct policy_args a = {0};
+	struct config cfg = {0};
+	int rc = 1;
+	if (policy_parse(argc, argv, 2, &a) == 0) {
+		struct meta *m = policy_open(&a, &cfg);
+		if (m) {
+			struct berr err = {0};
+			rc = policy_webhook_run(m, &a, &err) < 0 ? 1 : 0;
+			if (rc)
+				fprintf(stderr, "berthd: %s\n", err.message);
+			meta_shutdown();
 		}
 	}
 	config_free(&cfg);

@@ -5,6 +5,8 @@
 
 /* berthd policy ...; returns the process exit status. */
 int policy_main(int argc, char **argv);
+/* berthd webhook ...; returns the process exit status. */
+int policy_webhook_main(int argc, char **argv);
 /* berthd retention [--dry-run]; returns the process exit status. */
 int policy_retention_main(int argc, char **argv);
 

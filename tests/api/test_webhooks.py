@@ -320,6 +320,38 @@ def _(reg):
         rx2.close()
 
 
+@suite.case("berthd webhook add/list/deliveries/del on the data folder; bad input is one line and exit 1")
+def _(reg):
+    rx = S["rx"]
+
+    def cli(*args):
+        return subprocess.run([reg.binary(), "webhook"] + list(args) + ["--data", reg.data], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=60)
+
+    p = cli("add", "--repository", "alice/cli", "--url", rx.url("/cli"), "--secret", SECRET, "--events", "push")
+    check(p.returncode == 0 and p.stdout.startswith(b"added webhook "), "add: %r %r" % (p.stdout, p.stderr))
+    hid = int(p.stdout.split()[2])
+    check(("%d repository alice/cli push %s" % (hid, rx.url("/cli"))).encode() in cli("list").stdout, "list")
+    reg.default_auth = basic("alice")
+    reg.push_image("alice/cli", "v1")
+    (h, b), = rx.wait("/cli", 1)
+    check(signed(h, b), "CLI webhook signature")
+    wait_delivery(reg, hid, lambda d: d["state"] == "delivered")
+    out = cli("deliveries", str(hid)).stdout.decode()
+    check(" push delivered attempts=1 status=200" in out, "deliveries: %r" % out)
+    for args in (["add", "--namespace", "alice", "--url", "ftp://x"], ["add", "--url", "http://127.0.0.1/x"],
+                 ["add", "--namespace", "alice", "--url", "http://127.0.0.1/x", "--events", "pull"],
+                 ["add", "--namespace", "alice", "--url", "http://127.0.0.1/x", "--secret", "short"],
+                 ["del", "x"], ["del", "999999"], ["deliveries", "999999"], ["frob"]):
+        before = cli("list").stdout
+        p = cli(*args)
+        check(p.returncode == 1 and len(p.stderr.splitlines()) == 1 and p.stderr.startswith(b"berthd: ")
+              and cli("list").stdout == before, "%s: %d %r" % (args, p.returncode, p.stderr))
+    p = cli("del", str(hid))
+    left = [l for l in cli("list").stdout.decode().splitlines() if l.split()[0] == str(hid)]
+    check(p.returncode == 0 and p.stdout == b"deleted webhook %d\n" % hid and not left, "del: %r %r" % (p.stdout, left))
+
+
 @suite.case("DELETE /webhooks/{id} (204) stops deliveries; the metrics count deliveries and failures")
 def _(reg):
     rx = S["rx"]
