@@ -12,6 +12,7 @@
 #include "common/reference.h"
 #include "common/xalloc.h"
 #include "server/metrics.h"
+#include "server/webhooks.h"
 
 int retention_rule_check(const struct meta_tag_rule *rule, struct berr *err)
 {
@@ -220,6 +221,7 @@ static int retention_repo(struct meta *m, const struct retention_repo *repo, con
 			metrics_count(METRICS_RETENTION_UNTAGGED, 1);
 			log_info("retention: untagged %s:%s (%s, rule %lld)", repo->name, t->name, t->digest,
 			         (long long)t->rule);
+			webhooks_emit(m, "delete", repo->name, t->name, t->digest, "retention");
 			retention_report_tag(report, RETENTION_UNTAG, repo->name, t);
 		} else {
 			report->skipped++;

@@ -36,7 +36,8 @@ struct retention_report {
 	int64_t skipped;      /* RETENTION_SKIP_CHANGED */
 };
 
-/* Apply every retention rule: of the tags a rule's pattern matches in its repositories, a
+/* Apply every retention rule (each tag untagged also sends a webhook "delete" event with
+ * pusher "retention"): of the tags a rule's pattern matches in its repositories, a
  * tag stays when any matching rule keeps it (the keep_last most recently pushed; or pushed
  * or pulled within keep_days), and is untagged otherwise. Tags no retention rule matches
  * always stay; immutable tags stay. With dry_run nothing changes and the report says what

@@ -352,6 +352,28 @@ def _(reg):
     check(p.returncode == 0 and p.stdout == b"deleted webhook %d\n" % hid and not left, "del: %r %r" % (p.stdout, left))
 
 
+@suite.case("a tag untagged by retention sends a delete event with pusher \"retention\"")
+def _(reg):
+    rx = S["rx"]
+    reg.default_auth = basic("alice")
+    reg.push_image("alice/ret", "r1")
+    reg.push_image("alice/ret", "r2")
+    doc(api(reg, "alice", "POST", "/tag-rules", {"kind": "retention", "repository": "alice/ret", "pattern": "r*",
+                                                 "keep_last": 1}), 201)
+    rep = doc(api(reg, "admin", "POST", "/retention", {"dry_run": False}))
+    gone = [t for t in rep["tags"] if t["repository"] == "alice/ret" and t["action"] == "untag"]
+    check(len(gone) == 1, "untagged %r" % rep["tags"])
+    deadline, dels = time.time() + 15, []
+    while time.time() < deadline and not dels:
+        dels = [json.loads(b) for _, b in rx.posts("/ns")
+                if json.loads(b)["event"] == "delete" and json.loads(b)["repository"] == "alice/ret"]
+        time.sleep(0.1)
+    check(len(dels) == 1, "delete events of alice/ret: %r" % dels)
+    p = dels[0]
+    check(p["tag"] == gone[0]["tag"] and p["digest"] == gone[0]["digest"] and p["pusher"] == "retention",
+          "event %r" % p)
+
+
 @suite.case("DELETE /webhooks/{id} (204) stops deliveries; the metrics count deliveries and failures")
 def _(reg):
     rx = S["rx"]
