@@ -82,6 +82,14 @@ static const struct opt config_opts[] = {
     {"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
     {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
+    {"log-format", "BERTH_LOG_FORMAT", OPT_STRING, OFF(log_format), "text (default) or json: one JSON object per line",
+     "FORMAT"},
+    {"metrics-listen", "BERTH_METRICS_LISTEN", OPT_STRING, OFF(metrics_listen),
+     "serve /metrics only on this address, without authentication (default: on --listen, admins only)", "ADDR:PORT"},
+    {"webhook-retry-base", "BERTH_WEBHOOK_RETRY_BASE", OPT_INT, OFF(webhook_retry_base),
+     "seconds before a webhook delivery's first retry, doubling each time (default 10)", "SECONDS"},
+    {"webhook-max-attempts", "BERTH_WEBHOOK_MAX_ATTEMPTS", OPT_INT, OFF(webhook_max_attempts),
+     "webhook delivery attempts before giving up (default 8)", "N"},
     {"read-only", "BERTH_READ_ONLY", OPT_BOOL, OFF(read_only), "serve pulls only; refuse every write", NULL},
     {"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 4 per core)", "N"},
     {"max-connections", "BERTH_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
@@ -99,6 +107,9 @@ void config_usage(FILE *out)
 	             "       berthd backup DIR                copy the data folder while berthd runs\n"
 	             "       berthd mirror add|list|del|run   replication rules: copy images from other\n"
 	             "                                        registries on a schedule (berthd mirror --help)\n"
+	             "       berthd policy ...                tag immutability and retention rules\n"
+	             "       berthd retention [--dry-run]     untag what the retention rules say should go\n"
+	             "       berthd webhook ...               webhooks and their deliveries\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API, and a web UI at /.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -334,6 +345,9 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->pull_rate_window = 6 * 3600;
 	cfg->log_level = LOG_INFO;
 	cfg->storage = xstrdup("fs");
+	cfg->log_format = xstrdup("text");
+	cfg->webhook_retry_base = 10;
+	cfg->webhook_max_attempts = 8;
 	/* A few per core: requests block on disk and database writes, but more threads than
 	 * that only add queueing (bench/: p99 of manifest GETs). */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -427,6 +441,8 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 		while (n > 0 && cfg->external_url[n - 1] == '/')
 			cfg->external_url[--n] = '\0';
 	}
+	if (log_format_parse(cfg->log_format) < 0)
+		return berr_set(err, BERR_INTERNAL, "--log-format must be text or json, not '%s'", cfg->log_format);
 	if (!!cfg->tls_cert != !!cfg->tls_key)
 		return berr_set(err, BERR_INTERNAL, "--tls-cert and --tls-key go together");
 	if (!*cfg->data_dir)
@@ -456,5 +472,7 @@ void config_free(struct config *cfg)
 	free(cfg->s3_prefix);
 	free(cfg->s3_access_key);
 	free(cfg->s3_secret_key);
+	free(cfg->log_format);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -16,7 +16,11 @@ struct config {
 	char *auth; /* "none" */
 	char *tls_cert;
 	char *tls_key;
-	int log_level; /* enum log_level */
+	int log_level;            /* enum log_level */
+	char *log_format;         /* "text" or "json" */
+	char *metrics_listen;     /* "ADDR:PORT" of a separate /metrics listener, or NULL */
+	int webhook_retry_base;   /* seconds before a webhook delivery's first retry */
+	int webhook_max_attempts; /* attempts before a delivery is given up */
 	bool read_only;
 	int threads; /* HTTP worker threads */
 	int max_connections;
