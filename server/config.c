@@ -46,6 +46,14 @@ static const struct opt config_opts[] = {
      "manifest pulls per address per window for anonymous callers (default 0: unlimited)", "N"},
     {"pull-rate-window", "BERTH_PULL_RATE_WINDOW", OPT_INT, OFF(pull_rate_window),
      "seconds of the pull rate window (default 21600)", "SECONDS"},
+    {"gc-interval", "BERTH_GC_INTERVAL", OPT_COUNT, OFF(gc_interval),
+     "seconds between garbage collections (default 3600; 0: only when asked)", "SECONDS"},
+    {"gc-grace", "BERTH_GC_GRACE", OPT_COUNT, OFF(gc_grace),
+     "seconds an unreferenced blob or untagged manifest is kept after its last use (default 3600)", "SECONDS"},
+    {"gc-untagged", "BERTH_GC_UNTAGGED", OPT_BOOL, OFF(gc_untagged),
+     "garbage collection also deletes untagged manifests no tag reaches", NULL},
+    {"upload-expiry", "BERTH_UPLOAD_EXPIRY", OPT_INT, OFF(upload_expiry),
+     "seconds an idle upload session is kept (default 86400)", "SECONDS"},
     {"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
     {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
@@ -64,6 +72,7 @@ void config_usage(FILE *out)
 	             "       berthd user|org|token|repo ...   manage accounts (berthd user --help)\n"
 	             "       berthd fsck [--repair]           check blobs against the metadata\n"
 	             "       berthd backup DIR                copy the data folder while berthd runs\n"
+	             "       berthd gc [--dry-run]            collect garbage while berthd runs\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -232,6 +241,9 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->threads = (int)(cores > 0 ? (cores > 16 ? 64 : 4 * cores) : 8);
 	cfg->max_connections = 4096;
 	cfg->idle_timeout = 60;
+	cfg->gc_interval = 3600;
+	cfg->gc_grace = 3600;
+	cfg->upload_expiry = 24 * 3600;
 
 	/* The config file comes first: find --config (or BERTH_CONFIG) before the rest. */
 	const char *file = getenv("BERTH_CONFIG");

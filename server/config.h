@@ -29,6 +29,10 @@ struct config {
 	int pull_rate_limit;           /* manifest pulls per user per window; 0: unlimited */
 	int anonymous_pull_rate_limit; /* per address, for anonymous callers; 0: unlimited */
 	int pull_rate_window;          /* seconds */
+	int gc_interval;               /* seconds between garbage collections; 0: only when asked */
+	int gc_grace;                  /* seconds an unreferenced blob (or untagged manifest) is kept */
+	bool gc_untagged;              /* also delete untagged manifests no tag reaches */
+	int upload_expiry;             /* seconds an idle upload session is kept */
 };
 
 /* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.

@@ -17,6 +17,7 @@
 #include "server/backup.h"
 #include "server/config.h"
 #include "server/fsck.h"
+#include "server/gc.h"
 #include "server/http.h"
 #include "server/meta.h"
 #include "server/pulls.h"
@@ -85,7 +86,16 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		return 1;
 	}
+	if (gc_start(&reg, &err) < 0) {
+		pulls_stop();
+		fprintf(stderr, "berthd: %s\n", err.message);
+		meta_shutdown();
+		uploads_free(reg.uploads);
+		blobstore_close(reg.blobs);
+		return 1;
+	}
 	if (http_start(&reg, &err) < 0) {
+		gc_stop();
 		pulls_stop();
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
@@ -113,6 +123,7 @@ static int berthd_serve(struct config *cfg)
 		break;
 	}
 	http_stop(SHUTDOWN_GRACE);
+	gc_stop();
 	pulls_stop();
 	tagcache_clear();
 	meta_shutdown();
@@ -131,6 +142,8 @@ int main(int argc, char **argv)
 		return backup_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "fsck") == 0)
 		return fsck_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "gc") == 0)
+		return gc_main(argc, argv);
 	if (argc > 1 && admin_is_command(argv[1]))
 		return admin_main(argc, argv);
 	struct config cfg;

@@ -287,4 +287,49 @@ int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct b
 int meta_upload_get(struct meta *m, const char *id, int64_t *repo_id, struct berr *err);
 int meta_upload_delete(struct meta *m, const char *id, struct berr *err);
 
+/* Garbage collection (server/gc.c; the argument for its safety is docs/internals/gc.md). */
+#define META_GC_BATCH 64
+typedef int (*meta_install_fn)(void *ctx, struct berr *err);
+/* Install blob d and link it into repo_id in one write transaction: install (which puts the
+ * bytes in place) runs while the database's write lock is held, so it cannot interleave with
+ * a garbage collector deleting d (meta_gc_blob_delete). Also starts d's grace period anew. */
+int meta_blob_install(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, meta_install_fn install,
+                      void *ctx, struct berr *err);
+/* Run fn inside one write transaction (holding the database's write lock); fn failing rolls back. */
+typedef int (*meta_locked_fn)(void *ctx, struct meta *m, struct berr *err);
+int meta_locked(struct meta *m, meta_locked_fn fn, void *ctx, struct berr *err);
+/* Manifests no tag reaches (through index children, referrer subjects and referrers) and not
+ * pushed since cutoff: delete=false counts them all (limit < 0) into *count; delete=true
+ * deletes up to min(limit, META_GC_BATCH) of them with their references in one transaction,
+ * *count the number deleted. */
+int meta_gc_untagged(struct meta *m, int64_t cutoff, int64_t limit, bool delete, int64_t *count, struct berr *err);
+/* Blobs no manifest references and not used since cutoff, digests after `after` in order,
+ * at most limit. fn gets the digest and size. */
+int meta_gc_blob_candidates(struct meta *m, int64_t cutoff, const char *after, int64_t limit, meta_blob_fn fn,
+                            void *ctx, struct berr *err);
+/* In one write transaction: check blob d is still unreferenced and unused since cutoff; if
+ * so forget it and call remove (which takes its bytes out of the store) before committing.
+ * *deleted says whether it was; *size gets its size then. */
+int meta_gc_blob_delete(struct meta *m, const struct digest *d, int64_t cutoff, meta_install_fn remove, void *ctx,
+                        bool *deleted, uint64_t *size, struct berr *err);
+/* Ids of upload sessions with no activity since cutoff, oldest first, at most limit. */
+int meta_uploads_expired(struct meta *m, int64_t cutoff, int64_t limit, meta_name_fn fn, void *ctx, struct berr *err);
+/* Delete session id if it still had no activity since cutoff; *expired says whether. */
+int meta_upload_expire(struct meta *m, const char *id, int64_t cutoff, bool *expired, struct berr *err);
+/* Record activity on upload id (written at most once a minute). */
+int meta_upload_touch(struct meta *m, const char *id, struct berr *err);
+/* One garbage collection run, as recorded. */
+struct meta_gc_run {
+	int64_t id;
+	int64_t started_at, finished_at;
+	char trigger[16]; /* "schedule", "api", "command" */
+	bool dry_run;
+	int64_t manifests_deleted, blobs_deleted, bytes_freed, files_removed, uploads_expired;
+	char error[256]; /* "" when the run completed */
+};
+typedef int (*meta_gc_run_fn)(void *ctx, const struct meta_gc_run *run);
+int meta_gc_run_record(struct meta *m, const struct meta_gc_run *run, struct berr *err);
+/* The newest runs first, at most limit. */
+int meta_gc_runs(struct meta *m, int64_t limit, meta_gc_run_fn fn, void *ctx, struct berr *err);
+
 #endif

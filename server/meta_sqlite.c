@@ -99,6 +99,15 @@ enum stmt_id {
 	ST_BLOB_UNLINK_ALL,
 	ST_BLOB_DELETE,
 	ST_DANGLING,
+	ST_GC_UNTAGGED,
+	ST_GC_MANIFEST_DELETE,
+	ST_GC_BLOB_CANDIDATES,
+	ST_GC_BLOB_RECHECK,
+	ST_UPLOADS_EXPIRED,
+	ST_UPLOAD_EXPIRE,
+	ST_UPLOAD_TOUCH,
+	ST_GC_RUN_INSERT,
+	ST_GC_RUNS_LIST,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -129,8 +138,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_BLOB_GET] = "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
                          "WHERE rb.repository_id = ?1 AND rb.digest = ?2",
     [ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",
-    [ST_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) "
-                       "ON CONFLICT (digest) DO NOTHING",
+    /* A blob uploaded or linked again starts its garbage collection grace period anew. */
+    [ST_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at, last_used_at) VALUES (?1, ?2, ?3, ?3) "
+                       "ON CONFLICT (digest) DO UPDATE SET last_used_at = excluded.last_used_at",
     [ST_REPO_BLOB_INSERT] = "INSERT INTO repository_blobs (repository_id, digest, created_at) "
                             "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     [ST_REPO_BLOB_DELETE] = "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2",
@@ -145,8 +155,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                                    "WHERE t.repository_id = ?1 AND t.name = ?2",
     [ST_MANIFEST_ID] = "SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2",
     [ST_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, "
-                           "annotations, size, content, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [ST_MANIFEST_UPDATE_TYPE] = "UPDATE manifests SET media_type = ?2 WHERE id = ?1",
+                           "annotations, size, content, created_at, pushed_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+    [ST_MANIFEST_UPDATE_TYPE] = "UPDATE manifests SET media_type = ?2, pushed_at = ?3 WHERE id = ?1",
     [ST_MANIFEST_REF_INSERT] = "INSERT INTO manifest_references (manifest_id, kind, position, digest, size, "
                                "media_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
@@ -267,6 +278,35 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "OR (mr.kind = 2 AND NOT EXISTS (SELECT 1 FROM manifests c "
                     "WHERE c.repository_id = m.repository_id AND c.digest = mr.digest)) "
                     "ORDER BY r.name, m.digest",
+    /* Manifests garbage collection may delete: not reachable from a tag or from one pushed
+     * since ?1, where reaching goes from an index to its children, from a referrer to its
+     * subject and from a subject to its referrers (all within one repository). */
+    [ST_GC_UNTAGGED] =
+        "WITH RECURSIVE live(id) AS ("
+        "SELECT m.id FROM manifests m WHERE m.pushed_at > ?1 "
+        "OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id) "
+        "UNION "
+        "SELECT n.id FROM live l JOIN manifests p ON p.id = l.id JOIN manifests n "
+        "ON n.repository_id = p.repository_id AND (n.digest = p.subject OR n.subject = p.digest "
+        "OR n.digest IN (SELECT x.digest FROM manifest_references x WHERE x.manifest_id = p.id AND x.kind = 2))) "
+        "SELECT m.id FROM manifests m WHERE m.id NOT IN (SELECT id FROM live) ORDER BY m.id LIMIT ?2",
+    [ST_GC_MANIFEST_DELETE] = "DELETE FROM manifests WHERE id = ?1",
+    /* Blobs no manifest references as config or layer and last used at ?1 or before, after ?2. */
+    [ST_GC_BLOB_CANDIDATES] = "SELECT b.digest, b.size FROM blobs b WHERE b.last_used_at <= ?1 AND b.digest > ?2 "
+                              "AND NOT EXISTS (SELECT 1 FROM manifest_references r "
+                              "WHERE r.digest = b.digest AND r.kind IN (0, 1)) ORDER BY b.digest LIMIT ?3",
+    [ST_GC_BLOB_RECHECK] = "SELECT b.size FROM blobs b WHERE b.digest = ?1 AND b.last_used_at <= ?2 "
+                           "AND NOT EXISTS (SELECT 1 FROM manifest_references r "
+                           "WHERE r.digest = b.digest AND r.kind IN (0, 1))",
+    [ST_UPLOADS_EXPIRED] = "SELECT id FROM uploads WHERE updated_at <= ?1 ORDER BY updated_at LIMIT ?2",
+    [ST_UPLOAD_EXPIRE] = "DELETE FROM uploads WHERE id = ?1 AND updated_at <= ?2",
+    [ST_UPLOAD_TOUCH] = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2 - 60",
+    [ST_GC_RUN_INSERT] = "INSERT INTO gc_runs (started_at, finished_at, trigger_source, dry_run, manifests_deleted, "
+                         "blobs_deleted, bytes_freed, files_removed, uploads_expired, error) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_GC_RUNS_LIST] = "SELECT id, started_at, finished_at, trigger_source, dry_run, manifests_deleted, "
+                        "blobs_deleted, bytes_freed, files_removed, uploads_expired, error FROM gc_runs "
+                        "ORDER BY id DESC LIMIT ?1",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -297,7 +337,7 @@ static int meta_fail(struct meta *m, int rc, const char *what, struct berr *err)
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
 		return berr_set(err, BERR_UNAVAILABLE, "database busy (%s); retry", what);
 	if (rc == SQLITE_FULL)
-		return berr_set(err, BERR_INTERNAL, "disk full (%s)", what);
+		return berr_set(err, BERR_STORAGE_FULL, "the disk is full (%s): no space for the database", what);
 	return berr_set(err, BERR_INTERNAL, "database error in %s: %s", what, m ? sqlite3_errmsg(m->db) : "");
 }
 
@@ -426,7 +466,7 @@ static int meta_migrate(sqlite3 *db, struct berr *err)
 			if (atoi(f->name) == v)
 				mig = f;
 		if (!mig)
-			return berr_set(err, BERR_INTERNAL, "schema migration %03d is missing", v);
+			continue; /* numbers may skip (migrations from parallel branches are renumbered at merge) */
 		if (meta_exec(db, "BEGIN IMMEDIATE", err) < 0)
 			return -1;
 		if (meta_exec(db, (const char *)mig->data, err) < 0) {
@@ -768,6 +808,7 @@ static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct ma
 			return -1;
 		sqlite3_bind_int64(st, 1, *manifest_id);
 		bind_text(st, 2, mf->media_type);
+		sqlite3_bind_int64(st, 3, meta_now());
 		return meta_step_done(m, st, "update manifest", err);
 	}
 	const char *artifact_type = mf->artifact_type;
@@ -1795,4 +1836,174 @@ int meta_backup(struct meta *m, const char *path, struct berr *err)
 	rc = sqlite3_exec(dst, "PRAGMA journal_mode = WAL; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
 	sqlite3_close(dst);
 	return rc == SQLITE_OK ? 0 : berr_set(err, BERR_INTERNAL, "finish %s", path);
+}
+
+/* Garbage collection, upload expiry and the record of collection runs. */
+
+int meta_blob_install(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, meta_install_fn install,
+                      void *ctx, struct berr *err)
+{
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (install(ctx, err) < 0 || meta_link_in(m, repo_id, d, size, err) < 0 || meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
+int meta_locked(struct meta *m, meta_locked_fn fn, void *ctx, struct berr *err)
+{
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (fn(ctx, m, err) < 0 || meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
+int meta_gc_untagged(struct meta *m, int64_t cutoff, int64_t limit, bool delete, int64_t *count, struct berr *err)
+{
+	*count = 0;
+	if (delete &&meta_begin(m, err) < 0)
+		return -1;
+	sqlite3_stmt *st = meta_bind(m, ST_GC_UNTAGGED, err, "ii", cutoff, limit);
+	if (!st)
+		goto fail;
+	int64_t ids[META_GC_BATCH];
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (delete &&n < META_GC_BATCH)
+			ids[n++] = sqlite3_column_int64(st, 0);
+		(*count)++;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_DONE) {
+		meta_fail(m, rc, "find untagged manifests", err);
+		goto fail;
+	}
+	if (!delete)
+		return 0;
+	*count = (int64_t)n;
+	for (size_t i = 0; i < n; i++)
+		if (meta_exec_bound(m, meta_bind(m, ST_GC_MANIFEST_DELETE, err, "i", ids[i]), "delete manifest", NULL,
+		                    err) < 0)
+			goto fail;
+	if (meta_commit(m, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (delete)
+		meta_rollback(m);
+	return -1;
+}
+
+int meta_gc_blob_candidates(struct meta *m, int64_t cutoff, const char *after, int64_t limit, meta_blob_fn fn,
+                            void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_GC_BLOB_CANDIDATES, err, "iti", cutoff, after ? after : "", limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *dg = (const char *)sqlite3_column_text(st, 0);
+		if (fn(ctx, dg ? dg : "", (uint64_t)sqlite3_column_int64(st, 1)))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "find unreferenced blobs", err);
+	return 0;
+}
+
+int meta_gc_blob_delete(struct meta *m, const struct digest *d, int64_t cutoff, meta_install_fn remove, void *ctx,
+                        bool *deleted, uint64_t *size, struct berr *err)
+{
+	*deleted = false;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	sqlite3_stmt *st = meta_bind(m, ST_GC_BLOB_RECHECK, err, "ti", d->str, cutoff);
+	if (!st)
+		goto fail;
+	int r = meta_lookup_row(m, st, "recheck blob", err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		/* Referenced or used again since it was listed: it stays. */
+		meta_rollback(m);
+		return 0;
+	}
+	*size = (uint64_t)sqlite3_column_int64(st, 0);
+	meta_reset(st);
+	if (meta_exec_bound(m, meta_bind(m, ST_BLOB_UNLINK_ALL, err, "t", d->str), "unlink blob", NULL, err) < 0 ||
+	    meta_exec_bound(m, meta_bind(m, ST_BLOB_DELETE, err, "t", d->str), "delete blob", NULL, err) < 0 ||
+	    remove(ctx, err) < 0 || meta_commit(m, err) < 0)
+		goto fail;
+	*deleted = true;
+	return 0;
+fail:
+	meta_rollback(m);
+	return -1;
+}
+
+int meta_uploads_expired(struct meta *m, int64_t cutoff, int64_t limit, meta_name_fn fn, void *ctx, struct berr *err)
+{
+	return meta_each_name(m, meta_bind(m, ST_UPLOADS_EXPIRED, err, "ii", cutoff, limit), fn, ctx, "expired uploads",
+	                      err);
+}
+
+int meta_upload_expire(struct meta *m, const char *id, int64_t cutoff, bool *expired, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_UPLOAD_EXPIRE, err, "ti", id, cutoff), "expire upload", &changes, err) <
+	    0)
+		return -1;
+	*expired = changes > 0;
+	return 0;
+}
+
+int meta_upload_touch(struct meta *m, const char *id, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_UPLOAD_TOUCH, err, "ti", id, meta_now()), "touch upload", NULL, err);
+}
+
+int meta_gc_run_record(struct meta *m, const struct meta_gc_run *run, struct berr *err)
+{
+	return meta_exec_bound(m,
+	                       meta_bind(m, ST_GC_RUN_INSERT, err, "iitbiiiiit", run->started_at, run->finished_at,
+	                                 run->trigger, (int)run->dry_run, run->manifests_deleted, run->blobs_deleted,
+	                                 run->bytes_freed, run->files_removed, run->uploads_expired,
+	                                 run->error[0] ? run->error : NULL),
+	                       "record garbage collection", NULL, err);
+}
+
+int meta_gc_runs(struct meta *m, int64_t limit, meta_gc_run_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_GC_RUNS_LIST, err, "i", limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_gc_run run = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .started_at = sqlite3_column_int64(st, 1),
+		    .finished_at = sqlite3_column_int64(st, 2),
+		    .dry_run = sqlite3_column_int(st, 4) != 0,
+		    .manifests_deleted = sqlite3_column_int64(st, 5),
+		    .blobs_deleted = sqlite3_column_int64(st, 6),
+		    .bytes_freed = sqlite3_column_int64(st, 7),
+		    .files_removed = sqlite3_column_int64(st, 8),
+		    .uploads_expired = sqlite3_column_int64(st, 9),
+		};
+		meta_copy_text(run.trigger, sizeof run.trigger, st, 3);
+		meta_copy_text(run.error, sizeof run.error, st, 10);
+		if (fn(ctx, &run))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list garbage collection runs", err);
+	return 0;
 }

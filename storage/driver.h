@@ -27,6 +27,10 @@ struct blob_driver_ops {
 	int (*upload_list)(void *drv, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
 	int (*list)(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err);
 	int (*quarantine)(void *drv, const struct digest *d, struct berr *err);
+	int (*trash)(void *drv, const struct digest *d, struct berr *err);
+	int (*untrash)(void *drv, const struct digest *d, struct berr *err);
+	int (*trash_remove)(void *drv, const struct digest *d, struct berr *err);
+	int (*trash_list)(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err);
 };
 
 /* A writer appends to one staging object; drivers embed this as their first member. */
@@ -35,7 +39,8 @@ struct blob_writer {
 	int (*finish)(struct blob_writer *w, bool keep, struct berr *err);
 };
 
-/* The local filesystem driver: blobs under ROOT/blobs, staging under ROOT/uploads. */
+/* The local filesystem driver: blobs under ROOT/blobs, staging under ROOT/uploads, blobs
+ * being deleted by garbage collection under ROOT/trash. */
 void *driver_fs_open(const char *root, const struct blob_driver_ops **ops, struct berr *err);
 
 #endif
