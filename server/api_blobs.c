@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/digest.h"
@@ -53,6 +54,14 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	if (meta_repo_blob_get(r->meta, repo_id, d, &size, &r->err) < 0) {
 		if (r->err.code == BERR_BLOB_UNKNOWN && api_blob_from_manifest(r, repo_id, d))
 			return;
+		req_respond_error(r, &r->err);
+		return;
+	}
+	/* A HEAD is how clients decide not to upload a blob again: keep an unreferenced one
+	 * from garbage collection for the grace period that the manifest push may need. */
+	int grace = r->reg->cfg->gc_grace;
+	if (r->method == HTTP_HEAD &&
+	    meta_blob_keep(r->meta, d, (int64_t)time(NULL) - (grace > 2 ? grace / 2 : 1), &r->err) < 0) {
 		req_respond_error(r, &r->err);
 		return;
 	}

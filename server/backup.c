@@ -19,6 +19,7 @@
 #include "common/digest.h"
 #include "common/xalloc.h"
 #include "server/config.h"
+#include "server/gc.h"
 #include "server/meta.h"
 #include "storage/blobstore.h"
 
@@ -178,6 +179,17 @@ int backup_main(int argc, char **argv)
 	cleanup_free char *dst_db = xasprintf("%s/berth.db", target);
 	cleanup_free char *key_from = xasprintf("%s/token-signing-key.pem", cfg.data_dir);
 	cleanup_free char *key_to = xasprintf("%s/token-signing-key.pem", target);
+	/* Garbage collection must not delete blobs the snapshot names before they are copied. */
+	cleanup_close int gc_lock = gc_data_lock(cfg.data_dir, true, false, NULL);
+	if (gc_lock < 0) {
+		fprintf(stderr, "berthd: backup: waiting for the garbage collection in progress to finish\n");
+		gc_lock = gc_data_lock(cfg.data_dir, true, true, &err);
+		if (gc_lock < 0) {
+			fprintf(stderr, "berthd: %s\n", err.message);
+			config_free(&cfg);
+			return 1;
+		}
+	}
 	if (backup_mkdirs(target) < 0) {
 		fprintf(stderr, "berthd: create %s: %s\n", target, strerror(errno));
 		rc = 1;

@@ -4,7 +4,8 @@
  * DATA/quarantine/ and forgotten, missing ones forgotten, and manifests that reference
  * what is gone are deleted with their tags, so clients get a clean "unknown" instead of a
  * manifest whose layers fail. Files with no record are only reported: garbage collection
- * removes them. Works while berthd serves (SQLite WAL). */
+ * removes them. Works while berthd serves (SQLite WAL), and while garbage collection runs:
+ * a blob it deletes meanwhile is not reported missing. */
 #include "server/fsck.h"
 
 #include <stdbool.h>
@@ -61,6 +62,29 @@ static void fsck_repair_blob(struct fsck *f, const struct digest *d, bool quaran
 	f->repaired++;
 }
 
+struct fsck_recheck {
+	const struct digest *d;
+	bool gone;
+};
+
+static int fsck_recheck_locked(void *ctx, struct meta *m, struct berr *err)
+{
+	(void)err;
+	struct fsck_recheck *rc = ctx;
+	uint64_t size;
+	struct berr e2;
+	rc->gone = meta_blob_get(m, rc->d, &size, &e2) < 0 && e2.code == BERR_BLOB_UNKNOWN;
+	return 0;
+}
+
+/* A recorded blob without its file: true if garbage collection deleted it while fsck ran
+ * (checked with the write lock held, so no collection is half-way through it). */
+static bool fsck_collected(struct fsck *f, const struct digest *d)
+{
+	struct fsck_recheck rc = {.d = d};
+	return meta_locked(f->m, fsck_recheck_locked, &rc, NULL) == 0 && rc.gone;
+}
+
 /* Check one recorded blob: file present, size and digest right. */
 static void fsck_check_blob(struct fsck *f, const char *digest, uint64_t size)
 {
@@ -74,6 +98,8 @@ static void fsck_check_blob(struct fsck *f, const char *digest, uint64_t size)
 	}
 	struct blob_reader br;
 	if (blobstore_open_read(f->bs, &d, &br, &err) < 0) {
+		if (err.code == BERR_BLOB_UNKNOWN && fsck_collected(f, &d))
+			return;
 		f->missing++;
 		printf("missing blob file: %s (%s)\n", d.str, err.message);
 		if (f->repair)

@@ -8,6 +8,8 @@
 #include "server/gc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,11 +291,37 @@ static int gc_orphans(struct registry *reg, struct meta *m, bool dry_run, struct
 	return rc;
 }
 
+int gc_data_lock(const char *data_dir, bool exclusive, bool wait, struct berr *err)
+{
+	cleanup_free char *path = xasprintf("%s/gc.lock", data_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return berr_sys(err, errno, "open %s", path);
+	int r;
+	do
+		r = flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB));
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return berr_set(err, BERR_CONFLICT, "%s",
+			                exclusive ? "a garbage collection is running"
+			                          : "a backup is copying the data folder");
+		return berr_sys(err, e, "lock %s", path);
+	}
+	return fd;
+}
+
 /* The phases of one run; stops at the first failure. */
 static int gc_phases(struct registry *reg, struct meta *m, const struct gc_options *opt, struct meta_gc_run *run,
                      struct berr *err)
 {
 	int64_t now = run->started_at;
+	/* A backup copies what its snapshot names: nothing may go until it is done. */
+	cleanup_close int lock = gc_data_lock(reg->cfg->data_dir, false, false, err);
+	if (lock < 0)
+		return -1;
 	if (!opt->dry_run) {
 		struct gc_trash t = {.bs = reg->blobs};
 		if (meta_locked(m, gc_trash_locked, &t, err) < 0)

@@ -45,6 +45,10 @@ int gc_request(bool dry_run, struct berr *err);
 void gc_stop(void);
 /* The run in progress, if any. */
 void gc_status_get(struct gc_status *out);
+/* Collections and backups of data_dir exclude each other through DATA/gc.lock: runs take it
+ * shared and without waiting (BERR_CONFLICT: a backup holds it), a backup exclusive and
+ * waiting for runs to end. Returns the lock's file descriptor (close to release), or -1. */
+int gc_data_lock(const char *data_dir, bool exclusive, bool wait, struct berr *err);
 /* `berthd gc [--dry-run] [settings]`: one run in this process; exit status 0 or 1 (2: usage). */
 int gc_main(int argc, char **argv);
 

@@ -312,6 +312,10 @@ int meta_gc_blob_candidates(struct meta *m, int64_t cutoff, const char *after, i
  * *deleted says whether it was; *size gets its size then. */
 int meta_gc_blob_delete(struct meta *m, const struct digest *d, int64_t cutoff, meta_install_fn remove, void *ctx,
                         bool *deleted, uint64_t *size, struct berr *err);
+/* A client asked whether blob d exists (HEAD), probably to push a manifest using it: if no
+ * manifest references it and it was last used at stale_before or earlier, start its grace
+ * period anew. BERR_BLOB_UNKNOWN if it was collected meanwhile. */
+int meta_blob_keep(struct meta *m, const struct digest *d, int64_t stale_before, struct berr *err);
 /* Ids of upload sessions with no activity since cutoff, oldest first, at most limit. */
 int meta_uploads_expired(struct meta *m, int64_t cutoff, int64_t limit, meta_name_fn fn, void *ctx, struct berr *err);
 /* Delete session id if it still had no activity since cutoff; *expired says whether. */

@@ -103,6 +103,8 @@ enum stmt_id {
 	ST_GC_MANIFEST_DELETE,
 	ST_GC_BLOB_CANDIDATES,
 	ST_GC_BLOB_RECHECK,
+	ST_BLOB_STALE,
+	ST_BLOB_KEEP,
 	ST_UPLOADS_EXPIRED,
 	ST_UPLOAD_EXPIRE,
 	ST_UPLOAD_TOUCH,
@@ -298,6 +300,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GC_BLOB_RECHECK] = "SELECT b.size FROM blobs b WHERE b.digest = ?1 AND b.last_used_at <= ?2 "
                            "AND NOT EXISTS (SELECT 1 FROM manifest_references r "
                            "WHERE r.digest = b.digest AND r.kind IN (0, 1))",
+    [ST_BLOB_STALE] = "SELECT 1 FROM blobs b WHERE b.digest = ?1 AND b.last_used_at <= ?2 "
+                      "AND NOT EXISTS (SELECT 1 FROM manifest_references r "
+                      "WHERE r.digest = b.digest AND r.kind IN (0, 1))",
+    [ST_BLOB_KEEP] = "UPDATE blobs SET last_used_at = ?2 WHERE digest = ?1",
     [ST_UPLOADS_EXPIRED] = "SELECT id FROM uploads WHERE updated_at <= ?1 ORDER BY updated_at LIMIT ?2",
     [ST_UPLOAD_EXPIRE] = "DELETE FROM uploads WHERE id = ?1 AND updated_at <= ?2",
     [ST_UPLOAD_TOUCH] = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2 - 60",
@@ -2005,5 +2011,23 @@ int meta_gc_runs(struct meta *m, int64_t limit, meta_gc_run_fn fn, void *ctx, st
 	meta_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return meta_fail(m, rc, "list garbage collection runs", err);
+	return 0;
+}
+
+int meta_blob_keep(struct meta *m, const struct digest *d, int64_t stale_before, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_BLOB_STALE, err, "ti", d->str, stale_before);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "blob lookup", err);
+	if (r <= 0)
+		return r;
+	meta_reset(st);
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_BLOB_KEEP, err, "ti", d->str, meta_now()), "keep blob", &changes, err) <
+	    0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not stored", d->str);
 	return 0;
 }

@@ -17,12 +17,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import berthtest  # noqa: E402
 from berthtest import *  # noqa: E402,F401,F403
 
-# The suite's berthd collects only when told (the schedule has its own case below).
+# The suite's berthd collects only when told (the schedule has its own case below); its
+# grace period (2 s) decides when a HEAD renews an unreferenced blob's.
 _orig_command = Registry._command
 
 
 def _command(self, port, read_only):
-    return _orig_command(self, port, read_only) + ["--gc-interval", "0"]
+    return _orig_command(self, port, read_only) + ["--gc-interval", "0", "--gc-grace", "2"]
 
 
 Registry._command = _command
@@ -136,6 +137,58 @@ def _(reg):
     out = gc(reg, "--gc-grace", "2")
     check(counts(out)[1] == 0, "deleted a blob just used: %s" % out)
     check(blob_status(reg, repo, da) == 200 and blob_status(reg, other, db) == 200, "blob gone")
+
+
+@suite.case("a HEAD of an unreferenced blob (a client deciding not to upload it) starts its grace period anew")
+def _(reg):
+    clean_slate(reg)
+    repo = reg.repo("head")
+    a, b = rand_bytes(600), rand_bytes(601)
+    da, db = reg.push_blob(repo, a), reg.push_blob(repo, b)
+    time.sleep(2.1)
+    check(blob_status(reg, repo, da) == 200, "HEAD")
+    out = gc(reg, "--gc-grace", "2")
+    check(counts(out)[1] == 1, "want only the blob nobody asked about deleted: %s" % out)
+    check(blob_status(reg, repo, db) == 404, "the other blob stayed")
+    m = canon(oci_manifest(descriptor(MT_OCI_CONFIG, a), []))
+    reg.push_manifest(repo, "v1", m, MT_OCI_MANIFEST)
+
+
+@suite.case("pushes racing a collector in a loop (grace 60 s) are never refused and pull complete")
+def _(reg):
+    import threading
+    clean_slate(reg)
+    stop = threading.Event()
+    results, runs = [], [0]
+
+    def pusher(i):
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                img = reg.push_image(reg.repo("race%d" % i), "t%d" % n, layers=2, layer_size=3000)
+                results.append(img)
+            except CheckFailed as e:
+                results.append(e)
+
+    def collector():
+        while not stop.is_set():
+            gc(reg, "--gc-grace", "60", "--gc-untagged")
+            runs[0] += 1
+
+    threads = [threading.Thread(target=pusher, args=(i,)) for i in range(8)] + [threading.Thread(target=collector)]
+    for t in threads:
+        t.start()
+    time.sleep(4)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    failed = [e for e in results if isinstance(e, CheckFailed)]
+    check(not failed and runs[0] > 0, "%d of %d pushes failed during %d runs" % (len(failed), len(results), runs[0]),
+          extra=[str(e) + " " + " ".join(e.resp.diag() if e.resp else []) for e in failed[:5]])
+    for img in results:
+        pull_ok(reg, img)
+    note("%d pushes beside %d collections" % (len(results), runs[0]))
 
 
 @suite.case("blobs of tagged images stay with grace 0 and pull with their digests")
@@ -269,6 +322,24 @@ def _(reg):
     finally:
         db.close()
     check(row == ("command", 1, None), "last run: %r" % (row,))
+
+
+@suite.case("while a backup holds DATA/gc.lock, a run deletes nothing and says why (exit 1)")
+def _(reg):
+    import fcntl
+    clean_slate(reg)
+    repo = reg.repo("backup")
+    d = reg.push_blob(repo, rand_bytes(700))
+    fd = os.open(os.path.join(reg.data, "gc.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        out = gc(reg, "--gc-grace", "0", expect=1)
+        check("a backup is copying the data folder" in out, "message: %s" % out)
+        check(blob_status(reg, repo, d) == 200, "a blob went during the backup")
+    finally:
+        os.close(fd)
+    out = gc(reg, "--gc-grace", "0")
+    check(counts(out)[1] == 1, "after the backup: %s" % out)
 
 
 @suite.case("bad usage: {0} exits 2 with a one-line message")

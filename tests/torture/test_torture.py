@@ -6,7 +6,9 @@ schedule every second). Some pushes are abandoned half-way, so the collector has
 garbage to take while pushes are in flight.
 
 Checked, during the run: every blob or manifest served whole (200 with all its bytes) has
-the right digest; no acknowledged image is ever answered 404; no request gets a 500.
+the right digest; no acknowledged image is ever answered 404; no request gets a 500;
+`berthd fsck`, run every few seconds beside it all, finds nothing corrupt, missing or
+dangling.
 Afterwards, on a berthd restarted from one last SIGKILL: every push that got its 201 pulls
 completely with the right digests, `berthd gc` and `berthd fsck` run clean beside it, and
 `PRAGMA integrity_check` says ok. The figures are printed as TAP comments.
@@ -312,6 +314,20 @@ def collector(server, stop, rng, tmp):
     log.close()
 
 
+def checker(server, stop, rng):
+    """`berthd fsck` beside it all, every few seconds: never a corrupt or missing blob or a
+    dangling reference, whatever the kills and the collector are doing."""
+    while not stop.wait(rng.uniform(2, 4)):
+        p = subprocess.run([BERTHD, "fsck", "--data", server.data], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=300)
+        out = p.stdout.decode("utf-8", "replace")
+        summary = [l for l in out.splitlines() if l.startswith("fsck:")]
+        if p.returncode != 0 or not summary:
+            stats.violation("fsck during the chaos: exit %d: %s" % (p.returncode, " | ".join(out.splitlines()[-5:])))
+        else:
+            stats.add("fsck runs during the chaos, all clean")
+
+
 def verify_all(server, acked):
     """Pull every acknowledged image completely; returns a list of problems."""
     problems = []
@@ -367,6 +383,7 @@ def main():
     threads.append(threading.Thread(target=chaos, args=(server, stop, random.Random(SEED + 1)), daemon=True))
     threads.append(threading.Thread(target=collector, args=(server, stop, random.Random(SEED + 2), tmp),
                                     daemon=True))
+    threads.append(threading.Thread(target=checker, args=(server, stop, random.Random(SEED + 3)), daemon=True))
     t0 = time.time()
     for t in threads:
         t.start()
