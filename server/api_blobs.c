@@ -10,6 +10,7 @@
 #include "common/digest.h"
 #include "common/range.h"
 #include "server/api.h"
+#include "server/gc.h"
 #include "server/meta.h"
 #include "server/registry.h"
 
@@ -72,7 +73,12 @@ static void api_blob_get(struct req *r, const struct digest *d)
 		return;
 	}
 	struct blob_reader br;
-	if (blobstore_open_read(r->reg->blobs, d, &br, &r->err) < 0) {
+	int rc = blobstore_open_read(r->reg->blobs, d, &br, &r->err);
+	bool restored = false;
+	if (rc < 0 && r->err.code == BERR_BLOB_UNKNOWN &&
+	    gc_blob_restore(r->reg->blobs, r->meta, d, &restored, NULL) == 0 && restored)
+		rc = blobstore_open_read(r->reg->blobs, d, &br, &r->err);
+	if (rc < 0) {
 		if (r->err.code == BERR_BLOB_UNKNOWN)
 			berr_set(&r->err, BERR_BLOB_UNKNOWN, "blob %s is recorded but missing from storage", d->str);
 		req_respond_error(r, &r->err);

@@ -116,6 +116,18 @@ done:
 	return 0;
 }
 
+/* Blobs a killed garbage collection left in the trash go back first: the snapshot names them. */
+static int backup_trash_recover(struct blobstore *bs, struct meta *m, struct berr *err)
+{
+	size_t restored, freed;
+	if (gc_trash_recover(bs, m, &restored, &freed, err) < 0)
+		return -1;
+	if (restored)
+		fprintf(stderr, "berthd: backup: %zu blobs of an interrupted garbage collection put back first\n",
+		        restored);
+	return 0;
+}
+
 /* Copy a small file (the signing key) if it exists. */
 static int backup_small_file(const char *from, const char *to)
 {
@@ -193,8 +205,8 @@ int backup_main(int argc, char **argv)
 	if (backup_mkdirs(target) < 0) {
 		fprintf(stderr, "berthd: create %s: %s\n", target, strerror(errno));
 		rc = 1;
-	} else if (meta_init(db, &err) < 0 || !(m = meta_get(&err)) || meta_backup(m, dst_db, &err) < 0 ||
-	           !(b.src = blobstore_open(cfg.data_dir, &err))) {
+	} else if (meta_init(db, &err) < 0 || !(m = meta_get(&err)) || !(b.src = blobstore_open(cfg.data_dir, &err)) ||
+	           backup_trash_recover(b.src, m, &err) < 0 || meta_backup(m, dst_db, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		rc = 1;
 	} else {

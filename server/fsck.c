@@ -17,6 +17,7 @@
 #include "common/digest.h"
 #include "common/xalloc.h"
 #include "server/config.h"
+#include "server/gc.h"
 #include "server/meta.h"
 #include "storage/blobstore.h"
 
@@ -85,6 +86,18 @@ static bool fsck_collected(struct fsck *f, const struct digest *d)
 	return meta_locked(f->m, fsck_recheck_locked, &rc, NULL) == 0 && rc.gone;
 }
 
+/* A recorded blob without its file: put it back if an interrupted garbage collection left
+ * it in the trash, and open it. */
+static bool fsck_restored(struct fsck *f, const struct digest *d, struct blob_reader *br)
+{
+	bool restored = false;
+	if (gc_blob_restore(f->bs, f->m, d, &restored, NULL) < 0 || !restored ||
+	    blobstore_open_read(f->bs, d, br, NULL) < 0)
+		return false;
+	printf("blob %s was in the trash of an interrupted garbage collection: put back\n", d->str);
+	return true;
+}
+
 /* Check one recorded blob: file present, size and digest right. */
 static void fsck_check_blob(struct fsck *f, const char *digest, uint64_t size)
 {
@@ -97,7 +110,8 @@ static void fsck_check_blob(struct fsck *f, const char *digest, uint64_t size)
 		return;
 	}
 	struct blob_reader br;
-	if (blobstore_open_read(f->bs, &d, &br, &err) < 0) {
+	if (blobstore_open_read(f->bs, &d, &br, &err) < 0 &&
+	    !(err.code == BERR_BLOB_UNKNOWN && fsck_restored(f, &d, &br))) {
 		if (err.code == BERR_BLOB_UNKNOWN && fsck_collected(f, &d))
 			return;
 		f->missing++;

@@ -112,6 +112,47 @@ static int gc_trash_locked(void *ctx, struct meta *m, struct berr *err)
 	return blobstore_trash_list(t->bs, gc_trash_one, t, err);
 }
 
+int gc_trash_recover(struct blobstore *bs, struct meta *m, size_t *restored, size_t *freed, struct berr *err)
+{
+	struct gc_trash t = {.bs = bs};
+	int rc = meta_locked(m, gc_trash_locked, &t, err);
+	*restored = t.restored;
+	*freed = t.freed;
+	return rc;
+}
+
+struct gc_restore {
+	struct blobstore *bs;
+	const struct digest *d;
+	bool restored;
+};
+
+static int gc_restore_locked(void *ctx, struct meta *m, struct berr *err)
+{
+	struct gc_restore *rs = ctx;
+	uint64_t size;
+	struct berr e2;
+	if (meta_blob_get(m, rs->d, &size, &e2) < 0)
+		return e2.code == BERR_BLOB_UNKNOWN ? 0 : (err ? (*err = e2, -1) : -1);
+	if (blobstore_stat(rs->bs, rs->d, &size, &e2) == 0)
+		return 0;
+	if (blobstore_untrash(rs->bs, rs->d, err) < 0)
+		return -1;
+	rs->restored = blobstore_stat(rs->bs, rs->d, &size, NULL) == 0;
+	return 0;
+}
+
+int gc_blob_restore(struct blobstore *bs, struct meta *m, const struct digest *d, bool *restored, struct berr *err)
+{
+	struct gc_restore rs = {.bs = bs, .d = d};
+	int rc = meta_locked(m, gc_restore_locked, &rs, err);
+	*restored = rs.restored;
+	if (rs.restored)
+		log_warn("gc: blob %s was in the trash of an interrupted collection yet still recorded: put back",
+		         d->str);
+	return rc;
+}
+
 /* Blob candidates of one page. */
 struct gc_page {
 	char (*digests)[DIGEST_STR_MAX];
@@ -323,12 +364,12 @@ static int gc_phases(struct registry *reg, struct meta *m, const struct gc_optio
 	if (lock < 0)
 		return -1;
 	if (!opt->dry_run) {
-		struct gc_trash t = {.bs = reg->blobs};
-		if (meta_locked(m, gc_trash_locked, &t, err) < 0)
+		size_t restored, freed;
+		if (gc_trash_recover(reg->blobs, m, &restored, &freed, err) < 0)
 			return -1;
-		if (t.restored || t.freed)
+		if (restored || freed)
 			log_info("gc: an interrupted run left %zu blobs in the trash: %zu put back, %zu freed",
-			         t.restored + t.freed, t.restored, t.freed);
+			         restored + freed, restored, freed);
 	}
 
 	gc_publish("uploads", run);

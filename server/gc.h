@@ -11,6 +11,7 @@
 #include "common/berr.h"
 #include "server/meta.h"
 
+struct blobstore;
 struct config;
 struct registry;
 
@@ -45,6 +46,13 @@ int gc_request(bool dry_run, struct berr *err);
 void gc_stop(void);
 /* The run in progress, if any. */
 void gc_status_get(struct gc_status *out);
+/* A run killed between moving a blob to the trash and committing its deletion leaves the
+ * blob recorded but its file in DATA/trash/. gc_trash_recover (at start-up and at the start
+ * of each run) puts back every such file and frees the others; gc_blob_restore puts back one
+ * blob whose file a reader found missing (*restored: it was in the trash). Both hold the
+ * database's write lock, so no collection is half-way through the blobs they look at. */
+int gc_trash_recover(struct blobstore *bs, struct meta *m, size_t *restored, size_t *freed, struct berr *err);
+int gc_blob_restore(struct blobstore *bs, struct meta *m, const struct digest *d, bool *restored, struct berr *err);
 /* Collections and backups of data_dir exclude each other through DATA/gc.lock: runs take it
  * shared and without waiting (BERR_CONFLICT: a backup holds it), a backup exclusive and
  * waiting for runs to end. Returns the lock's file descriptor (close to release), or -1. */

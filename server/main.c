@@ -79,6 +79,13 @@ static int berthd_serve(struct config *cfg)
 		log_warn("start-up: could not clean up interrupted uploads: %s", err.message);
 	else if (swept)
 		log_info("start-up: removed %zu interrupted uploads that no session owned", swept);
+	size_t restored = 0, freed = 0;
+	if (m && gc_trash_recover(reg.blobs, m, &restored, &freed, &err) < 0)
+		log_warn("start-up: could not recover blobs of an interrupted garbage collection: %s", err.message);
+	else if (restored || freed)
+		log_info(
+		    "start-up: an interrupted garbage collection left %zu blobs in the trash: %zu put back, %zu freed",
+		    restored + freed, restored, freed);
 	if (pulls_start(PULL_COUNT_INTERVAL) < 0) {
 		fprintf(stderr, "berthd: could not start the pull counter\n");
 		meta_shutdown();

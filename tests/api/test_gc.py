@@ -274,19 +274,37 @@ def _(reg):
     fsck_clean(reg)
 
 
-@suite.case("blobs a crashed run left in the trash: put back when still recorded, freed when not")
+def to_trash(reg, d):
+    """What a collection killed between moving d aside and committing leaves behind."""
+    os.rename(blob_file(reg, d), os.path.join(reg.data, "trash", d.replace(":", "-")))
+
+
+@suite.case("blobs a killed run left in the trash: put back when still recorded, freed when not")
 def _(reg):
     clean_slate(reg)
-    img = reg.push_image(reg.repo("trash"), "v1")
-    d = img.blobs[1][0]
+    img = reg.push_image(reg.repo("trash"), "v1", layers=4)
     trash = os.path.join(reg.data, "trash")
-    os.rename(blob_file(reg, d), os.path.join(trash, d.replace(":", "-")))
-    check(blob_status(reg, img.repo, d) == 404, "a blob moved to the trash is still served")
+    (dc, _), (d1, _), (d2, _), (d3, _), (d4, _) = img.blobs
     gone = rand_bytes(99)
     with open(os.path.join(trash, sha256(gone).replace(":", "-")), "wb") as f:
         f.write(gone)
+    # A run puts back what is still recorded and frees the rest.
+    to_trash(reg, d1)
     gc(reg, "--gc-grace", "3600")
-    check(not os.listdir(trash), "trash not empty: %r" % os.listdir(trash))
+    check(not os.listdir(trash), "trash not empty after a run: %r" % os.listdir(trash))
+    check(os.path.exists(blob_file(reg, d1)), "not put back by a run")
+    # A pull finding the file missing puts it back on the spot.
+    to_trash(reg, d2)
+    pull_ok(reg, img)
+    check(os.path.exists(blob_file(reg, d2)) and not os.listdir(trash), "not put back by a pull")
+    # fsck puts it back and does not call it missing.
+    to_trash(reg, d3)
+    fsck_clean(reg)
+    check(os.path.exists(blob_file(reg, d3)), "not put back by fsck")
+    # berthd puts it back at start-up.
+    to_trash(reg, d4)
+    reg.restart()
+    check(os.path.exists(blob_file(reg, d4)) and not os.listdir(trash), "not put back at start-up")
     pull_ok(reg, img)
     fsck_clean(reg)
 

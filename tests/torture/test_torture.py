@@ -436,6 +436,14 @@ def main():
     diag("  gc runs completed: %d (berthd gc processes: %d; killed mid-run: %d)" % (
         runs[0], stats.get("gc command runs"), stats.get("gc processes killed")))
     diag("  blobs freed: %d (%d bytes), stray files removed: %d" % (runs[1], runs[2], runs[3]))
+    put_back = 0
+    for name in ("berthd.log", "gc.log"):
+        try:
+            with open(os.path.join(tmp, name), "rb") as f:
+                put_back += f.read().count(b"put back")
+        except OSError:
+            pass
+    diag("  log lines about blobs put back from the trash of a killed collection: %d" % put_back)
     with stats.lock:
         for k in sorted(stats.c):
             diag("  %s: %d" % (k, stats.c[k]))
