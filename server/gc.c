@@ -247,6 +247,45 @@ static int gc_blobs(struct registry *reg, struct meta *m, int64_t cutoff, bool d
 	return rc;
 }
 
+/* Untagged manifest candidates, listed before any is deleted. */
+struct gc_candidates {
+	struct meta_gc_manifest *list;
+	size_t n, cap;
+};
+
+static int gc_candidate_add(void *ctx, const struct meta_gc_manifest *c)
+{
+	struct gc_candidates *cs = ctx;
+	if (cs->n == cs->cap) {
+		cs->cap = cs->cap ? cs->cap * 2 : 64;
+		cs->list = xrealloc(cs->list, cs->cap * sizeof *cs->list);
+	}
+	cs->list[cs->n++] = *c;
+	return 0;
+}
+
+/* Delete untagged manifests no tag reaches: listed in one read, deleted in transactions of
+ * META_GC_BATCH that each re-check that the repository did not change since. */
+static int gc_manifests(struct meta *m, int64_t cutoff, bool dry_run, struct meta_gc_run *run, struct berr *err)
+{
+	gc_publish("manifests", run);
+	struct gc_candidates cs = {0};
+	int rc = meta_gc_untagged(m, cutoff, gc_candidate_add, &cs, err);
+	if (rc == 0 && dry_run)
+		run->manifests_deleted = (int64_t)cs.n;
+	for (size_t i = 0; rc == 0 && !dry_run && i < cs.n; i += META_GC_BATCH) {
+		size_t k = cs.n - i < META_GC_BATCH ? cs.n - i : META_GC_BATCH;
+		int64_t deleted = 0;
+		rc = meta_gc_manifests_delete(m, cs.list + i, k, cutoff, &deleted, err);
+		run->manifests_deleted += deleted;
+		gc_publish("manifests", run);
+		if (rc == 0 && gc_should_stop())
+			rc = berr_set(err, BERR_UNAVAILABLE, "stopped: berthd is shutting down");
+	}
+	free(cs.list);
+	return rc;
+}
+
 /* Blob files with no row in the database: an install whose transaction failed, or a crash
  * of an older berthd between installing a file and recording it. */
 struct gc_orphans {
@@ -304,6 +343,10 @@ static int gc_orphans(struct registry *reg, struct meta *m, bool dry_run, struct
 	struct gc_orphans o = {.m = m};
 	int rc = blobstore_list(reg->blobs, gc_orphan_collect, &o, err);
 	for (size_t i = 0; rc == 0 && i < o.n; i++) {
+		if (i % GC_PAGE == GC_PAGE - 1 && gc_should_stop()) {
+			rc = berr_set(err, BERR_UNAVAILABLE, "stopped: berthd is shutting down");
+			break;
+		}
 		if (dry_run) {
 			uint64_t size;
 			if (blobstore_stat(reg->blobs, &o.list[i], &size, NULL) == 0) {
@@ -379,21 +422,8 @@ static int gc_phases(struct registry *reg, struct meta *m, const struct gc_optio
 	if (rc < 0)
 		return -1;
 
-	if (opt->untagged) {
-		gc_publish("manifests", run);
-		for (;;) {
-			int64_t n = 0;
-			if (meta_gc_untagged(m, now - opt->grace, opt->dry_run ? -1 : META_GC_BATCH, !opt->dry_run, &n,
-			                     err) < 0)
-				return -1;
-			run->manifests_deleted += n;
-			gc_publish("manifests", run);
-			if (opt->dry_run || n == 0)
-				break;
-			if (gc_should_stop())
-				return berr_set(err, BERR_UNAVAILABLE, "stopped: berthd is shutting down");
-		}
-	}
+	if (opt->untagged && gc_manifests(m, now - opt->grace, opt->dry_run, run, err) < 0)
+		return -1;
 
 	gc_publish("blobs", run);
 	if (gc_blobs(reg, m, now - opt->grace, opt->dry_run, run, err) < 0)

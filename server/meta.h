@@ -37,8 +37,6 @@ int meta_repo_ensure(struct meta *m, const char *name, int64_t *id, struct berr 
 int meta_repo_blob_get(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t *size, struct berr *err);
 /* Size of blob d if it is stored at all; BERR_BLOB_UNKNOWN otherwise. */
 int meta_blob_get(struct meta *m, const struct digest *d, uint64_t *size, struct berr *err);
-/* Record blob d (size) as stored, and link it into repo_id. Idempotent. */
-int meta_blob_link(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, struct berr *err);
 /* Link an already stored blob into repo_id if it is linked into from_repo (from_repo < 0:
  * if it is stored at all). Sets *linked; fills *size when linked. */
 int meta_blob_mount(struct meta *m, int64_t repo_id, int64_t from_repo, const struct digest *d, bool *linked,
@@ -298,11 +296,20 @@ int meta_blob_install(struct meta *m, int64_t repo_id, const struct digest *d, u
 /* Run fn inside one write transaction (holding the database's write lock); fn failing rolls back. */
 typedef int (*meta_locked_fn)(void *ctx, struct meta *m, struct berr *err);
 int meta_locked(struct meta *m, meta_locked_fn fn, void *ctx, struct berr *err);
+/* A manifest garbage collection may delete, with the state of its repository when it was
+ * listed: any tag change or push there since makes meta_gc_manifests_delete keep it. */
+struct meta_gc_manifest {
+	int64_t id, repo_id, tags_version, manifests_version;
+};
+typedef int (*meta_gc_manifest_fn)(void *ctx, const struct meta_gc_manifest *c);
 /* Manifests no tag reaches (through index children, referrer subjects and referrers) and not
- * pushed since cutoff: delete=false counts them all (limit < 0) into *count; delete=true
- * deletes up to min(limit, META_GC_BATCH) of them with their references in one transaction,
- * *count the number deleted. */
-int meta_gc_untagged(struct meta *m, int64_t cutoff, int64_t limit, bool delete, int64_t *count, struct berr *err);
+ * pushed after cutoff, from one consistent read (no write lock). */
+int meta_gc_untagged(struct meta *m, int64_t cutoff, meta_gc_manifest_fn fn, void *ctx, struct berr *err);
+/* In one write transaction, delete those of list[0..n) whose repository is unchanged since
+ * they were listed (same tags_version and manifests_version) and that are still untagged and not
+ * pushed after cutoff, with their references. *deleted gets how many went. */
+int meta_gc_manifests_delete(struct meta *m, const struct meta_gc_manifest *list, size_t n, int64_t cutoff,
+                             int64_t *deleted, struct berr *err);
 /* Blobs no manifest references and not used since cutoff, digests after `after` in order,
  * at most limit. fn gets the digest and size. */
 int meta_gc_blob_candidates(struct meta *m, int64_t cutoff, const char *after, int64_t limit, meta_blob_fn fn,

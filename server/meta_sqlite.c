@@ -281,18 +281,33 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "WHERE c.repository_id = m.repository_id AND c.digest = mr.digest)) "
                     "ORDER BY r.name, m.digest",
     /* Manifests garbage collection may delete: not reachable from a tag or from one pushed
-     * since ?1, where reaching goes from an index to its children, from a referrer to its
-     * subject and from a subject to its referrers (all within one repository). */
+     * after ?1, where reaching goes from an index to its children, from a referrer to its
+     * subject and from a subject to its referrers (all within one repository). The edges are
+     * built once, with index lookups, so the closure costs one pass per level, not a scan of
+     * every manifest per live one. */
     [ST_GC_UNTAGGED] =
-        "WITH RECURSIVE live(id) AS ("
+        "WITH RECURSIVE edges(src, dst) AS MATERIALIZED ("
+        "SELECT p.id, n.id FROM manifests p JOIN manifests n "
+        "ON n.repository_id = p.repository_id AND n.digest = p.subject WHERE p.subject IS NOT NULL "
+        "UNION ALL "
+        "SELECT p.id, n.id FROM manifests n JOIN manifests p "
+        "ON p.repository_id = n.repository_id AND p.digest = n.subject WHERE n.subject IS NOT NULL "
+        "UNION ALL "
+        "SELECT x.manifest_id, n.id FROM manifest_references x JOIN manifests p ON p.id = x.manifest_id "
+        "JOIN manifests n ON n.repository_id = p.repository_id AND n.digest = x.digest WHERE x.kind = 2), "
+        "live(id) AS ("
         "SELECT m.id FROM manifests m WHERE m.pushed_at > ?1 "
         "OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id) "
         "UNION "
-        "SELECT n.id FROM live l JOIN manifests p ON p.id = l.id JOIN manifests n "
-        "ON n.repository_id = p.repository_id AND (n.digest = p.subject OR n.subject = p.digest "
-        "OR n.digest IN (SELECT x.digest FROM manifest_references x WHERE x.manifest_id = p.id AND x.kind = 2))) "
-        "SELECT m.id FROM manifests m WHERE m.id NOT IN (SELECT id FROM live) ORDER BY m.id LIMIT ?2",
-    [ST_GC_MANIFEST_DELETE] = "DELETE FROM manifests WHERE id = ?1",
+        "SELECT e.dst FROM live l JOIN edges e ON e.src = l.id) "
+        "SELECT m.id, m.repository_id, r.tags_version, r.manifests_version FROM manifests m "
+        "JOIN repositories r ON r.id = m.repository_id WHERE m.id NOT IN (SELECT id FROM live) ORDER BY m.id",
+    /* Delete manifest ?1 if its repository ?2 changed no tag (?3) and took no manifest push
+     * (?4) since the candidates were listed, and it is still untagged and old (?5). */
+    [ST_GC_MANIFEST_DELETE] = "DELETE FROM manifests WHERE id = ?1 AND repository_id = ?2 AND pushed_at <= ?5 "
+                              "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = ?1) "
+                              "AND EXISTS (SELECT 1 FROM repositories r WHERE r.id = ?2 "
+                              "AND r.tags_version = ?3 AND r.manifests_version = ?4)",
     /* Blobs no manifest references as config or layer and last used at ?1 or before, after ?2. */
     [ST_GC_BLOB_CANDIDATES] = "SELECT b.digest, b.size FROM blobs b WHERE b.last_used_at <= ?1 AND b.digest > ?2 "
                               "AND NOT EXISTS (SELECT 1 FROM manifest_references r "
@@ -710,17 +725,6 @@ static int meta_link_in(struct meta *m, int64_t repo_id, const struct digest *d,
 	bind_text(st, 2, d->str);
 	sqlite3_bind_int64(st, 3, now);
 	return meta_step_done(m, st, "link blob", err);
-}
-
-int meta_blob_link(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, struct berr *err)
-{
-	if (meta_begin(m, err) < 0)
-		return -1;
-	if (meta_link_in(m, repo_id, d, size, err) < 0 || meta_commit(m, err) < 0) {
-		meta_rollback(m);
-		return -1;
-	}
-	return 0;
 }
 
 int meta_blob_mount(struct meta *m, int64_t repo_id, int64_t from_repo, const struct digest *d, bool *linked,
@@ -1869,41 +1873,52 @@ int meta_locked(struct meta *m, meta_locked_fn fn, void *ctx, struct berr *err)
 	return 0;
 }
 
-int meta_gc_untagged(struct meta *m, int64_t cutoff, int64_t limit, bool delete, int64_t *count, struct berr *err)
+int meta_gc_untagged(struct meta *m, int64_t cutoff, meta_gc_manifest_fn fn, void *ctx, struct berr *err)
 {
-	*count = 0;
-	if (delete &&meta_begin(m, err) < 0)
-		return -1;
-	sqlite3_stmt *st = meta_bind(m, ST_GC_UNTAGGED, err, "ii", cutoff, limit);
+	sqlite3_stmt *st = meta_bind(m, ST_GC_UNTAGGED, err, "i", cutoff);
 	if (!st)
-		goto fail;
-	int64_t ids[META_GC_BATCH];
-	size_t n = 0;
+		return -1;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (delete &&n < META_GC_BATCH)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		(*count)++;
+		struct meta_gc_manifest c = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .repo_id = sqlite3_column_int64(st, 1),
+		    .tags_version = sqlite3_column_int64(st, 2),
+		    .manifests_version = sqlite3_column_int64(st, 3),
+		};
+		if (fn(ctx, &c))
+			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_DONE) {
-		meta_fail(m, rc, "find untagged manifests", err);
-		goto fail;
-	}
-	if (!delete)
-		return 0;
-	*count = (int64_t)n;
-	for (size_t i = 0; i < n; i++)
-		if (meta_exec_bound(m, meta_bind(m, ST_GC_MANIFEST_DELETE, err, "i", ids[i]), "delete manifest", NULL,
-		                    err) < 0)
-			goto fail;
-	if (meta_commit(m, err) < 0)
-		goto fail;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "find untagged manifests", err);
 	return 0;
-fail:
-	if (delete)
+}
+
+int meta_gc_manifests_delete(struct meta *m, const struct meta_gc_manifest *list, size_t n, int64_t cutoff,
+                             int64_t *deleted, struct berr *err)
+{
+	*deleted = 0;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	int64_t count = 0;
+	for (size_t i = 0; i < n; i++) {
+		int changes = 0;
+		if (meta_exec_bound(m,
+		                    meta_bind(m, ST_GC_MANIFEST_DELETE, err, "iiiii", list[i].id, list[i].repo_id,
+		                              list[i].tags_version, list[i].manifests_version, cutoff),
+		                    "delete manifest", &changes, err) < 0) {
+			meta_rollback(m);
+			return -1;
+		}
+		count += changes;
+	}
+	if (meta_commit(m, err) < 0) {
 		meta_rollback(m);
-	return -1;
+		return -1;
+	}
+	*deleted = count;
+	return 0;
 }
 
 int meta_gc_blob_candidates(struct meta *m, int64_t cutoff, const char *after, int64_t limit, meta_blob_fn fn,

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Torture: 50 clients push and pull distinct and overlapping images against one berthd
 while it is SIGKILLed at random moments and restarted, and garbage collection runs in a
-loop with grace 0 (a `berthd gc` process, itself sometimes killed, plus berthd's own
-schedule every second). Some pushes are abandoned half-way, so the collector has real
-garbage to take while pushes are in flight.
+loop with grace 0 and --gc-untagged (a `berthd gc` process, itself sometimes killed, plus
+berthd's own schedule every second). Some pushes are abandoned half-way and some move a tag
+away from the image it named, so the collector has real garbage (blobs and untagged
+manifests) to take while pushes are in flight.
 
 Checked, during the run: every blob or manifest served whole (200 with all its bytes) has
 the right digest; no acknowledged image is ever answered 404; no request gets a 500;
@@ -16,6 +17,7 @@ completely with the right digests, `berthd gc` and `berthd fsck` run clean besid
 Bounded: BERTH_TORTURE_SECONDS of chaos (default 45) with BERTH_TORTURE_CLIENTS clients
 (default 50); loopback only."""
 
+import json
 import os
 import random
 import signal
@@ -94,7 +96,7 @@ class Server:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BERTHD, "--listen", "127.0.0.1:%d" % self.port, "--data", self.data,
                                       "--auth", "none", "--log-level", "warn", "--gc-interval", "1",
-                                      "--gc-grace", "0"],
+                                      "--gc-grace", "0", "--gc-untagged"],
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.time() + 15
@@ -138,6 +140,8 @@ class Client:
         self.rng = random.Random(SEED * 1000 + idx)
         self.conn = None
         self.n = 0
+        self.moving_acked = None  # the last acknowledged push of this client's moving tag
+        self.moving_sent = []  # manifests sent to it since (committed or not before a kill)
 
     def req(self, method, path, headers=None, body=None):
         for attempt in (0, 1):
@@ -209,8 +213,14 @@ class Client:
 
     def push(self):
         self.n += 1
-        repo = "torture/c%d" % (self.idx % 10) if self.rng.random() < 0.5 else "torture/own%d" % self.idx
-        tag = "c%d-n%d" % (self.idx, self.n)
+        moving = self.rng.random() < 0.2
+        if moving:
+            # A tag this client moves from image to image: the images it leaves are untagged
+            # garbage for --gc-untagged, while the tag must always give a whole image.
+            repo, tag = "torture/moving", "c%d-latest" % self.idx
+        else:
+            repo = "torture/c%d" % (self.idx % 10) if self.rng.random() < 0.5 else "torture/own%d" % self.idx
+            tag = "c%d-n%d" % (self.idx, self.n)
         cfg, layers = self.image()
         abandon = self.rng.random() < 0.2
         m = canon(oci_manifest(descriptor(MT_OCI_CONFIG, cfg), [descriptor(MT_OCI_LAYER, x) for x in layers]))
@@ -221,6 +231,9 @@ class Client:
                 if abandon:
                     stats.add("pushes abandoned before the manifest")
                     return
+                if moving:
+                    # Sent, so the tag may point here after a kill even without a 201.
+                    self.moving_sent.append(m)
                 r = self.req("PUT", "/v2/%s/manifests/%s" % (repo, tag), {"Content-Type": MT_OCI_MANIFEST}, m)
             except Down:
                 stats.add("push steps interrupted by a kill")
@@ -229,6 +242,12 @@ class Client:
             if r.status == 201:
                 if r.h("Docker-Content-Digest") != sha256(m):
                     stats.violation("manifest PUT: digest %s, want %s" % (r.h("Docker-Content-Digest"), sha256(m)))
+                if moving:
+                    self.moving_acked = (repo, tag, m, [cfg] + layers)
+                    self.moving_sent = [m]
+                    stats.add("pushes acknowledged (moving tag)")
+                    stats.add("pushes acknowledged")
+                    return
                 with self.acked_lock:
                     self.acked.append((repo, tag, m, [cfg] + layers))
                 stats.add("pushes acknowledged")
@@ -297,7 +316,8 @@ def collector(server, stop, rng, tmp):
     """`berthd gc --gc-grace 0` in a loop beside the server; sometimes killed mid-run."""
     log = open(os.path.join(tmp, "gc.log"), "ab")
     while not stop.is_set():
-        p = subprocess.Popen([BERTHD, "gc", "--data", server.data, "--gc-grace", "0", "--log-level", "warn"],
+        p = subprocess.Popen([BERTHD, "gc", "--data", server.data, "--gc-grace", "0", "--gc-untagged",
+                              "--log-level", "warn"],
                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if rng.random() < 0.25:
             time.sleep(rng.uniform(0, 0.15))
@@ -358,6 +378,31 @@ def verify_all(server, acked):
     return problems
 
 
+def verify_moving(server, clients):
+    """Each client's moving tag: the manifest it gives is the last acknowledged one or one
+    sent after it, and all its blobs are there."""
+    problems, n = [], 0
+    c = Conn("127.0.0.1", server.port, 30)
+    try:
+        for cl in clients:
+            if cl.moving_acked is None:
+                continue
+            n += 1
+            repo, tag, m, blobs = cl.moving_acked
+            r = c.request("GET", "/v2/%s/manifests/%s" % (repo, tag), {"Accept": MANIFEST_ACCEPT})
+            if r.status != 200 or r.body not in cl.moving_sent:
+                problems.append("%s:%s -> %d, %s" % (repo, tag, r.status, sha256(r.body)))
+                continue
+            doc = json.loads(r.body)
+            for d in [doc["config"]["digest"]] + [x["digest"] for x in doc["layers"]]:
+                rb = c.request("GET", "/v2/%s/blobs/%s" % (repo, d))
+                if rb.status != 200 or rb.incomplete or sha256(rb.body) != d:
+                    problems.append("%s:%s blob %s -> %d" % (repo, tag, d, rb.status))
+    finally:
+        c.close()
+    return problems, n
+
+
 def run_cmd(args):
     p = subprocess.run([BERTHD] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
     return p.returncode, p.stdout.decode("utf-8", "replace")
@@ -403,14 +448,18 @@ def main():
     problems = verify_all(server, acked)
     tap(acked and not problems, "every one of the %d acknowledged pushes pulls completely with the right digests "
         "after %d kills" % (len(acked), stats.get("kills")), problems[:20])
+    problems, moved = verify_moving(server, clients)
+    tap(moved and not problems, "every moving tag (%d) gives its last acknowledged image (or one sent after it), "
+        "whole, with the images it left collected by --gc-untagged" % moved, problems[:20])
     tap(stats.get("violations") == 0,
         "during the chaos: no 500, no acknowledged image missing, no blob or manifest served with wrong bytes",
         stats.violations[:20])
 
-    rc, out = run_cmd(["gc", "--data", server.data, "--gc-grace", "0"])
-    tap(rc == 0, "a final berthd gc (grace 0) beside the running server succeeds", out.splitlines()[-5:])
-    problems = verify_all(server, acked)
-    tap(not problems, "after it, every acknowledged push still pulls completely", problems[:20])
+    rc, out = run_cmd(["gc", "--data", server.data, "--gc-grace", "0", "--gc-untagged"])
+    tap(rc == 0, "a final berthd gc (grace 0, --gc-untagged) beside the running server succeeds",
+        out.splitlines()[-5:])
+    problems = verify_all(server, acked) + verify_moving(server, clients)[0]
+    tap(not problems, "after it, every acknowledged push and moving tag still pulls completely", problems[:20])
     rc, out = run_cmd(["fsck", "--data", server.data])
     summary = [l for l in out.splitlines() if l.startswith("fsck:")]
     tap(rc == 0 and summary and "0 corrupt, 0 missing, 0 unreferenced files, 0 dangling" in summary[0],
@@ -428,14 +477,18 @@ def main():
     finally:
         db.close()
     tap(integrity == [("ok",)], "PRAGMA integrity_check: %r" % (integrity[:5],))
-    tap(runs[0] > 0 and runs[1] > 0, "garbage collection ran (%d runs) and freed blobs (%d)" % (runs[0], runs[1]))
+    tap(runs[0] > 0 and runs[1] > 0 and runs[4] > 0, "garbage collection ran (%d runs), freed blobs (%d) and "
+        "deleted untagged manifests (%d)" % (runs[0], runs[1], runs[4]))
 
     diag("figures (seed %d, %d clients, %.0f s):" % (SEED, CLIENTS, CHAOS_SECONDS))
-    diag("  pushes acknowledged: %d (all verified after the last kill)" % len(acked))
+    diag("  pushes acknowledged: %d (%d under tags of their own, all verified after the last kill; %d moving "
+         "a tag, the last of each verified)" % (stats.get("pushes acknowledged"), len(acked),
+                                                stats.get("pushes acknowledged (moving tag)")))
     diag("  kills survived (SIGKILL of berthd): %d" % stats.get("kills"))
     diag("  gc runs completed: %d (berthd gc processes: %d; killed mid-run: %d)" % (
         runs[0], stats.get("gc command runs"), stats.get("gc processes killed")))
-    diag("  blobs freed: %d (%d bytes), stray files removed: %d" % (runs[1], runs[2], runs[3]))
+    diag("  blobs freed: %d (%d bytes), stray files removed: %d, untagged manifests deleted: %d" % (
+        runs[1], runs[2], runs[3], runs[4]))
     put_back = 0
     for name in ("berthd.log", "gc.log"):
         try:
