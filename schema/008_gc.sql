@@ -9,20 +9,10 @@ CREATE INDEX blobs_last_used ON blobs(last_used_at);
 ALTER TABLE manifests ADD COLUMN pushed_at BIGINT NOT NULL DEFAULT 0;
 UPDATE manifests SET pushed_at = created_at;
 
--- Bumped whenever a manifest is pushed into the repository (new or again), in the pushing
+-- Bumped by every manifest push into the repository (new or again), in the pushing
 -- transaction: garbage collection deletes an untagged manifest only if neither this nor
 -- tags_version changed since it found the manifest unreachable.
 ALTER TABLE repositories ADD COLUMN manifests_version BIGINT NOT NULL DEFAULT 0;
-
-CREATE TRIGGER manifests_version_insert AFTER INSERT ON manifests
-BEGIN
-    UPDATE repositories SET manifests_version = manifests_version + 1 WHERE id = NEW.repository_id;
-END;
-
-CREATE TRIGGER manifests_version_update AFTER UPDATE ON manifests
-BEGIN
-    UPDATE repositories SET manifests_version = manifests_version + 1 WHERE id = NEW.repository_id;
-END;
 
 CREATE INDEX uploads_updated ON uploads(updated_at);
 

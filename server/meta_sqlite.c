@@ -136,7 +136,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_LOOKUP_VERSION] = "SELECT id, tags_version FROM repositories WHERE name = ?1",
     [ST_REPO_INSERT] = "INSERT INTO repositories (name, namespace, visibility, created_at, updated_at) "
                        "VALUES (?1, ?3, ?4, ?2, ?2) ON CONFLICT (name) DO NOTHING",
-    [ST_REPO_TOUCH] = "UPDATE repositories SET updated_at = ?2 WHERE id = ?1",
+    /* After a manifest push: garbage collection reads manifests_version (docs/internals/gc.md). */
+    [ST_REPO_TOUCH] =
+        "UPDATE repositories SET updated_at = ?2, manifests_version = manifests_version + 1 WHERE id = ?1",
     [ST_REPO_BLOB_GET] = "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
                          "WHERE rb.repository_id = ?1 AND rb.digest = ?2",
     [ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",

@@ -142,6 +142,7 @@ class Client:
         self.n = 0
         self.moving_acked = None  # the last acknowledged push of this client's moving tag
         self.moving_sent = []  # manifests sent to it since (committed or not before a kill)
+        self.moving_left = None  # (config, layers) of the image the moving tag named before
 
     def req(self, method, path, headers=None, body=None):
         for attempt in (0, 1):
@@ -221,7 +222,13 @@ class Client:
         else:
             repo = "torture/c%d" % (self.idx % 10) if self.rng.random() < 0.5 else "torture/own%d" % self.idx
             tag = "c%d-n%d" % (self.idx, self.n)
-        cfg, layers = self.image()
+        if moving and self.moving_left and self.rng.random() < 0.3:
+            # Point the tag back at the image it left: a manifest the collector may be
+            # deleting as untagged right now (and blobs it may be taking).
+            cfg, layers = self.moving_left
+            stats.add("moving tags pointed back at the image they left")
+        else:
+            cfg, layers = self.image()
         abandon = self.rng.random() < 0.2
         m = canon(oci_manifest(descriptor(MT_OCI_CONFIG, cfg), [descriptor(MT_OCI_LAYER, x) for x in layers]))
         for attempt in range(20):
@@ -243,6 +250,8 @@ class Client:
                 if r.h("Docker-Content-Digest") != sha256(m):
                     stats.violation("manifest PUT: digest %s, want %s" % (r.h("Docker-Content-Digest"), sha256(m)))
                 if moving:
+                    if self.moving_acked is not None and self.moving_acked[2] != m:
+                        self.moving_left = (self.moving_acked[3][0], self.moving_acked[3][1:])
                     self.moving_acked = (repo, tag, m, [cfg] + layers)
                     self.moving_sent = [m]
                     stats.add("pushes acknowledged (moving tag)")
