@@ -61,7 +61,7 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	/* A HEAD is how clients decide not to upload a blob again: keep an unreferenced one
 	 * from garbage collection for the grace period that the manifest push may need. */
 	int grace = r->reg->cfg->gc_grace;
-	if (r->method == HTTP_HEAD &&
+	if (r->method == HTTP_HEAD && !r->reg->cfg->read_only &&
 	    meta_blob_keep(r->meta, d, (int64_t)time(NULL) - (grace > 2 ? grace / 2 : 1), &r->err) < 0) {
 		req_respond_error(r, &r->err);
 		return;

@@ -60,6 +60,10 @@ static void api_v1_gc_post(struct req *r, struct api_v1 *c)
 	bool dry_run = false;
 	if (api_v1_field_bool(r, c, "dry_run", &dry_run) < 0)
 		return;
+	if (r->reg->cfg->read_only && !dry_run) {
+		req_fail(r, BERR_UNSUPPORTED, "the registry is in read-only mode (a dry run is allowed)");
+		return;
+	}
 	if (gc_request(dry_run, &r->err) < 0) {
 		api_v1_fail(r);
 		return;

@@ -520,6 +520,8 @@ static void *gc_loop(void *arg)
 		if (gc_pending) {
 			opt.trigger = "api";
 			opt.dry_run = gc_pending_dry;
+		} else if (cfg->read_only) {
+			opt.dry_run = true; /* --read-only: the schedule only reports what would go */
 		}
 		pthread_mutex_unlock(&gc_lock);
 		struct berr err = {0};

@@ -377,8 +377,8 @@ suite.cases[-1] = (suite.cases[-1][0], suite.cases[-1][1], [
 # ---------------------------------------------------------------------------------------
 # The admin API and the schedule, on a berthd of their own with accounts.
 
-def _api_server(reg):
-    data = os.path.join(reg.tmp, "data-api")
+def _api_server(reg, name="data-api", extra=()):
+    data = os.path.join(reg.tmp, name)
     os.makedirs(data, exist_ok=True)
     p = subprocess.run([reg.binary(), "user", "add", "root", "--admin", "--password-stdin", "--data", data],
                        input=b"root-password-1\n", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
@@ -389,7 +389,7 @@ def _api_server(reg):
     port = free_port()
     log = open(os.path.join(reg.tmp, "server-api.log"), "ab")
     proc = subprocess.Popen([reg.binary(), "--listen", "127.0.0.1:%d" % port, "--data", data, "--auth", "token",
-                             "--gc-interval", "1", "--gc-grace", "5", "--log-level", "info"],
+                             "--gc-interval", "1", "--gc-grace", "5", "--log-level", "info"] + list(extra),
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     api = Registry()
@@ -461,6 +461,31 @@ def _(reg):
             proc.kill()
             rc = proc.wait()
     check(rc == 0, "berthd exited with %s on SIGTERM" % rc)
+
+
+
+@suite.case("/api/v1/gc on a --read-only berthd: only dry runs, on the schedule and when asked")
+def _(reg):
+    proc, api = _api_server(reg, "data-ro", ["--read-only"])
+    try:
+        h = dict(_basic("root", "root-password-1"), **{"Content-Type": "application/json"})
+        expect_error(api.request("POST", "/api/v1/gc", h, b'{"dry_run": false}'), 405, "UNSUPPORTED")
+        expect_error(api.request("POST", "/api/v1/gc", h, b"{}"), 405, "UNSUPPORTED")
+        deadline, runs = time.time() + 10, []
+        while time.time() < deadline and not any(x["trigger"] == "schedule" for x in runs):
+            time.sleep(0.3)
+            runs = api.get("/api/v1/gc", h).json()["runs"]
+        check(runs and all(x["dry_run"] for x in runs), "runs on a read-only berthd: %r" % runs)
+        for _ in range(50):
+            r = api.request("POST", "/api/v1/gc", h, b'{"dry_run": true}')
+            if r.status == 202:
+                break
+            expect_error(r, 409, "CONFLICT")
+            time.sleep(0.1)
+        expect_status(r, 202)
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 if __name__ == "__main__":
