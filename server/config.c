@@ -335,3 +335,24 @@ void config_free(struct config *cfg)
 	free(cfg->default_visibility);
 	memset(cfg, 0, sizeof *cfg);
 }
+
+int config_load_data(struct config *cfg, int argc, char **argv, char **db)
+{
+	struct berr err = {0};
+	bool exit_now;
+	*db = NULL;
+	if (config_load(cfg, argc, argv, &exit_now, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		config_free(cfg);
+		return 2;
+	}
+	*db = xasprintf("%s/berth.db", cfg->data_dir);
+	if (access(*db, F_OK) != 0) {
+		fprintf(stderr, "berthd: no database at %s\n", *db);
+		free(*db);
+		*db = NULL;
+		config_free(cfg);
+		return 2;
+	}
+	return 0;
+}

@@ -40,6 +40,10 @@ struct config {
  * Sets *exit_now for --help/--version (already printed). */
 int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struct berr *err);
 void config_free(struct config *cfg);
+/* For the commands that work on an existing data folder (fsck, gc): config_load from argv,
+ * then check that DATA/berth.db exists. On failure prints the reason, frees cfg and returns
+ * 2 (the exit status); else 0, with *db the database path (heap, caller frees). */
+int config_load_data(struct config *cfg, int argc, char **argv, char **db);
 /* The usage text for --help. */
 void config_usage(FILE *out);
 

@@ -212,20 +212,11 @@ int fsck_main(int argc, char **argv)
 	}
 	struct config cfg;
 	struct berr err = {0};
-	bool exit_now;
-	int rc = config_load(&cfg, nrest, rest, &exit_now, &err);
+	cleanup_free char *db = NULL;
+	int rc = config_load_data(&cfg, nrest, rest, &db);
 	free(rest);
-	if (rc < 0) {
-		fprintf(stderr, "berthd: %s\n", err.message);
-		config_free(&cfg);
-		return 2;
-	}
-	cleanup_free char *db = xasprintf("%s/berth.db", cfg.data_dir);
-	if (access(db, F_OK) != 0) {
-		fprintf(stderr, "berthd: no database at %s\n", db);
-		config_free(&cfg);
-		return 2;
-	}
+	if (rc != 0)
+		return rc;
 	if (meta_init(db, &err) < 0 || !(f.m = meta_get(&err)) || !(f.bs = blobstore_open(cfg.data_dir, &err))) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();

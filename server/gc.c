@@ -608,21 +608,12 @@ int gc_main(int argc, char **argv)
 	}
 	struct config cfg;
 	struct berr err = {0};
-	bool exit_now;
-	int rc = config_load(&cfg, nrest, rest, &exit_now, &err);
+	cleanup_free char *db = NULL;
+	int rc = config_load_data(&cfg, nrest, rest, &db);
 	free(rest);
-	if (rc < 0) {
-		fprintf(stderr, "berthd: %s\n", err.message);
-		config_free(&cfg);
-		return 2;
-	}
+	if (rc != 0)
+		return rc;
 	log_set_level((enum log_level)cfg.log_level);
-	cleanup_free char *db = xasprintf("%s/berth.db", cfg.data_dir);
-	if (access(db, F_OK) != 0) {
-		fprintf(stderr, "berthd: no database at %s\n", db);
-		config_free(&cfg);
-		return 2;
-	}
 	struct registry reg = {.cfg = &cfg};
 	struct meta *m = NULL;
 	if (meta_init(db, &err) < 0 || !(m = meta_get(&err)) || !(reg.blobs = blobstore_open(cfg.data_dir, &err))) {

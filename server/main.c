@@ -93,15 +93,7 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		return 1;
 	}
-	if (gc_start(&reg, &err) < 0) {
-		pulls_stop();
-		fprintf(stderr, "berthd: %s\n", err.message);
-		meta_shutdown();
-		uploads_free(reg.uploads);
-		blobstore_close(reg.blobs);
-		return 1;
-	}
-	if (http_start(&reg, &err) < 0) {
+	if (gc_start(&reg, &err) < 0 || http_start(&reg, &err) < 0) {
 		gc_stop();
 		pulls_stop();
 		fprintf(stderr, "berthd: %s\n", err.message);

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,31 +30,9 @@ if os.environ.get("BERTH_DISK_FULL_NS") != "1":
         sys.exit(0)
     sys.exit(p.returncode)
 
-from berthtest import (MT_OCI_CONFIG, MT_OCI_LAYER, MT_OCI_MANIFEST, Conn, add_query, canon,  # noqa: E402
-                       descriptor, free_port, loc_path, oci_manifest, sha256)
-
-BERTHD = os.environ.get("BERTHD") or os.path.join(HERE, "..", "..", "berthd")
-tap_n = 0
-tap_failed = 0
-
-
-def tap(ok, desc, details=()):
-    global tap_n, tap_failed
-    tap_n += 1
-    if not ok:
-        tap_failed += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", tap_n, desc))
-    for line in details:
-        print("#   %s" % line)
-    sys.stdout.flush()
-
-
-def request(port, method, path, headers=None, body=None):
-    c = Conn("127.0.0.1", port, 30)
-    try:
-        return c.request(method, path, headers, body)
-    finally:
-        c.close()
+from berthtest import (MT_OCI_CONFIG, MT_OCI_LAYER, MT_OCI_MANIFEST, add_query, canon, descriptor,  # noqa: E402
+                       loc_path, oci_manifest, sha256)
+from torturelib import BERTHD, request, scratch, start_berthd, tap, tap_done, tap_failed  # noqa: E402
 
 
 def push_blob(port, repo, data):
@@ -134,10 +111,7 @@ def main():
     if not os.access(BERTHD, os.X_OK):
         print("1..0 # SKIP no berthd at %s" % BERTHD)
         return 0
-    base = os.environ.get("BERTH_TEST_TMP") or None
-    if base:
-        os.makedirs(base, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="berth-diskfull-", dir=base)
+    tmp = scratch("berth-diskfull-")
     data = os.path.join(tmp, "data")
     os.makedirs(data)
     p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", data],
@@ -145,32 +119,20 @@ def main():
     if p.returncode != 0:
         print("1..0 # SKIP cannot mount a tmpfs: %s" % p.stdout.decode().strip())
         return 0
-    port = free_port()
-    log = open(os.path.join(tmp, "berthd.log"), "ab")
-    proc = subprocess.Popen([BERTHD, "--listen", "127.0.0.1:%d" % port, "--data", data, "--auth", "none",
-                             "--log-level", "warn", "--gc-interval", "0"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
+    proc = None
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                if request(port, "GET", "/v2/").status == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
+        proc, port = start_berthd(tmp, data, ["--gc-interval", "0"])
         run(port, data, proc)
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.terminate()
             proc.wait(20)
         subprocess.run(["umount", data])
-    print("1..%d" % tap_n)
-    if tap_failed:
+    if tap_failed():
         with open(os.path.join(tmp, "berthd.log"), "rb") as f:
             for line in f.read().decode("utf-8", "replace").splitlines()[-20:]:
                 print("# " + line)
-    return 1 if tap_failed else 0
+    return tap_done()
 
 
 def run(port, data, proc):

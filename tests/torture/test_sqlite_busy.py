@@ -10,40 +10,17 @@ machine."""
 
 import os
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from berthtest import (MT_OCI_CONFIG, MT_OCI_LAYER, MT_OCI_MANIFEST, Conn, add_query, canon,  # noqa: E402
-                       descriptor, free_port, loc_path, oci_manifest, sha256)
+from berthtest import (MT_OCI_CONFIG, MT_OCI_LAYER, MT_OCI_MANIFEST, add_query, canon, descriptor,  # noqa: E402
+                       loc_path, oci_manifest, sha256)
+from torturelib import BERTHD, request, scratch, start_berthd, tap, tap_done, tap_failed  # noqa: E402
 
-BERTHD = os.environ.get("BERTHD") or os.path.join(HERE, "..", "..", "berthd")
 HOLD = 3.0
-tap_n = 0
-tap_failed = 0
-
-
-def tap(ok, desc, details=()):
-    global tap_n, tap_failed
-    tap_n += 1
-    if not ok:
-        tap_failed += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", tap_n, desc))
-    for line in details:
-        print("#   %s" % line)
-    sys.stdout.flush()
-
-
-def request(port, method, path, headers=None, body=None):
-    c = Conn("127.0.0.1", port, 60)
-    try:
-        return c.request(method, path, headers, body)
-    finally:
-        c.close()
 
 
 def push(port, repo, tag, results):
@@ -75,25 +52,10 @@ def main():
     if not os.access(BERTHD, os.X_OK):
         print("1..0 # SKIP no berthd at %s" % BERTHD)
         return 0
-    base = os.environ.get("BERTH_TEST_TMP") or None
-    if base:
-        os.makedirs(base, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="berth-busy-", dir=base)
+    tmp = scratch("berth-busy-")
     data = os.path.join(tmp, "data")
-    port = free_port()
-    log = open(os.path.join(tmp, "berthd.log"), "ab")
-    proc = subprocess.Popen([BERTHD, "--listen", "127.0.0.1:%d" % port, "--data", data, "--auth", "none",
-                             "--log-level", "warn", "--threads", "32"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
+    proc, port = start_berthd(tmp, data, ["--threads", "32"])
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                if request(port, "GET", "/v2/").status == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
         seed = []
         push(port, "busy/app", "seed", seed)
         tap(seed and seed[0][1] == 201, "an image pushed before the lock: %r" % (seed,))
@@ -130,11 +92,10 @@ def main():
         proc.terminate()
         rc = proc.wait(20)
     tap(rc == 0, "berthd stops cleanly (status %s)" % rc)
-    print("1..%d" % tap_n)
-    if not tap_failed:
+    if not tap_failed():
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if tap_failed else 0
+    return tap_done()
 
 
 if __name__ == "__main__":

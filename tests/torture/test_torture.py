@@ -24,39 +24,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from berthtest import (MANIFEST_ACCEPT, MT_OCI_CONFIG, MT_OCI_LAYER, MT_OCI_MANIFEST, Conn,  # noqa: E402
                        canon, descriptor, free_port, loc_path, add_query, oci_manifest, sha256)
+from torturelib import BERTHD, diag, scratch, tap, tap_done, tap_failed  # noqa: E402
 
 CHAOS_SECONDS = float(os.environ.get("BERTH_TORTURE_SECONDS", "45"))
 CLIENTS = int(os.environ.get("BERTH_TORTURE_CLIENTS", "50"))
 SEED = int(os.environ.get("BERTH_TORTURE_SEED", str(int(time.time()))))
-BERTHD = os.environ.get("BERTHD") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                                   "berthd")
-
-tap_n = 0
-tap_failed = 0
-
-
-def tap(ok, desc, details=()):
-    global tap_n, tap_failed
-    tap_n += 1
-    if not ok:
-        tap_failed += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", tap_n, desc))
-    for line in details:
-        print("#   %s" % line)
-    sys.stdout.flush()
-
-
-def diag(msg):
-    print("# %s" % msg)
-    sys.stdout.flush()
-
 
 class Stats:
     def __init__(self):
@@ -421,10 +399,7 @@ def main():
     if not os.access(BERTHD, os.X_OK):
         print("1..0 # SKIP no berthd at %s" % BERTHD)
         return 0
-    base = os.environ.get("BERTH_TEST_TMP") or None
-    if base:
-        os.makedirs(base, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="berth-torture-", dir=base)
+    tmp = scratch("berth-torture-")
     diag("torture: %d clients, %.0f s of chaos, seed %d, data in %s" % (CLIENTS, CHAOS_SECONDS, SEED, tmp))
     server = Server(tmp)
     server.start()
@@ -509,13 +484,12 @@ def main():
     with stats.lock:
         for k in sorted(stats.c):
             diag("  %s: %d" % (k, stats.c[k]))
-    print("1..%d" % tap_n)
-    if tap_failed:
+    if tap_failed():
         diag("data and logs kept in %s" % tmp)
     else:
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if tap_failed else 0
+    return tap_done()
 
 
 if __name__ == "__main__":
