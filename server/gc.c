@@ -83,6 +83,7 @@ static bool gc_should_stop(void)
 struct gc_trash {
 	struct blobstore *bs;
 	struct meta *m;
+	const struct digest *d; /* gc_trash_settle: the one blob */
 	size_t restored, freed;
 };
 
@@ -110,6 +111,26 @@ static int gc_trash_locked(void *ctx, struct meta *m, struct berr *err)
 	struct gc_trash *t = ctx;
 	t->m = m;
 	return blobstore_trash_list(t->bs, gc_trash_one, t, err);
+}
+
+/* One trashed blob settled (put back or freed) with the write lock held. Every trash
+ * operation but the move into it (done inside the deleting transaction) goes through here
+ * or gc_trash_recover: a deletion freeing "its" trash file without the lock could free the
+ * file of a later deletion of the same digest that has not committed yet. */
+static int gc_settle_locked(void *ctx, struct meta *m, struct berr *err)
+{
+	(void)err;
+	struct gc_trash *t = ctx;
+	t->m = m;
+	return gc_trash_one(t, t->d);
+}
+
+static void gc_trash_settle(struct blobstore *bs, struct meta *m, const struct digest *d)
+{
+	struct gc_trash t = {.bs = bs, .d = d};
+	struct berr e2;
+	if (meta_locked(m, gc_settle_locked, &t, &e2) < 0)
+		log_warn("gc: could not settle trashed blob %s (the next run does): %s", d->str, e2.message);
 }
 
 int gc_trash_recover(struct blobstore *bs, struct meta *m, size_t *restored, size_t *freed, struct berr *err)
@@ -214,17 +235,13 @@ static int gc_blobs(struct registry *reg, struct meta *m, int64_t cutoff, bool d
 			uint64_t size = 0;
 			if (meta_gc_blob_delete(m, &d, cutoff, gc_remove_trash, &rm, &deleted, &size, err) < 0) {
 				/* Not committed: the row is still there, so the bytes go back. */
-				struct berr e2;
-				if (blobstore_untrash(reg->blobs, &d, &e2) < 0)
-					log_error("gc: %s (the next run puts it back)", e2.message);
+				gc_trash_settle(reg->blobs, m, &d);
 				rc = -1;
 				break;
 			}
 			if (!deleted)
 				continue;
-			struct berr e2;
-			if (blobstore_trash_remove(reg->blobs, &d, &e2) < 0)
-				log_warn("gc: %s (the next run frees it)", e2.message);
+			gc_trash_settle(reg->blobs, m, &d);
 			run->blobs_deleted++;
 			run->bytes_freed += (int64_t)size;
 			if (run->blobs_deleted >= next_log) {
@@ -357,16 +374,13 @@ static int gc_orphans(struct registry *reg, struct meta *m, bool dry_run, struct
 		}
 		struct gc_orphan_one one = {.bs = reg->blobs, .d = &o.list[i]};
 		if (meta_locked(m, gc_orphan_locked, &one, err) < 0) {
-			struct berr e2;
-			if (one.removed && blobstore_untrash(reg->blobs, &o.list[i], &e2) < 0)
-				log_error("gc: %s", e2.message);
+			if (one.removed)
+				gc_trash_settle(reg->blobs, m, &o.list[i]);
 			rc = -1;
 			break;
 		}
 		if (one.removed) {
-			struct berr e2;
-			if (blobstore_trash_remove(reg->blobs, &o.list[i], &e2) < 0)
-				log_warn("gc: %s", e2.message);
+			gc_trash_settle(reg->blobs, m, &o.list[i]);
 			run->files_removed++;
 			run->bytes_freed += (int64_t)one.size;
 		}
