@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/digest.h"
@@ -12,6 +13,7 @@
 #include "common/range.h"
 #include "common/xalloc.h"
 #include "server/api.h"
+#include "server/gc.h"
 #include "server/meta.h"
 #include "server/proxy.h"
 #include "server/registry.h"
@@ -110,6 +112,14 @@ static void api_blob_get(struct req *r, const struct digest *d)
 		req_respond_error(r, &r->err);
 		return;
 	}
+	/* A HEAD is how clients decide not to upload a blob again: keep an unreferenced one
+	 * from garbage collection for the grace period that the manifest push may need. */
+	int grace = r->reg->cfg->gc_grace;
+	if (r->method == HTTP_HEAD && !r->reg->cfg->read_only &&
+	    meta_blob_keep(r->meta, d, (int64_t)time(NULL) - (grace > 2 ? grace / 2 : 1), &r->err) < 0) {
+		req_respond_error(r, &r->err);
+		return;
+	}
 	if (api_not_modified(r, d)) {
 		struct MHD_Response *resp = resp_empty();
 		api_blob_headers(resp, d, "application/octet-stream");
@@ -119,7 +129,12 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	if (api_blob_redirect(r, d))
 		return;
 	struct blob_reader br;
-	if (blobstore_open_read(r->reg->blobs, d, &br, &r->err) < 0) {
+	int rc = blobstore_open_read(r->reg->blobs, d, &br, &r->err);
+	bool restored = false;
+	if (rc < 0 && r->err.code == BERR_BLOB_UNKNOWN &&
+	    gc_blob_restore(r->reg->blobs, r->meta, d, &restored, NULL) == 0 && restored)
+		rc = blobstore_open_read(r->reg->blobs, d, &br, &r->err);
+	if (rc < 0) {
 		if (r->err.code == BERR_BLOB_UNKNOWN)
 			berr_set(&r->err, BERR_BLOB_UNKNOWN, "blob %s is recorded but missing from storage", d->str);
 		req_respond_error(r, &r->err);
