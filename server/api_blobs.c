@@ -15,6 +15,7 @@
 #include "server/api.h"
 #include "server/gc.h"
 #include "server/meta.h"
+#include "server/metrics.h"
 #include "server/proxy.h"
 #include "server/registry.h"
 
@@ -99,11 +100,14 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	uint64_t size;
 	struct berr e2;
 	/* A blob the pull-through cache lacks is fetched (and streamed) by it, or linked. */
-	if (proxy_is_mirrored(r->route.name) &&
-	    !(meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) == 0 &&
-	      meta_repo_blob_get(r->meta, repo_id, d, &size, &e2) == 0) &&
-	    proxy_blob(r, d))
-		return;
+	if (proxy_is_mirrored(r->route.name)) {
+		bool have = meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) == 0 &&
+		            meta_repo_blob_get(r->meta, repo_id, d, &size, &e2) == 0;
+		if (have)
+			metrics_count(METRICS_MIRROR_HITS, 1);
+		else if (proxy_blob(r, d))
+			return;
+	}
 	if (api_repo_id(r, BERR_BLOB_UNKNOWN, &repo_id) < 0)
 		return;
 	if (meta_repo_blob_get(r->meta, repo_id, d, &size, &r->err) < 0) {

@@ -20,7 +20,9 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/config.h"
+#include "server/metrics.h"
 #include "server/registry.h"
+#include "server/retention.h"
 #include "server/store.h"
 #include "server/uploads.h"
 #include "storage/blobstore.h"
@@ -437,6 +439,16 @@ static int gc_phases(struct registry *reg, struct meta *m, const struct gc_optio
 	if (rc < 0)
 		return -1;
 
+	/* Retention rules untag first, so what they let go is collected in this same run
+	 * (untagged manifests with --gc-untagged, then their blobs once the grace has passed). */
+	gc_publish("retention", run);
+	struct retention_report rr = {0};
+	if (retention_run(m, opt->dry_run, &rr, err) < 0)
+		return -1;
+	if (rr.untagged)
+		log_info("gc: retention rules %s %lld tags (%lld kept by immutability rules)",
+		         opt->dry_run ? "would untag" : "untagged", (long long)rr.untagged, (long long)rr.protected_);
+
 	if (opt->untagged && gc_manifests(m, now - opt->grace, opt->dry_run, run, err) < 0)
 		return -1;
 
@@ -487,6 +499,10 @@ int gc_run(struct registry *reg, struct meta *m, const struct gc_options *opt, s
 		         (long long)(run->finished_at - run->started_at), verb, (long long)run->manifests_deleted,
 		         (long long)run->blobs_deleted, (long long)run->files_removed, (long long)run->uploads_expired,
 		         b, opt->dry_run ? "would be freed" : "freed");
+	if (rc == 0 && !opt->dry_run) {
+		metrics_count(METRICS_GC_RUNS, 1);
+		metrics_count(METRICS_GC_BLOBS_DELETED, (uint64_t)run->blobs_deleted);
+	}
 	struct berr e3;
 	if (meta_gc_run_record(m, run, &e3) < 0)
 		log_warn("gc: could not record the run: %s", e3.message);

@@ -9,6 +9,7 @@
  * A client following a download waits for bytes inside the response callback, which holds
  * one of libmicrohttpd's worker threads for as long as the upstream is slower than the
  * client; downloads stall out after a minute without bytes (registry_client). */
+#include "server/metrics.h"
 #include "server/proxy.h"
 
 #include <inttypes.h>
@@ -474,16 +475,21 @@ int proxy_blob(struct req *r, const struct digest *d)
 				req_respond_error(r, &r->err);
 				return 1;
 			}
-			if (linked)
+			if (linked) {
+				metrics_count(METRICS_MIRROR_HITS, 1);
 				return 0;
+			}
 			/* Collected since it was looked up: fetch it again like any missing blob. */
-			if (r->method != HTTP_HEAD)
+			if (r->method != HTTP_HEAD) {
+				metrics_count(METRICS_MIRROR_MISSES, 1);
 				return proxy_blob_stream(r, up, urepo, d);
+			}
 		}
 		struct MHD_Response *resp = usize == UINT64_MAX ? resp_empty() : resp_head(usize);
 		proxy_blob_headers(resp, d);
 		req_respond(r, 200, resp);
 		return 1;
 	}
+	metrics_count(METRICS_MIRROR_MISSES, 1);
 	return proxy_blob_stream(r, up, urepo, d);
 }
