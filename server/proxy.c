@@ -24,6 +24,7 @@
 #include "server/http.h"
 #include "server/meta.h"
 #include "server/metrics.h"
+#include "server/webhooks.h"
 
 #define PROXY_MAX_UPSTREAMS 64
 /* Upstream clients kept for reuse (each holds a token and a connection cache). */
@@ -423,9 +424,12 @@ static int proxy_manifest_fetch(struct req *r, const struct proxy_upstream *up, 
 	cleanup_free char *source = xasprintf("%s/%s", up->url, urepo);
 	int rc = meta_mirror_manifest_put(r->meta, r->route.name, source, &mf, got, body, len, tag, &r->err);
 	manifest_free(&mf);
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("mirror: cached %s%s%s (%s) from %s", r->route.name, tag ? ":" : "@", tag ? tag : got->str,
 		         got->str, source);
+		if (tag)
+			webhooks_emit(r->meta, "mirror", r->route.name, tag, got->str, "mirror");
+	}
 	return rc;
 }
 
