@@ -55,6 +55,12 @@ static const struct opt config_opts[] = {
      "most client connections at once (default 4096)", "N"},
     {"idle-timeout", "BERTH_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout),
      "seconds an idle connection is kept (default 60)", "SECONDS"},
+    {"max-connections-per-address", "BERTH_MAX_CONNECTIONS_PER_ADDRESS", OPT_COUNT, OFF(max_connections_per_address),
+     "most connections from one client address (default 256; 0: no limit)", "N"},
+    {"request-timeout", "BERTH_REQUEST_TIMEOUT", OPT_INT, OFF(request_timeout),
+     "seconds a client may take to send a request's headers (default 30)", "SECONDS"},
+    {"body-min-rate", "BERTH_BODY_MIN_RATE", OPT_COUNT, OFF(body_min_rate),
+     "bytes per second a request body must average over --request-timeout (default 1024; 0: any)", "BYTES"},
 };
 #define NOPTS (sizeof config_opts / sizeof config_opts[0])
 
@@ -232,6 +238,9 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->threads = (int)(cores > 0 ? (cores > 16 ? 64 : 4 * cores) : 8);
 	cfg->max_connections = 4096;
 	cfg->idle_timeout = 60;
+	cfg->max_connections_per_address = 256;
+	cfg->request_timeout = 30;
+	cfg->body_min_rate = 1024;
 
 	/* The config file comes first: find --config (or BERTH_CONFIG) before the rest. */
 	const char *file = getenv("BERTH_CONFIG");

@@ -12,6 +12,7 @@ Environment:
   BERTH_TEST_VERBOSE=1  print every request as a "# " line
   BERTH_TEST_TIMEOUT    seconds to wait for an answer (default 5)
   BERTH_TEST_ONLY=REGEX  run only the cases whose description matches
+  BERTH_TEST_BERTHD_ARGS  extra berthd flags, split on spaces
 """
 
 import hashlib
@@ -456,6 +457,8 @@ class Registry:
                "--log-level", "warn", "--auth", os.environ.get("BERTH_TEST_AUTH", "none")]
         if read_only:
             cmd.append("--read-only")
+        # Extra berthd flags for a suite that tests settings (test_limits.py).
+        cmd += os.environ.get("BERTH_TEST_BERTHD_ARGS", "").split()
         return cmd
 
     def start(self):
