@@ -27,6 +27,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/registry.h"
+#include "server/tls.h"
 
 /* Per-connection buffer: bounds the header size and sets the size of body pieces. All of
  * it is touched, so it is paid per open connection: 32 KiB halved peak RSS at 500
@@ -68,8 +69,6 @@ static struct {
 	int nactive;
 	struct pending_conn *pending;
 	int npending;
-	char *tls_cert_pem;
-	char *tls_key_pem;
 	pthread_mutex_t conns_lock;
 	struct http_conn *conns; /* every connection libmicrohttpd serves */
 	int request_timeout, idle_timeout, body_min_rate, per_address;
@@ -568,29 +567,6 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", buf);
 }
 
-static char *http_read_file(const char *path, struct berr *err)
-{
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		berr_sys(err, errno, "read %s", path);
-		return NULL;
-	}
-	if (st.st_size > 1 << 20) {
-		berr_set(err, BERR_INTERNAL, "%s is too large for a PEM file", path);
-		return NULL;
-	}
-	char *buf = xmalloc((size_t)st.st_size + 1);
-	ssize_t n = read(fd, buf, (size_t)st.st_size);
-	if (n != st.st_size) {
-		free(buf);
-		berr_sys(err, errno, "read %s", path);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 int http_start(struct registry *reg, struct berr *err)
 {
 	const struct config *cfg = reg->cfg;
@@ -605,11 +581,7 @@ int http_start(struct registry *reg, struct berr *err)
 	if (http.tls) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
 			return berr_set(err, BERR_INTERNAL, "this libmicrohttpd was built without TLS support");
-		http.tls_cert_pem = http_read_file(cfg->tls_cert, err);
-		if (!http.tls_cert_pem)
-			return -1;
-		http.tls_key_pem = http_read_file(cfg->tls_key, err);
-		if (!http.tls_key_pem)
+		if (tls_init(cfg->tls_cert, cfg->tls_key, err) < 0)
 			return -1;
 		flags |= MHD_USE_TLS;
 	}
@@ -625,11 +597,8 @@ int http_start(struct registry *reg, struct berr *err)
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONNECTION_MEMORY, NULL},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL},
 	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_uri_log, NULL},
-	    {http.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, http.tls_cert_pem},
-	    {http.tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, http.tls_key_pem},
-	    {http.tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
-	     (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-"
-	             "POLY1305"},
+	    {http.tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, (void *)tls_cert_callback},
+	    {http.tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, (void *)TLS_PRIORITIES},
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	http.daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -686,8 +655,8 @@ void http_stop(int grace_seconds)
 	close(http.epfd);
 	close(http.wake[0]);
 	close(http.wake[1]);
-	free(http.tls_cert_pem);
-	free(http.tls_key_pem);
+	if (http.tls)
+		tls_shutdown();
 }
 
 const char *req_header(struct req *r, const char *name)

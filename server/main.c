@@ -22,6 +22,7 @@
 #include "server/pulls.h"
 #include "server/registry.h"
 #include "server/tagcache.h"
+#include "server/tls.h"
 #include "server/token.h"
 #include "server/uploads.h"
 #include "storage/blobstore.h"
@@ -106,7 +107,13 @@ static int berthd_serve(struct config *cfg)
 		if (sigwait(&stopset, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload in this version");
+			if (!cfg->tls_cert)
+				log_info("SIGHUP: nothing to reload (no --tls-cert)");
+			else if (tls_reload(&err) < 0)
+				log_error("SIGHUP: %s; still serving the certificate loaded before", err.message);
+			else
+				log_info("SIGHUP: reloaded the TLS certificate %s and key %s", cfg->tls_cert,
+				         cfg->tls_key);
 			continue;
 		}
 		log_info("received %s: stopping (requests in flight get up to %d s)", strsignal(sig), SHUTDOWN_GRACE);
