@@ -125,6 +125,10 @@ static bool api_v1_route(const char *path, struct api_v1 *c)
 		c->handler = api_v1_org;
 	else if (n == 4 && SEG(0, "orgs") && SEG(2, "members") && PARAM(c->p1, 1) && PARAM(c->p2, 3))
 		c->handler = api_v1_org_member;
+	else if (n == 1 && SEG(0, "quotas"))
+		c->handler = api_v1_quotas;
+	else if (n == 2 && SEG(0, "quotas") && PARAM(c->p1, 1))
+		c->handler = api_v1_quota;
 	else
 		return false;
 #undef SEG

@@ -56,6 +56,8 @@ void api_v1_repo_tags(struct req *r, struct api_v1 *c);
 void api_v1_repo_tag(struct req *r, struct api_v1 *c);
 void api_v1_repo_grants(struct req *r, struct api_v1 *c);
 void api_v1_repo_grant(struct req *r, struct api_v1 *c);
+void api_v1_quotas(struct req *r, struct api_v1 *c);
+void api_v1_quota(struct req *r, struct api_v1 *c);
 
 /* Answer 405 UNSUPPORTED naming the path. */
 void api_v1_bad_method(struct req *r);

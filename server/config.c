@@ -70,6 +70,7 @@ void config_usage(FILE *out)
 	             "       berthd user|org|token|repo ...   manage accounts (berthd user --help)\n"
 	             "       berthd fsck [--repair]           check blobs against the metadata\n"
 	             "       berthd backup DIR                copy the data folder while berthd runs\n"
+	             "       berthd quota set|show ...        namespace storage quotas (berthd quota --help)\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
