@@ -437,9 +437,6 @@ static int meta_migrate(sqlite3 *db, struct berr *err)
 		for (const struct embed_file *f = schema_files; f->name; f++)
 			if (atoi(f->name) == v)
 				mig = f;
-		/* Numbers are handed out to features developed in parallel (schema/ README in
-		 * docs/internals), so a branch may hold 010 without 005..009: skip a number
-		 * that has no file. */
 		if (!mig)
 			continue;
 		if (meta_exec(db, "BEGIN IMMEDIATE", err) < 0)
