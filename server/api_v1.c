@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_depth.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/api.h"
@@ -257,6 +258,11 @@ static void api_v1_on_end(struct req *r)
 	struct api_v1 *c = r->state;
 	if (c->rawlen) {
 		json_error_t jerr;
+		if (!json_depth_ok(c->raw, c->rawlen, API_V1_MAX_DEPTH)) {
+			req_fail(r, BERR_BAD_REQUEST, "the body is JSON nested deeper than %d levels",
+			         API_V1_MAX_DEPTH);
+			return;
+		}
 		c->body = json_loadb(c->raw, c->rawlen, JSON_REJECT_DUPLICATES, &jerr);
 		if (!c->body) {
 			req_fail(r, BERR_BAD_REQUEST, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,

@@ -14,6 +14,8 @@
 
 /* Largest JSON body accepted. */
 #define API_V1_BODY_MAX (64 * 1024)
+/* Deepest JSON nesting accepted in a body (they are flat objects). */
+#define API_V1_MAX_DEPTH 16
 /* Longest path parameter kept (a repository name is the longest). */
 #define API_V1_PARAM_MAX (REFERENCE_NAME_MAX + 1)
 
