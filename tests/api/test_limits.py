@@ -283,5 +283,41 @@ def _(reg):
         check(r.status == 400, "n=%s gave %d" % (bad, r.status), r)
 
 
+@suite.case("referrers come in pages of n (at most 1000) with a Link to the next; bad n or last: 400")
+def _(reg):
+    repo = reg.repo("limits/refs")
+    base = reg.push_image(repo, "base")
+    want = set()
+    for i in range(5):
+        art = reg.push_image(repo, None, kind="artifact", subject=base.desc(),
+                             annotations={"n": str(i)})
+        want.add(art.digest)
+    path = "/v2/%s/referrers/%s?n=2" % (repo, base.digest)
+    got, pages = [], 0
+    while path and pages < 10:
+        r = reg.get(path)
+        expect_status(r, 200)
+        got += [m["digest"] for m in r.json()["manifests"]]
+        check(len(r.json()["manifests"]) <= 2, "page of %d" % len(r.json()["manifests"]), r)
+        pages += 1
+        path = link_next(r)
+    check(pages == 3 and sorted(got) == sorted(want) and len(got) == 5,
+          "%d pages, %d referrers (want 3 pages of the 5)" % (pages, len(got)))
+    r = reg.get("/v2/%s/referrers/%s?n=100000" % (repo, base.digest))
+    expect_status(r, 200)
+    check(len(r.json()["manifests"]) == 5 and not r.h("Link"), "n above the maximum", r)
+    r = reg.get("/v2/%s/referrers/%s?n=0" % (repo, base.digest))
+    check(r.status == 200 and r.json()["manifests"] == [] and not r.h("Link"), "n=0", r)
+    r = reg.get("/v2/%s/referrers/%s?n=2&artifactType=application%%2Fvnd.example.test" % (repo, base.digest))
+    nxt = link_next(r)
+    check(nxt and "artifactType=application%2Fvnd.example.test" in nxt, "filter kept in Link: %r" % nxt, r)
+    r = reg.get(nxt)
+    expect_status(r, 200)
+    check(r.h("OCI-Filters-Applied") == "artifactType", "next page keeps the filter", r)
+    for bad in ("n=-1", "n=x", "last=notadigest", "last=sha256:zz"):
+        r = reg.get("/v2/%s/referrers/%s?%s" % (repo, base.digest, bad))
+        check(r.status == 400, "%s gave %d" % (bad, r.status), r)
+
+
 if __name__ == "__main__":
     suite.main()
