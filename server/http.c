@@ -207,8 +207,9 @@ static void http_sniff(struct pending_conn *p)
 }
 
 /* Close a connection that is too slow: shutting its socket down makes libmicrohttpd see
- * the connection end and clean it up in its own thread. Called with conns_lock held, so
- * the connection cannot be closed (and its fd reused) meanwhile. */
+ * the connection end and clean it up in its own thread. Called with conns_lock held:
+ * libmicrohttpd reports a connection closed (which takes the lock) before it closes the
+ * socket, so the fd cannot have been closed and reused meanwhile. */
 static void http_guard_kill(struct http_conn *c, const char *why)
 {
 	log_info("http: closing a slow connection: %s", why);
