@@ -301,6 +301,8 @@ typedef int (*meta_usage_fn)(void *ctx, const struct meta_usage *u);
 int meta_quota_set(struct meta *m, const char *ns, int64_t quota, struct berr *err);
 /* Usage and quota of ns: 0 bytes and no quota if nothing was ever counted there. */
 int meta_usage_get(struct meta *m, const char *ns, struct meta_usage *out, struct berr *err);
+/* Usage and quota of the namespace of repository repo_id. */
+int meta_usage_of_repo(struct meta *m, int64_t repo_id, struct meta_usage *out, struct berr *err);
 /* Each namespace that has usage or a quota, by name; fn returns non-zero to stop. */
 int meta_usage_list(struct meta *m, meta_usage_fn fn, void *ctx, struct berr *err);
 

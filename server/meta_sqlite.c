@@ -826,8 +826,7 @@ static void meta_usage_row(sqlite3_stmt *st, struct meta_usage *u)
 	u->used = sqlite3_column_int64(st, 2);
 }
 
-/* Usage and quota of the namespace of repository repo_id. */
-static int meta_usage_of_repo(struct meta *m, int64_t repo_id, struct meta_usage *out, struct berr *err)
+int meta_usage_of_repo(struct meta *m, int64_t repo_id, struct meta_usage *out, struct berr *err)
 {
 	sqlite3_stmt *st = meta_bind(m, ST_USAGE_BY_REPO, err, "i", repo_id);
 	if (!st)

@@ -177,6 +177,23 @@ def _(reg):
         expect_error(e.resp, 403, "DENIED")
 
 
+@suite.case("a namespace at its quota gets no new upload session (403 DENIED), a mount still works")
+def _(reg):
+    setup(reg)
+    before = reg.snapshot(repos=["qacme/app"])
+    r = reg.request("POST", "/v2/qacme/app/blobs/uploads/")
+    expect_error(r, 403, "DENIED")
+    check("quota" in r.json()["errors"][0]["message"], "message %r" % r.json())
+    r = reg.request("POST", "/v2/qacme/app/blobs/uploads/?digest=%s" % sha256(b"x"),
+                    {"Content-Type": "application/octet-stream"}, b"x")
+    expect_error(r, 403, "DENIED")
+    expect_status(reg.request("HEAD", "/v2/qacme/app/blobs/%s" % sha256(b"x")), 404)
+    reg.unchanged(before, repos=["qacme/app"])
+    digest = S["img"].blobs[0][0]
+    r = reg.request("POST", "/v2/qacme/mounted/blobs/uploads/?mount=%s&from=qacme/app" % digest)
+    expect_status(r, 201)
+
+
 @suite.case("deleting manifests gives space back once no manifest of the namespace references a blob")
 def _(reg):
     setup(reg)
