@@ -816,8 +816,8 @@ struct MHD_Response *resp_error(struct req *r, const struct berr *err, unsigned 
 				*p = '?';
 		msg = json_string(copy);
 	}
-	json_t *body = json_pack("{s:[{s:s,s:o*,s:{}}]}", "errors", "code", berr_code_name(code), "message", msg,
-	                         "detail");
+	json_t *body =
+	    json_pack("{s:[{s:s,s:o*,s:{}}]}", "errors", "code", berr_code_name(code), "message", msg, "detail");
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text)
