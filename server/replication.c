@@ -377,6 +377,12 @@ int replication_start(const struct config *cfg, struct berr *err)
 		repl.dst_registry = xasprintf("[::1]:%d", cfg->listen_port);
 	else
 		repl.dst_registry = xasprintf("127.0.0.1:%d", cfg->listen_port);
+	unsigned char a[16];
+	if (strcmp(h, "0.0.0.0") != 0 && strcmp(h, "::") != 0 && !replication_is_loopback(h) &&
+	    (inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1))
+		log_warn("replication writes through %s, but berthd listens on %s only: replication rules will fail "
+		         "(listen on 0.0.0.0, :: or a loopback address)",
+		         repl.dst_registry, h);
 	repl.dst_plain_http = cfg->tls_cert == NULL;
 	struct meta *m = meta_get(err);
 	if (!m || meta_replication_reset_running(m, err) < 0)
