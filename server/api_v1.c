@@ -313,6 +313,25 @@ static bool api_v1_check_content_type(struct req *r)
 	return false;
 }
 
+/* The rules every change (POST, PUT, PATCH, DELETE) follows, whatever its endpoint: a
+ * personal access token needs the read-write-delete scope, and --read-only refuses it
+ * (405). Signing in and out is no change to the registry; GC and retention check
+ * --read-only themselves, as their dry runs stay allowed. */
+static bool api_v1_change_allowed(struct req *r, const struct api_v1 *c)
+{
+	if (!api_v1_is_change(r->method) || c->handler == api_v1_session)
+		return true;
+	if (r->auth->cap != ACTION_ALL) {
+		req_fail(r, BERR_DENIED, "this access token's scope does not allow changes (read-write-delete does)");
+		return false;
+	}
+	if (r->reg->cfg->read_only && c->handler != api_v1_gc && c->handler != api_v1_retention) {
+		req_fail(r, BERR_UNSUPPORTED, "the registry is in read-only mode");
+		return false;
+	}
+	return true;
+}
+
 void api_v1(struct req *r)
 {
 	struct api_v1 *c = xcalloc(1, sizeof *c);
@@ -338,6 +357,8 @@ void api_v1(struct req *r)
 			return;
 		}
 	}
+	if (!api_v1_change_allowed(r, c))
+		return;
 	if (!api_v1_takes_body(r->method)) {
 		c->handler(r, c);
 		return;

@@ -9,6 +9,7 @@
 #include "common/xalloc.h"
 #include "server/api_v1.h"
 #include "server/auth.h"
+#include "server/proxy.h"
 #include "server/registry.h"
 #include "server/retention.h"
 
@@ -29,11 +30,18 @@ bool api_v1_may_manage_scope(struct req *r, const char *scope_kind, const char *
 			}
 			if (actions & ACTION_DELETE)
 				return true;
+			/* The pull-through cache is the administrators' (see auth_repo_actions). */
+			if (proxy_is_mirrored(scope))
+				goto denied;
 			char *slash = strchr(ns, '/');
 			if (!slash)
 				goto denied;
 			*slash = '\0';
 		}
+		char probe[REFERENCE_NAME_MAX + 3];
+		snprintf(probe, sizeof probe, "%s/x", ns);
+		if (strcmp(scope_kind, "namespace") == 0 && proxy_is_mirrored(probe))
+			goto denied;
 		if (strcmp(ns, r->auth->name) == 0)
 			return true;
 		char role[16];

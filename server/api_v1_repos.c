@@ -11,6 +11,7 @@
 #include "server/api_v1.h"
 #include "server/auth.h"
 #include "server/markdown.h"
+#include "server/proxy.h"
 #include "server/registry.h"
 #include "server/tagcache.h"
 #include "server/webhooks.h"
@@ -131,14 +132,10 @@ bool api_v1_repo_access(struct req *r, const char *name, struct meta_repo_info *
 	return true;
 }
 
-/* For changes: refuse in read-only mode, without accounts, and without admin rights on
- * the repository (ACTION_DELETE). */
+/* For changes and the grants: refuse without accounts, and without admin rights on the
+ * repository (ACTION_DELETE). --read-only is refused for every change by api_v1(). */
 static bool api_v1_repo_may_change(struct req *r, unsigned actions)
 {
-	if (r->reg->cfg->read_only) {
-		req_fail(r, BERR_UNSUPPORTED, "the registry is in read-only mode");
-		return false;
-	}
 	if (auth_disabled(r)) {
 		req_fail(r, BERR_DENIED, "without accounts (--auth none) this API is read-only");
 		return false;
@@ -214,6 +211,18 @@ static void api_v1_repo_patch(struct req *r, struct api_v1 *c, const char *name,
 	api_v1_repo_respond(r, name, actions);
 }
 
+struct api_v1_repo_deleted {
+	struct req *r;
+	const char *name;
+};
+
+/* A webhook delete event for each tag a repository deletion removed (ops: webhooks). */
+static void api_v1_repo_deleted_tag(void *ctx, const char *tag, const char *digest)
+{
+	struct api_v1_repo_deleted *d = ctx;
+	webhooks_emit(d->r->meta, "delete", d->name, tag, digest, d->r->auth->name);
+}
+
 /* GET/PATCH/DELETE /api/v1/repositories/{name} */
 void api_v1_repo(struct req *r, struct api_v1 *c)
 {
@@ -235,7 +244,9 @@ void api_v1_repo(struct req *r, struct api_v1 *c)
 		api_v1_repo_patch(r, c, c->p1, actions);
 		return;
 	}
-	if (meta_repo_delete(r->meta, info.id, &r->err) < 0) {
+	/* Refused while a tag is immutable (403, counted like every immutable refusal). */
+	struct api_v1_repo_deleted ctx = {r, c->p1};
+	if (meta_repo_delete(r->meta, info.id, api_v1_repo_deleted_tag, &ctx, &r->err) < 0) {
 		api_v1_fail(r);
 		return;
 	}
@@ -315,6 +326,11 @@ void api_v1_repo_tag(struct req *r, struct api_v1 *c)
 	}
 	if (!api_v1_repo_may_change(r, actions))
 		return;
+	/* The pull-through cache's tags follow the upstream, as on /v2/ (docs/mirroring.md). */
+	if (proxy_is_mirrored(c->p1)) {
+		req_fail(r, BERR_DENIED, "%s is a repository of the pull-through cache, which is read-only", c->p1);
+		return;
+	}
 	if (meta_tag_delete(r->meta, info.id, c->p2, &r->err) < 0) {
 		api_v1_fail(r);
 		return;

@@ -85,7 +85,7 @@ int auth_login(struct meta *m, const char *user, const char *password, const cha
 {
 	auth_anonymous(out);
 	/* berthd's own replication client over loopback (server/replication.h). */
-	if (replication_internal_login(user, password)) {
+	if (replication_internal_login(user, password, addr)) {
 		out->authenticated = true;
 		out->user_id = 0;
 		snprintf(out->name, sizeof out->name, "%s", REPLICATION_USER);
@@ -222,13 +222,20 @@ int auth_repo_actions(struct meta *m, const struct auth_identity *id, const char
 		char ns[META_NAME_MAX + 1] = "";
 		if (slash && (size_t)(slash - name) <= META_NAME_MAX)
 			snprintf(ns, sizeof ns, "%.*s", (int)(slash - name), name);
-		if (id->is_admin || (ns[0] && strcmp(ns, id->name) == 0)) {
+		/* Only administrators manage the pull-through cache: a user or organization whose
+		 * name is a mirrored namespace gets at most pull on its cached repositories. */
+		bool mirrored = !id->is_admin && proxy_is_mirrored(name);
+		if (id->is_admin || (ns[0] && strcmp(ns, id->name) == 0 && !mirrored)) {
 			acts = ACTION_ALL;
+		} else if (ns[0] && strcmp(ns, id->name) == 0) {
+			acts |= ACTION_PULL;
 		} else if (ns[0]) {
 			char role[16];
 			if (meta_org_role(m, id->user_id, ns, role, err) < 0)
 				return -1;
-			if (strcmp(role, "owner") == 0)
+			if (mirrored && role[0])
+				acts |= ACTION_PULL;
+			else if (strcmp(role, "owner") == 0)
 				acts |= ACTION_ALL;
 			else if (strcmp(role, "writer") == 0)
 				acts |= ACTION_PULL | ACTION_PUSH;

@@ -246,8 +246,11 @@ int meta_repo_describe(struct meta *m, const char *name, meta_repo_fn fn, void *
 int meta_repo_update(struct meta *m, const char *name, const char *visibility, const char *description,
                      const char *full_description, struct berr *err);
 /* Delete a repository with its manifests, tags, blob links, grants and uploads (the blobs
- * themselves stay for garbage collection). */
-int meta_repo_delete(struct meta *m, int64_t repo_id, struct berr *err);
+ * themselves stay for garbage collection). BERR_DENIED (nothing deleted) while one of its
+ * tags is immutable. After the commit, fn (may be NULL) is called with each tag removed and
+ * its manifest's digest. */
+typedef void (*meta_repo_deleted_tag_fn)(void *ctx, const char *tag, const char *digest);
+int meta_repo_delete(struct meta *m, int64_t repo_id, meta_repo_deleted_tag_fn fn, void *ctx, struct berr *err);
 /* Add counts[i] pulls to repository repo_ids[i], all in one transaction. */
 int meta_repo_add_pulls(struct meta *m, const int64_t *repo_ids, const int64_t *counts, size_t n, struct berr *err);
 

@@ -1932,14 +1932,60 @@ int meta_repo_update(struct meta *m, const char *name, const char *visibility, c
 	return 0;
 }
 
-int meta_repo_delete(struct meta *m, int64_t repo_id, struct berr *err)
+struct meta_repo_delete_tags {
+	char **names, **digests;
+	size_t n, cap;
+};
+
+static int meta_repo_delete_tag_add(void *ctx, const char *tag, const char *digest, int64_t pushed_at,
+                                    int64_t pulled_at)
 {
-	int changes = 0;
-	if (meta_exec_bound(m, meta_bind(m, ST_REPO_DELETE, err, "i", repo_id), "delete repository", &changes, err) < 0)
-		return -1;
-	if (changes == 0)
-		return berr_set(err, BERR_NAME_UNKNOWN, "the repository is not known");
+	struct meta_repo_delete_tags *t = ctx;
+	(void)pushed_at;
+	(void)pulled_at;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->names = xrealloc(t->names, t->cap * sizeof *t->names);
+		t->digests = xrealloc(t->digests, t->cap * sizeof *t->digests);
+	}
+	t->names[t->n] = xstrdup(tag);
+	t->digests[t->n++] = xstrdup(digest);
 	return 0;
+}
+
+int meta_repo_delete(struct meta *m, int64_t repo_id, meta_repo_deleted_tag_fn fn, void *ctx, struct berr *err)
+{
+	/* The tags and their immutability are checked in the transaction that deletes them. */
+	struct meta_repo_delete_tags t = {0};
+	int changes = 0, rc = -1;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_repo_tag_rows(m, repo_id, meta_repo_delete_tag_add, &t, err) < 0)
+		goto out;
+	for (size_t i = 0; i < t.n; i++)
+		if (meta_immutable_check_tag(m, repo_id, t.names[i], NULL, err) < 0)
+			goto out;
+	if (meta_exec_bound(m, meta_bind(m, ST_REPO_DELETE, err, "i", repo_id), "delete repository", &changes, err) < 0)
+		goto out;
+	if (changes == 0) {
+		berr_set(err, BERR_NAME_UNKNOWN, "the repository is not known");
+		goto out;
+	}
+	if (meta_commit(m, err) < 0)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; fn && i < t.n; i++)
+		fn(ctx, t.names[i], t.digests[i]);
+out:
+	if (rc < 0)
+		meta_rollback(m);
+	for (size_t i = 0; i < t.n; i++) {
+		free(t.names[i]);
+		free(t.digests[i]);
+	}
+	free(t.names);
+	free(t.digests);
+	return rc;
 }
 
 int meta_repo_add_pulls(struct meta *m, const int64_t *repo_ids, const int64_t *counts, size_t n, struct berr *err)

@@ -6,7 +6,9 @@
 
 #include "server/replication.h"
 
+#include <arpa/inet.h>
 #include <fnmatch.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
@@ -144,10 +146,24 @@ int replication_rule_check(const struct meta_replication_rule *r, struct berr *e
 	return 0;
 }
 
-bool replication_internal_login(const char *user, const char *password)
+bool replication_is_loopback(const char *addr)
+{
+	unsigned char a[16];
+	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, addr, a) != 1)
+		return false;
+	if (memcmp(a, v4mapped, sizeof v4mapped) == 0)
+		return a[12] == 127;
+	return memcmp(a, &in6addr_loopback, 16) == 0;
+}
+
+bool replication_internal_login(const char *user, const char *password, const char *addr)
 {
 	/* repl.secret is set before the server starts and never changes while it serves. */
-	return repl.secret && strcmp(user, REPLICATION_USER) == 0 && secrets_equal(password, repl.secret);
+	return repl.secret && strcmp(user, REPLICATION_USER) == 0 && addr && replication_is_loopback(addr) &&
+	       secrets_equal(password, repl.secret);
 }
 
 /* ---------------------------------------------------------------- one run */
@@ -351,15 +367,22 @@ int replication_start(const struct config *cfg, struct berr *err)
 	repl.stop = false;
 	if (strcmp(cfg->auth, "token") == 0)
 		repl.secret = secrets_token_new("berth_replication_");
+	/* Always loopback, never a name or an outside address (the internal credential is
+	 * only accepted from loopback): a loopback address berthd listens on as given,
+	 * otherwise 127.0.0.1, or [::1] when it listens on an IPv6 address. */
 	const char *h = cfg->listen_host;
-	if (!strcmp(h, "0.0.0.0") || !*h)
-		repl.dst_registry = xasprintf("127.0.0.1:%d", cfg->listen_port);
-	else if (!strcmp(h, "::"))
-		repl.dst_registry = xasprintf("[::1]:%d", cfg->listen_port);
+	if (replication_is_loopback(h))
+		repl.dst_registry = xasprintf(strchr(h, ':') ? "[%s]:%d" : "%s:%d", h, cfg->listen_port);
 	else if (strchr(h, ':'))
-		repl.dst_registry = xasprintf("[%s]:%d", h, cfg->listen_port);
+		repl.dst_registry = xasprintf("[::1]:%d", cfg->listen_port);
 	else
-		repl.dst_registry = xasprintf("%s:%d", h, cfg->listen_port);
+		repl.dst_registry = xasprintf("127.0.0.1:%d", cfg->listen_port);
+	unsigned char a[16];
+	if (strcmp(h, "0.0.0.0") != 0 && strcmp(h, "::") != 0 && !replication_is_loopback(h) &&
+	    (inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1))
+		log_warn("replication writes through %s, but berthd listens on %s only: replication rules will fail "
+		         "(listen on 0.0.0.0, :: or a loopback address)",
+		         repl.dst_registry, h);
 	repl.dst_plain_http = cfg->tls_cert == NULL;
 	struct meta *m = meta_get(err);
 	if (!m || meta_replication_reset_running(m, err) < 0)

@@ -38,7 +38,10 @@ void replication_cancel(void);
 /* Wait for the scheduler thread to end (after replication_cancel). */
 void replication_stop(void);
 
-/* True when user/password is the loopback client's internal credential. */
-bool replication_internal_login(const char *user, const char *password);
+/* True when user/password is the loopback client's internal credential, presented from
+ * addr (the client's address), which must be loopback: 127.0.0.0/8 or ::1. */
+bool replication_internal_login(const char *user, const char *password, const char *addr);
+/* True when addr is a numeric loopback address (127.0.0.0/8, ::1, ::ffff:127.x.x.x). */
+bool replication_is_loopback(const char *addr);
 
 #endif

@@ -900,5 +900,76 @@ def _(reg):
     check(names.index("alice/pulled") < names.index("alice/unpulled"), "sort=pulls order %r" % names)
 
 
+# Every change needs a read-write-delete token; --read-only refuses every change.
+CHANGES = [
+    ("alice", "POST", "/tag-rules", {"kind": "immutable", "namespace": "alice", "pattern": "x*"}),
+    ("alice", "POST", "/webhooks", {"namespace": "alice", "url": "http://127.0.0.1:9/x",
+                                    "secret": "0123456789abcdef0123"}),
+    ("alice", "PATCH", "/repositories/alice/app", {"description": "changed"}),
+    ("alice", "DELETE", "/repositories/alice/app/tags/v1", None),
+    ("alice", "PUT", "/repositories/alice/app/grants/bob", {"permission": "read"}),
+    ("alice", "DELETE", "/repositories/alice/app", None),
+    ("admin", "POST", "/retention", {"dry_run": False}),
+    ("admin", "POST", "/gc", {"dry_run": False}),
+    ("admin", "POST", "/users", {"name": "tokenmade", "password": "tokenmade-password-1"}),
+    ("admin", "POST", "/orgs", {"name": "tokenorg"}),
+    ("admin", "PUT", "/quotas/alice", {"quota": 1}),
+    ("admin", "POST", "/replication", {"name": "r1", "source": "http://127.0.0.1:9", "repositories": "x/*",
+                                       "destination": "y"}),
+]
+
+
+def change_state(reg):
+    a = admin(reg)
+    return [doc(a.get(p)) for p in ("/tag-rules", "/webhooks", "/repositories/alice/app",
+                                    "/repositories/alice/app/tags", "/repositories/alice/app/grants",
+                                    "/users", "/orgs", "/quotas", "/replication")]
+
+
+@suite.case("read and read-write tokens cannot change anything through /api/v1: 403 DENIED, nothing changes")
+def _(reg):
+    pats = {}
+    for user in ("alice", "admin"):
+        for scope in ("read", "read-write"):
+            d = doc(as_user(reg, user).call("POST", "/user/tokens", {"name": "narrow-" + scope, "scope": scope}),
+                    201)
+            pats[user, scope] = d["token"]
+    before = change_state(reg)
+    for (user, scope), token in sorted(pats.items()):
+        for who, method, path, body in CHANGES:
+            if who != user:
+                continue
+            for auth in ("Bearer " + token, basic(user, token)):
+                r = Client(reg, auth).call(method, path, body)
+                expect_error(r, 403, "DENIED")
+                check("scope" in r.json()["errors"][0]["message"], "%s %s with %s: %r" % (method, path, scope, r.body))
+    check(change_state(reg) == before, "a narrow token changed something")
+    # Reads still work with a read token; sessions are no change (a token has none to end: 401).
+    doc(Client(reg, "Bearer " + pats["alice", "read"]).get("/repositories/alice/app"))
+    expect_error(Client(reg, "Bearer " + pats["alice", "read"]).call("DELETE", "/session"), 401, "UNAUTHORIZED")
+
+
+@suite.case("--read-only: every change through /api/v1 is 405 UNSUPPORTED, sign-in and dry runs still work")
+def _(reg):
+    reg.restart(read_only=True)
+    try:
+        before = change_state(reg)
+        extra = [("admin", "POST", "/user/tokens", {"name": "ro", "scope": "read"}),
+                 ("alice", "PUT", "/user/password", {"current_password": PW["alice"], "new_password": "x" * 20}),
+                 ("admin", "PATCH", "/users/bob", {"disabled": True}),
+                 ("admin", "DELETE", "/users/carol", None)]
+        for who, method, path, body in CHANGES + extra:
+            r = as_user(reg, who).call(method, path, body)
+            expect_error(r, 405, "UNSUPPORTED")
+            check("read-only" in r.json()["errors"][0]["message"], "%s %s: %r" % (method, path, r.body))
+        check(change_state(reg) == before, "a change happened on a read-only berthd")
+        c = Client(reg)
+        c.login("alice", PW["alice"])
+        expect_status(c.call("DELETE", "/session"), 204)
+        doc(admin(reg).call("POST", "/retention", {"dry_run": True}))
+        expect_status(admin(reg).call("POST", "/gc", {"dry_run": True}), 202)
+    finally:
+        reg.restart(read_only=False)
+
 if __name__ == "__main__":
     suite.main()

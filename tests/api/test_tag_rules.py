@@ -203,6 +203,29 @@ def _(reg):
     check(tags(reg, "alice/app") == before, "tags changed")
 
 
+def refusals(reg):
+    as_user(reg, "admin")
+    r = reg.get("/metrics")
+    expect_status(r, 200)
+    for line in r.body.decode().splitlines():
+        if line.startswith("berth_immutable_tag_refusals_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@suite.case("DELETE /api/v1/repositories/{name} is 403 DENIED while a tag is immutable; counted, nothing deleted")
+def _(reg):
+    before, n = tags(reg, "alice/app"), refusals(reg)
+    for user in ("alice", "admin"):
+        r = api(reg, user, "DELETE", "/repositories/alice/app")
+        expect_error(r, 403, "DENIED")
+        msg = r.json()["errors"][0]["message"]
+        check("immutable" in msg and "v*" in msg and "deleted" in msg, "message %r" % msg)
+    check(tags(reg, "alice/app") == before, "tags changed")
+    check(refusals(reg) == n + 2, "refusals %r -> %r" % (n, refusals(reg)))
+    check(doc(api(reg, "alice", "GET", "/repositories/alice/app"))["tag_count"] == len(before), "repository gone")
+
+
 @suite.case("DELETE /tag-rules/{id} (204) lifts the rule: the tag can be pushed over")
 def _(reg):
     expect_status(api(reg, "alice", "DELETE", "/tag-rules/%d" % S["imm"]), 204)

@@ -374,6 +374,21 @@ def _(reg):
           "event %r" % p)
 
 
+@suite.case("DELETE /api/v1/repositories/{name} sends a delete event for each of its tags")
+def _(reg):
+    rx = S["rx"]
+    reg.default_auth = basic("alice")
+    imgs = {t: reg.push_image("alice/gone", t) for t in ("g1", "g2")}
+    expect_status(api(reg, "alice", "DELETE", "/repositories/alice/gone"), 204)
+    deadline, dels = time.time() + 15, []
+    while time.time() < deadline and len(dels) < 2:
+        dels = [json.loads(b) for _, b in rx.posts("/ns")
+                if json.loads(b)["event"] == "delete" and json.loads(b)["repository"] == "alice/gone"]
+        time.sleep(0.1)
+    got = sorted((p["tag"], p["digest"], p["pusher"]) for p in dels)
+    check(got == [("g1", imgs["g1"].digest, "alice"), ("g2", imgs["g2"].digest, "alice")], "events %r" % got)
+
+
 @suite.case("DELETE /webhooks/{id} (204) stops deliveries; the metrics count deliveries and failures")
 def _(reg):
     rx = S["rx"]

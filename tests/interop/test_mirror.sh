@@ -365,4 +365,42 @@ access_rules() {
 }
 tap_check "with --auth token: anonymous pulls follow --default-visibility" access_rules
 
+# Only administrators manage the cache, even when an account's name is the mirror's
+# prefix; tags of cached repositories cannot be deleted through /api/v1 either, while an
+# administrator may change a cached repository's visibility or drop it whole.
+api_v1_cache() {
+	local a=$1 method=$2 path=$3 body=(${4:+-H "Content-Type: application/json" -d "$4"})
+	curl -s -o "$OUT/api.json" -w '%{http_code}' -u "$a" -X "$method" "${body[@]}" "http://$BERTHD_ADDR/api/v1$path"
+}
+cache_admin_only() {
+	local data=$TEST_DIR/mirror-owner
+	berthd_stop
+	BERTH_TEST_AUTH=token berthd_start "$data" --mirror "up=http://$DIST" --default-visibility public || return 1
+	printf 'admin-password-1\n' | "$BERTHD" user add admin --admin --password-stdin --data "$data" >/dev/null &&
+		printf 'up-password-1\n' | "$BERTHD" user add up --password-stdin --data "$data" >/dev/null || return 1
+	expect_ref_digest "docker://$BERTHD_ADDR/up/tools/app:v1" "$APP" || return 1
+	expect_eq "admin deletes a cached tag" "$(api_v1_cache admin:admin-password-1 DELETE /repositories/up/tools/app/tags/v1)" 403 &&
+		expect_eq "code" "$(jq -r '.errors[0].code' "$OUT/api.json")" DENIED &&
+		grep -q "pull-through cache" "$OUT/api.json" &&
+		expect_ref_digest "docker://$BERTHD_ADDR/up/tools/app:v1" "$APP" &&
+		expect_eq "permissions of user up" "$(api_v1_cache up:up-password-1 GET /repositories/up/tools/app)" 200 &&
+		expect_eq "up's admin permission" "$(jq -c .permissions "$OUT/api.json")" '{"pull":true,"push":false,"admin":false}' &&
+		expect_eq "up deletes the cached repository" "$(api_v1_cache up:up-password-1 DELETE /repositories/up/tools/app)" 403 &&
+		expect_eq "up changes its visibility" \
+			"$(api_v1_cache up:up-password-1 PATCH /repositories/up/tools/app '{"visibility":"private"}')" 403 &&
+		expect_eq "up deletes its tag" "$(api_v1_cache up:up-password-1 DELETE /repositories/up/tools/app/tags/v1)" 403 &&
+		expect_eq "up adds a tag rule on its namespace" "$(api_v1_cache up:up-password-1 POST /tag-rules \
+			'{"kind":"immutable","namespace":"up","pattern":"*"}')" 403 &&
+		expect_eq "up adds a tag rule on the cached repository" "$(api_v1_cache up:up-password-1 POST /tag-rules \
+			'{"kind":"immutable","repository":"up/tools/app","pattern":"*"}')" 403 &&
+		expect_eq "up adds a webhook on its namespace" "$(api_v1_cache up:up-password-1 POST /webhooks \
+			'{"namespace":"up","url":"http://127.0.0.1:9/x","secret":"0123456789abcdef0123"}')" 403 &&
+		expect_eq "admin changes the visibility" \
+			"$(api_v1_cache admin:admin-password-1 PATCH /repositories/up/tools/app '{"visibility":"public"}')" 200 &&
+		expect_eq "admin drops the cached repository" "$(api_v1_cache admin:admin-password-1 DELETE /repositories/up/tools/app)" 204 &&
+		expect_eq "after the drop" "$(api_v1_cache admin:admin-password-1 GET /repositories/up/tools/app)" 404
+}
+tap_check "cached repositories: only admins manage them (also against user 'up' = the prefix); tags cannot be deleted via /api/v1" \
+	cache_admin_only
+
 tap_done

@@ -306,6 +306,47 @@ tap_check "rule changes are in the audit log" audit
 tap_check "the loopback credential cannot be guessed from outside" bash -c \
 	"[ \"\$(curl -s -o /dev/null -w '%{http_code}' -u '@replication:berth_replication_x' 'http://$L/v2/')\" = 401 ]"
 
+# The loopback credential is accepted from loopback only: a berthd listening on every
+# address is asked with its real secret (read from its memory, as only root can) through a
+# non-loopback address of this machine (401), and through 127.0.0.1 (200).
+internal_from_outside() {
+	local ext port pid log secret
+	ext=$(ip -4 -o addr show scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
+	[ -n "$ext" ] || { echo "# SKIP no non-loopback address on this machine" >&"$TAP_OUT"; return 0; }
+	port=$(berth_free_port) || return 1
+	log=$TEST_DIR/berthd-any-$port.log
+	"$BERTHD" --listen "0.0.0.0:$port" --data "$TEST_DIR/any" --auth token --log-level warn </dev/null >>"$log" 2>&1 &
+	pid=$!
+	_berth_pids+=("$pid")
+	_berth_wait_ready "$pid" "http://127.0.0.1:$port/v2/" "$log" "200 401" || return 1
+	secret=$(python3 - "$pid" <<-'PY'
+		import re, sys
+		pid = sys.argv[1]
+		with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
+		    for line in maps:
+		        f = line.split()
+		        if "rw" not in f[1] or (len(f) > 5 and not f[5].startswith("[heap")):
+		            continue
+		        lo, hi = (int(x, 16) for x in f[0].split("-"))
+		        try:
+		            mem.seek(lo)
+		            m = re.search(rb"berth_replication_[a-z2-7]{52}", mem.read(hi - lo))
+		        except OSError:
+		            continue
+		        if m:
+		            print(m.group().decode())
+		            break
+	PY
+	)
+	[ -n "$secret" ] || { echo "the secret was not found in berthd's memory"; return 1; }
+	expect_eq "from 127.0.0.1" "$(curl -s -o /dev/null -w '%{http_code}' -u "@replication:$secret" "http://127.0.0.1:$port/v2/")" 200 &&
+		expect_eq "from $ext" "$(curl -s -o /dev/null -w '%{http_code}' -u "@replication:$secret" "http://$ext:$port/v2/")" 401 &&
+		expect_eq "from $ext on /api/v1" \
+			"$(curl -s -o /dev/null -w '%{http_code}' -u "@replication:$secret" "http://$ext:$port/api/v1/users")" 401
+}
+tap_check "the loopback credential is refused from a non-loopback address, even with the right secret" \
+	internal_from_outside
+
 delete_rule() {
 	mirror del fromdist || return 1
 	! mirror list | grep -q '^fromdist ' || { echo "fromdist still listed"; return 1; }
