@@ -213,14 +213,21 @@ await test("repository page: badge, descriptions, Markdown overview, tags with p
   await shot(page, "repository");
 });
 
-await test("the pull command is copied to the clipboard, for docker and for podman", async () => {
-  await page.click(".pull-box .copy-btn");
-  await page.waitForSelector(".pull-box .copy-btn >> text=Copied!");
-  eq(await page.evaluate(() => navigator.clipboard.readText()), `docker pull ${HOST}/alice/app:latest`, "clipboard");
+await test("the pull and run commands are copied to the clipboard, for docker, podman and berth", async () => {
+  const copy = async (kind, want) => {
+    await page.click(`.pull-box .pull-cmd[data-kind=${kind}] .copy-btn`);
+    await page.waitForSelector(`.pull-box .pull-cmd[data-kind=${kind}] .copy-btn >> text=Copied!`);
+    eq(await page.evaluate(() => navigator.clipboard.readText()), want, "clipboard");
+  };
+  await copy("pull", `docker pull ${HOST}/alice/app:latest`);
+  await copy("run", `docker run --rm -it ${HOST}/alice/app:latest`);
   await page.click(".pull-box [data-client=podman]");
-  await page.click(".pull-box .copy-btn");
-  await page.waitForSelector(".pull-box .copy-btn >> text=Copied!");
-  eq(await page.evaluate(() => navigator.clipboard.readText()), `podman pull ${HOST}/alice/app:latest`, "clipboard");
+  await copy("pull", `podman pull ${HOST}/alice/app:latest`);
+  await page.click(".pull-box [data-client=berth]");
+  eq(await page.textContent("#pull-run-cmd"), `berth run ${HOST}/alice/app:latest`, "berth run command");
+  await copy("run", `berth run ${HOST}/alice/app:latest`);
+  await copy("pull", `berth pull ${HOST}/alice/app:latest`);
+  await shot(page, "repository-berth-commands");
   await page.click(".pull-box [data-client=docker]");
 });
 
@@ -502,6 +509,170 @@ await test("admin page: users and audit log (and non-admins are kept out)", asyn
   await shot(p, "admin");
   await adm.close();
 });
+
+// ---- the pull-through cache (up/ is --mirror up=UI_UPSTREAM) and replication rules, as admin
+const UPSTREAM = process.env.UI_UPSTREAM;
+const adminAuth = { Authorization: basic("admin", PW.admin) };
+const admin = await newContext();
+await (async () => {
+  const p = await open(admin, "/signin");
+  await p.fill("input[name=username]", "admin");
+  await p.fill("input[name=password]", PW.admin);
+  await p.click("button[type=submit]");
+  await p.waitForSelector("#signout");
+  await p.close();
+})();
+let ap; // the admin's page
+const cached = (await http("GET", "/api/v1/repositories/up/library/base", adminAuth)).json();
+
+// The text and exact time (title) of a <time> showing UNIX seconds, and whether they agree.
+async function checkTime(loc, unix, what) {
+  const dt = await loc.getAttribute("datetime");
+  eq(dt, new Date(unix * 1000).toISOString(), what + " datetime");
+  check(/\d/.test((await loc.getAttribute("title")) || ""), what + ": no exact time on hover");
+  check(/ago|now|second|minute/.test(await loc.textContent()), what + ": " + (await loc.textContent()));
+}
+
+await test("Explore and the namespace page mark the cached repository: Mirror badge with the upstream, last check time", async () => {
+  check(cached.mirror && cached.mirror.upstream === UPSTREAM + "/library/base", "API mirror: " + JSON.stringify(cached.mirror));
+  ap = await open(admin, "/?q=up/library");
+  await ap.waitForSelector(".repo-card");
+  const card = ap.locator(".repo-card", { hasText: "up/library/base" });
+  eq(await card.locator(".badge-mirror").textContent(), "Mirror", "badge");
+  check((await card.locator(".badge-mirror").getAttribute("title")).includes(UPSTREAM + "/library/base"), "badge title");
+  eq(await card.locator(".mirror-line .upstream").textContent(), UPSTREAM + "/library/base", "upstream on the card");
+  await checkTime(card.locator(".mirror-line time"), cached.mirror.last_checked, "last check on the card");
+  await shot(ap, "explore-mirror");
+  await ap.goto(BASE + "/?q=alice/app");
+  await ap.waitForSelector(".repo-card");
+  eq(await ap.locator(".repo-card .badge-mirror, .repo-card .mirror-line").count(), 0, "mirror marks on an ordinary repository");
+  await ap.goto(BASE + "/u/up");
+  await ap.waitForSelector(".repo-card");
+  eq(await ap.locator(".repo-card .badge-mirror").count(), 1, "badge on the namespace page");
+  await checkTime(ap.locator(".repo-card .mirror-line time"), cached.mirror.last_checked, "last check on the namespace page");
+});
+
+await test("the cached repository's page: badge, notice naming the upstream, last check, read-only access", async () => {
+  await ap.goto(BASE + "/r/up/library/base");
+  await ap.waitForSelector(".tags-table");
+  eq(await ap.textContent(".repo-title .badge-mirror"), "Mirror", "badge in the title");
+  check((await ap.textContent("#mirror-notice")).includes(UPSTREAM + "/library/base"), "notice: " + (await ap.textContent("#mirror-notice")));
+  eq(await ap.textContent("#mirror-upstream"), UPSTREAM + "/library/base", "About: mirror of");
+  await checkTime(ap.locator("#mirror-checked time"), cached.mirror.last_checked, "About: last checked");
+  check((await ap.textContent(".about")).includes("read-only cache"), "access text");
+  const tags = await ap.$$eval(".tags-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent));
+  eq(JSON.stringify(tags), JSON.stringify(["v1"]), "cached tags");
+  await ap.click(".pull-box [data-client=berth]");
+  eq(await ap.textContent("#pull-run-cmd"), `berth run ${HOST}/up/library/base:v1`, "run command");
+  await ap.click(".pull-box [data-client=docker]");
+  await shot(ap, "repository-mirror");
+  const dark = await newContext({ colorScheme: "dark" });
+  const d = await open(dark, "/signin");
+  await d.fill("input[name=username]", "admin");
+  await d.fill("input[name=password]", PW.admin);
+  await d.click("button[type=submit]");
+  await d.waitForSelector("#signout");
+  await d.goto(BASE + "/r/up/library/base");
+  await d.waitForSelector(".tags-table");
+  await shot(d, "repository-mirror-dark");
+  await dark.close();
+});
+
+await test("settings of a cached repository offer no tag deletion (berthd refuses it), and remove it from the cache", async () => {
+  eq((await http("DELETE", "/v2/up/library/base/manifests/v1", adminAuth)).status, 403, "DELETE of a cached tag through /v2/");
+  await ap.goto(BASE + "/r/up/library/base/-/settings");
+  await ap.waitForSelector(".settings-tags");
+  eq(await ap.locator(".settings-tags button").count(), 0, "delete buttons for cached tags");
+  check(await ap.isVisible("#mirror-tags-note"), "no note on cached tags");
+  eq(await ap.textContent("#danger-h"), "Remove from the cache", "danger section");
+  check(await ap.isVisible("#visibility-form"), "visibility form");
+  await shot(ap, "settings-mirror");
+  await ap.fill("#delete-repo-form input[name=confirm]", "up/library/base");
+  await ap.click("#delete-repo-form button[type=submit]");
+  await ap.waitForURL(/\/u\/up$/);
+  eq((await http("GET", "/api/v1/repositories/up/library/base", adminAuth)).status, 404, "API after removing from the cache");
+});
+
+await test("admin page: a replication rule with bad fields shows an error at each field and is not sent", async () => {
+  await ap.goto(BASE + "/admin");
+  await ap.waitForSelector("#replication .empty");
+  await ap.fill("#rule-name", "Bad Name");
+  await ap.fill("#rule-source", "ftp://example.org");
+  await ap.fill("#rule-interval", "3s");
+  await ap.fill("#rule-password", "secret");
+  await ap.click("#rule-form button[type=submit]");
+  await ap.waitForSelector("#rule-name-error:not([hidden])");
+  for (const f of ["name", "source", "repositories", "interval", "username"]) {
+    check(await ap.isVisible(`#rule-${f}-error`), "no error at " + f);
+    eq(await ap.getAttribute(`#rule-${f}`, "aria-invalid"), "true", f + " aria-invalid");
+  }
+  check(!(await ap.isVisible("#rule-tags-error")), "error at the valid tags field");
+  eq(await ap.evaluate(() => document.activeElement.id), "rule-name", "focus on the first wrong field");
+  await ap.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication-errors.png` });
+  eq((await http("GET", "/api/v1/replication", adminAuth)).json().rules.length, 0, "rules after the bad form");
+});
+
+await test("add a rule; berthd's own refusals (a name in use, a bad regular expression) show at their field", async () => {
+  const fill = async (v) => {
+    for (const f of ["name", "source", "repositories", "tags", "destination", "interval", "username", "password"]) await ap.fill("#rule-" + f, v[f] || "");
+    await ap.click("#rule-form button[type=submit]");
+  };
+  await fill({ name: "copy-up", source: UPSTREAM, repositories: "team/*", destination: "replica", interval: "0" });
+  await ap.waitForSelector("#replication tr[data-rule=copy-up]");
+  check(!(await ap.isVisible("#rule-name-error")), "errors left after a good rule");
+  const row = ap.locator("#replication tr[data-rule=copy-up]");
+  check((await row.textContent()).includes("never run") && (await row.textContent()).includes("on request"), "new row: " + (await row.textContent()));
+  const before = problems.length;
+  await fill({ name: "copy-up", source: UPSTREAM, repositories: "x" });
+  await ap.waitForSelector("#rule-name-error:not([hidden])");
+  check(/exists|in use/i.test(await ap.textContent("#rule-name-error")), "name error: " + (await ap.textContent("#rule-name-error")));
+  await fill({ name: "other", source: UPSTREAM, repositories: "x", tags: "/[/" });
+  await ap.waitForSelector("#rule-tags-error:not([hidden])");
+  check((await ap.textContent("#rule-tags-error")).includes("regular expression"), "tags error: " + (await ap.textContent("#rule-tags-error")));
+  eq(JSON.stringify((await http("GET", "/api/v1/replication", adminAuth)).json().rules.map((r) => r.name)), '["copy-up"]', "rules");
+  // The browser logs the two refused requests (409, 400) as console errors: expected here.
+  const logged = problems.splice(before).filter((x) => !/status of (409|400)/.test(x));
+  problems.push(...logged);
+});
+
+await test("run the rule now: its row follows the run to 'ok' with 2 images copied", async () => {
+  const row = ap.locator("#replication tr[data-rule=copy-up]");
+  await row.locator(".run-btn").click();
+  let status = "", copied = "";
+  for (let i = 0; i < 120; i++) {
+    status = await row.locator(".rule-status .badge").textContent().catch(() => "");
+    copied = await row.locator(".rule-copied").textContent().catch(() => "");
+    if (status === "ok" || status === "failed" || status === "partial") break;
+    await ap.waitForTimeout(500);
+  }
+  eq(status, "ok", "status (message: " + (await row.locator(".rule-message").textContent()) + ")");
+  eq(copied, "2", "images copied");
+  check((await row.locator(".rule-message").textContent()).includes("2 copied"), "message");
+  await checkTime(row.locator(".rule-status time"), (await http("GET", "/api/v1/replication/copy-up", adminAuth)).json().status.last_finished_at, "last run");
+  const tags = (await http("GET", "/v2/replica/team/app/tags/list", adminAuth)).json().tags.sort();
+  eq(JSON.stringify(tags), '["1.0","latest"]', "replicated tags");
+  await ap.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication.png` });
+});
+
+await test("delete the rule (two clicks): it is gone, the copied repository stays, all three changes are audited", async () => {
+  const row = ap.locator("#replication tr[data-rule=copy-up]");
+  await row.locator("button", { hasText: "Delete" }).click();
+  await row.locator("button", { hasText: "Confirm delete" }).click();
+  await ap.waitForSelector("#replication .empty");
+  eq((await http("GET", "/api/v1/replication", adminAuth)).json().rules.length, 0, "rules after deleting");
+  eq((await http("GET", "/api/v1/repositories/replica/team/app", adminAuth)).status, 200, "the replicated repository");
+  const actions = (await http("GET", "/api/v1/audit?limit=50", adminAuth)).json().entries.map((e) => e.action);
+  for (const a of ["replication_add", "replication_run", "replication_del"]) check(actions.includes(a), "audit lacks " + a);
+  const phone = await newContext({ viewport: { width: 390, height: 844 } });
+  await phone.addCookies(await admin.cookies());
+  const p = await open(phone, "/admin");
+  await p.waitForSelector("#rule-form");
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, "the admin page scrolls sideways by " + overflow + "px on a phone");
+  await p.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication-phone.png` });
+  await phone.close();
+});
+await admin.close();
 
 await test("unknown pages and repositories get error pages", async () => {
   const p = await open(anon, "/no/such/page");

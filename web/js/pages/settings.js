@@ -1,7 +1,9 @@
 // Repository settings, for those with admin rights on it: visibility, the short and long
-// descriptions, deleting tags, deleting the repository.
+// descriptions, deleting tags, deleting the repository. A repository of the pull-through
+// cache is read-only (berthd refuses pushes and tag deletes under a mirrored name): its
+// tags are listed without delete buttons, and deleting it drops it from the cache.
 import { api } from "../api.js";
-import { alertBox, apiRepoPath, confirmButton, emptyState, field, h, humanSize, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
+import { alertBox, apiRepoPath, confirmButton, emptyState, field, h, humanSize, mirrorBadge, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
 
 const PER_PAGE = 25;
 
@@ -49,7 +51,7 @@ function descriptionSection(name, repo) {
     h("div", {}, h("button", { type: "submit", class: "btn btn-primary" }, "Save descriptions"))));
 }
 
-async function tagsSection(name, page, ctx) {
+async function tagsSection(name, repo, page, ctx) {
   const tags = await api("GET", apiRepoPath(name) + `/tags?page=${page}&per_page=${PER_PAGE}`);
   const msg = h("div", { "aria-live": "polite" });
   const rows = tags.tags.map((t) => h("tr", {},
@@ -57,7 +59,7 @@ async function tagsSection(name, page, ctx) {
     h("td", { class: "mono", title: t.digest }, shortDigest(t.digest)),
     h("td", { class: "num" }, humanSize(t.size)),
     h("td", {}, timeAgo(t.pushed_at)),
-    h("td", {}, confirmButton("Delete", "Confirm delete", async () => {
+    repo.mirror ? null : h("td", {}, confirmButton("Delete", "Confirm delete", async () => {
       try {
         await api("DELETE", apiRepoPath(name) + "/tags/" + encodeURIComponent(t.name));
         ctx.rerender();
@@ -67,19 +69,24 @@ async function tagsSection(name, page, ctx) {
     }))));
   return h("section", { class: "card section", "aria-labelledby": "stags-h" },
     h("h2", { id: "stags-h" }, "Tags"), msg,
-    h("p", { class: "muted" }, "Deleting a tag leaves its manifest reachable by digest."),
-    tags.tags.length ? table(["Tag", "Digest", "Size", "Pushed", ""], rows, "settings-tags") : emptyState("No tags", ""),
+    repo.mirror
+      ? h("p", { class: "muted", id: "mirror-tags-note" }, "This repository is a read-only cache of ", h("span", { class: "mono" }, repo.mirror.upstream),
+        ": its tags follow the upstream and cannot be deleted here. To drop cached content, remove the whole repository from the cache.")
+      : h("p", { class: "muted" }, "Deleting a tag leaves its manifest reachable by digest."),
+    tags.tags.length ? table(repo.mirror ? ["Tag", "Digest", "Size", "Cached"] : ["Tag", "Digest", "Size", "Pushed", ""], rows, "settings-tags") : emptyState("No tags", ""),
     pager(page, PER_PAGE, tags.total, (p) => repoPath(name) + "/-/settings?page=" + p));
 }
 
-function dangerSection(name, ctx) {
+function dangerSection(name, repo, ctx) {
   const msg = h("div", { "aria-live": "polite" });
   const confirmInput = h("input", { name: "confirm", autocomplete: "off", placeholder: name });
-  const btn = h("button", { type: "submit", class: "btn btn-danger", disabled: true }, "Delete this repository");
+  const btn = h("button", { type: "submit", class: "btn btn-danger", disabled: true }, repo.mirror ? "Remove from the cache" : "Delete this repository");
   confirmInput.addEventListener("input", () => (btn.disabled = confirmInput.value !== name));
   return h("section", { class: "card section danger", "aria-labelledby": "danger-h" },
-    h("h2", { id: "danger-h" }, "Delete repository"), msg,
-    h("p", {}, "This deletes every tag and manifest of ", h("strong", {}, name), ". It cannot be undone."),
+    h("h2", { id: "danger-h" }, repo.mirror ? "Remove from the cache" : "Delete repository"), msg,
+    repo.mirror
+      ? h("p", {}, "This drops every cached tag and manifest of ", h("strong", {}, name), " from this registry. The upstream keeps them: the next pull fetches them again.")
+      : h("p", {}, "This deletes every tag and manifest of ", h("strong", {}, name), ". It cannot be undone."),
     h("form", { class: "stack", id: "delete-repo-form", onsubmit: async (ev) => {
       ev.preventDefault();
       if (confirmInput.value !== name) return;
@@ -101,12 +108,12 @@ export async function settingsPage(root, name, ctx) {
     mount(root, emptyState("You cannot change this repository", "Its settings need admin rights on it: its owner, an organization owner, an admin grant or a registry administrator.", h("a", { class: "btn", href: repoPath(name) }, "Back to the repository")));
     return;
   }
-  const tags = await tagsSection(name, page, ctx);
+  const tags = await tagsSection(name, repo, page, ctx);
   if (!ctx.isCurrent()) return;
   mount(root, h("div", { class: "page" },
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: repoPath(name) }, name), " / ", h("span", { "aria-current": "page" }, "Settings")),
-    h("h1", {}, "Settings"),
+    h("h1", {}, "Settings ", mirrorBadge(repo.mirror)),
     h("div", { class: "layout" },
       h("div", { class: "layout-main" }, descriptionSection(name, repo), tags),
-      h("aside", { class: "layout-side" }, visibilitySection(name, repo), dangerSection(name, ctx)))));
+      h("aside", { class: "layout-side" }, visibilitySection(name, repo), dangerSection(name, repo, ctx)))));
 }
