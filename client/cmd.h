@@ -22,6 +22,12 @@ int cmd_tag(const struct cli *g, int argc, char **argv);
 int cmd_rmi(const struct cli *g, int argc, char **argv);
 int cmd_login(const struct cli *g, int argc, char **argv);
 int cmd_logout(const struct cli *g, int argc, char **argv);
+/* Containers (client/cmd_run.c, cmd_ps.c, cmd_logs.c, cmd_stop.c, cmd_rm.c). */
+int cmd_run(const struct cli *g, int argc, char **argv);
+int cmd_ps(const struct cli *g, int argc, char **argv);
+int cmd_logs(const struct cli *g, int argc, char **argv);
+int cmd_stop(const struct cli *g, int argc, char **argv);
+int cmd_rm(const struct cli *g, int argc, char **argv);
 
 /* Print "berth: <msg>" on stderr; returns 1 for `return cmd_fail(...)`. */
 int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -28,6 +28,11 @@ static const struct {
     {"rmi", cmd_rmi, "Remove local image names (and content nothing else uses)"},
     {"login", cmd_login, "Store credentials for a registry"},
     {"logout", cmd_logout, "Remove stored credentials for a registry"},
+    {"run", cmd_run, "Run a command in a new container"},
+    {"ps", cmd_ps, "List containers"},
+    {"logs", cmd_logs, "Show a detached container's output"},
+    {"stop", cmd_stop, "Stop running containers"},
+    {"rm", cmd_rm, "Remove containers"},
 };
 
 int cmd_fail(const char *fmt, ...)
@@ -44,7 +49,7 @@ int cmd_fail(const char *fmt, ...)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: berth [OPTIONS] COMMAND [ARGS...]\n\n"
-	             "Pull and manage container images.\n\n"
+	             "Pull, manage and run container images.\n\n"
 	             "Options:\n"
 	             "  --root DIR                local store (default /var/lib/berth as root,\n"
 	             "                            ~/.local/share/berth otherwise; env BERTH_ROOT)\n"

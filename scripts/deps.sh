@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libmicrohttpd-dev libsqlite3-dev libssl-dev libjansson-dev libargon2-dev libcurl4-openssl-dev libarchive-dev
-	libcmark-gfm-dev libcmark-gfm-extensions-dev)
+	libcmark-gfm-dev libcmark-gfm-extensions-dev libseccomp-dev)
 test_pkgs=(python3 curl jq openssl skopeo podman runc docker-registry busybox-static
 	uidmap iptables sqlite3 apache2-utils
 	chromium)
