@@ -224,8 +224,8 @@ await test("the pull and run commands are copied to the clipboard, for docker, p
   await page.click(".pull-box [data-client=podman]");
   await copy("pull", `podman pull ${HOST}/alice/app:latest`);
   await page.click(".pull-box [data-client=berth]");
-  eq(await page.textContent("#pull-run-cmd"), `berth run ${HOST}/alice/app:latest`, "berth run command");
-  await copy("run", `berth run ${HOST}/alice/app:latest`);
+  eq(await page.textContent("#pull-run-cmd"), `berth run --rm -it ${HOST}/alice/app:latest`, "berth run command");
+  await copy("run", `berth run --rm -it ${HOST}/alice/app:latest`);
   await copy("pull", `berth pull ${HOST}/alice/app:latest`);
   await shot(page, "repository-berth-commands");
   await page.click(".pull-box [data-client=docker]");
@@ -563,7 +563,7 @@ await test("the cached repository's page: badge, notice naming the upstream, las
   const tags = await ap.$$eval(".tags-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent));
   eq(JSON.stringify(tags), JSON.stringify(["v1"]), "cached tags");
   await ap.click(".pull-box [data-client=berth]");
-  eq(await ap.textContent("#pull-run-cmd"), `berth run ${HOST}/up/library/base:v1`, "run command");
+  eq(await ap.textContent("#pull-run-cmd"), `berth run --rm -it ${HOST}/up/library/base:v1`, "run command");
   await ap.click(".pull-box [data-client=docker]");
   await shot(ap, "repository-mirror");
   const dark = await newContext({ colorScheme: "dark" });

@@ -5,11 +5,11 @@ import { api, session } from "../api.js";
 import { apiRepoPath, badge, copyButton, emptyState, h, humanCount, humanSize, mirrorBadge, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
 
 const PER_PAGE = 25;
-// Each client's commands: pull, and run (berth run pulls what is missing, then runs it).
+// Each client's commands: pull, and run (each pulls what is missing, then runs it).
 const CLIENTS = [
   ["docker", "docker pull", "docker run --rm -it"],
   ["podman", "podman pull", "podman run --rm -it"],
-  ["berth", "berth pull", "berth run"],
+  ["berth", "berth pull", "berth run --rm -it"],
 ];
 
 // The command box: a tab per client, then its pull and run commands, each with a copy
