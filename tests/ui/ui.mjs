@@ -654,6 +654,30 @@ await test("run the rule now: its row follows the run to 'ok' with 2 images copi
   await ap.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication.png` });
 });
 
+await test("a rule whose source is down: its run ends 'failed', with the error counted and its message shown", async () => {
+  const v = { name: "broken", source: "http://127.0.0.1:9", repositories: "team/app", interval: "0" };
+  for (const f of ["name", "source", "repositories", "tags", "destination", "interval", "username", "password"]) await ap.fill("#rule-" + f, v[f] || "");
+  await ap.click("#rule-form button[type=submit]");
+  const row = ap.locator("#replication tr[data-rule=broken]");
+  await row.waitFor();
+  await row.locator(".run-btn").click();
+  let status = "";
+  for (let i = 0; i < 120 && status !== "failed" && status !== "ok"; i++) {
+    await ap.waitForTimeout(500);
+    status = await row.locator(".rule-status .badge").textContent().catch(() => "");
+  }
+  eq(status, "failed", "status");
+  const api = (await http("GET", "/api/v1/replication/broken", adminAuth)).json().status;
+  check(api.message && api.errors >= 1, "API status: " + JSON.stringify(api));
+  eq(await row.locator(".rule-message").textContent(), api.message, "message");
+  eq(await row.locator(".rule-errors").textContent(), String(api.errors), "errors");
+  check(await row.locator(".rule-errors.error-text").count() === 1, "errors not marked");
+  await ap.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication-failed.png` });
+  await row.locator("button", { hasText: "Delete" }).click();
+  await row.locator("button", { hasText: "Confirm delete" }).click();
+  await row.waitFor({ state: "detached" });
+});
+
 await test("delete the rule (two clicks): it is gone, the copied repository stays, all three changes are audited", async () => {
   const row = ap.locator("#replication tr[data-rule=copy-up]");
   await row.locator("button", { hasText: "Delete" }).click();

@@ -27,7 +27,7 @@ function ruleRow(rule, actions) {
   const filter = rule.repositories + (rule.tags && rule.tags !== "*" ? " : " + rule.tags : "");
   return h("tr", { "data-rule": rule.name },
     h("td", { class: "nowrap" }, h("strong", {}, rule.name)),
-    h("td", { class: "wrap" }, h("span", { class: "mono small" }, rule.source), h("br"),
+    h("td", { class: "wrap rule-source" }, h("span", { class: "mono small" }, rule.source), h("br"),
       h("span", { class: "mono small", title: "repositories : tags" }, filter),
       rule.username ? h("div", { class: "muted small" }, "as " + rule.username) : null),
     h("td", { class: "mono small" }, rule.destination ? rule.destination + "/" : h("span", { class: "muted" }, "same names")),
@@ -35,13 +35,13 @@ function ruleRow(rule, actions) {
       st.next_run_at && rule.interval ? h("div", { class: "muted small" }, "next ", timeAgo(st.next_run_at)) : null),
     h("td", { class: "rule-status" }, statusBadge(st),
       h("div", { class: "muted small" }, st.last_finished_at ? timeAgo(st.last_finished_at) : st.last_started_at ? ["started ", timeAgo(st.last_started_at)] : null)),
-    h("td", { class: "num rule-counts" },
-      h("span", { class: "rule-copied", title: "images copied by the last run" }, String(st.images_copied || 0)), " / ",
-      h("span", { title: "tags up to date" }, String(st.unchanged || 0)), " / ",
-      h("span", { class: st.errors ? "rule-errors error-text" : "rule-errors", title: "errors" }, String(st.errors || 0)),
-      h("div", { class: "muted small", title: "images copied by every run" }, String(st.total_images_copied || 0) + " in all")),
+    h("td", { class: "rule-counts small" },
+      h("div", { title: "images copied by the last run" }, h("strong", { class: "rule-copied" }, String(st.images_copied || 0)), " copied"),
+      h("div", { title: "tags the last run found up to date" }, String(st.unchanged || 0), " up to date"),
+      h("div", { title: "tags the last run could not copy" }, h("span", { class: st.errors ? "rule-errors error-text" : "rule-errors" }, String(st.errors || 0)), st.errors === 1 ? " error" : " errors"),
+      h("div", { class: "muted", title: "images copied by every run" }, String(st.total_images_copied || 0), " in all")),
     h("td", { class: "wrap small rule-message" }, st.message || h("span", { class: "muted" }, "—")),
-    h("td", { class: "actions" }, actions));
+    h("td", {}, h("div", { class: "actions" }, actions)));
 }
 
 // Each field's input and the place of its error message.
@@ -222,7 +222,7 @@ export async function replicationSection() {
     if (old) old.replaceWith(ruleRow(rule, actions(rule)));
   };
   const draw = (rules) => mount(listBox, rules.length
-    ? table(["Rule", "Source", "Destination", "Interval", "Last run", "Copied / up to date / errors", "Message", ""],
+    ? table(["Rule", "Source", "Destination", "Schedule", "Last run", "Images", "Message", ""],
       rules.map((r) => ruleRow(r, actions(r))), "replication-table")
     : emptyState("No replication rules", "Add one to copy images from another registry on a schedule."));
 
