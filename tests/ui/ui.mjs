@@ -647,6 +647,7 @@ await test("run the rule now: its row follows the run to 'ok' with 2 images copi
   }
   eq(status, "ok", "status (message: " + (await row.locator(".rule-message").textContent()) + ")");
   eq(copied, "2", "images copied");
+  check((await ap.textContent("#replication .alert-success")).includes("Rule copy-up ran: ok"), "announcement of the run's end");
   check((await row.locator(".rule-message").textContent()).includes("2 copied"), "message");
   await checkTime(row.locator(".rule-status time"), (await http("GET", "/api/v1/replication/copy-up", adminAuth)).json().status.last_finished_at, "last run");
   const tags = (await http("GET", "/v2/replica/team/app/tags/list", adminAuth)).json().tags.sort();
@@ -667,6 +668,7 @@ await test("a rule whose source is down: its run ends 'failed', with the error c
     status = await row.locator(".rule-status .badge").textContent().catch(() => "");
   }
   eq(status, "failed", "status");
+  check((await ap.textContent("#replication .alert-error")).includes("Rule broken ran: failed"), "announcement of the failed run");
   const api = (await http("GET", "/api/v1/replication/broken", adminAuth)).json().status;
   check(api.message && api.errors >= 1, "API status: " + JSON.stringify(api));
   eq(await row.locator(".rule-message").textContent(), api.message, "message");

@@ -188,7 +188,13 @@ export async function replicationSection() {
         await new Promise((res) => setTimeout(res, POLL_MS));
         const rule = await api("GET", "/replication/" + encodeURIComponent(name));
         replaceRow(rule);
-        if (rule.status.state === "idle") break;
+        if (rule.status.state === "idle") {
+          // Said once the run ends (the live region announces it to screen readers too).
+          const st = rule.status;
+          mount(msg, alertBox(`Rule ${rule.name} ran: ${st.last_result || "no result"}` + (st.message ? ` (${st.message})` : "") + ".",
+            st.last_result === "ok" ? "success" : "error"));
+          break;
+        }
       }
     } catch (e) {
       if (e.status === 404) reload();

@@ -128,7 +128,7 @@ export async function repoPage(root, name, ctx) {
           h("h2", { id: "tags-h" }, "Tags ", h("span", { class: "count" }, String(tags.total))),
           repo.mirror ? h("p", { class: "muted small" }, "The tags pulled through this registry so far, not every tag upstream.") : null,
           tags.tags.length
-            ? table(["Tag", "Digest", "Platforms", "Size", "Last pushed", "Last pulled"], rows, "tags-table")
+            ? table(["Tag", "Digest", "Platforms", "Size", repo.mirror ? "Cached" : "Last pushed", "Last pulled"], rows, "tags-table")
             : emptyState("No tags", "Every manifest here is untagged; push one with a tag."),
           pager(page, PER_PAGE, tags.total, (p) => repoPath(name) + "?page=" + p)),
         h("section", { class: "card section", "aria-labelledby": "overview-h" }, h("h2", { id: "overview-h" }, "Overview"), overview)),
