@@ -1,9 +1,15 @@
 /* Content digests: strict parsing of the "algo:hex" string form, and incremental hashing
- * over OpenSSL 3's EVP interface (sha256, sha512). */
+ * (sha256, sha512) over OpenSSL's SHA256_CTX/SHA512_CTX. Those plain structs (the same
+ * assembly EVP uses) let a running hash be exported and resumed on another node. */
+/* The SHA*_Init/Update/Final functions are deprecated in OpenSSL 3 in favour of EVP, which
+ * cannot export its state; they are kept and tested upstream. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "common/digest.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +31,10 @@ static const struct {
 };
 
 struct digest_ctx {
-	EVP_MD_CTX *md;
+	union {
+		SHA256_CTX s256;
+		SHA512_CTX s512;
+	} u;
 	enum digest_algo algo;
 	uint64_t length;
 };
@@ -92,28 +101,18 @@ bool digest_equal(const struct digest *a, const struct digest *b)
 	return a->algo == b->algo && strcmp(a->str, b->str) == 0;
 }
 
-/* EVP only fails here on allocation failure or a broken OpenSSL install; like xmalloc, we
- * abort rather than make every caller of a hash update handle an impossible error. */
-static void digest_evp_fail(const char *what)
-{
-	fprintf(stderr, "berth: OpenSSL %s failed\n", what);
-	abort();
-}
-
 static void digest_ctx_init(struct digest_ctx *ctx)
 {
-	const EVP_MD *md = ctx->algo == DIGEST_SHA512 ? EVP_sha512() : EVP_sha256();
-	if (EVP_DigestInit_ex(ctx->md, md, NULL) != 1)
-		digest_evp_fail("EVP_DigestInit_ex");
+	if (ctx->algo == DIGEST_SHA512)
+		SHA512_Init(&ctx->u.s512);
+	else
+		SHA256_Init(&ctx->u.s256);
 	ctx->length = 0;
 }
 
 struct digest_ctx *digest_ctx_new(enum digest_algo algo)
 {
 	struct digest_ctx *ctx = xcalloc(1, sizeof *ctx);
-	ctx->md = EVP_MD_CTX_new();
-	if (!ctx->md)
-		digest_evp_fail("EVP_MD_CTX_new");
 	ctx->algo = algo;
 	digest_ctx_init(ctx);
 	return ctx;
@@ -123,18 +122,25 @@ void digest_ctx_update(struct digest_ctx *ctx, const void *data, size_t len)
 {
 	if (len == 0)
 		return;
-	if (EVP_DigestUpdate(ctx->md, data, len) != 1)
-		digest_evp_fail("EVP_DigestUpdate");
+	if (ctx->algo == DIGEST_SHA512)
+		SHA512_Update(&ctx->u.s512, data, len);
+	else
+		SHA256_Update(&ctx->u.s256, data, len);
 	ctx->length += len;
 }
 
 void digest_ctx_final(struct digest_ctx *ctx, struct digest *out)
 {
 	static const char hexdig[] = "0123456789abcdef";
-	unsigned char raw[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (EVP_DigestFinal_ex(ctx->md, raw, &n) != 1)
-		digest_evp_fail("EVP_DigestFinal_ex");
+	unsigned char raw[SHA512_DIGEST_LENGTH];
+	unsigned int n;
+	if (ctx->algo == DIGEST_SHA512) {
+		SHA512_Final(raw, &ctx->u.s512);
+		n = SHA512_DIGEST_LENGTH;
+	} else {
+		SHA256_Final(raw, &ctx->u.s256);
+		n = SHA256_DIGEST_LENGTH;
+	}
 	out->algo = ctx->algo;
 	int o = snprintf(out->str, sizeof out->str, "%s:", digest_algos[ctx->algo].name);
 	for (unsigned int i = 0; i < n; i++) {
@@ -163,7 +169,6 @@ void digest_ctx_free(struct digest_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	EVP_MD_CTX_free(ctx->md);
 	free(ctx);
 }
 
@@ -199,4 +204,116 @@ int digest_fd(int fd, enum digest_algo algo, struct digest *out, uint64_t *size_
 	if (size_out)
 		*size_out = off;
 	return 0;
+}
+
+/* The export format, all numbers in lowercase hex, separated by single spaces:
+ *   "v1 ALGO LENGTH H0 .. H7 NUM PENDING"
+ * H0..H7 the chaining words, NUM the bytes of the unfinished block and PENDING those
+ * bytes (empty when NUM is 0). The bit count is LENGTH * 8 and is not stored twice. */
+char *digest_ctx_export(const struct digest_ctx *ctx)
+{
+	static const char hexdig[] = "0123456789abcdef";
+	char pending[2 * SHA512_CBLOCK + 1];
+	const unsigned char *p;
+	unsigned num;
+	uint64_t h[8];
+	if (ctx->algo == DIGEST_SHA512) {
+		num = ctx->u.s512.num;
+		p = ctx->u.s512.u.p;
+		for (int i = 0; i < 8; i++)
+			h[i] = ctx->u.s512.h[i];
+	} else {
+		num = ctx->u.s256.num;
+		p = (const unsigned char *)ctx->u.s256.data;
+		for (int i = 0; i < 8; i++)
+			h[i] = ctx->u.s256.h[i];
+	}
+	for (unsigned i = 0; i < num; i++) {
+		pending[2 * i] = hexdig[p[i] >> 4];
+		pending[2 * i + 1] = hexdig[p[i] & 15];
+	}
+	pending[2 * num] = '\0';
+	return xasprintf("v1 %s %" PRIx64 " %" PRIx64 " %" PRIx64 " %" PRIx64 " %" PRIx64 " %" PRIx64 " %" PRIx64
+	                 " %" PRIx64 " %" PRIx64 " %x %s",
+	                 digest_algos[ctx->algo].name, ctx->length, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], num,
+	                 pending);
+}
+
+static int digest_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Parse one space-terminated lowercase hex number of at most `digits` digits at *s. */
+static int digest_take_hex(const char **s, unsigned digits, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned n = 0;
+	int d;
+	while ((d = digest_hexval(**s)) >= 0) {
+		if (++n > digits)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+		(*s)++;
+	}
+	if (n == 0 || **s != ' ')
+		return -1;
+	(*s)++;
+	*out = v;
+	return 0;
+}
+
+struct digest_ctx *digest_ctx_import(const char *state, struct berr *err)
+{
+	const char *s = state;
+	enum digest_algo algo;
+	if (strncmp(s, "v1 sha256 ", 10) == 0)
+		algo = DIGEST_SHA256;
+	else if (strncmp(s, "v1 sha512 ", 10) == 0)
+		algo = DIGEST_SHA512;
+	else {
+		berr_set(err, BERR_INTERNAL, "saved digest state: unknown format");
+		return NULL;
+	}
+	s += 10;
+	unsigned block = algo == DIGEST_SHA512 ? SHA512_CBLOCK : SHA256_CBLOCK;
+	unsigned word = algo == DIGEST_SHA512 ? 16 : 8;
+	uint64_t length, h[8], num;
+	bool ok = digest_take_hex(&s, 16, &length) == 0;
+	for (int i = 0; ok && i < 8; i++)
+		ok = digest_take_hex(&s, word, &h[i]) == 0;
+	/* The pending bytes are exactly what the length leaves of the last block. */
+	ok = ok && length < (UINT64_C(1) << 61) && digest_take_hex(&s, 4, &num) == 0 && num == length % block &&
+	     strlen(s) == 2 * num;
+	for (size_t i = 0; ok && s[i]; i++)
+		ok = digest_hexval(s[i]) >= 0;
+	if (!ok) {
+		berr_set(err, BERR_INTERNAL, "saved digest state is malformed");
+		return NULL;
+	}
+	struct digest_ctx *ctx = digest_ctx_new(algo);
+	unsigned char *p;
+	if (algo == DIGEST_SHA512) {
+		for (int i = 0; i < 8; i++)
+			ctx->u.s512.h[i] = h[i];
+		ctx->u.s512.Nl = length << 3;
+		ctx->u.s512.Nh = length >> 61;
+		ctx->u.s512.num = (unsigned)num;
+		p = ctx->u.s512.u.p;
+	} else {
+		for (int i = 0; i < 8; i++)
+			ctx->u.s256.h[i] = (SHA_LONG)h[i];
+		ctx->u.s256.Nl = (SHA_LONG)(length << 3);
+		ctx->u.s256.Nh = (SHA_LONG)(length >> 29);
+		ctx->u.s256.num = (unsigned)num;
+		p = (unsigned char *)ctx->u.s256.data;
+	}
+	for (unsigned i = 0; i < num; i++)
+		p[i] = (unsigned char)(digest_hexval(s[2 * i]) << 4 | digest_hexval(s[2 * i + 1]));
+	ctx->length = length;
+	return ctx;
 }

@@ -42,6 +42,12 @@ void digest_ctx_reset(struct digest_ctx *ctx);
 uint64_t digest_ctx_length(const struct digest_ctx *ctx);
 enum digest_algo digest_ctx_algo(const struct digest_ctx *ctx);
 void digest_ctx_free(struct digest_ctx *ctx);
+/* The running state as a short printable string (no newline, under 512 bytes) that
+ * digest_ctx_import turns back into a context continuing where this one stands, on any
+ * host. Caller frees. */
+char *digest_ctx_export(const struct digest_ctx *ctx);
+/* A context from digest_ctx_export's string; NULL with err if it is malformed. */
+struct digest_ctx *digest_ctx_import(const char *state, struct berr *err);
 
 /* One-shot digest of a buffer. */
 void digest_buffer(enum digest_algo algo, const void *data, size_t len, struct digest *out);

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/metrics.h"
 #include "server/meta.h"
 #include "server/proxy.h"
 #include "server/registry.h"
@@ -69,6 +70,10 @@ void api_begin(struct req *r)
 		req_fail(r, BERR_NOT_FOUND, "%s is not an API endpoint", r->url);
 		return;
 	}
+	if (r->route.kind == ROUTE_METRICS) {
+		metrics_serve(r);
+		return;
+	}
 	if (r->route.kind == ROUTE_TOKEN || r->route.kind == ROUTE_API_V1) {
 		r->meta = meta_get(&r->err);
 		if (!r->meta)
@@ -119,6 +124,7 @@ void api_begin(struct req *r)
 	case ROUTE_TOKEN:
 	case ROUTE_API_V1:
 	case ROUTE_WEB:
+	case ROUTE_METRICS:
 		break;
 	}
 }

@@ -1,17 +1,25 @@
 /* GET/HEAD/DELETE /v2/<name>/blobs/<digest>: blobs are served with sendfile straight from
- * the store, whole or as one byte range, and only through repositories they are linked
- * into. A manifest's digest is also served as a blob, as Distribution does. */
+ * the store (or streamed from an object store, or redirected to a presigned URL with
+ * --storage-redirect), whole or as one byte range, and only through repositories they are
+ * linked into. A manifest's digest is also served as a blob, as Distribution does. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/digest.h"
+#include "common/log.h"
 #include "common/range.h"
+#include "common/xalloc.h"
 #include "server/api.h"
 #include "server/meta.h"
 #include "server/proxy.h"
 #include "server/registry.h"
+
+/* Seconds a presigned blob URL stays valid (Distribution's default too). */
+#define BLOB_REDIRECT_EXPIRES 1200
+/* Bytes handed to libmicrohttpd per read from a streamed blob. */
+#define BLOB_STREAM_BLOCK (64 * 1024)
 
 static void api_blob_headers(struct MHD_Response *resp, const struct digest *d, const char *content_type)
 {
@@ -45,6 +53,44 @@ static bool api_blob_from_manifest(struct req *r, int64_t repo_id, const struct 
 	return true;
 }
 
+/* libmicrohttpd pulls a streamed blob through these; the reader is owned by the response. */
+static ssize_t api_blob_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct blob_reader *br = cls;
+	(void)pos;
+	struct berr err = {0};
+	ssize_t n = blob_reader_read(br, buf, max, &err);
+	if (n < 0)
+		log_warn("blob stream: %s", err.message);
+	if (n <= 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	return n;
+}
+
+static void api_blob_stream_free(void *cls)
+{
+	struct blob_reader *br = cls;
+	blob_reader_close(br);
+	free(br);
+}
+
+/* With --storage-redirect: answer a GET with 307 to a presigned URL. False if the store
+ * cannot presign (the blob is then served directly). */
+static bool api_blob_redirect(struct req *r, const struct digest *d)
+{
+	if (!r->reg->cfg->storage_redirect || r->method != HTTP_GET)
+		return false;
+	struct berr e2 = {0};
+	cleanup_free char *url = blobstore_presign(r->reg->blobs, d, BLOB_REDIRECT_EXPIRES, &e2);
+	if (!url)
+		return false;
+	struct MHD_Response *resp = resp_empty();
+	resp_header(resp, "Location", url);
+	resp_header(resp, "Docker-Content-Digest", d->str);
+	req_respond(r, 307, resp);
+	return true;
+}
+
 static void api_blob_get(struct req *r, const struct digest *d)
 {
 	int64_t repo_id;
@@ -70,6 +116,8 @@ static void api_blob_get(struct req *r, const struct digest *d)
 		req_respond(r, 304, resp);
 		return;
 	}
+	if (api_blob_redirect(r, d))
+		return;
 	struct blob_reader br;
 	if (blobstore_open_read(r->reg->blobs, d, &br, &r->err) < 0) {
 		if (r->err.code == BERR_BLOB_UNKNOWN)
@@ -80,7 +128,7 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	struct byte_range range;
 	enum range_result rr = range_parse_request(req_header(r, "Range"), br.size, &range);
 	if (rr == RANGE_UNSATISFIABLE) {
-		close(br.fd);
+		blob_reader_close(&br);
 		berr_set(&r->err, BERR_RANGE_INVALID, "range not satisfiable for a blob of %" PRIu64 " bytes", br.size);
 		unsigned int st;
 		struct MHD_Response *resp = resp_error(r, &r->err, &st);
@@ -97,10 +145,16 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	}
 	struct MHD_Response *resp;
 	if (r->method == HTTP_HEAD) {
-		close(br.fd);
+		blob_reader_close(&br);
 		resp = resp_head(len);
-	} else {
+	} else if (br.fd >= 0) {
 		resp = resp_fd(br.fd, off, len);
+	} else {
+		struct blob_reader *owned = xmalloc(sizeof *owned);
+		*owned = br;
+		blob_reader_range(owned, off, len);
+		resp = MHD_create_response_from_callback(len, BLOB_STREAM_BLOCK, api_blob_stream_read, owned,
+		                                         api_blob_stream_free);
 	}
 	api_blob_headers(resp, d, "application/octet-stream");
 	if (status == 206)

@@ -15,6 +15,7 @@
 #include "server/meta.h"
 #include "server/proxy.h"
 #include "server/pulls.h"
+#include "server/webhooks.h"
 #include "server/registry.h"
 
 #define MANIFEST_MAX_TAGS 64
@@ -141,6 +142,8 @@ static void api_manifest_put_end(struct req *r)
 	char *detail = api_tags_detail(&tl); /* no cleanup_ here: the goto below jumps past it */
 	api_audit(r, "push", target, detail);
 	free(detail);
+	for (size_t i = 0; i < tl.n; i++) /* ops: webhooks, one event per tag pushed */
+		webhooks_emit(r->meta, "push", r->route.name, tl.tags[i], got.str, r->auth ? r->auth->name : NULL);
 	struct MHD_Response *resp = resp_empty();
 	resp_headerf(resp, "Location", "/v2/%s/manifests/%s", r->route.name, got.str);
 	resp_header(resp, "Docker-Content-Digest", got.str);
@@ -279,6 +282,8 @@ static void api_manifest_delete(struct req *r)
 	char target[600];
 	snprintf(target, sizeof target, "%s%c%s", r->route.name, is_digest ? '@' : ':', r->route.param);
 	api_audit(r, is_digest ? "delete_manifest" : "delete_tag", target, NULL);
+	webhooks_emit(r->meta, "delete", r->route.name, is_digest ? NULL : r->route.param, is_digest ? d.str : NULL,
+	              r->auth ? r->auth->name : NULL); /* ops: webhooks */
 	req_respond(r, 202, resp_empty());
 }
 

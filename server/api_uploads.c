@@ -246,7 +246,7 @@ void api_upload(struct req *r)
 			req_respond_error(r, &e2);
 		return;
 	}
-	if (uploads_status(r->reg, r->meta, id, repo_id, &size, &r->err) < 0) {
+	if (uploads_status(r->reg, r->meta, id, repo_id, r->method == HTTP_DELETE ? NULL : &size, &r->err) < 0) {
 		req_respond_error(r, &r->err);
 		return;
 	}

@@ -136,6 +136,18 @@ static bool api_v1_route(const char *path, struct api_v1 *c)
 		c->handler = api_v1_replication_rule;
 	else if (n == 3 && SEG(0, "replication") && SEG(2, "run") && PARAM(c->p1, 1))
 		c->handler = api_v1_replication_run;
+	else if (n == 1 && SEG(0, "tag-rules")) /* ops: tag rules, retention */
+		c->handler = api_v1_tag_rules;
+	else if (n == 2 && SEG(0, "tag-rules") && PARAM(c->p1, 1))
+		c->handler = api_v1_tag_rule;
+	else if (n == 1 && SEG(0, "retention"))
+		c->handler = api_v1_retention;
+	else if (n == 1 && SEG(0, "webhooks")) /* ops: webhooks */
+		c->handler = api_v1_webhooks;
+	else if (n == 2 && SEG(0, "webhooks") && PARAM(c->p1, 1))
+		c->handler = api_v1_webhook;
+	else if (n == 3 && SEG(0, "webhooks") && PARAM(c->p1, 1) && SEG(2, "deliveries"))
+		c->handler = api_v1_webhook_deliveries;
 	else
 		return false;
 #undef SEG

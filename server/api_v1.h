@@ -67,6 +67,22 @@ bool api_v1_repo_access(struct req *r, const char *name, struct meta_repo_info *
 /* The platforms ("os/arch[/variant]") of manifest digest in repo_id, as a new JSON array:
  * an index's (attestations left out) or an image config's; empty when unknown. */
 json_t *api_v1_manifest_platforms(struct req *r, int64_t repo_id, const char *digest);
+/* ops: tag rules, retention (api_v1_policies.c) */
+void api_v1_tag_rules(struct req *r, struct api_v1 *c);
+void api_v1_tag_rule(struct req *r, struct api_v1 *c);
+void api_v1_retention(struct req *r, struct api_v1 *c);
+/* ops: webhooks (api_v1_webhooks.c) */
+void api_v1_webhooks(struct req *r, struct api_v1 *c);
+void api_v1_webhook(struct req *r, struct api_v1 *c);
+void api_v1_webhook_deliveries(struct req *r, struct api_v1 *c);
+/* Whether the caller may manage rules or webhooks of a repository or namespace: admins,
+ * the namespace's user or organization owners, and for a repository whoever has admin
+ * rights on it. With respond, a refusal is answered (401/403). */
+bool api_v1_may_manage_scope(struct req *r, const char *scope_kind, const char *scope, bool respond);
+/* Read exactly one of the body fields "namespace" and "repository" (400 otherwise). */
+int api_v1_scope_field(struct req *r, struct api_v1 *c, const char **scope_kind, const char **scope);
+/* A numeric id path parameter p: positive decimal, or responds 404 and returns -1. */
+int api_v1_param_id(struct req *r, const char *p, int64_t *id);
 
 /* Answer 405 UNSUPPORTED naming the path. */
 void api_v1_bad_method(struct req *r);

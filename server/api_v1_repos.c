@@ -12,6 +12,7 @@
 #include "server/auth.h"
 #include "server/markdown.h"
 #include "server/registry.h"
+#include "server/webhooks.h"
 
 #define API_V1_PER_PAGE_DEFAULT 25
 #define API_V1_PER_PAGE_MAX     100
@@ -319,6 +320,7 @@ void api_v1_repo_tag(struct req *r, struct api_v1 *c)
 	char target[API_V1_PARAM_MAX * 2 + 2];
 	snprintf(target, sizeof target, "%s:%s", c->p1, c->p2);
 	api_v1_audit_log(r, "tag_delete", target, NULL);
+	webhooks_emit(r->meta, "delete", c->p1, c->p2, NULL, r->auth->name); /* ops: webhooks */
 	api_v1_no_content(r);
 }
 

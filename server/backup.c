@@ -19,6 +19,7 @@
 #include "common/digest.h"
 #include "common/xalloc.h"
 #include "server/config.h"
+#include "server/store.h"
 #include "server/meta.h"
 #include "storage/blobstore.h"
 
@@ -71,11 +72,11 @@ static int backup_blob(void *ctx, const char *digest, uint64_t size)
 	if (backup_mkdirs(dir) < 0 || (out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		goto done;
 	for (;;) {
-		ssize_t n = read(br.fd, b->buf, BACKUP_BUF);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+		ssize_t n = blob_reader_read(&br, b->buf, BACKUP_BUF, &b->err);
+		if (n < 0) {
+			errno = b->err.sys_errno ? b->err.sys_errno : EIO;
 			goto done;
+		}
 		if (n == 0)
 			break;
 		digest_ctx_update(dc, b->buf, (size_t)n);
@@ -111,7 +112,7 @@ done:
 	digest_ctx_free(dc);
 	if (out >= 0)
 		close(out);
-	close(br.fd);
+	blob_reader_close(&br);
 	return 0;
 }
 
@@ -182,7 +183,7 @@ int backup_main(int argc, char **argv)
 		fprintf(stderr, "berthd: create %s: %s\n", target, strerror(errno));
 		rc = 1;
 	} else if (meta_init(db, &err) < 0 || !(m = meta_get(&err)) || meta_backup(m, dst_db, &err) < 0 ||
-	           !(b.src = blobstore_open(cfg.data_dir, &err))) {
+	           !(b.src = store_open(&cfg, &err))) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		rc = 1;
 	} else {

@@ -66,9 +66,30 @@ static const struct opt config_opts[] = {
      "seconds a cached tag is served before it is revalidated upstream (default 300)", "SECONDS"},
     {"mirror-timeout", "BERTH_MIRROR_TIMEOUT", OPT_INT, OFF(mirror_timeout),
      "seconds an upstream manifest request may take before the cache answers alone (default 10)", "SECONDS"},
+    {"storage", "BERTH_STORAGE", OPT_STRING, OFF(storage), "where blobs live: fs (the data folder; the default) or s3",
+     "DRIVER"},
+    {"s3-endpoint", "BERTH_S3_ENDPOINT", OPT_STRING, OFF(s3_endpoint), "S3 endpoint URL (path-style), for --storage s3",
+     "URL"},
+    {"s3-bucket", "BERTH_S3_BUCKET", OPT_STRING, OFF(s3_bucket), "S3 bucket (must exist)", "NAME"},
+    {"s3-region", "BERTH_S3_REGION", OPT_STRING, OFF(s3_region), "S3 region for signing (default us-east-1)", "R"},
+    {"s3-prefix", "BERTH_S3_PREFIX", OPT_STRING, OFF(s3_prefix), "key prefix inside the bucket (default none)", "P"},
+    {"s3-access-key", "BERTH_S3_ACCESS_KEY", OPT_STRING, OFF(s3_access_key),
+     "S3 access key (default: $AWS_ACCESS_KEY_ID)", "KEY"},
+    {"s3-secret-key", "BERTH_S3_SECRET_KEY", OPT_STRING, OFF(s3_secret_key),
+     "S3 secret key (default: $AWS_SECRET_ACCESS_KEY; prefer it or the config file)", "KEY"},
+    {"storage-redirect", "BERTH_STORAGE_REDIRECT", OPT_BOOL, OFF(storage_redirect),
+     "answer blob GETs with a redirect to a presigned S3 URL", NULL},
     {"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
     {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
+    {"log-format", "BERTH_LOG_FORMAT", OPT_STRING, OFF(log_format), "text (default) or json: one JSON object per line",
+     "FORMAT"},
+    {"metrics-listen", "BERTH_METRICS_LISTEN", OPT_STRING, OFF(metrics_listen),
+     "serve /metrics only on this address, without authentication (default: on --listen, admins only)", "ADDR:PORT"},
+    {"webhook-retry-base", "BERTH_WEBHOOK_RETRY_BASE", OPT_INT, OFF(webhook_retry_base),
+     "seconds before a webhook delivery's first retry, doubling each time (default 10)", "SECONDS"},
+    {"webhook-max-attempts", "BERTH_WEBHOOK_MAX_ATTEMPTS", OPT_INT, OFF(webhook_max_attempts),
+     "webhook delivery attempts before giving up (default 8)", "N"},
     {"read-only", "BERTH_READ_ONLY", OPT_BOOL, OFF(read_only), "serve pulls only; refuse every write", NULL},
     {"threads", "BERTH_THREADS", OPT_INT, OFF(threads), "HTTP worker threads (default 4 per core)", "N"},
     {"max-connections", "BERTH_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
@@ -86,6 +107,9 @@ void config_usage(FILE *out)
 	             "       berthd backup DIR                copy the data folder while berthd runs\n"
 	             "       berthd mirror add|list|del|run   replication rules: copy images from other\n"
 	             "                                        registries on a schedule (berthd mirror --help)\n"
+	             "       berthd policy ...                tag immutability and retention rules\n"
+	             "       berthd retention [--dry-run]     untag what the retention rules say should go\n"
+	             "       berthd webhook ...               webhooks and their deliveries\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API, and a web UI at /.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -248,6 +272,66 @@ static int config_parse_listen(struct config *cfg, struct berr *err)
 	return 0;
 }
 
+/* The S3 settings are complete and well-formed; credentials fall back to the AWS_*
+ * environment variables every S3 tool reads. */
+static int config_check_storage(struct config *cfg, struct berr *err)
+{
+	if (strcmp(cfg->storage, "fs") == 0) {
+		if (cfg->storage_redirect)
+			return berr_set(err, BERR_INTERNAL, "--storage-redirect needs --storage s3");
+		return 0;
+	}
+	if (strcmp(cfg->storage, "s3") != 0)
+		return berr_set(err, BERR_INTERNAL, "--storage must be fs or s3, not '%s'", cfg->storage);
+	const char *env;
+	if (!cfg->s3_access_key && (env = getenv("AWS_ACCESS_KEY_ID")))
+		cfg->s3_access_key = xstrdup(env);
+	if (!cfg->s3_secret_key && (env = getenv("AWS_SECRET_ACCESS_KEY")))
+		cfg->s3_secret_key = xstrdup(env);
+	if (!cfg->s3_endpoint ||
+	    (strncmp(cfg->s3_endpoint, "http://", 7) != 0 && strncmp(cfg->s3_endpoint, "https://", 8) != 0))
+		return berr_set(err, BERR_INTERNAL, "--storage s3 needs --s3-endpoint http://HOST:PORT or https://...");
+	if (!cfg->s3_bucket)
+		return berr_set(err, BERR_INTERNAL, "--storage s3 needs --s3-bucket");
+	/* S3's bucket naming rules; the name goes into every request path unescaped. */
+	size_t bl = strlen(cfg->s3_bucket);
+	bool ok = bl >= 3 && bl <= 63;
+	for (size_t i = 0; ok && i < bl; i++) {
+		char c = cfg->s3_bucket[i];
+		ok =
+		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || ((c == '-' || c == '.') && i > 0 && i < bl - 1);
+	}
+	if (!ok)
+		return berr_set(err, BERR_INTERNAL, "--s3-bucket: '%s' is no valid bucket name (3-63 of a-z 0-9 . -)",
+		                cfg->s3_bucket);
+	if (!cfg->s3_access_key || !cfg->s3_secret_key || !*cfg->s3_access_key || !*cfg->s3_secret_key)
+		return berr_set(err, BERR_INTERNAL,
+		                "--storage s3 needs credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+		                "environment, or s3-access-key and s3-secret-key in the config file");
+	if (!cfg->s3_region)
+		cfg->s3_region = xstrdup("us-east-1");
+	for (const char *p = cfg->s3_region; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return berr_set(err, BERR_INTERNAL, "--s3-region: '%s' is no region name", cfg->s3_region);
+	const char *pfx = cfg->s3_prefix ? cfg->s3_prefix : "";
+	while (*pfx == '/')
+		pfx++;
+	size_t pl = strlen(pfx);
+	for (size_t i = 0; i < pl; i++) {
+		char c = pfx[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '_' || c == '.' || c == '/'))
+			return berr_set(err, BERR_INTERNAL,
+			                "--s3-prefix: only letters, digits and - _ . / are allowed");
+	}
+	if (pl > 200)
+		return berr_set(err, BERR_INTERNAL, "--s3-prefix is longer than 200 characters");
+	char *norm = pl && pfx[pl - 1] != '/' ? xasprintf("%s/", pfx) : xstrdup(pfx);
+	free(cfg->s3_prefix);
+	cfg->s3_prefix = norm;
+	return 0;
+}
+
 int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struct berr *err)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -260,6 +344,10 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->default_visibility = xstrdup("private");
 	cfg->pull_rate_window = 6 * 3600;
 	cfg->log_level = LOG_INFO;
+	cfg->storage = xstrdup("fs");
+	cfg->log_format = xstrdup("text");
+	cfg->webhook_retry_base = 10;
+	cfg->webhook_max_attempts = 8;
 	/* A few per core: requests block on disk and database writes, but more threads than
 	 * that only add queueing (bench/: p99 of manifest GETs). */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -353,10 +441,14 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 		while (n > 0 && cfg->external_url[n - 1] == '/')
 			cfg->external_url[--n] = '\0';
 	}
+	if (log_format_parse(cfg->log_format) < 0)
+		return berr_set(err, BERR_INTERNAL, "--log-format must be text or json, not '%s'", cfg->log_format);
 	if (!!cfg->tls_cert != !!cfg->tls_key)
 		return berr_set(err, BERR_INTERNAL, "--tls-cert and --tls-key go together");
 	if (!*cfg->data_dir)
 		return berr_set(err, BERR_INTERNAL, "--data must not be empty");
+	if (config_check_storage(cfg, err) < 0)
+		return -1;
 	return config_parse_listen(cfg, err);
 }
 
@@ -373,5 +465,14 @@ void config_free(struct config *cfg)
 	free(cfg->external_url);
 	free(cfg->default_visibility);
 	config_list_clear(cfg);
+	free(cfg->storage);
+	free(cfg->s3_endpoint);
+	free(cfg->s3_bucket);
+	free(cfg->s3_region);
+	free(cfg->s3_prefix);
+	free(cfg->s3_access_key);
+	free(cfg->s3_secret_key);
+	free(cfg->log_format);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof *cfg);
 }

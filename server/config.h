@@ -16,7 +16,11 @@ struct config {
 	char *auth; /* "none" */
 	char *tls_cert;
 	char *tls_key;
-	int log_level; /* enum log_level */
+	int log_level;            /* enum log_level */
+	char *log_format;         /* "text" or "json" */
+	char *metrics_listen;     /* "ADDR:PORT" of a separate /metrics listener, or NULL */
+	int webhook_retry_base;   /* seconds before a webhook delivery's first retry */
+	int webhook_max_attempts; /* attempts before a delivery is given up */
 	bool read_only;
 	int threads; /* HTTP worker threads */
 	int max_connections;
@@ -34,6 +38,15 @@ struct config {
 	size_t nmirrors;
 	int mirror_ttl;     /* seconds a cached tag is served before it is revalidated */
 	int mirror_timeout; /* seconds an upstream manifest or token request may take */
+	/* Blob storage: "fs" (the data folder) or "s3" (see docs/storage.md). */
+	char *storage;
+	char *s3_endpoint;
+	char *s3_bucket;
+	char *s3_region;
+	char *s3_prefix; /* normalised: "" or ending in '/' */
+	char *s3_access_key;
+	char *s3_secret_key;
+	bool storage_redirect; /* blob GETs answered with 307 to a presigned URL */
 };
 
 /* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.

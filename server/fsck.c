@@ -16,6 +16,7 @@
 #include "common/digest.h"
 #include "common/xalloc.h"
 #include "server/config.h"
+#include "server/store.h"
 #include "server/meta.h"
 #include "storage/blobstore.h"
 
@@ -61,6 +62,23 @@ static void fsck_repair_blob(struct fsck *f, const struct digest *d, bool quaran
 	f->repaired++;
 }
 
+/* Digest and size of what the reader gives, streamed 1 MiB at a time. */
+static int fsck_digest(struct blob_reader *br, enum digest_algo algo, struct digest *out, uint64_t *size,
+                       struct berr *err)
+{
+	cleanup_free char *buf = xmalloc(1 << 20);
+	struct digest_ctx *ctx = digest_ctx_new(algo);
+	ssize_t n;
+	*size = 0;
+	while ((n = blob_reader_read(br, buf, 1 << 20, err)) > 0) {
+		digest_ctx_update(ctx, buf, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	digest_ctx_final(ctx, out);
+	digest_ctx_free(ctx);
+	return n < 0 ? -1 : 0;
+}
+
 /* Check one recorded blob: file present, size and digest right. */
 static void fsck_check_blob(struct fsck *f, const char *digest, uint64_t size)
 {
@@ -82,8 +100,8 @@ static void fsck_check_blob(struct fsck *f, const char *digest, uint64_t size)
 	}
 	struct digest got;
 	uint64_t got_size = 0;
-	int rc = digest_fd(br.fd, d.algo, &got, &got_size, &err);
-	close(br.fd);
+	int rc = fsck_digest(&br, d.algo, &got, &got_size, &err);
+	blob_reader_close(&br);
 	if (rc < 0) {
 		printf("unreadable blob: %s (%s)\n", d.str, err.message);
 		f->failed = true;
@@ -186,7 +204,7 @@ int fsck_main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	if (meta_init(db, &err) < 0 || !(f.m = meta_get(&err)) || !(f.bs = blobstore_open(cfg.data_dir, &err))) {
+	if (meta_init(db, &err) < 0 || !(f.m = meta_get(&err)) || !(f.bs = store_open(&cfg, &err))) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
 		config_free(&cfg);

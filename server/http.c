@@ -26,6 +26,7 @@
 #include "common/xalloc.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/metrics.h"
 #include "server/registry.h"
 
 /* How long a new connection may stay silent before its first byte, in seconds. */
@@ -67,6 +68,10 @@ static struct {
 #define HTTP_STALLED_SECONDS 5
 
 static char listen_marker, wake_marker;
+
+/* Body size of the response last created on this thread, for req_respond to record in
+ * r->bytes_out: a handler creates its response and queues it on the same thread. */
+static __thread uint64_t http_resp_len;
 
 static void http_pending_remove(struct pending_conn *p)
 {
@@ -367,11 +372,12 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	*con_cls = NULL;
 	if (r->on_cleanup)
 		r->on_cleanup(r);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 + (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
+	metrics_observe(r->route.kind, r->method, r->status, ms / 1e3, r->bytes_in,
+	                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes_out : 0);
 	if (log_enabled(LOG_INFO)) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		double ms =
-		    (double)(now.tv_sec - r->started.tv_sec) * 1e3 + (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
 		char addr[64];
 		http_client_addr(conn, addr);
 		const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
@@ -574,21 +580,25 @@ bool req_has_body(struct req *r)
 
 struct MHD_Response *resp_empty(void)
 {
+	http_resp_len = 0;
 	return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }
 
 struct MHD_Response *resp_take(void *buf, size_t len)
 {
+	http_resp_len = len;
 	return MHD_create_response_from_buffer_with_free_callback(len, buf, free);
 }
 
 struct MHD_Response *resp_copy(const void *buf, size_t len)
 {
+	http_resp_len = len;
 	return MHD_create_response_from_buffer(len, (void *)buf, MHD_RESPMEM_MUST_COPY);
 }
 
 struct MHD_Response *resp_fd(int fd, uint64_t offset, uint64_t len)
 {
+	http_resp_len = len;
 	return MHD_create_response_from_fd_at_offset64(len, fd, offset);
 }
 
@@ -599,6 +609,7 @@ static ssize_t http_no_body(void *cls, uint64_t pos, char *buf, size_t max)
 
 struct MHD_Response *resp_head(uint64_t len)
 {
+	http_resp_len = 0; /* HEAD: the length is announced, nothing is sent */
 	return MHD_create_response_from_callback(len, 4096, http_no_body, NULL, NULL);
 }
 
@@ -625,6 +636,8 @@ void req_respond(struct req *r, unsigned int status, struct MHD_Response *resp)
 	}
 	r->responded = true;
 	r->status = status;
+	r->bytes_out = http_resp_len;
+	http_resp_len = 0;
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
 	/* While stopping, every answer ends its connection: a keep-alive client must not keep
 	 * the shutdown waiting with one request after another. */

@@ -42,7 +42,8 @@ struct req {
 	struct timespec started;
 	unsigned int status; /* status sent, for the access log */
 	uint64_t bytes_in;
-	bool begun; /* routing and the handler's begin step have run */
+	uint64_t bytes_out; /* body bytes of the response queued (for the metrics) */
+	bool begun;         /* routing and the handler's begin step have run */
 	bool responded;
 	bool body_failed;
 	req_body_fn on_body;

@@ -17,10 +17,13 @@
 #include "server/admin.h"
 #include "server/backup.h"
 #include "server/config.h"
+#include "server/store.h"
 #include "server/fsck.h"
 #include "server/http.h"
 #include "server/meta.h"
 #include "server/proxy.h"
+#include "server/metrics.h"
+#include "server/policy.h"
 #include "server/pulls.h"
 #include "server/registry.h"
 #include "server/replication.h"
@@ -28,12 +31,37 @@
 #include "server/tagcache.h"
 #include "server/token.h"
 #include "server/uploads.h"
+#include "server/webhooks.h"
 #include "storage/blobstore.h"
 
 /* Seconds requests in flight get to finish at shutdown. */
 #define SHUTDOWN_GRACE 30
 /* Seconds between writes of the pull counts. */
 #define PULL_COUNT_INTERVAL 5
+
+/* berthd's command line, kept for a SIGHUP reload. */
+static int berthd_argc;
+static char **berthd_argv;
+
+/* SIGHUP: read the settings again (config file, environment, flags, in that order as at
+ * start) and apply the log level. Everything else needs a restart. */
+static void berthd_reload(void)
+{
+	struct config fresh;
+	struct berr err = {0};
+	bool exit_now = false;
+	if (config_load(&fresh, berthd_argc, berthd_argv, &exit_now, &err) < 0) {
+		log_error("SIGHUP: settings not reloaded: %s", err.message);
+		config_free(&fresh);
+		return;
+	}
+	enum log_level old = log_get_level();
+	log_set_level(LOG_INFO); /* so that the change itself is always logged */
+	log_info("SIGHUP: log level %s -> %s%s", log_level_name(old), log_level_name((enum log_level)fresh.log_level),
+	         fresh.config_file ? "" : " (no config file: only the environment and flags were read)");
+	log_set_level((enum log_level)fresh.log_level);
+	config_free(&fresh);
+}
 
 static int berthd_serve(struct config *cfg)
 {
@@ -66,7 +94,7 @@ static int berthd_serve(struct config *cfg)
 
 	struct registry reg = {.cfg = cfg};
 	cleanup_free char *dbpath = xasprintf("%s/berth.db", cfg->data_dir);
-	reg.blobs = blobstore_open(cfg->data_dir, &err);
+	reg.blobs = store_open(cfg, &err);
 	if (!reg.blobs || meta_init(dbpath, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		blobstore_close(reg.blobs);
@@ -94,7 +122,20 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		return 1;
 	}
+	metrics_init();
+	if (webhooks_start(cfg->webhook_retry_base, cfg->webhook_max_attempts, &err) < 0 ||
+	    (cfg->metrics_listen && metrics_listen_start(cfg->metrics_listen, &err) < 0)) {
+		webhooks_stop();
+		pulls_stop();
+		fprintf(stderr, "berthd: %s\n", err.message);
+		meta_shutdown();
+		uploads_free(reg.uploads);
+		blobstore_close(reg.blobs);
+		return 1;
+	}
 	if (http_start(&reg, &err) < 0) {
+		metrics_listen_stop();
+		webhooks_stop();
 		pulls_stop();
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
@@ -111,8 +152,9 @@ static int berthd_serve(struct config *cfg)
 	if (m && strcmp(cfg->auth, "token") == 0 && meta_users_count(m, &nusers, &err) == 0 && nusers == 0)
 		log_warn("no accounts yet: create the first admin with `berthd user add NAME --admin --data %s`",
 		         cfg->data_dir);
-	log_info("berthd %s serving %s%s on %s (data in %s, auth %s%s)", PACKAGE_VERSION,
-	         cfg->tls_cert ? "https" : "http", "", cfg->listen, cfg->data_dir, cfg->auth,
+	cleanup_free char *blobs_at = store_describe(cfg);
+	log_info("berthd %s serving %s%s on %s (data in %s, blobs in %s, auth %s%s)", PACKAGE_VERSION,
+	         cfg->tls_cert ? "https" : "http", "", cfg->listen, cfg->data_dir, blobs_at, cfg->auth,
 	         cfg->read_only ? ", read-only" : "");
 
 	for (;;) {
@@ -120,7 +162,7 @@ static int berthd_serve(struct config *cfg)
 		if (sigwait(&stopset, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload in this version");
+			berthd_reload();
 			continue;
 		}
 		log_info("received %s: stopping (requests in flight get up to %d s)", strsignal(sig), SHUTDOWN_GRACE);
@@ -131,6 +173,8 @@ static int berthd_serve(struct config *cfg)
 	http_stop(SHUTDOWN_GRACE);
 	replication_stop();
 	proxy_shutdown();
+	metrics_listen_stop();
+	webhooks_stop();
 	pulls_stop();
 	tagcache_clear();
 	meta_shutdown();
@@ -151,6 +195,12 @@ int main(int argc, char **argv)
 		return fsck_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "mirror") == 0)
 		return replication_cli_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "policy") == 0)
+		return policy_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "webhook") == 0)
+		return policy_webhook_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "retention") == 0)
+		return policy_retention_main(argc, argv);
 	if (argc > 1 && admin_is_command(argv[1]))
 		return admin_main(argc, argv);
 	struct config cfg;
@@ -166,6 +216,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	log_set_format((enum log_format)log_format_parse(cfg.log_format));
+	berthd_argc = argc - 1;
+	berthd_argv = argv + 1;
 	registry_client_global_init(); /* the pull-through cache's upstream client (libcurl) */
 	int rc = berthd_serve(&cfg);
 	registry_client_global_cleanup();

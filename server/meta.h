@@ -16,6 +16,9 @@
 
 struct meta;
 
+/* Longest tag pattern of a tag rule. */
+#define META_TAG_PATTERN_MAX 128
+
 /* Open (creating if needed) the database at `path`, apply pending migrations from schema/
  * and check it. Call once at start-up, before any meta_get. */
 int meta_init(const char *path, struct berr *err);
@@ -350,5 +353,102 @@ int meta_mirror_repo_get(struct meta *m, int64_t repo_id, char *upstream, size_t
                          struct berr *err);
 /* Close the calling thread's connection (for a short-lived thread, before it ends). */
 void meta_release(void);
+/* ops: metrics. Blobs and their bytes per namespace ("" for names without one), in
+ * namespace order; a blob counts once per namespace it is linked into. */
+typedef int (*meta_storage_fn)(void *ctx, const char *ns, int64_t blobs, uint64_t bytes);
+int meta_storage_each(struct meta *m, meta_storage_fn fn, void *ctx, struct berr *err);
+/* Every stored blob, counted once. */
+int meta_storage_total(struct meta *m, int64_t *blobs, uint64_t *bytes, struct berr *err);
+/* Upload sessions started and neither finished nor cancelled. */
+int meta_uploads_count(struct meta *m, int64_t *n, struct berr *err);
+
+/* ops: tag rules. kind "immutable" or "retention"; scope_kind "repository" (scope: its
+ * name) or "namespace"; pattern a shell glob over tag names (fnmatch). Retention rules keep
+ * the keep_last most recently pushed matching tags, or (keep_days) those pushed or pulled
+ * within that many days; the unused one is -1. */
+struct meta_tag_rule {
+	int64_t id;
+	char kind[16];
+	char scope_kind[16];
+	char scope[REFERENCE_NAME_MAX + 1];
+	char pattern[META_TAG_PATTERN_MAX + 1];
+	int64_t keep_last, keep_days;
+	char created_by[META_NAME_MAX + 1];
+	int64_t created_at;
+};
+typedef int (*meta_tag_rule_fn)(void *ctx, const struct meta_tag_rule *rule);
+/* Add rule (its id and created_at are ignored); sets *id. */
+int meta_tag_rule_add(struct meta *m, const struct meta_tag_rule *rule, int64_t *id, struct berr *err);
+/* Rule by id; BERR_NOT_FOUND. */
+int meta_tag_rule_get(struct meta *m, int64_t id, struct meta_tag_rule *out, struct berr *err);
+/* Delete rule id; BERR_NOT_FOUND. */
+int meta_tag_rule_delete(struct meta *m, int64_t id, struct berr *err);
+/* Rules in id order, filtered by kind, scope_kind and scope where these are not NULL. */
+int meta_tag_rules_list(struct meta *m, const char *kind, const char *scope_kind, const char *scope,
+                        meta_tag_rule_fn fn, void *ctx, struct berr *err);
+/* Whether an immutability rule matches tag in repo_id (whether or not the tag exists). */
+int meta_tag_is_immutable(struct meta *m, int64_t repo_id, const char *tag, bool *immutable, struct berr *err);
+/* Every repository: id, name and namespace ("" when the name has none), in name order. */
+typedef int (*meta_repo_each_fn)(void *ctx, int64_t id, const char *name, const char *ns);
+int meta_repos_each(struct meta *m, meta_repo_each_fn fn, void *ctx, struct berr *err);
+/* The tags of repo_id with their manifest digest, when they were last pushed and when that
+ * manifest was last pulled (0: never), in name order. */
+typedef int (*meta_tag_times_fn)(void *ctx, const char *tag, const char *digest, int64_t pushed_at, int64_t pulled_at);
+int meta_repo_tag_rows(struct meta *m, int64_t repo_id, meta_tag_times_fn fn, void *ctx, struct berr *err);
+/* Delete tag only if it still points at digest and was last pushed at pushed_at (so a
+ * concurrent push wins); immutable tags are refused with BERR_DENIED. Sets *deleted. */
+int meta_tag_delete_if(struct meta *m, int64_t repo_id, const char *tag, const char *digest, int64_t pushed_at,
+                       bool *deleted, struct berr *err);
+
+/* ops: webhooks. A webhook POSTs events ("push", "delete"; events holds them comma-separated)
+ * of a repository or of a namespace's repositories to url, signed with secret. */
+#define META_WEBHOOK_URL_MAX    2048
+#define META_WEBHOOK_SECRET_MAX 256
+struct meta_webhook {
+	int64_t id;
+	char scope_kind[16];
+	char scope[REFERENCE_NAME_MAX + 1];
+	char url[META_WEBHOOK_URL_MAX + 1];
+	char secret[META_WEBHOOK_SECRET_MAX + 1];
+	char events[32];
+	char created_by[META_NAME_MAX + 1];
+	int64_t created_at;
+};
+typedef int (*meta_webhook_fn)(void *ctx, const struct meta_webhook *h);
+/* Add h (id and created_at ignored); sets *id. */
+int meta_webhook_add(struct meta *m, const struct meta_webhook *h, int64_t *id, struct berr *err);
+/* Webhook by id; BERR_NOT_FOUND. */
+int meta_webhook_get(struct meta *m, int64_t id, struct meta_webhook *out, struct berr *err);
+/* Delete webhook id and its delivery history; BERR_NOT_FOUND. */
+int meta_webhook_delete(struct meta *m, int64_t id, struct berr *err);
+/* Webhooks in id order, filtered by scope_kind and scope where not NULL. */
+int meta_webhooks_list(struct meta *m, const char *scope_kind, const char *scope, meta_webhook_fn fn, void *ctx,
+                       struct berr *err);
+/* The webhooks of repository `name` (in namespace ns) and of its namespace. */
+int meta_webhooks_for_repo(struct meta *m, const char *name, const char *ns, meta_webhook_fn fn, void *ctx,
+                           struct berr *err);
+/* One delivery of an event to a webhook: queued (state "pending") until delivered or failed. */
+struct meta_delivery {
+	int64_t id, webhook_id;
+	char event[16];
+	char *payload; /* heap, owned by the listing that passes it */
+	char state[16];
+	int64_t attempts, next_attempt_at;
+	int64_t last_status; /* HTTP status of the last attempt; 0: none or no answer */
+	char last_error[256];
+	int64_t created_at, finished_at;
+};
+/* Queue event with payload (JSON text) for webhook_id, due now. */
+int meta_delivery_add(struct meta *m, int64_t webhook_id, const char *event, const char *payload, struct berr *err);
+/* Pending deliveries due at `now`, oldest first, at most limit, with their webhook's url
+ * and secret (only id, webhook_id, event, payload and attempts of d are filled). */
+typedef int (*meta_due_fn)(void *ctx, const struct meta_delivery *d, const char *url, const char *secret);
+int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, meta_due_fn fn, void *ctx, struct berr *err);
+/* Store d's state, attempts, next_attempt_at, last_status, last_error and finished_at. */
+int meta_delivery_update(struct meta *m, const struct meta_delivery *d, struct berr *err);
+/* Deliveries of webhook_id, newest first, with id < before_id (0: from the newest), at most limit. */
+typedef int (*meta_delivery_fn)(void *ctx, const struct meta_delivery *d);
+int meta_deliveries_list(struct meta *m, int64_t webhook_id, int64_t before_id, int64_t limit, meta_delivery_fn fn,
+                         void *ctx, struct berr *err);
 
 #endif

@@ -2,6 +2,7 @@
  * keys on), statements prepared once per connection and reused, numbered migrations from
  * schema/ applied at start-up. Write transactions use BEGIN IMMEDIATE so concurrent writers
  * queue on the busy timeout instead of failing to upgrade a read lock. */
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sqlite3.h>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/meta.h"
+#include "server/metrics.h"
 
 extern const struct embed_file schema_files[];
 
@@ -114,6 +116,30 @@ enum stmt_id {
 	ST_MIRROR_REPO_GET,
 	ST_MIRROR_TAG_UPSERT,
 	ST_MIRROR_TAG_GET,
+	/* ops: metrics */
+	ST_STORAGE_BY_NAMESPACE,
+	ST_STORAGE_TOTAL,
+	ST_UPLOADS_COUNT,
+	/* ops: tag rules, retention */
+	ST_RULE_INSERT,
+	ST_RULE_GET,
+	ST_RULE_DELETE,
+	ST_RULES_LIST,
+	ST_RULES_IMMUTABLE_FOR_REPO,
+	ST_MANIFEST_TAGS,
+	ST_REPOS_ALL,
+	ST_REPO_TAG_ROWS,
+	ST_TAG_DELETE_IF,
+	/* ops: webhooks */
+	ST_HOOK_INSERT,
+	ST_HOOK_GET,
+	ST_HOOK_DELETE,
+	ST_HOOKS_LIST,
+	ST_HOOKS_FOR_REPO,
+	ST_DELIVERY_INSERT,
+	ST_DELIVERIES_DUE,
+	ST_DELIVERY_UPDATE,
+	ST_DELIVERIES_LIST,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -140,6 +166,9 @@ enum stmt_id {
 	"destination, interval_seconds, created_at, run_requested, COALESCE(last_started_at, 0), "             \
 	"COALESCE(last_finished_at, 0), COALESCE(last_result, ''), last_images, last_unchanged, last_errors, " \
 	"COALESCE(last_message, ''), total_images FROM replication_rules"
+
+#define META_HOOK_COLUMNS "id, scope_kind, scope, url, secret, events, created_by, created_at"
+#define META_RULE_COLUMNS "id, kind, scope_kind, scope, pattern, keep_last, keep_days, created_by, created_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_LOOKUP] = "SELECT id FROM repositories WHERE name = ?1",
@@ -296,7 +325,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 "
                      "ORDER BY t.name LIMIT ?2 OFFSET ?3",
     [ST_TAGS_COUNT] = "SELECT COUNT(*) FROM tags WHERE repository_id = ?1",
-    [ST_MANIFEST_PULLED] = "UPDATE manifests SET last_pulled_at = ?3 WHERE repository_id = ?1 AND digest = ?2",
+    [ST_MANIFEST_PULLED] = "UPDATE manifests SET last_pulled_at = ?3 WHERE repository_id = ?1 AND digest = ?2 "
+                           "AND (last_pulled_at IS NULL OR last_pulled_at < ?3)",
     [ST_BLOBS_EACH] = "SELECT digest, size FROM blobs ORDER BY digest",
     [ST_BLOB_UNLINK_ALL] = "DELETE FROM repository_blobs WHERE digest = ?1",
     [ST_BLOB_DELETE] = "DELETE FROM blobs WHERE digest = ?1",
@@ -317,6 +347,52 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MIRROR_TAG_UPSERT] = "INSERT INTO mirror_tags (repository_id, name, checked_at) VALUES (?1, ?2, ?3) "
                              "ON CONFLICT (repository_id, name) DO UPDATE SET checked_at = ?3",
     [ST_MIRROR_TAG_GET] = "SELECT checked_at FROM mirror_tags WHERE repository_id = ?1 AND name = ?2",
+    /* ops: metrics. A blob linked into several repositories of a namespace counts once
+     * there, and once in every other namespace it is linked into. */
+    [ST_STORAGE_BY_NAMESPACE] = "SELECT x.namespace, COUNT(*), COALESCE(SUM(b.size), 0) FROM "
+                                "(SELECT DISTINCT r.namespace AS namespace, rb.digest AS digest "
+                                "FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id) x "
+                                "JOIN blobs b ON b.digest = x.digest GROUP BY x.namespace ORDER BY x.namespace",
+    [ST_STORAGE_TOTAL] = "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
+    [ST_UPLOADS_COUNT] = "SELECT COUNT(*) FROM uploads",
+    /* ops: tag rules, retention */
+    [ST_RULE_INSERT] = "INSERT INTO tag_rules (kind, scope_kind, scope, pattern, keep_last, keep_days, created_by, "
+                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_RULE_GET] = "SELECT " META_RULE_COLUMNS " FROM tag_rules WHERE id = ?1",
+    [ST_RULE_DELETE] = "DELETE FROM tag_rules WHERE id = ?1",
+    [ST_RULES_LIST] = "SELECT " META_RULE_COLUMNS " FROM tag_rules WHERE (?1 IS NULL OR kind = ?1) "
+                      "AND (?2 IS NULL OR scope_kind = ?2) AND (?3 IS NULL OR scope = ?3) ORDER BY id",
+    [ST_RULES_IMMUTABLE_FOR_REPO] = "SELECT " META_RULE_COLUMNS " FROM tag_rules WHERE kind = 'immutable' AND "
+                                    "((scope_kind = 'repository' AND scope = (SELECT name FROM repositories "
+                                    "WHERE id = ?1)) OR (scope_kind = 'namespace' AND scope = "
+                                    "(SELECT namespace FROM repositories WHERE id = ?1))) ORDER BY id",
+    [ST_MANIFEST_TAGS] = "SELECT t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id "
+                         "WHERE m.repository_id = ?1 AND m.digest = ?2 ORDER BY t.name",
+    [ST_REPOS_ALL] = "SELECT id, name, namespace FROM repositories ORDER BY name",
+    [ST_REPO_TAG_ROWS] = "SELECT t.name, m.digest, t.updated_at, m.last_pulled_at FROM tags t "
+                         "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?1 ORDER BY t.name",
+    [ST_TAG_DELETE_IF] = "DELETE FROM tags WHERE repository_id = ?1 AND name = ?2 AND updated_at = ?3 AND "
+                         "manifest_id = (SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?4)",
+    /* ops: webhooks */
+    [ST_HOOK_INSERT] = "INSERT INTO webhooks (scope_kind, scope, url, secret, events, created_by, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_HOOK_GET] = "SELECT " META_HOOK_COLUMNS " FROM webhooks WHERE id = ?1",
+    [ST_HOOK_DELETE] = "DELETE FROM webhooks WHERE id = ?1",
+    [ST_HOOKS_LIST] = "SELECT " META_HOOK_COLUMNS " FROM webhooks WHERE (?1 IS NULL OR scope_kind = ?1) "
+                      "AND (?2 IS NULL OR scope = ?2) ORDER BY id",
+    [ST_HOOKS_FOR_REPO] = "SELECT " META_HOOK_COLUMNS " FROM webhooks WHERE (scope_kind = 'repository' AND "
+                          "scope = ?1) OR (scope_kind = 'namespace' AND scope = ?2) ORDER BY id",
+    [ST_DELIVERY_INSERT] = "INSERT INTO webhook_deliveries (webhook_id, event, payload, state, attempts, "
+                           "next_attempt_at, created_at) VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
+    [ST_DELIVERIES_DUE] = "SELECT d.id, d.webhook_id, d.event, d.payload, d.attempts, w.url, w.secret "
+                          "FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
+                          "WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id "
+                          "LIMIT ?2",
+    [ST_DELIVERY_UPDATE] = "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
+                           "last_status = ?5, last_error = ?6, finished_at = ?7 WHERE id = ?1",
+    [ST_DELIVERIES_LIST] = "SELECT id, webhook_id, event, payload, state, attempts, next_attempt_at, last_status, "
+                           "last_error, created_at, finished_at FROM webhook_deliveries WHERE webhook_id = ?1 "
+                           "AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -329,6 +405,12 @@ struct meta {
 };
 
 static sqlite3_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err, const char *types, ...);
+/* ops: tag immutability checks, run inside the transaction of the change they guard. */
+static int meta_immutable_check_tag(struct meta *m, int64_t repo_id, const char *tag, const struct digest *new_digest,
+                                    struct berr *err);
+static int meta_immutable_check_put(struct meta *m, int64_t repo_id, const struct digest *d, const char *const *tags,
+                                    size_t ntags, struct berr *err);
+static int meta_immutable_check_manifest(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err);
 
 static char *meta_path;
 static bool meta_default_public;
@@ -867,6 +949,8 @@ int meta_manifest_put(struct meta *m, const char *name, const struct manifest *m
 	if (meta_repo_ensure_in(m, name, &repo_id, err) < 0 || meta_check_references(m, repo_id, mf, err) < 0 ||
 	    meta_manifest_insert(m, repo_id, mf, d, content, size, &manifest_id, err) < 0)
 		goto fail;
+	if (meta_immutable_check_put(m, repo_id, d, tags, ntags, err) < 0)
+		goto fail;
 	int64_t now = meta_now();
 	for (size_t i = 0; i < ntags; i++) {
 		sqlite3_stmt *st = meta_stmt(m, ST_TAG_UPSERT, err);
@@ -931,30 +1015,54 @@ int meta_manifest_get(struct meta *m, int64_t repo_id, const char *reference, bo
 
 int meta_manifest_delete(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err)
 {
+	/* One transaction with the immutability check (ops: tag rules). */
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_immutable_check_manifest(m, repo_id, d, err) < 0)
+		goto fail;
 	sqlite3_stmt *st = meta_stmt(m, ST_MANIFEST_DELETE, err);
 	if (!st)
-		return -1;
+		goto fail;
 	sqlite3_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, d->str);
 	if (meta_step_done(m, st, "delete manifest", err) < 0)
-		return -1;
-	if (sqlite3_changes(m->db) == 0)
-		return berr_set(err, BERR_MANIFEST_UNKNOWN, "manifest %s is not in this repository", d->str);
+		goto fail;
+	if (sqlite3_changes(m->db) == 0) {
+		berr_set(err, BERR_MANIFEST_UNKNOWN, "manifest %s is not in this repository", d->str);
+		goto fail;
+	}
+	if (meta_commit(m, err) < 0)
+		goto fail;
 	return 0;
+fail:
+	meta_rollback(m);
+	return -1;
 }
 
 int meta_tag_delete(struct meta *m, int64_t repo_id, const char *tag, struct berr *err)
 {
+	/* One transaction with the immutability check (ops: tag rules). */
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (meta_immutable_check_tag(m, repo_id, tag, NULL, err) < 0)
+		goto fail;
 	sqlite3_stmt *st = meta_stmt(m, ST_TAG_DELETE, err);
 	if (!st)
-		return -1;
+		goto fail;
 	sqlite3_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, tag);
 	if (meta_step_done(m, st, "delete tag", err) < 0)
-		return -1;
-	if (sqlite3_changes(m->db) == 0)
-		return berr_set(err, BERR_MANIFEST_UNKNOWN, "tag %s is not in this repository", tag);
+		goto fail;
+	if (sqlite3_changes(m->db) == 0) {
+		berr_set(err, BERR_MANIFEST_UNKNOWN, "tag %s is not in this repository", tag);
+		goto fail;
+	}
+	if (meta_commit(m, err) < 0)
+		goto fail;
 	return 0;
+fail:
+	meta_rollback(m);
+	return -1;
 }
 
 /* Shared by tags and catalog: step through a name listing, asking one row more than the
@@ -2124,4 +2232,452 @@ void meta_release(void)
 		sqlite3_finalize(m->stmt[i]);
 	sqlite3_close(m->db);
 	free(m);
+}
+
+/* ops: metrics */
+
+int meta_storage_each(struct meta *m, meta_storage_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_STORAGE_BY_NAMESPACE, err, "");
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ns = (const char *)sqlite3_column_text(st, 0);
+		if (fn(ctx, ns ? ns : "", sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2)))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "storage by namespace", err);
+	return 0;
+}
+
+/* Run a one-row statement with up to two integer columns. */
+static int meta_two_ints(struct meta *m, enum stmt_id id, const char *what, int64_t *a, int64_t *b, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, id, err, "");
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, what, err);
+	if (r < 0)
+		return -1;
+	*a = r ? sqlite3_column_int64(st, 0) : 0;
+	if (b)
+		*b = r ? sqlite3_column_int64(st, 1) : 0;
+	if (r)
+		meta_reset(st);
+	return 0;
+}
+
+int meta_storage_total(struct meta *m, int64_t *blobs, uint64_t *bytes, struct berr *err)
+{
+	int64_t n = 0, sz = 0;
+	if (meta_two_ints(m, ST_STORAGE_TOTAL, "storage total", &n, &sz, err) < 0)
+		return -1;
+	*blobs = n;
+	*bytes = (uint64_t)sz;
+	return 0;
+}
+
+int meta_uploads_count(struct meta *m, int64_t *n, struct berr *err)
+{
+	return meta_two_ints(m, ST_UPLOADS_COUNT, "count uploads", n, NULL, err);
+}
+
+/* ops: tag rules (immutability, retention) */
+
+static void meta_rule_row(sqlite3_stmt *st, struct meta_tag_rule *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(st, 0);
+	meta_copy_text(r->kind, sizeof r->kind, st, 1);
+	meta_copy_text(r->scope_kind, sizeof r->scope_kind, st, 2);
+	meta_copy_text(r->scope, sizeof r->scope, st, 3);
+	meta_copy_text(r->pattern, sizeof r->pattern, st, 4);
+	r->keep_last = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5);
+	r->keep_days = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 6);
+	meta_copy_text(r->created_by, sizeof r->created_by, st, 7);
+	r->created_at = sqlite3_column_int64(st, 8);
+}
+
+int meta_tag_rule_add(struct meta *m, const struct meta_tag_rule *rule, int64_t *id, struct berr *err)
+{
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_RULE_INSERT, err, "tttt", rule->kind, rule->scope_kind, rule->scope, rule->pattern);
+	if (!st)
+		return -1;
+	if (rule->keep_last >= 0)
+		sqlite3_bind_int64(st, 5, rule->keep_last);
+	if (rule->keep_days >= 0)
+		sqlite3_bind_int64(st, 6, rule->keep_days);
+	bind_text(st, 7, rule->created_by);
+	sqlite3_bind_int64(st, 8, meta_now());
+	if (meta_exec_bound(m, st, "add tag rule", NULL, err) < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(m->db);
+	return 0;
+}
+
+int meta_tag_rule_get(struct meta *m, int64_t id, struct meta_tag_rule *out, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_RULE_GET, err, "i", id);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "tag rule", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_NOT_FOUND, "there is no tag rule %lld", (long long)id);
+	meta_rule_row(st, out);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_tag_rule_delete(struct meta *m, int64_t id, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_RULE_DELETE, err, "i", id), "delete tag rule", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "there is no tag rule %lld", (long long)id);
+	return 0;
+}
+
+/* Call fn for each rule row of st (bound), then reset it. */
+static int meta_each_rule(struct meta *m, sqlite3_stmt *st, meta_tag_rule_fn fn, void *ctx, struct berr *err)
+{
+	if (!st)
+		return -1;
+	int rc;
+	struct meta_tag_rule rule;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		meta_rule_row(st, &rule);
+		if (fn(ctx, &rule))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list tag rules", err);
+	return 0;
+}
+
+int meta_tag_rules_list(struct meta *m, const char *kind, const char *scope_kind, const char *scope,
+                        meta_tag_rule_fn fn, void *ctx, struct berr *err)
+{
+	return meta_each_rule(m, meta_bind(m, ST_RULES_LIST, err, "ttt", kind, scope_kind, scope), fn, ctx, err);
+}
+
+struct meta_immutable_ctx {
+	const char *tag;
+	struct meta_tag_rule hit;
+	bool found;
+};
+
+static int meta_immutable_match(void *ctx, const struct meta_tag_rule *rule)
+{
+	struct meta_immutable_ctx *c = ctx;
+	if (fnmatch(rule->pattern, c->tag, 0) != 0)
+		return 0;
+	c->hit = *rule;
+	c->found = true;
+	return 1;
+}
+
+/* BERR_DENIED when tag exists in repo_id, an immutable rule matches it and the change
+ * would move it (new_digest differs from its manifest) or remove it (new_digest NULL). */
+static int meta_immutable_check_tag(struct meta *m, int64_t repo_id, const char *tag, const struct digest *new_digest,
+                                    struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_MANIFEST_BY_TAG, err, "it", repo_id, tag);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "tag lookup", err);
+	if (r <= 0)
+		return r; /* a new tag is never refused */
+	const char *cur = (const char *)sqlite3_column_text(st, 0);
+	bool same = new_digest && cur && strcmp(cur, new_digest->str) == 0;
+	meta_reset(st);
+	if (same)
+		return 0; /* pushing the same manifest again changes nothing */
+	struct meta_immutable_ctx c = {.tag = tag};
+	if (meta_each_rule(m, meta_bind(m, ST_RULES_IMMUTABLE_FOR_REPO, err, "i", repo_id), meta_immutable_match, &c,
+	                   err) < 0)
+		return -1;
+	if (!c.found)
+		return 0;
+	metrics_count(METRICS_IMMUTABLE_REFUSALS, 1);
+	return berr_set(err, BERR_DENIED, "tag %s is immutable (rule %lld: %s %s, tags %s); it cannot be %s", tag,
+	                (long long)c.hit.id, c.hit.scope_kind, c.hit.scope, c.hit.pattern,
+	                new_digest ? "pushed over" : "deleted");
+}
+
+int meta_tag_is_immutable(struct meta *m, int64_t repo_id, const char *tag, bool *immutable, struct berr *err)
+{
+	struct meta_immutable_ctx c = {.tag = tag};
+	if (meta_each_rule(m, meta_bind(m, ST_RULES_IMMUTABLE_FOR_REPO, err, "i", repo_id), meta_immutable_match, &c,
+	                   err) < 0)
+		return -1;
+	*immutable = c.found;
+	return 0;
+}
+
+static int meta_immutable_check_put(struct meta *m, int64_t repo_id, const struct digest *d, const char *const *tags,
+                                    size_t ntags, struct berr *err)
+{
+	for (size_t i = 0; i < ntags; i++)
+		if (meta_immutable_check_tag(m, repo_id, tags[i], d, err) < 0)
+			return -1;
+	return 0;
+}
+
+struct meta_tag_names {
+	char **names;
+	size_t n, cap;
+};
+
+static int meta_tag_names_add(void *ctx, const char *name)
+{
+	struct meta_tag_names *t = ctx;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		t->names = xrealloc(t->names, t->cap * sizeof *t->names);
+	}
+	t->names[t->n++] = xstrdup(name);
+	return 0;
+}
+
+/* Deleting a manifest deletes its tags: refused when one of them is immutable. */
+static int meta_immutable_check_manifest(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err)
+{
+	struct meta_tag_names t = {0};
+	int rc = meta_each_name(m, meta_bind(m, ST_MANIFEST_TAGS, err, "it", repo_id, d->str), meta_tag_names_add, &t,
+	                        "tags of a manifest", err);
+	for (size_t i = 0; rc == 0 && i < t.n; i++)
+		rc = meta_immutable_check_tag(m, repo_id, t.names[i], NULL, err);
+	for (size_t i = 0; i < t.n; i++)
+		free(t.names[i]);
+	free(t.names);
+	return rc;
+}
+
+int meta_repos_each(struct meta *m, meta_repo_each_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_REPOS_ALL, err, "");
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *ns = (const char *)sqlite3_column_text(st, 2);
+		if (fn(ctx, sqlite3_column_int64(st, 0), name ? name : "", ns ? ns : ""))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list repositories", err);
+	return 0;
+}
+
+int meta_repo_tag_rows(struct meta *m, int64_t repo_id, meta_tag_times_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_REPO_TAG_ROWS, err, "i", repo_id);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *dg = (const char *)sqlite3_column_text(st, 1);
+		int64_t pulled = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
+		if (fn(ctx, name ? name : "", dg ? dg : "", sqlite3_column_int64(st, 2), pulled))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list tags", err);
+	return 0;
+}
+
+int meta_tag_delete_if(struct meta *m, int64_t repo_id, const char *tag, const char *digest, int64_t pushed_at,
+                       bool *deleted, struct berr *err)
+{
+	*deleted = false;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	int changes = 0;
+	if (meta_immutable_check_tag(m, repo_id, tag, NULL, err) < 0 ||
+	    meta_exec_bound(m, meta_bind(m, ST_TAG_DELETE_IF, err, "itit", repo_id, tag, pushed_at, digest),
+	                    "delete tag", &changes, err) < 0 ||
+	    meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	*deleted = changes > 0;
+	return 0;
+}
+
+/* ops: webhooks */
+
+static void meta_hook_row(sqlite3_stmt *st, struct meta_webhook *h)
+{
+	memset(h, 0, sizeof *h);
+	h->id = sqlite3_column_int64(st, 0);
+	meta_copy_text(h->scope_kind, sizeof h->scope_kind, st, 1);
+	meta_copy_text(h->scope, sizeof h->scope, st, 2);
+	meta_copy_text(h->url, sizeof h->url, st, 3);
+	meta_copy_text(h->secret, sizeof h->secret, st, 4);
+	meta_copy_text(h->events, sizeof h->events, st, 5);
+	meta_copy_text(h->created_by, sizeof h->created_by, st, 6);
+	h->created_at = sqlite3_column_int64(st, 7);
+}
+
+int meta_webhook_add(struct meta *m, const struct meta_webhook *h, int64_t *id, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_HOOK_INSERT, err, "tttttt", h->scope_kind, h->scope, h->url, h->secret,
+	                             h->events, h->created_by);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 7, meta_now());
+	if (meta_exec_bound(m, st, "add webhook", NULL, err) < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(m->db);
+	return 0;
+}
+
+int meta_webhook_get(struct meta *m, int64_t id, struct meta_webhook *out, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_HOOK_GET, err, "i", id);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "webhook", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_NOT_FOUND, "there is no webhook %lld", (long long)id);
+	meta_hook_row(st, out);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_webhook_delete(struct meta *m, int64_t id, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_HOOK_DELETE, err, "i", id), "delete webhook", &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_NOT_FOUND, "there is no webhook %lld", (long long)id);
+	return 0;
+}
+
+static int meta_each_hook(struct meta *m, sqlite3_stmt *st, meta_webhook_fn fn, void *ctx, struct berr *err)
+{
+	if (!st)
+		return -1;
+	int rc;
+	struct meta_webhook h;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		meta_hook_row(st, &h);
+		if (fn(ctx, &h))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list webhooks", err);
+	return 0;
+}
+
+int meta_webhooks_list(struct meta *m, const char *scope_kind, const char *scope, meta_webhook_fn fn, void *ctx,
+                       struct berr *err)
+{
+	return meta_each_hook(m, meta_bind(m, ST_HOOKS_LIST, err, "tt", scope_kind, scope), fn, ctx, err);
+}
+
+int meta_webhooks_for_repo(struct meta *m, const char *name, const char *ns, meta_webhook_fn fn, void *ctx,
+                           struct berr *err)
+{
+	return meta_each_hook(m, meta_bind(m, ST_HOOKS_FOR_REPO, err, "tt", name, ns), fn, ctx, err);
+}
+
+int meta_delivery_add(struct meta *m, int64_t webhook_id, const char *event, const char *payload, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_DELIVERY_INSERT, err, "itti", webhook_id, event, payload, meta_now()),
+	                       "queue delivery", NULL, err);
+}
+
+static void meta_delivery_row(sqlite3_stmt *st, struct meta_delivery *d, bool full)
+{
+	memset(d, 0, sizeof *d);
+	d->id = sqlite3_column_int64(st, 0);
+	d->webhook_id = sqlite3_column_int64(st, 1);
+	meta_copy_text(d->event, sizeof d->event, st, 2);
+	const char *p = (const char *)sqlite3_column_text(st, 3);
+	d->payload = xstrdup(p ? p : "");
+	if (!full)
+		return;
+	meta_copy_text(d->state, sizeof d->state, st, 4);
+	d->attempts = sqlite3_column_int64(st, 5);
+	d->next_attempt_at = sqlite3_column_int64(st, 6);
+	d->last_status = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
+	meta_copy_text(d->last_error, sizeof d->last_error, st, 8);
+	d->created_at = sqlite3_column_int64(st, 9);
+	d->finished_at = sqlite3_column_type(st, 10) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 10);
+}
+
+int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, meta_due_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_DELIVERIES_DUE, err, "ii", now, limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_delivery d;
+		meta_delivery_row(st, &d, false);
+		d.attempts = sqlite3_column_int64(st, 4);
+		char url[META_WEBHOOK_URL_MAX + 1], secret[META_WEBHOOK_SECRET_MAX + 1];
+		meta_copy_text(url, sizeof url, st, 5);
+		meta_copy_text(secret, sizeof secret, st, 6);
+		int stop = fn(ctx, &d, url, secret);
+		free(d.payload);
+		if (stop)
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "due deliveries", err);
+	return 0;
+}
+
+int meta_delivery_update(struct meta *m, const struct meta_delivery *d, struct berr *err)
+{
+	sqlite3_stmt *st =
+	    meta_bind(m, ST_DELIVERY_UPDATE, err, "itii", d->id, d->state, d->attempts, d->next_attempt_at);
+	if (!st)
+		return -1;
+	if (d->last_status)
+		sqlite3_bind_int64(st, 5, d->last_status);
+	bind_text(st, 6, d->last_error[0] ? d->last_error : NULL);
+	if (d->finished_at)
+		sqlite3_bind_int64(st, 7, d->finished_at);
+	return meta_exec_bound(m, st, "update delivery", NULL, err);
+}
+
+int meta_deliveries_list(struct meta *m, int64_t webhook_id, int64_t before_id, int64_t limit, meta_delivery_fn fn,
+                         void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_DELIVERIES_LIST, err, "iii", webhook_id, before_id, limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_delivery d;
+		meta_delivery_row(st, &d, true);
+		int stop = fn(ctx, &d);
+		free(d.payload);
+		if (stop)
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list deliveries", err);
+	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,12 @@
 struct pull_slot {
 	int64_t repo_id; /* 0: empty */
 	int64_t count;
+};
+
+/* A manifest pulled since the last write. */
+struct pull_touch {
+	int64_t repo_id; /* 0: empty */
+	char digest[DIGEST_STR_MAX + 1];
 };
 
 static struct {

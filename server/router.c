@@ -47,6 +47,10 @@ int router_match(const char *path, struct route *out, struct berr *err)
 		out->kind = ROUTE_TOKEN;
 		return 0;
 	}
+	if (strcmp(path, "/metrics") == 0) {
+		out->kind = ROUTE_METRICS;
+		return 0;
+	}
 	if (strncmp(path, "/api/v1/", 8) == 0) {
 		out->kind = ROUTE_API_V1;
 		return 0;

@@ -22,6 +22,7 @@ enum route_kind {
 	ROUTE_TOKEN,        /* /token: the token service */
 	ROUTE_API_V1,       /* /api/v1/...: the JSON API of the web UI (server/api_v1.c routes further) */
 	ROUTE_WEB,          /* anything else outside /v2/, /api/ and /token: the web UI (server/web.c) */
+	ROUTE_METRICS,      /* /metrics: Prometheus metrics (server/metrics.c) */
 };
 
 #define ROUTE_PARAM_MAX 256

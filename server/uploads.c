@@ -184,7 +184,7 @@ int uploads_status(struct registry *reg, struct meta *m, const char *id, int64_t
 		return -1;
 	if (owner != repo_id)
 		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s is not known in this repository", id);
-	return blobstore_upload_size(reg->blobs, id, size, err);
+	return size ? blobstore_upload_size(reg->blobs, id, size, err) : 0;
 }
 
 /* Bring st->ctx up to `size` bytes of staged data with algorithm algo. Reads the staged
@@ -195,8 +195,27 @@ static int uploads_rehash(struct registry *reg, struct upload_state *st, enum di
 	if (st->ctx && st->hashed == size && digest_ctx_algo(st->ctx) == algo)
 		return 0;
 	digest_ctx_free(st->ctx);
-	st->ctx = digest_ctx_new(algo);
+	st->ctx = NULL;
 	st->hashed = 0;
+	/* A store that keeps the digest state with the staged bytes (S3) lets any node go on
+	 * from there; otherwise the bytes are read back. */
+	uint64_t saved_size = 0;
+	cleanup_free char *saved = NULL;
+	int has = blobstore_upload_checkpoint(reg->blobs, st->id, &saved_size, &saved, err);
+	if (has < 0)
+		return -1;
+	if (has == 1 && saved_size == size) {
+		struct digest_ctx *ctx = digest_ctx_import(saved, err);
+		if (!ctx)
+			return -1;
+		if (digest_ctx_algo(ctx) == algo && digest_ctx_length(ctx) == size) {
+			st->ctx = ctx;
+			st->hashed = size;
+			return 0;
+		}
+		digest_ctx_free(ctx);
+	}
+	st->ctx = digest_ctx_new(algo);
 	cleanup_free char *buf = xmalloc(1 << 20);
 	while (st->hashed < size) {
 		size_t want = size - st->hashed < (1 << 20) ? (size_t)(size - st->hashed) : (1 << 20);
@@ -267,6 +286,8 @@ int uploads_chunk_write(struct upload_chunk *c, const void *data, size_t len, st
 
 int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct berr *err)
 {
+	/* The writer hashes what it keeps and hands the driver the digest state to keep with
+	 * the bytes (blobstore_upload_open). */
 	int rc = blob_writer_finish(c->w, keep, err);
 	pthread_mutex_lock(&c->reg->uploads->lock);
 	c->st->hashed = c->pos; /* the writer fed the state every byte it kept */

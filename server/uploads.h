@@ -31,7 +31,8 @@ bool uploads_id_valid(const char *id);
  * request). */
 int uploads_create(struct registry *reg, struct meta *m, int64_t repo_id, bool with_record, enum digest_algo algo,
                    char *id_out, struct berr *err);
-/* Check that upload id exists and belongs to repo_id; give its size so far. */
+/* Check that upload id exists and belongs to repo_id; give its size so far (size NULL:
+ * only check the session, so a cancel works even when the staged data is unreadable). */
 int uploads_status(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, uint64_t *size,
                    struct berr *err);
 

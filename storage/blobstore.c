@@ -2,8 +2,10 @@
  * rest of berthd never depends on where blobs live. */
 #include "storage/blobstore.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/xalloc.h"
 #include "storage/driver.h"
@@ -33,6 +35,27 @@ struct blobstore *blobstore_open(const char *url, struct berr *err)
 	return bs;
 }
 
+struct blobstore *blobstore_open_s3(const struct blobstore_s3_config *cfg, struct berr *err)
+{
+	const struct blob_driver_ops *ops = NULL;
+	void *drv = driver_s3_open(cfg, &ops, err);
+	if (!drv)
+		return NULL;
+	struct blobstore *bs = xcalloc(1, sizeof *bs);
+	bs->ops = ops;
+	bs->drv = drv;
+	return bs;
+}
+
+char *blobstore_presign(struct blobstore *bs, const struct digest *d, unsigned expires, struct berr *err)
+{
+	if (!bs->ops->presign) {
+		berr_set(err, BERR_UNSUPPORTED, "the %s blob store cannot presign URLs", bs->ops->name);
+		return NULL;
+	}
+	return bs->ops->presign(bs->drv, d, expires, err);
+}
+
 void blobstore_close(struct blobstore *bs)
 {
 	if (!bs)
@@ -53,7 +76,53 @@ int blobstore_stat(struct blobstore *bs, const struct digest *d, uint64_t *size,
 
 int blobstore_open_read(struct blobstore *bs, const struct digest *d, struct blob_reader *out, struct berr *err)
 {
-	return bs->ops->open_read(bs->drv, d, out, err);
+	memset(out, 0, sizeof *out);
+	out->fd = -1;
+	if (bs->ops->open_read(bs->drv, d, out, err) < 0)
+		return -1;
+	out->pos = 0;
+	out->end = out->size;
+	return 0;
+}
+
+void blob_reader_range(struct blob_reader *br, uint64_t off, uint64_t len)
+{
+	br->pos = off < br->size ? off : br->size;
+	br->end = len < br->size - br->pos ? br->pos + len : br->size;
+}
+
+ssize_t blob_reader_read(struct blob_reader *br, void *buf, size_t max, struct berr *err)
+{
+	if (br->pos >= br->end || max == 0)
+		return 0;
+	if (max > br->end - br->pos)
+		max = (size_t)(br->end - br->pos);
+	ssize_t n;
+	if (br->fd >= 0) {
+		do
+			n = pread(br->fd, buf, max, (off_t)br->pos);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return berr_sys(err, errno, "read blob");
+		if (n == 0)
+			return berr_set(err, BERR_INTERNAL, "blob is shorter than its recorded size");
+	} else {
+		n = br->stream->read(br->stream, buf, max, br->pos, br->end, err);
+		if (n < 0)
+			return -1;
+	}
+	br->pos += (uint64_t)n;
+	return n;
+}
+
+void blob_reader_close(struct blob_reader *br)
+{
+	if (br->fd >= 0)
+		close(br->fd);
+	else if (br->stream)
+		br->stream->close(br->stream);
+	br->fd = -1;
+	br->stream = NULL;
 }
 
 int blobstore_delete(struct blobstore *bs, const struct digest *d, struct berr *err)
@@ -97,6 +166,13 @@ int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct
 int blob_writer_finish(struct blob_writer *w, bool keep, struct berr *err)
 {
 	return w->finish(w, keep, err);
+}
+
+int blobstore_upload_checkpoint(struct blobstore *bs, const char *id, uint64_t *size, char **state, struct berr *err)
+{
+	if (!bs->ops->upload_checkpoint)
+		return 0;
+	return bs->ops->upload_checkpoint(bs->drv, id, size, state, err);
 }
 
 ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, size_t len, uint64_t offset,

@@ -14,25 +14,51 @@
 
 struct blobstore;
 struct blob_writer;
+struct blob_stream;
 
 /* An open blob for reading. The local driver gives a file descriptor the HTTP layer can
- * sendfile from; the caller owns fd and closes it. */
+ * sendfile from (fd >= 0); an object store gives a stream (fd < 0) read in order with
+ * blob_reader_read. Either way blob_reader_read works, and blob_reader_close frees it. */
 struct blob_reader {
 	int fd;
 	uint64_t size;
+	struct blob_stream *stream;
+	uint64_t pos, end; /* what blob_reader_read reads next: [pos, end) */
+};
+
+/* Settings of the S3 driver (see docs/storage.md). prefix is "" or ends with '/'. */
+struct blobstore_s3_config {
+	const char *endpoint; /* "http://127.0.0.1:7480" */
+	const char *bucket;
+	const char *region;
+	const char *prefix;
+	const char *access_key;
+	const char *secret_key;
 };
 
 /* Open the store described by `url`: a plain path (or "file://PATH") for the local
  * filesystem driver. Creates the folders it needs. Caller frees with blobstore_close. */
 struct blobstore *blobstore_open(const char *url, struct berr *err);
+/* Open an S3-compatible bucket as the store (path-style addressing). Checks that the
+ * bucket answers with these credentials. Caller frees with blobstore_close. */
+struct blobstore *blobstore_open_s3(const struct blobstore_s3_config *cfg, struct berr *err);
 void blobstore_close(struct blobstore *bs);
-/* The driver's name ("fs"). */
+/* The driver's name ("fs", "s3"). */
 const char *blobstore_driver_name(const struct blobstore *bs);
+/* A URL the client may GET blob d from directly for `expires` seconds (a presigned S3
+ * URL). Returns a heap string, or NULL with err (BERR_UNSUPPORTED for the fs driver). */
+char *blobstore_presign(struct blobstore *bs, const struct digest *d, unsigned expires, struct berr *err);
 
 /* Size of a stored blob; BERR_BLOB_UNKNOWN if it is not stored. */
 int blobstore_stat(struct blobstore *bs, const struct digest *d, uint64_t *size, struct berr *err);
 /* Open a stored blob for reading; BERR_BLOB_UNKNOWN if it is not stored. */
 int blobstore_open_read(struct blobstore *bs, const struct digest *d, struct blob_reader *out, struct berr *err);
+/* Limit what blob_reader_read gives to [off, off+len); call before the first read. */
+void blob_reader_range(struct blob_reader *br, uint64_t off, uint64_t len);
+/* Read up to max bytes of the range into buf; returns the count, 0 at its end, -1 with err. */
+ssize_t blob_reader_read(struct blob_reader *br, void *buf, size_t max, struct berr *err);
+/* Close the fd or end the stream. */
+void blob_reader_close(struct blob_reader *br);
 /* Remove a stored blob (no error if already absent). */
 int blobstore_delete(struct blobstore *bs, const struct digest *d, struct berr *err);
 
@@ -44,7 +70,8 @@ int blobstore_upload_size(struct blobstore *bs, const char *id, uint64_t *size, 
  * it with blob_writer_finish: keep=true makes what was written durable-in-order, keep=false
  * truncates back to `offset` (a failed chunk leaves no trace). If hash is not NULL, the
  * writer feeds it every byte it writes, in order (on its own thread: the caller must not
- * touch hash until blob_writer_finish returns). Writing is handed to a second thread
+ * touch hash until blob_writer_finish returns); a driver that keeps the digest state with the
+ * staged bytes gets it at finish. Writing is handed to a second thread
  * through a small bounded ring, so the caller's receiving overlaps hashing and writing. */
 struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset,
                                           struct digest_ctx *hash, struct berr *err);
@@ -56,7 +83,13 @@ struct blob_writer *blobstore_upload_open_direct(struct blobstore *bs, const cha
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct berr *err);
 /* Ends and frees the writer. */
 int blob_writer_finish(struct blob_writer *w, bool keep, struct berr *err);
-/* Read back staged bytes (to rebuild a digest after a restart). Returns bytes read, 0 at end. */
+/* The digest state saved with the staged bytes (blobstore_upload_open's writer hands a
+ * driver that keeps one (S3) the state of its hash when it finishes with keep) and the size it
+ * covers. Returns 1 and a heap string in *state, 0 if the driver keeps none (read the bytes
+ * back with blobstore_upload_pread instead), -1 with err. */
+int blobstore_upload_checkpoint(struct blobstore *bs, const char *id, uint64_t *size, char **state, struct berr *err);
+/* Read back staged bytes (to rebuild a digest after a restart). Returns bytes read, 0 at end.
+ * The S3 driver can only read back the part not yet sent as a multipart part. */
 ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, size_t len, uint64_t offset,
                                struct berr *err);
 /* Make the staging object the blob `d`, durably (fsync, rename, fsync dir). The caller has

@@ -27,15 +27,28 @@ struct blob_driver_ops {
 	int (*upload_list)(void *drv, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
 	int (*list)(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err);
 	int (*quarantine)(void *drv, const struct digest *d, struct berr *err);
+	/* Optional (NULL: not supported). */
+	int (*upload_checkpoint)(void *drv, const char *id, uint64_t *size, char **state, struct berr *err);
+	char *(*presign)(void *drv, const struct digest *d, unsigned expires, struct berr *err);
 };
 
 /* A writer appends to one staging object; drivers embed this as their first member. */
 struct blob_writer {
 	int (*write)(struct blob_writer *w, const void *buf, size_t len, struct berr *err);
 	int (*finish)(struct blob_writer *w, bool keep, struct berr *err);
+	void (*checkpoint)(struct blob_writer *w, const char *state); /* NULL: not kept */
+};
+
+/* A stream reader (struct blob_reader with fd < 0); drivers embed this as first member.
+ * read gives bytes from offset pos, never past end; successive calls continue in order. */
+struct blob_stream {
+	ssize_t (*read)(struct blob_stream *s, void *buf, size_t max, uint64_t pos, uint64_t end, struct berr *err);
+	void (*close)(struct blob_stream *s);
 };
 
 /* The local filesystem driver: blobs under ROOT/blobs, staging under ROOT/uploads. */
 void *driver_fs_open(const char *root, const struct blob_driver_ops **ops, struct berr *err);
+/* The S3 driver (storage/driver_s3.c). */
+void *driver_s3_open(const struct blobstore_s3_config *cfg, const struct blob_driver_ops **ops, struct berr *err);
 
 #endif

@@ -158,6 +158,12 @@ static int writer_pipe_finish(struct blob_writer *bw, bool keep, struct berr *er
 			digest_ctx_update(p->hash, head->buf, head->len);
 		rc = p->inner->write(p->inner, head->buf, head->len, err);
 	}
+	/* A driver that keeps the digest state with the staged bytes (so another process can
+	 * continue the upload) gets it now that it covers every byte kept. */
+	if (rc == 0 && keep && p->hash && p->inner->checkpoint) {
+		cleanup_free char *state = digest_ctx_export(p->hash);
+		p->inner->checkpoint(p->inner, state);
+	}
 	/* After a failure the caller's keep no longer holds: the staged bytes are cut back. */
 	int frc = p->inner->finish(p->inner, keep && rc == 0, rc == 0 ? err : NULL);
 	for (unsigned i = 0; i < WRITER_PIPE_SLOTS; i++)

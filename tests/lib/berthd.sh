@@ -24,7 +24,8 @@
 #
 # Environment: BERTHD (absolute path of the berthd binary), BERTH_TEST_TMP (scratch parent),
 # BERTH_KEEP_TMP=1 keeps TEST_DIR after the run (it is always kept when a case failed),
-# TEST_REGISTRY_IMPL=berthd|distribution, DOCKER_REGISTRY (default /usr/bin/docker-registry).
+# TEST_REGISTRY_IMPL=berthd|distribution, DOCKER_REGISTRY (default /usr/bin/docker-registry),
+# BERTH_TEST_ARGS (extra berthd arguments, split on spaces: e.g. --storage s3 ...).
 
 TEST_REGISTRY_IMPL=${TEST_REGISTRY_IMPL:-berthd}
 DOCKER_REGISTRY=${DOCKER_REGISTRY:-/usr/bin/docker-registry}
@@ -238,7 +239,9 @@ _berthd_spawn() {
 	for _ in 1 2 3; do
 		port=$(berth_free_port) || return 1
 		log="$(dirname "$data")/berthd-$port.log"
-		"$BERTHD" --listen "127.0.0.1:$port" --data "$data" --log-level warn --auth "${BERTH_TEST_AUTH:-none}" "$@" \
+		# shellcheck disable=SC2086 # BERTH_TEST_ARGS is a list of words
+		"$BERTHD" --listen "127.0.0.1:$port" --data "$data" --log-level warn --auth "${BERTH_TEST_AUTH:-none}" \
+			${BERTH_TEST_ARGS:-} "$@" \
 			</dev/null >>"$log" 2>&1 {_BERTH_STDERR}>&- &
 		pid=$!
 		_berth_pids+=("$pid")

@@ -12,6 +12,8 @@ Environment:
   BERTH_TEST_VERBOSE=1  print every request as a "# " line
   BERTH_TEST_TIMEOUT    seconds to wait for an answer (default 5)
   BERTH_TEST_ONLY=REGEX  run only the cases whose description matches
+  BERTH_TEST_ARGS    extra berthd arguments (shell words), e.g. "--storage s3 --s3-endpoint
+                     URL --s3-bucket B" to run a suite against another blob store
 """
 
 import hashlib
@@ -20,6 +22,7 @@ import os
 import random
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -456,6 +459,7 @@ class Registry:
                "--log-level", "warn", "--auth", os.environ.get("BERTH_TEST_AUTH", "none")]
         if read_only:
             cmd.append("--read-only")
+        cmd += shlex.split(os.environ.get("BERTH_TEST_ARGS", ""))
         return cmd
 
     def start(self):

@@ -1,0 +1,1283 @@
+/* The S3 blob driver: blobs and upload staging in an S3-compatible bucket (Ceph RGW, AWS,
+ * MinIO), over libcurl with Signature V4 and path-style addressing. Keys, under the
+ * configured prefix P:
+ *   P blobs/<algo>/<2 hex>/<hex>      a finished blob, written only by a copy or a complete
+ *   P uploads/<id>/state               the upload's state (JSON, see docs/internals/s3.md)
+ *   P uploads/<id>/tail-<gen>          bytes received but not yet sent as a multipart part
+ *   P uploads/<id>/data                the multipart upload's key, completed at commit
+ *   P quarantine/<algo>-<hex>          blobs fsck --repair moved aside
+ * Nothing lives in process memory between requests, so any node can continue an upload.
+ * No blob is ever held whole in memory: parts are at most S3_PART_SIZE bytes, reads stream. */
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "storage/driver.h"
+#include "storage/s3_sigv4.h"
+
+/* Bytes per multipart part (S3's minimum is 5 MiB for all but the last part). An upload
+ * holds at most one part buffer in memory while a chunk is written; S3 allows 10000 parts,
+ * so a chunked upload may reach about 78 GiB. */
+#define S3_PART_SIZE (8u << 20)
+#define S3_MAX_PARTS 10000
+/* Largest single CopyObject S3 allows; bigger objects are copied as a multipart copy.
+ * (tests/scaleout/s3_copy_check.c compiles this file with smaller values.) */
+#ifndef S3_COPY_MAX
+#define S3_COPY_MAX  (UINT64_C(5) << 30)
+#define S3_COPY_PART (UINT64_C(1) << 30)
+#endif
+/* Cap on an XML or state answer read into memory (a ListObjectsV2 page is ~300 KiB). */
+#define S3_MAX_RESPONSE (4u << 20)
+/* Bytes a blob stream buffers between S3 and the HTTP client. */
+#define S3_STREAM_BUF      (256u << 10)
+#define S3_RETRIES         3
+#define S3_TIMEOUT_CONNECT 10L
+
+struct s3_driver {
+	char *endpoint; /* without trailing '/' */
+	char *host;     /* authority, as signed */
+	char *bucket;
+	char *prefix;
+	char *access_key, *secret_key, *region;
+	pthread_mutex_t lock; /* guards the handle pool */
+	CURL *pool[16];
+	size_t npool;
+};
+
+/* A growing response buffer with a hard cap, or (fixed) the caller's buffer of cap bytes. */
+struct s3_buf {
+	char *data;
+	size_t len, cap;
+	bool overflow;
+	bool fixed;
+};
+
+struct s3_req {
+	const char *method;
+	const char *key;   /* full object key, NULL for the bucket itself */
+	const char *query; /* canonical query string, "" for none */
+	const char *range; /* "bytes=A-B" or NULL */
+	const char *copy_source;
+	const char *copy_range;
+	const void *body;
+	size_t body_len;
+	char *into; /* if set: the answer body goes here (at most into_cap bytes), not to resp */
+	size_t into_cap;
+	/* answers */
+	long status;
+	struct s3_buf resp;
+	char etag[128];
+	uint64_t content_length;
+	bool has_length;
+};
+
+static CURL *s3_handle_get(struct s3_driver *s3)
+{
+	CURL *h = NULL;
+	pthread_mutex_lock(&s3->lock);
+	if (s3->npool > 0)
+		h = s3->pool[--s3->npool];
+	pthread_mutex_unlock(&s3->lock);
+	if (h)
+		curl_easy_reset(h);
+	else if (!(h = curl_easy_init())) {
+		log_error("s3: curl_easy_init failed");
+		abort();
+	}
+	return h;
+}
+
+/* Give a handle back (keeping its connection alive for the next request). */
+static void s3_handle_put(struct s3_driver *s3, CURL *h)
+{
+	pthread_mutex_lock(&s3->lock);
+	if (s3->npool < sizeof s3->pool / sizeof s3->pool[0]) {
+		s3->pool[s3->npool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&s3->lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+static size_t s3_buf_write(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+	struct s3_buf *b = ctx;
+	size_t n = size * nmemb;
+	if (b->fixed) {
+		if (n > b->cap - b->len) {
+			b->overflow = true;
+			return 0;
+		}
+		memcpy(b->data + b->len, ptr, n);
+		b->len += n;
+		return n;
+	}
+	if (b->len + n > S3_MAX_RESPONSE) {
+		b->overflow = true;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->data = xrealloc(b->data, b->cap);
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+struct s3_body {
+	const char *data;
+	size_t len, off;
+};
+
+static size_t s3_body_read(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+	struct s3_body *b = ctx;
+	size_t n = size * nmemb;
+	if (n > b->len - b->off)
+		n = b->len - b->off;
+	memcpy(ptr, b->data + b->off, n);
+	b->off += n;
+	return n;
+}
+
+static size_t s3_header_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+	struct s3_req *r = ctx;
+	size_t n = size * nmemb;
+	if (n > 5 && strncasecmp(ptr, "ETag:", 5) == 0) {
+		const char *v = ptr + 5;
+		size_t vl = n - 5;
+		while (vl > 0 && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+			vl--;
+		if (vl < sizeof r->etag)
+			snprintf(r->etag, sizeof r->etag, "%.*s", (int)vl, v);
+	}
+	return n;
+}
+
+/* The value of the first <tag>...</tag> in xml after *from (NULL: from the start), XML
+ * entities decoded; advances *from past it. Returns a heap string or NULL. */
+static char *s3_xml_next(const char *xml, const char *tag, const char **from)
+{
+	char open[64], close[64];
+	snprintf(open, sizeof open, "<%s>", tag);
+	snprintf(close, sizeof close, "</%s>", tag);
+	const char *p = strstr(from && *from ? *from : xml, open);
+	if (!p)
+		return NULL;
+	p += strlen(open);
+	const char *e = strstr(p, close);
+	if (!e)
+		return NULL;
+	if (from)
+		*from = e + strlen(close);
+	char *out = xmalloc((size_t)(e - p) + 1), *o = out;
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	while (p < e) {
+		size_t i;
+		for (i = 0; i < sizeof ents / sizeof ents[0]; i++)
+			if (strncmp(p, ents[i].ent, strlen(ents[i].ent)) == 0)
+				break;
+		if (i < sizeof ents / sizeof ents[0]) {
+			*o++ = ents[i].c;
+			p += strlen(ents[i].ent);
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A message for a failed request: S3's error code from the body when there is one. */
+static int s3_fail(struct s3_req *r, const char *what, struct berr *err)
+{
+	cleanup_free char *code = r->resp.data && !r->resp.fixed ? s3_xml_next(r->resp.data, "Code", NULL) : NULL;
+	enum berr_code bc = r->status == 503 || r->status == 0 ? BERR_UNAVAILABLE : BERR_INTERNAL;
+	return berr_set(err, bc, "S3 %s: HTTP %ld%s%s", what, r->status, code ? " " : "", code ? code : "");
+}
+
+/* Set the URL, signature and body of one request on h. */
+static void s3_prepare(struct s3_driver *s3, CURL *h, struct s3_req *r, struct curl_slist **hdrs, struct s3_body *body)
+{
+	cleanup_free char *keyenc = r->key ? sigv4_uri_encode(r->key, true) : NULL;
+	cleanup_free char *path = keyenc ? xasprintf("/%s/%s", s3->bucket, keyenc) : xasprintf("/%s", s3->bucket);
+	char payload[65];
+	if (r->body_len > 0) {
+		struct digest d;
+		digest_buffer(DIGEST_SHA256, r->body, r->body_len, &d);
+		snprintf(payload, sizeof payload, "%s", digest_hex(&d));
+	} else {
+		snprintf(payload, sizeof payload, "%s", SIGV4_EMPTY_SHA256);
+	}
+	char amzdate[17];
+	sigv4_amz_date(time(NULL), amzdate);
+	struct sigv4_header sh[6];
+	size_t n = 0;
+	sh[n++] = (struct sigv4_header){"host", s3->host};
+	sh[n++] = (struct sigv4_header){"x-amz-content-sha256", payload};
+	sh[n++] = (struct sigv4_header){"x-amz-date", amzdate};
+	if (r->range)
+		sh[n++] = (struct sigv4_header){"range", r->range};
+	if (r->copy_source)
+		sh[n++] = (struct sigv4_header){"x-amz-copy-source", r->copy_source};
+	if (r->copy_range)
+		sh[n++] = (struct sigv4_header){"x-amz-copy-source-range", r->copy_range};
+	struct sigv4_creds c = {s3->access_key, s3->secret_key, s3->region, "s3"};
+	char auth[512];
+	sigv4_authorization(&c, r->method, path, r->query, sh, n, payload, amzdate, auth, sizeof auth);
+	for (size_t i = 1; i < n; i++) {
+		char line[1024];
+		snprintf(line, sizeof line, "%s: %s", sh[i].name, sh[i].value);
+		*hdrs = curl_slist_append(*hdrs, line);
+	}
+	char line[600];
+	snprintf(line, sizeof line, "Authorization: %s", auth);
+	*hdrs = curl_slist_append(*hdrs, line);
+	*hdrs = curl_slist_append(*hdrs, "Expect:");
+	cleanup_free char *url = xasprintf("%s%s%s%s", s3->endpoint, path, *r->query ? "?" : "", r->query);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, S3_TIMEOUT_CONNECT);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	/* A stalled store fails the request instead of hanging a worker thread forever. */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	if (strcmp(r->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (strcmp(r->method, "PUT") == 0) {
+		body->data = r->body;
+		body->len = r->body_len;
+		body->off = 0;
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, s3_body_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, body);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+	} else if (strcmp(r->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+	} else if (strcmp(r->method, "GET") != 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+	}
+}
+
+/* Run one request to completion, its answer body in r->resp (capped). Transient failures
+ * (no connection, 5xx) of idempotent requests are retried. Returns 0 with r->status set
+ * (any status), or -1 with err when no answer came. */
+static int s3_do(struct s3_driver *s3, struct s3_req *r, struct berr *err)
+{
+	bool idempotent = strcmp(r->method, "POST") != 0;
+	CURLcode cc = CURLE_OK;
+	for (int attempt = 0; attempt < S3_RETRIES; attempt++) {
+		if (attempt > 0) {
+			struct timespec ts = {0, 100000000L * attempt * attempt};
+			nanosleep(&ts, NULL);
+		}
+		if (!r->resp.fixed)
+			free(r->resp.data);
+		memset(&r->resp, 0, sizeof r->resp);
+		if (r->into) {
+			r->resp.data = r->into;
+			r->resp.cap = r->into_cap;
+			r->resp.fixed = true;
+		}
+		r->etag[0] = '\0';
+		r->status = 0;
+		CURL *h = s3_handle_get(s3);
+		struct curl_slist *hdrs = NULL;
+		struct s3_body body;
+		s3_prepare(s3, h, r, &hdrs, &body);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s3_buf_write);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->resp);
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s3_header_cb);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+		cc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		curl_off_t cl = -1;
+		curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		r->has_length = cl >= 0;
+		r->content_length = cl >= 0 ? (uint64_t)cl : 0;
+		curl_slist_free_all(hdrs);
+		s3_handle_put(s3, h);
+		if (r->resp.overflow)
+			return berr_set(err, BERR_INTERNAL, "S3 %s: answer larger than %zu bytes", r->method,
+			                r->into ? r->into_cap : (size_t)S3_MAX_RESPONSE);
+		if (cc == CURLE_OK && r->status < 500)
+			return 0;
+		if (!idempotent)
+			break;
+	}
+	if (cc != CURLE_OK)
+		return berr_set(err, BERR_UNAVAILABLE, "S3 %s %s: %s", r->method, r->key ? r->key : s3->bucket,
+		                curl_easy_strerror(cc));
+	return 0;
+}
+
+static void s3_req_free(struct s3_req *r)
+{
+	if (!r->resp.fixed)
+		free(r->resp.data);
+	r->resp.data = NULL;
+}
+
+static char *s3_blob_key(struct s3_driver *s3, const struct digest *d)
+{
+	const char *hex = digest_hex(d);
+	return xasprintf("%sblobs/%s/%.2s/%s", s3->prefix, digest_algo_name(d->algo), hex, hex);
+}
+
+static char *s3_upload_key(struct s3_driver *s3, const char *id, const char *leaf)
+{
+	return xasprintf("%suploads/%s/%s", s3->prefix, id, leaf);
+}
+
+/* A simple request on key: 0 for 2xx, 1 for 404, -1 with err otherwise. */
+static int s3_simple(struct s3_driver *s3, const char *method, const char *key, const void *body, size_t len,
+                     uint64_t *length, struct berr *err)
+{
+	struct s3_req r = {.method = method, .key = key, .query = "", .body = body, .body_len = len};
+	int rc = s3_do(s3, &r, err);
+	if (rc == 0) {
+		if (r.status == 404)
+			rc = 1;
+		else if (r.status >= 300) {
+			char what[64];
+			snprintf(what, sizeof what, "%s %.40s", method, key);
+			rc = s3_fail(&r, what, err);
+		} else if (length)
+			*length = r.content_length;
+	}
+	s3_req_free(&r);
+	return rc;
+}
+
+/* Server-side copy of src to dst (both full keys) of `size` bytes: one CopyObject up to
+ * 5 GiB, a multipart copy in 1 GiB parts beyond. Returns 0, 1 if src is gone, -1. */
+static int s3_copy(struct s3_driver *s3, const char *src, const char *dst, uint64_t size, struct berr *err)
+{
+	cleanup_free char *srcenc = sigv4_uri_encode(src, true);
+	cleanup_free char *source = xasprintf("/%s/%s", s3->bucket, srcenc);
+	if (size <= S3_COPY_MAX) {
+		struct s3_req r = {.method = "PUT", .key = dst, .query = "", .copy_source = source};
+		int rc = s3_do(s3, &r, err);
+		/* A copy can fail after its 200 has been sent: the error is then in the body. */
+		if (rc == 0 && r.status == 404)
+			rc = 1;
+		else if (rc == 0 && (r.status >= 300 || !r.resp.data || strstr(r.resp.data, "<Error>")))
+			rc = s3_fail(&r, "copy object", err);
+		s3_req_free(&r);
+		return rc;
+	}
+	struct s3_req c = {.method = "POST", .key = dst, .query = "uploads="};
+	if (s3_do(s3, &c, err) < 0)
+		return -1;
+	cleanup_free char *upid = c.status == 200 && c.resp.data ? s3_xml_next(c.resp.data, "UploadId", NULL) : NULL;
+	if (!upid) {
+		int rc = s3_fail(&c, "create multipart copy", err);
+		s3_req_free(&c);
+		return rc;
+	}
+	s3_req_free(&c);
+	cleanup_free char *upenc = sigv4_uri_encode(upid, false);
+	size_t nparts = (size_t)((size + S3_COPY_PART - 1) / S3_COPY_PART);
+	cleanup_free char *xml = xmalloc(nparts * 200 + 128);
+	char *x = xml + sprintf(xml, "<CompleteMultipartUpload>");
+	int rc = 0;
+	for (size_t i = 0; i < nparts && rc == 0; i++) {
+		uint64_t a = (uint64_t)i * S3_COPY_PART, b = a + S3_COPY_PART > size ? size - 1 : a + S3_COPY_PART - 1;
+		char range[64];
+		snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, a, b);
+		cleanup_free char *q = xasprintf("partNumber=%zu&uploadId=%s", i + 1, upenc);
+		struct s3_req p = {.method = "PUT", .key = dst, .query = q, .copy_source = source, .copy_range = range};
+		rc = s3_do(s3, &p, err);
+		cleanup_free char *etag =
+		    rc == 0 && p.status == 200 && p.resp.data ? s3_xml_next(p.resp.data, "ETag", NULL) : NULL;
+		if (rc == 0 && !etag)
+			rc = s3_fail(&p, "copy part", err);
+		else if (rc == 0)
+			x += sprintf(x, "<Part><PartNumber>%zu</PartNumber><ETag>%.120s</ETag></Part>", i + 1, etag);
+		s3_req_free(&p);
+	}
+	cleanup_free char *q = xasprintf("uploadId=%s", upenc);
+	if (rc == 0) {
+		x += sprintf(x, "</CompleteMultipartUpload>");
+		struct s3_req f = {.method = "POST", .key = dst, .query = q, .body = xml, .body_len = strlen(xml)};
+		rc = s3_do(s3, &f, err);
+		if (rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>")))
+			rc = s3_fail(&f, "complete multipart copy", err);
+		s3_req_free(&f);
+	}
+	if (rc < 0) {
+		struct s3_req a = {.method = "DELETE", .key = dst, .query = q};
+		s3_do(s3, &a, NULL);
+		s3_req_free(&a);
+	}
+	return rc;
+}
+
+/* ListObjectsV2 over prefix; fn gets every key (delimiter NULL) or every common prefix
+ * (delimiter "/"). Follows continuation tokens; fn returning non-zero stops. */
+static int s3_list(struct s3_driver *s3, const char *prefix, const char *delimiter,
+                   int (*fn)(void *ctx, const char *name), void *ctx, struct berr *err)
+{
+	cleanup_free char *token = NULL;
+	cleanup_free char *pfx = sigv4_uri_encode(prefix, false);
+	for (;;) {
+		cleanup_free char *tok = token ? sigv4_uri_encode(token, false) : NULL;
+		/* Canonical query: parameters sorted by name. */
+		cleanup_free char *q =
+		    xasprintf("%s%s%s%slist-type=2&max-keys=1000&prefix=%s", tok ? "continuation-token=" : "",
+		              tok ? tok : "", tok ? "&" : "", delimiter ? "delimiter=%2F&" : "", pfx);
+		struct s3_req r = {.method = "GET", .query = q};
+		if (s3_do(s3, &r, err) < 0)
+			return -1;
+		if (r.status != 200 || !r.resp.data) {
+			int rc = s3_fail(&r, "list objects", err);
+			s3_req_free(&r);
+			return rc;
+		}
+		char *item;
+		int stop = 0;
+		const char *tag = delimiter ? "Prefix" : "Key";
+		/* Common prefixes come inside <CommonPrefixes>; the top-level <Prefix> echoes ours. */
+		const char *at = delimiter ? strstr(r.resp.data, "<CommonPrefixes>") : r.resp.data;
+		while (!stop && at && (item = s3_xml_next(r.resp.data, tag, &at))) {
+			stop = fn(ctx, item);
+			free(item);
+		}
+		free(token);
+		cleanup_free char *trunc = s3_xml_next(r.resp.data, "IsTruncated", NULL);
+		token = trunc && strcmp(trunc, "true") == 0 ? s3_xml_next(r.resp.data, "NextContinuationToken", NULL)
+		                                            : NULL;
+		s3_req_free(&r);
+		if (stop || !token)
+			return 0;
+	}
+}
+
+/* ---------------------------------------------------------------- upload state */
+
+struct s3_part {
+	char etag[128];
+};
+
+struct s3_state {
+	uint64_t size;
+	uint64_t gen;
+	char *mp;   /* multipart UploadId, NULL before the first part */
+	char *tail; /* key of the tail object, NULL when empty */
+	uint64_t tail_size;
+	char *hash; /* digest_ctx_export of the first `size` bytes */
+	struct s3_part *parts;
+	size_t nparts;
+};
+
+static void s3_state_free(struct s3_state *st)
+{
+	free(st->mp);
+	free(st->tail);
+	free(st->hash);
+	free(st->parts);
+	memset(st, 0, sizeof *st);
+}
+
+/* Read uploads/<id>/state: 0, or -1 with BERR_BLOB_UPLOAD_UNKNOWN if there is none. */
+static int s3_state_load(struct s3_driver *s3, const char *id, struct s3_state *st, struct berr *err)
+{
+	memset(st, 0, sizeof *st);
+	cleanup_free char *key = s3_upload_key(s3, id, "state");
+	struct s3_req r = {.method = "GET", .key = key, .query = ""};
+	if (s3_do(s3, &r, err) < 0)
+		return -1;
+	if (r.status == 404) {
+		s3_req_free(&r);
+		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s has no data in the bucket", id);
+	}
+	if (r.status != 200) {
+		int rc = s3_fail(&r, "read upload state", err);
+		s3_req_free(&r);
+		return rc;
+	}
+	json_error_t je;
+	json_t *j = json_loadb(r.resp.data ? r.resp.data : "", r.resp.len, 0, &je);
+	s3_req_free(&r);
+	json_t *parts = j ? json_object_get(j, "parts") : NULL;
+	if (!j || !json_is_integer(json_object_get(j, "size")) || !json_is_array(parts) ||
+	    json_array_size(parts) > S3_MAX_PARTS) {
+		json_decref(j);
+		return berr_set(err, BERR_INTERNAL, "upload %s: its state object is malformed", id);
+	}
+	st->size = (uint64_t)json_integer_value(json_object_get(j, "size"));
+	st->gen = (uint64_t)json_integer_value(json_object_get(j, "gen"));
+	st->tail_size = (uint64_t)json_integer_value(json_object_get(j, "tail_size"));
+	const char *s;
+	if ((s = json_string_value(json_object_get(j, "mp"))))
+		st->mp = xstrdup(s);
+	if ((s = json_string_value(json_object_get(j, "tail"))))
+		st->tail = xstrdup(s);
+	if ((s = json_string_value(json_object_get(j, "hash"))))
+		st->hash = xstrdup(s);
+	st->nparts = json_array_size(parts);
+	st->parts = xcalloc(st->nparts + 1, sizeof *st->parts);
+	bool ok = st->tail_size < S3_PART_SIZE && (st->tail != NULL) == (st->tail_size > 0) &&
+	          st->size == (uint64_t)st->nparts * S3_PART_SIZE + st->tail_size && (st->nparts == 0 || st->mp);
+	for (size_t i = 0; ok && i < st->nparts; i++) {
+		const char *e = json_string_value(json_array_get(parts, i));
+		ok = e && strlen(e) < sizeof st->parts[i].etag;
+		if (ok)
+			snprintf(st->parts[i].etag, sizeof st->parts[i].etag, "%s", e);
+	}
+	json_decref(j);
+	if (!ok) {
+		s3_state_free(st);
+		return berr_set(err, BERR_INTERNAL, "upload %s: its state object is inconsistent", id);
+	}
+	return 0;
+}
+
+/* Write uploads/<id>/state: one PUT, so a reader sees the old state or the new one. */
+static int s3_state_save(struct s3_driver *s3, const char *id, const struct s3_state *st, struct berr *err)
+{
+	json_t *parts = json_array();
+	for (size_t i = 0; i < st->nparts; i++)
+		json_array_append_new(parts, json_string(st->parts[i].etag));
+	json_t *j = json_pack("{s:i, s:I, s:I, s:o, s:o, s:I, s:o, s:o}", "v", 1, "size", (json_int_t)st->size, "gen",
+	                      (json_int_t)st->gen, "mp", st->mp ? json_string(st->mp) : json_null(), "tail",
+	                      st->tail ? json_string(st->tail) : json_null(), "tail_size", (json_int_t)st->tail_size,
+	                      "hash", st->hash ? json_string(st->hash) : json_null(), "parts", parts);
+	cleanup_free char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	cleanup_free char *key = s3_upload_key(s3, id, "state");
+	int rc = s3_simple(s3, "PUT", key, text, strlen(text), NULL, err);
+	return rc == 1 ? berr_set(err, BERR_INTERNAL, "S3 PUT upload state: the bucket is gone") : rc;
+}
+
+/* ---------------------------------------------------------------- driver ops */
+
+static void s3_close(void *drv)
+{
+	struct s3_driver *s3 = drv;
+	for (size_t i = 0; i < s3->npool; i++)
+		curl_easy_cleanup(s3->pool[i]);
+	pthread_mutex_destroy(&s3->lock);
+	free(s3->endpoint);
+	free(s3->host);
+	free(s3->bucket);
+	free(s3->prefix);
+	free(s3->access_key);
+	free(s3->secret_key);
+	free(s3->region);
+	free(s3);
+}
+
+static int s3_stat(void *drv, const struct digest *d, uint64_t *size, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *key = s3_blob_key(s3, d);
+	int rc = s3_simple(s3, "HEAD", key, NULL, 0, size, err);
+	if (rc == 1)
+		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not stored", d->str);
+	return rc;
+}
+
+/* A blob being read: a GET on a curl multi handle, driven from blob_reader_read, paused
+ * whenever the buffer is full so memory stays at S3_STREAM_BUF per reader. */
+struct s3_stream {
+	struct blob_stream base;
+	struct s3_driver *s3;
+	char *key;
+	CURL *h;
+	CURLM *multi;
+	struct curl_slist *hdrs;
+	uint64_t at; /* offset of the next byte the transfer delivers to the caller */
+	char *buf;
+	size_t len, off;
+	bool paused, done, failed;
+	long status;
+	CURLcode cc;
+};
+
+static size_t s3_stream_write(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+	struct s3_stream *st = ctx;
+	size_t n = size * nmemb;
+	if (st->status == 0)
+		curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &st->status);
+	if (st->status != 200 && st->status != 206) {
+		st->failed = true;
+		return 0;
+	}
+	if (st->off > 0 && st->off == st->len)
+		st->off = st->len = 0;
+	if (S3_STREAM_BUF - st->len < n) {
+		st->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	memcpy(st->buf + st->len, ptr, n);
+	st->len += n;
+	return n;
+}
+
+static void s3_stream_stop(struct s3_stream *st)
+{
+	if (st->multi) {
+		curl_multi_remove_handle(st->multi, st->h);
+		curl_multi_cleanup(st->multi);
+		curl_easy_cleanup(st->h);
+		curl_slist_free_all(st->hdrs);
+	}
+	st->multi = NULL;
+	st->h = NULL;
+	st->hdrs = NULL;
+	st->len = st->off = 0;
+	st->paused = st->done = st->failed = false;
+	st->status = 0;
+}
+
+static int s3_stream_start(struct s3_stream *st, uint64_t pos, uint64_t end, struct berr *err)
+{
+	s3_stream_stop(st);
+	char range[64];
+	snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, pos, end - 1);
+	struct s3_req r = {.method = "GET", .key = st->key, .query = "", .range = range};
+	struct s3_body unused;
+	st->h = curl_easy_init();
+	st->multi = curl_multi_init();
+	if (!st->h || !st->multi) {
+		log_error("s3: curl init failed");
+		abort();
+	}
+	s3_prepare(st->s3, st->h, &r, &st->hdrs, &unused);
+	curl_easy_setopt(st->h, CURLOPT_WRITEFUNCTION, s3_stream_write);
+	curl_easy_setopt(st->h, CURLOPT_WRITEDATA, st);
+	if (curl_multi_add_handle(st->multi, st->h) != CURLM_OK)
+		return berr_set(err, BERR_INTERNAL, "S3 GET: cannot start the transfer");
+	st->at = pos;
+	return 0;
+}
+
+static ssize_t s3_stream_read(struct blob_stream *bs, void *buf, size_t max, uint64_t pos, uint64_t end,
+                              struct berr *err)
+{
+	struct s3_stream *st = (struct s3_stream *)bs;
+	if (!st->multi || pos != st->at) {
+		if (s3_stream_start(st, pos, end, err) < 0)
+			return -1;
+	}
+	while (st->len == st->off && !st->done) {
+		if (st->paused) {
+			st->paused = false;
+			st->off = st->len = 0;
+			curl_easy_pause(st->h, CURLPAUSE_CONT);
+		}
+		int running = 0;
+		if (curl_multi_perform(st->multi, &running) != CURLM_OK)
+			return berr_set(err, BERR_INTERNAL, "S3 GET %s: transfer failed", st->key);
+		int left;
+		CURLMsg *m;
+		while ((m = curl_multi_info_read(st->multi, &left)))
+			if (m->msg == CURLMSG_DONE) {
+				st->done = true;
+				st->cc = m->data.result;
+			}
+		if (st->len > st->off || st->done)
+			break;
+		if (running && !st->paused)
+			curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
+	}
+	if (st->len == st->off) {
+		if (st->status == 0)
+			curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &st->status);
+		if (st->failed || (st->status != 200 && st->status != 206))
+			return berr_set(err, st->status == 404 ? BERR_BLOB_UNKNOWN : BERR_INTERNAL,
+			                "S3 GET %s: HTTP %ld", st->key, st->status);
+		if (st->cc != CURLE_OK)
+			return berr_set(err, BERR_UNAVAILABLE, "S3 GET %s: %s", st->key, curl_easy_strerror(st->cc));
+		return berr_set(err, BERR_INTERNAL, "S3 GET %s: the object ended early", st->key);
+	}
+	size_t n = st->len - st->off < max ? st->len - st->off : max;
+	memcpy(buf, st->buf + st->off, n);
+	st->off += n;
+	st->at += n;
+	return (ssize_t)n;
+}
+
+static void s3_stream_close(struct blob_stream *bs)
+{
+	struct s3_stream *st = (struct s3_stream *)bs;
+	s3_stream_stop(st);
+	free(st->key);
+	free(st->buf);
+	free(st);
+}
+
+static int s3_open_read(void *drv, const struct digest *d, struct blob_reader *out, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	uint64_t size;
+	if (s3_stat(drv, d, &size, err) < 0)
+		return -1;
+	struct s3_stream *st = xcalloc(1, sizeof *st);
+	st->base.read = s3_stream_read;
+	st->base.close = s3_stream_close;
+	st->s3 = s3;
+	st->key = s3_blob_key(s3, d);
+	st->buf = xmalloc(S3_STREAM_BUF);
+	out->fd = -1;
+	out->size = size;
+	out->stream = &st->base;
+	return 0;
+}
+
+static int s3_remove(void *drv, const struct digest *d, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *key = s3_blob_key(s3, d);
+	return s3_simple(s3, "DELETE", key, NULL, 0, NULL, err) < 0 ? -1 : 0;
+}
+
+static int s3_upload_begin(void *drv, const char *id, struct berr *err)
+{
+	struct s3_state st = {0};
+	return s3_state_save(drv, id, &st, err);
+}
+
+static int s3_upload_size(void *drv, const char *id, uint64_t *size, struct berr *err)
+{
+	struct s3_state st;
+	if (s3_state_load(drv, id, &st, err) < 0)
+		return -1;
+	*size = st.size;
+	s3_state_free(&st);
+	return 0;
+}
+
+static int s3_upload_checkpoint(void *drv, const char *id, uint64_t *size, char **state, struct berr *err)
+{
+	struct s3_state st;
+	if (s3_state_load(drv, id, &st, err) < 0)
+		return -1;
+	*size = st.size;
+	int rc = 0;
+	if (st.hash) {
+		*state = st.hash;
+		st.hash = NULL;
+		rc = 1;
+	} else if (st.size > 0) {
+		rc = berr_set(err, BERR_INTERNAL, "upload %s: no digest state was saved with its data", id);
+	}
+	s3_state_free(&st);
+	return rc;
+}
+
+struct s3_writer {
+	struct blob_writer base;
+	struct s3_driver *s3;
+	char id[64];
+	struct s3_state st;    /* as saved in the bucket */
+	struct s3_part *fresh; /* parts sent by this writer, not yet in the saved state */
+	size_t nfresh;
+	char *buf; /* the part being filled: starts with the saved tail */
+	size_t len;
+	uint64_t written; /* bytes given to this writer */
+	char *hash;
+};
+
+/* Send the full buffer as the next part, starting the multipart upload if needed. */
+static int s3_writer_flush_part(struct s3_writer *w, struct berr *err)
+{
+	struct s3_driver *s3 = w->s3;
+	if (w->st.nparts + w->nfresh >= S3_MAX_PARTS)
+		return berr_set(err, BERR_SIZE_INVALID, "upload %s: more than %u parts of %u MiB", w->id, S3_MAX_PARTS,
+		                S3_PART_SIZE >> 20);
+	cleanup_free char *key = s3_upload_key(s3, w->id, "data");
+	if (!w->st.mp) {
+		struct s3_req c = {.method = "POST", .key = key, .query = "uploads="};
+		if (s3_do(s3, &c, err) < 0)
+			return -1;
+		char *upid = c.status == 200 && c.resp.data ? s3_xml_next(c.resp.data, "UploadId", NULL) : NULL;
+		if (!upid) {
+			int rc = s3_fail(&c, "create multipart upload", err);
+			s3_req_free(&c);
+			return rc;
+		}
+		s3_req_free(&c);
+		/* Record it at once, so an abort finds it even if this chunk fails. */
+		w->st.mp = upid;
+		if (s3_state_save(s3, w->id, &w->st, err) < 0)
+			return -1;
+	}
+	cleanup_free char *upenc = sigv4_uri_encode(w->st.mp, false);
+	cleanup_free char *q = xasprintf("partNumber=%zu&uploadId=%s", w->st.nparts + w->nfresh + 1, upenc);
+	struct s3_req p = {.method = "PUT", .key = key, .query = q, .body = w->buf, .body_len = w->len};
+	if (s3_do(s3, &p, err) < 0)
+		return -1;
+	if (p.status != 200 || !p.etag[0]) {
+		int rc = s3_fail(&p, "upload part", err);
+		s3_req_free(&p);
+		return rc;
+	}
+	w->fresh = xrealloc(w->fresh, (w->nfresh + 1) * sizeof *w->fresh);
+	snprintf(w->fresh[w->nfresh++].etag, sizeof w->fresh[0].etag, "%s", p.etag);
+	s3_req_free(&p);
+	w->len = 0;
+	return 0;
+}
+
+static int s3_writer_write(struct blob_writer *bw, const void *data, size_t len, struct berr *err)
+{
+	struct s3_writer *w = (struct s3_writer *)bw;
+	const char *p = data;
+	while (len > 0) {
+		size_t n = S3_PART_SIZE - w->len < len ? S3_PART_SIZE - w->len : len;
+		memcpy(w->buf + w->len, p, n);
+		w->len += n;
+		w->written += n;
+		p += n;
+		len -= n;
+		if (w->len == S3_PART_SIZE && s3_writer_flush_part(w, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void s3_writer_checkpoint(struct blob_writer *bw, const char *state)
+{
+	struct s3_writer *w = (struct s3_writer *)bw;
+	free(w->hash);
+	w->hash = xstrdup(state);
+}
+
+static void s3_writer_free(struct s3_writer *w)
+{
+	s3_state_free(&w->st);
+	free(w->fresh);
+	free(w->buf);
+	free(w->hash);
+	free(w);
+}
+
+/* keep: save the unfinished part as a new tail object, then the new state in one PUT (the
+ * commit point of the chunk), then drop the old tail. Not keeping saves nothing: parts
+ * this writer sent are overwritten by the next chunk or dropped by the abort. */
+static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
+{
+	struct s3_writer *w = (struct s3_writer *)bw;
+	struct s3_driver *s3 = w->s3;
+	/* An empty chunk changes nothing: the saved state already covers these bytes. */
+	if (!keep || w->written == 0) {
+		s3_writer_free(w);
+		return 0;
+	}
+	int rc = 0;
+	cleanup_free char *old_tail = w->st.tail;
+	w->st.tail = NULL;
+	w->st.gen++;
+	if (w->len > 0) {
+		char leaf[64];
+		snprintf(leaf, sizeof leaf, "tail-%" PRIu64, w->st.gen);
+		w->st.tail = s3_upload_key(s3, w->id, leaf);
+		rc = s3_simple(s3, "PUT", w->st.tail, w->buf, w->len, NULL, err);
+		if (rc == 1)
+			rc = berr_set(err, BERR_INTERNAL, "S3 PUT upload tail: the bucket is gone");
+	}
+	if (rc == 0) {
+		w->st.parts = xrealloc(w->st.parts, (w->st.nparts + w->nfresh + 1) * sizeof *w->st.parts);
+		memcpy(w->st.parts + w->st.nparts, w->fresh, w->nfresh * sizeof *w->fresh);
+		w->st.nparts += w->nfresh;
+		w->st.tail_size = w->len;
+		w->st.size += w->written;
+		free(w->st.hash);
+		w->st.hash = w->hash;
+		w->hash = NULL;
+		rc = s3_state_save(s3, w->id, &w->st, err);
+	}
+	if (rc == 0 && old_tail)
+		s3_simple(s3, "DELETE", old_tail, NULL, 0, NULL, NULL);
+	s3_writer_free(w);
+	return rc;
+}
+
+/* Read the whole tail object (under S3_PART_SIZE) straight into buf; its length must be
+ * `size`. */
+static int s3_read_tail(struct s3_driver *s3, const char *key, uint64_t size, char *buf, struct berr *err)
+{
+	struct s3_req r = {.method = "GET", .key = key, .query = "", .into = buf, .into_cap = S3_PART_SIZE};
+	if (s3_do(s3, &r, err) < 0)
+		return -1;
+	int rc = 0;
+	if (r.status != 200)
+		rc = s3_fail(&r, "read upload tail", err);
+	else if (r.resp.len != size)
+		rc = berr_set(err, BERR_INTERNAL, "upload tail %s has %zu bytes, not %" PRIu64, key, r.resp.len, size);
+	s3_req_free(&r);
+	return rc;
+}
+
+static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blob_writer **out, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_writer *w = xcalloc(1, sizeof *w);
+	w->base.write = s3_writer_write;
+	w->base.finish = s3_writer_finish;
+	w->base.checkpoint = s3_writer_checkpoint;
+	w->s3 = s3;
+	snprintf(w->id, sizeof w->id, "%s", id);
+	if (s3_state_load(s3, id, &w->st, err) < 0) {
+		free(w);
+		return -1;
+	}
+	if (w->st.size != offset) {
+		berr_set(err, BERR_RANGE_INVALID, "upload %s: chunk must start at byte %" PRIu64, id, w->st.size);
+		s3_writer_free(w);
+		return -1;
+	}
+	w->buf = xmalloc(S3_PART_SIZE);
+	if (w->st.tail && s3_read_tail(s3, w->st.tail, w->st.tail_size, w->buf, err) < 0) {
+		s3_writer_free(w);
+		return -1;
+	}
+	w->len = (size_t)w->st.tail_size;
+	*out = &w->base;
+	return 0;
+}
+
+static ssize_t s3_upload_pread(void *drv, const char *id, void *buf, size_t len, uint64_t offset, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_state st;
+	if (s3_state_load(s3, id, &st, err) < 0)
+		return -1;
+	uint64_t parts_end = st.size - st.tail_size;
+	ssize_t rc;
+	if (offset >= st.size) {
+		rc = 0;
+	} else if (offset < parts_end) {
+		rc = berr_set(
+		    err, BERR_UNSUPPORTED,
+		    "upload %s: bytes already sent to S3 as multipart parts cannot be read back before the upload "
+		    "completes (finish it with the digest algorithm it was started with)",
+		    id);
+	} else {
+		uint64_t want = st.size - offset < len ? st.size - offset : len;
+		char range[64];
+		snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, offset - parts_end,
+		         offset - parts_end + want - 1);
+		struct s3_req r = {.method = "GET",
+		                   .key = st.tail,
+		                   .query = "",
+		                   .range = range,
+		                   .into = buf,
+		                   .into_cap = (size_t)want};
+		rc = s3_do(s3, &r, err);
+		if (rc == 0 && (r.status != 206 && r.status != 200))
+			rc = s3_fail(&r, "read upload tail", err);
+		else if (rc == 0 && r.resp.len != want)
+			rc = berr_set(err, BERR_INTERNAL, "upload %s: short read of its tail", id);
+		else if (rc == 0)
+			rc = (ssize_t)want;
+		s3_req_free(&r);
+	}
+	s3_state_free(&st);
+	return rc;
+}
+
+/* Complete the multipart upload (the tail copied in as its last part) into uploads/<id>/data. */
+static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st, const char *data_key,
+                       struct berr *err)
+{
+	cleanup_free char *upenc = sigv4_uri_encode(st->mp, false);
+	size_t n = st->nparts;
+	cleanup_free char *last_etag = NULL;
+	if (st->tail) {
+		cleanup_free char *tailenc = sigv4_uri_encode(st->tail, true);
+		cleanup_free char *source = xasprintf("/%s/%s", s3->bucket, tailenc);
+		cleanup_free char *q = xasprintf("partNumber=%zu&uploadId=%s", n + 1, upenc);
+		struct s3_req p = {.method = "PUT", .key = data_key, .query = q, .copy_source = source};
+		if (s3_do(s3, &p, err) < 0)
+			return -1;
+		last_etag = p.status == 200 && p.resp.data ? s3_xml_next(p.resp.data, "ETag", NULL) : NULL;
+		if (!last_etag) {
+			int rc = s3_fail(&p, "copy upload tail into the last part", err);
+			s3_req_free(&p);
+			return rc;
+		}
+		s3_req_free(&p);
+	}
+	cleanup_free char *xml = xmalloc((n + 1) * 200 + 128);
+	char *x = xml + sprintf(xml, "<CompleteMultipartUpload>");
+	for (size_t i = 0; i < n; i++)
+		x += sprintf(x, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1, st->parts[i].etag);
+	if (last_etag)
+		x += sprintf(x, "<Part><PartNumber>%zu</PartNumber><ETag>%.120s</ETag></Part>", n + 1, last_etag);
+	sprintf(x, "</CompleteMultipartUpload>");
+	cleanup_free char *q = xasprintf("uploadId=%s", upenc);
+	struct s3_req f = {.method = "POST", .key = data_key, .query = q, .body = xml, .body_len = strlen(xml)};
+	int rc = s3_do(s3, &f, err);
+	if (rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>")))
+		rc = s3_fail(&f, "complete multipart upload", err);
+	s3_req_free(&f);
+	return rc;
+}
+
+static int s3_upload_commit(void *drv, const char *id, const struct digest *d, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_state st;
+	if (s3_state_load(s3, id, &st, err) < 0)
+		return -1;
+	cleanup_free char *dst = s3_blob_key(s3, d);
+	uint64_t have;
+	int rc = s3_simple(s3, "HEAD", dst, NULL, 0, &have, err);
+	if (rc == 0 && have == st.size) {
+		/* Content-addressed: a blob of this digest and size is this content already. */
+		s3_state_free(&st);
+		return 0;
+	}
+	if (rc < 0) {
+		s3_state_free(&st);
+		return -1;
+	}
+	/* The blob key only ever receives a whole object, by one copy or one empty PUT, so
+	 * readers see no blob or all of it. */
+	if (st.nparts == 0 && !st.tail) {
+		rc = s3_simple(s3, "PUT", dst, NULL, 0, NULL, err);
+	} else if (st.nparts == 0) {
+		rc = s3_copy(s3, st.tail, dst, st.tail_size, err);
+	} else {
+		cleanup_free char *data_key = s3_upload_key(s3, id, "data");
+		rc = s3_complete(s3, id, &st, data_key, err);
+		if (rc == 0)
+			rc = s3_copy(s3, data_key, dst, st.size, err);
+	}
+	if (rc == 1)
+		rc = berr_set(err, BERR_INTERNAL, "upload %s: its data vanished from the bucket while committing", id);
+	s3_state_free(&st);
+	return rc;
+}
+
+static int s3_collect(void *ctx, const char *key)
+{
+	struct {
+		char **keys;
+		size_t n, cap;
+	} *c = ctx;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 8;
+		c->keys = xrealloc(c->keys, c->cap * sizeof *c->keys);
+	}
+	c->keys[c->n++] = xstrdup(key);
+	return 0;
+}
+
+static int s3_upload_abort(void *drv, const char *id, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_state st;
+	struct berr e2 = {0};
+	if (s3_state_load(s3, id, &st, &e2) == 0) {
+		if (st.mp) {
+			cleanup_free char *key = s3_upload_key(s3, id, "data");
+			cleanup_free char *upenc = sigv4_uri_encode(st.mp, false);
+			cleanup_free char *q = xasprintf("uploadId=%s", upenc);
+			struct s3_req a = {.method = "DELETE", .key = key, .query = q};
+			int rc = s3_do(s3, &a, err);
+			/* 404 NoSuchUpload: completed or aborted already. */
+			if (rc == 0 && a.status >= 300 && a.status != 404)
+				rc = s3_fail(&a, "abort multipart upload", err);
+			s3_req_free(&a);
+			if (rc < 0) {
+				s3_state_free(&st);
+				return -1;
+			}
+		}
+		s3_state_free(&st);
+	} else if (e2.code != BERR_BLOB_UPLOAD_UNKNOWN && e2.code != BERR_INTERNAL) {
+		if (err)
+			*err = e2;
+		return -1;
+	}
+	/* Every object under uploads/<id>/, the state last so a failed abort can be redone. */
+	struct {
+		char **keys;
+		size_t n, cap;
+	} c = {0};
+	cleanup_free char *prefix = xasprintf("%suploads/%s/", s3->prefix, id);
+	int rc = s3_list(s3, prefix, NULL, s3_collect, &c, err);
+	cleanup_free char *state_key = s3_upload_key(s3, id, "state");
+	bool has_state = false;
+	for (size_t i = 0; i < c.n; i++) {
+		if (rc == 0 && strcmp(c.keys[i], state_key) != 0 &&
+		    s3_simple(s3, "DELETE", c.keys[i], NULL, 0, NULL, err) < 0)
+			rc = -1;
+		has_state |= strcmp(c.keys[i], state_key) == 0;
+		free(c.keys[i]);
+	}
+	free(c.keys);
+	if (rc == 0 && has_state && s3_simple(s3, "DELETE", state_key, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	return rc;
+}
+
+struct s3_id_walk {
+	size_t skip;
+	int (*fn)(void *ctx, const char *id);
+	void *ctx;
+};
+
+static int s3_upload_list_one(void *ctx, const char *prefix)
+{
+	struct s3_id_walk *w = ctx;
+	size_t n = strlen(prefix);
+	if (n <= w->skip + 1 || n - w->skip > 200)
+		return 0;
+	char id[256];
+	snprintf(id, sizeof id, "%.*s", (int)(n - w->skip - 1), prefix + w->skip);
+	return w->fn(w->ctx, id);
+}
+
+static int s3_upload_list(void *drv, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *prefix = xasprintf("%suploads/", s3->prefix);
+	struct s3_id_walk w = {strlen(prefix), fn, ctx};
+	return s3_list(s3, prefix, "/", s3_upload_list_one, &w, err);
+}
+
+struct s3_blob_walk {
+	size_t skip;
+	int (*fn)(void *ctx, const struct digest *d);
+	void *ctx;
+};
+
+/* "<algo>/<2 hex>/<hex>" after the prefix; anything else in blobs/ is not ours. */
+static int s3_list_one(void *ctx, const char *key)
+{
+	struct s3_blob_walk *w = ctx;
+	const char *rel = key + w->skip;
+	const char *s1 = strchr(rel, '/');
+	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	if (!s1 || !s2 || s2 - s1 != 3 || strlen(s2 + 1) > 128 || s1 - rel > 16)
+		return 0;
+	char name[DIGEST_STR_MAX + 8];
+	snprintf(name, sizeof name, "%.*s:%s", (int)(s1 - rel), rel, s2 + 1);
+	struct digest d;
+	if (digest_parse(name, &d, NULL) < 0 || strncmp(s1 + 1, s2 + 1, 2) != 0)
+		return 0;
+	return w->fn(w->ctx, &d);
+}
+
+static int s3_list_blobs(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *prefix = xasprintf("%sblobs/", s3->prefix);
+	struct s3_blob_walk w = {strlen(prefix), fn, ctx};
+	return s3_list(s3, prefix, NULL, s3_list_one, &w, err);
+}
+
+static int s3_quarantine(void *drv, const struct digest *d, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *src = s3_blob_key(s3, d);
+	cleanup_free char *dst = xasprintf("%squarantine/%s-%s", s3->prefix, digest_algo_name(d->algo), digest_hex(d));
+	uint64_t size;
+	int rc = s3_simple(s3, "HEAD", src, NULL, 0, &size, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	rc = s3_copy(s3, src, dst, size, err);
+	if (rc < 0)
+		return -1;
+	return s3_simple(s3, "DELETE", src, NULL, 0, NULL, err) < 0 ? -1 : 0;
+}
+
+static char *s3_presign(void *drv, const struct digest *d, unsigned expires, struct berr *err)
+{
+	(void)err;
+	struct s3_driver *s3 = drv;
+	cleanup_free char *key = s3_blob_key(s3, d);
+	cleanup_free char *keyenc = sigv4_uri_encode(key, true);
+	cleanup_free char *path = xasprintf("/%s/%s", s3->bucket, keyenc);
+	char amzdate[17];
+	sigv4_amz_date(time(NULL), amzdate);
+	struct sigv4_creds c = {s3->access_key, s3->secret_key, s3->region, "s3"};
+	return sigv4_presign(&c, "GET", s3->endpoint, s3->host, path, amzdate, expires);
+}
+
+static const struct blob_driver_ops s3_ops = {
+    .name = "s3",
+    .close = s3_close,
+    .stat = s3_stat,
+    .open_read = s3_open_read,
+    .remove = s3_remove,
+    .upload_begin = s3_upload_begin,
+    .upload_size = s3_upload_size,
+    .upload_open = s3_upload_open,
+    .upload_pread = s3_upload_pread,
+    .upload_commit = s3_upload_commit,
+    .upload_abort = s3_upload_abort,
+    .upload_list = s3_upload_list,
+    .list = s3_list_blobs,
+    .quarantine = s3_quarantine,
+    .upload_checkpoint = s3_upload_checkpoint,
+    .presign = s3_presign,
+};
+
+void *driver_s3_open(const struct blobstore_s3_config *cfg, const struct blob_driver_ops **ops, struct berr *err)
+{
+	const char *ep = cfg->endpoint;
+	size_t skip = strncmp(ep, "http://", 7) == 0 ? 7 : strncmp(ep, "https://", 8) == 0 ? 8 : 0;
+	if (!skip || !ep[skip]) {
+		berr_set(err, BERR_INTERNAL, "S3 endpoint must be an http:// or https:// URL, not '%s'", ep);
+		return NULL;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		berr_set(err, BERR_INTERNAL, "libcurl failed to initialise");
+		return NULL;
+	}
+	struct s3_driver *s3 = xcalloc(1, sizeof *s3);
+	s3->endpoint = xstrdup(ep);
+	size_t n = strlen(s3->endpoint);
+	while (n > skip && s3->endpoint[n - 1] == '/')
+		s3->endpoint[--n] = '\0';
+	s3->host = xstrndup(s3->endpoint + skip, strcspn(s3->endpoint + skip, "/"));
+	s3->bucket = xstrdup(cfg->bucket);
+	s3->prefix = xstrdup(cfg->prefix ? cfg->prefix : "");
+	s3->region = xstrdup(cfg->region ? cfg->region : "us-east-1");
+	s3->access_key = xstrdup(cfg->access_key);
+	s3->secret_key = xstrdup(cfg->secret_key);
+	pthread_mutex_init(&s3->lock, NULL);
+	/* Fail at start-up, with S3's reason, rather than on the first push. */
+	cleanup_free char *pfx = sigv4_uri_encode(s3->prefix, false);
+	cleanup_free char *q = xasprintf("list-type=2&max-keys=1&prefix=%s", pfx);
+	struct s3_req r = {.method = "GET", .query = q};
+	int rc = s3_do(s3, &r, err);
+	if (rc == 0 && r.status != 200) {
+		char what[200];
+		snprintf(what, sizeof what, "bucket %.64s at %.100s", s3->bucket, s3->endpoint);
+		s3_fail(&r, what, err);
+		rc = -1;
+	}
+	s3_req_free(&r);
+	if (rc < 0) {
+		s3_close(s3);
+		return NULL;
+	}
+	*ops = &s3_ops;
+	return s3;
+}

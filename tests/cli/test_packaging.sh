@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Packaging: `make install` (DESTDIR and prefix) puts binaries, man pages, the systemd unit,
+# the sysusers.d entry and the example config in place; the unit passes systemd-analyze
+# verify and carries its hardening; the man pages render without warnings and name every
+# option --help lists; the example config starts berthd; an edited config survives a
+# reinstall and an uninstall; `make dist` ships what a build from the tarball needs.
+set -u
+: "${BERTHD:?BERTHD must name the berthd binary}"
+top=${BERTH_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+tmp=$(mktemp -d "${BERTH_TEST_TMP:-/tmp}/packaging.XXXXXX")
+n=0
+fails=0
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+notok() {
+	n=$((n + 1))
+	fails=$((fails + 1))
+	echo "not ok $n - $1"
+	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'
+}
+check() {
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else notok "$d"; fi
+}
+run() { # run DESC CMD...: ok when CMD succeeds; its output as diagnostics otherwise
+	local d=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$d"; else notok "$d" "$out"; fi
+}
+
+# --- make install DESTDIR=... with the configured prefix
+dest=$tmp/dest
+run "make install DESTDIR=... succeeds" make -s -C "$top" install DESTDIR="$dest"
+prefix=$(sed -n 's/^prefix = //p' "$top/Makefile")
+sysconf=$(make -s -C "$top" -f - print-sysconfdir <<EOF2 2>/dev/null
+include Makefile
+print-sysconfdir:
+	@echo \$(sysconfdir)
+EOF2
+)
+root=$dest$prefix
+for f in bin/berthd bin/berth; do
+	check "installs $f (executable)" test -x "$root/$f"
+done
+for f in share/man/man8/berthd.8 share/man/man1/berth.1 lib/systemd/system/berthd.service lib/sysusers.d/berth.conf; do
+	check "installs $f" test -f "$root/$f"
+done
+conf=$dest$sysconf/berth/berthd.conf
+check "installs the example config in sysconfdir/berth" test -f "$conf"
+check "the installed berthd is this build" cmp -s "$root/bin/berthd" "$top/berthd"
+unit=$root/lib/systemd/system/berthd.service
+check "the unit runs the installed binary with the installed config" \
+	grep -qx "ExecStart=$prefix/bin/berthd --config $sysconf/berth/berthd.conf" "$unit"
+for d in 'User=berth' 'Group=berth' 'StateDirectory=berth' 'ProtectSystem=strict' 'NoNewPrivileges=yes' \
+	'ProtectHome=yes' 'PrivateTmp=yes' 'CapabilityBoundingSet=' 'SystemCallFilter=@system-service' \
+	'ExecReload=/bin/kill -HUP $MAINPID'; do
+	check "the unit has $d" grep -qxF "$d" "$unit"
+done
+check "sysusers.d creates the berth user" grep -qE '^u berth - ".*" /var/lib/berth$' "$root/lib/sysusers.d/berth.conf"
+
+# --- man pages
+for page in "$root/share/man/man8/berthd.8" "$root/share/man/man1/berth.1"; do
+	if out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null) && [ -z "$out" ]; then
+		ok "$(basename "$page") renders without warnings"
+	else
+		notok "$(basename "$page") renders without warnings" "$out"
+	fi
+done
+check "berthd(8) carries the version" grep -q "Berth $("$BERTHD" --version | cut -d' ' -f2)" "$root/share/man/man8/berthd.8"
+missing=
+for opt in $("$BERTHD" --help | grep -oE '^  --[a-z-]+' | sed 's/^  //'); do
+	grep -qF -- "$(sed 's/-/\\-/g' <<<"$opt")" "$root/share/man/man8/berthd.8" || missing="$missing $opt"
+done
+check "berthd(8) documents every option of berthd --help${missing:+ (missing:$missing)}" test -z "$missing"
+missing=
+for cmd in $("$top/berth" --help | sed -n '/^Commands:/,$p' | grep -oE '^  [a-z]+' | sed 's/^  //'); do
+	grep -qE "^\.B $cmd( |$)" "$root/share/man/man1/berth.1" || missing="$missing $cmd"
+done
+for opt in $("$top/berth" --help | grep -oE '^  (-[a-z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+'); do
+	grep -qF -- "$(sed 's/-/\\-/g' <<<"$opt")" "$root/share/man/man1/berth.1" || missing="$missing $opt"
+done
+check "berth(1) documents every command and option of berth --help${missing:+ (missing:$missing)}" test -z "$missing"
+
+# --- the example config starts berthd (flags override its listen and data)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$root/bin/berthd" --config "$conf" --listen "127.0.0.1:$port" --data "$tmp/data" >"$tmp/berthd.log" 2>&1 &
+pid=$!
+code=
+for _ in $(seq 100); do
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/")
+	[ "$code" = 401 ] && break
+	sleep 0.1
+done
+check "berthd starts with the example config (token auth: 401 on /v2/)" test "$code" = 401
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=
+check "and stops cleanly" test "$rc" -eq 0
+
+# --- systemd-analyze verify, on an install whose ExecStart exists (prefix, no DESTDIR)
+p2=$tmp/prefix
+run "make install prefix=... succeeds" make -s -C "$top" install prefix="$p2"
+if command -v systemd-analyze >/dev/null; then
+	out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$p2/lib/systemd/system/berthd.service" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && [ -z "$out" ]; then
+		ok "systemd-analyze verify accepts the unit, without warnings"
+	else
+		notok "systemd-analyze verify accepts the unit, without warnings" "exit $rc: $out"
+	fi
+	sed 's/^ProtectSystem=strict/ProtectSystem=bogus/' "$p2/lib/systemd/system/berthd.service" >"$tmp/bad.service"
+	out=$(systemd-analyze verify --man=no "$tmp/bad.service" 2>&1)
+	check "systemd-analyze verify does notice a broken unit (the check can fail)" grep -qiE 'protect ?system' <<<"$out"
+else
+	notok "systemd-analyze verify accepts the unit" "systemd-analyze is not installed (scripts/deps.sh test installs systemd)"
+fi
+
+# --- reinstall and uninstall keep an edited config, remove an unchanged one
+echo "log-level = warn # edited" >>"$conf"
+make -s -C "$top" install DESTDIR="$dest" >/dev/null 2>&1
+check "a reinstall keeps the edited config" grep -q "# edited" "$conf"
+run "make uninstall DESTDIR=... succeeds" make -s -C "$top" uninstall DESTDIR="$dest"
+check "uninstall keeps the edited config" test -f "$conf"
+left=$(cd "$dest" && find . -type f ! -path "*/berth/berthd.conf" | sort)
+check "uninstall removes everything else${left:+ (left: $left)}" test -z "$left"
+run "make uninstall prefix=... succeeds" make -s -C "$top" uninstall prefix="$p2"
+left=$(cd "$p2" && find . -type f | sort)
+check "uninstall of an unchanged install leaves no file${left:+ (left: $left)}" test -z "$left"
+
+# --- make dist ships what a build from the tarball needs
+version=$("$BERTHD" --version | cut -d' ' -f2)
+if make -s -C "$top" dist >/dev/null 2>&1 && mv "$top/berth-$version.tar.gz" "$tmp/"; then
+	ok "make dist makes berth-$version.tar.gz"
+	list=$(tar tzf "$tmp/berth-$version.tar.gz")
+	missing=
+	for f in configure Makefile.in Dockerfile packaging/berthd.service.in packaging/berthd.conf.in \
+		packaging/berth.sysusers docs/man/berthd.8.in docs/man/berth.1.in docs/install.md docs/upgrade.md \
+		docs/configuration.md docs/operations.md $(cd "$top" && ls schema/*.sql server/*.c tests/cli/*.sh); do
+		grep -qx "berth-$version/$f" <<<"$list" || missing="$missing $f"
+	done
+	check "the tarball has the build system, sources, schema, packaging, docs and tests${missing:+ (missing:$missing)}" \
+		test -z "$missing"
+else
+	notok "make dist makes berth-$version.tar.gz"
+fi
+
+# --- the Dockerfile: two stages from Debian 12, the runtime stage runs berthd as berth
+df=$top/Dockerfile
+check "Dockerfile builds in a debian:12 stage and runs in a Debian 12 one" \
+	test "$(grep -cE '^FROM debian:12(-slim)?( |$)' "$df")" -eq 2
+check "Dockerfile copies berthd from the build stage and runs as the berth user" \
+	bash -c "grep -q '^COPY --from=build .*/usr/bin/berthd /usr/bin/berthd' '$df' && grep -qx 'USER berth' '$df'"
+for lib in libmicrohttpd12 libsqlite3-0 libssl3 libjansson4 libargon2-1 libcurl4; do
+	check "the runtime stage installs $lib, which berthd links" grep -q "$lib" "$df"
+done
+needed=$(ldd "$BERTHD" | awk '{print $1}' | grep -E 'microhttpd|sqlite3|libssl|libcrypto|jansson|argon2|curl' | sort -u | wc -l)
+check "berthd links exactly those libraries' families (6 or 7 sonames: $needed)" test "$needed" -ge 6
+
+echo "1..$n"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,406 @@
+#!/usr/bin/env bash
+# berthd on S3 storage (--storage s3) against a real single-node Ceph RGW started by
+# tests/scaleout/ceph.sh: the API conformance suites, skopeo push/pull, chunked uploads with
+# chunks under and over S3's 5 MiB part minimum, ranged GETs, a restart (and a SIGKILL) in
+# the middle of an upload, fsck and fsck --repair on the bucket, --storage-redirect, and bad
+# settings. Prints TAP; reports how long Ceph took to start and what it used.
+#
+# usage: BERTHD=/abs/path/berthd tests/scaleout/test_s3.sh
+#        BERTH_S3_SUITES=all (or a list like "test_blobs test_manifests") picks the API suites
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib/berthd.sh"
+MKIMAGE=$HERE/../fixtures/mkimage.sh
+
+rut_require
+berth_test_init scaleout-s3 || { echo "Bail out! cannot create a scratch directory"; exit 1; }
+
+CEPH=$TEST_DIR/ceph
+berth_on_exit "$HERE/ceph.sh" stop "$CEPH"
+t0=$(date +%s.%N)
+if ! "$HERE/ceph.sh" start "$CEPH" >"$TEST_DIR/ceph.env" 2>"$TEST_DIR/ceph.err"; then
+	tap_fail "single-node Ceph (mon, osd, radosgw) starts" "$(tail -n 60 "$TEST_DIR/ceph.err")"
+	tap_done
+fi
+tap_ok "single-node Ceph (mon, osd, radosgw) starts"
+set -a
+. "$TEST_DIR/ceph.env"
+set +a
+tap_diag "Ceph started in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s; $S3_ENDPOINT bucket $S3_BUCKET"
+
+S3ARGS="--storage s3 --s3-endpoint $S3_ENDPOINT --s3-bucket $S3_BUCKET --s3-region $S3_REGION"
+s3req() { python3 "$HERE/s3req.py" "$@"; }
+
+# ---------------------------------------------------------------- (a) conformance suites
+
+run_suite() {
+	BERTH_TEST_ARGS="$S3ARGS --s3-prefix $1/" timeout 600 python3 "$2"
+}
+# The suites that drive blob storage; the others exercise the metadata, which S3 does not
+# change, and take minutes more against RGW: BERTH_S3_SUITES=all runs every tests/api suite.
+suites=${BERTH_S3_SUITES:-test_base test_blobs test_uploads test_restart}
+[ "$suites" = all ] && suites=$(cd "$HERE/../api" && ls test_*.py | sed 's/\.py$//')
+for suite in $suites; do
+	s0=$SECONDS
+	tap_check "API suite $suite passes on S3 storage" run_suite "api-$suite" "$HERE/../api/$suite.py"
+	tap_diag "$suite took $((SECONDS - s0)) s"
+done
+
+# ---------------------------------------------------------------- the driver alone
+
+# The multipart copy (for blobs over 5 GiB) with the limit lowered to 6 MiB; its TAP lines
+# are folded into one case here.
+COPY_CHECK=${BERTH_TOP:-$HERE/../..}/tests/scaleout/s3_copy_check
+copy_check() {
+	local out
+	[ -x "$COPY_CHECK" ] || { echo "$COPY_CHECK is not built (make)"; return 1; }
+	out=$(S3_PREFIX=copycheck/ "$COPY_CHECK")
+	echo "$out"
+	! grep -q '^not ok' <<<"$out" && grep -q '^1\.\.8$' <<<"$out"
+}
+tap_check "commit and quarantine use a multipart UploadPartCopy above the CopyObject limit" copy_check
+
+# ---------------------------------------------------------------- one berthd for the rest
+
+DATA=$TEST_DIR/registry
+export BERTH_TEST_ARGS="$S3ARGS --s3-prefix main/"
+if ! tap_check "berthd starts with --storage s3" berthd_start "$DATA"; then
+	tap_done
+fi
+R=$BERTHD_ADDR
+
+# ---------------------------------------------------------------- (b) skopeo
+
+IMG=$TEST_DIR/images
+tap_check "mkimage.sh builds a 3-layer image with a 6 MiB layer" \
+	"$MKIMAGE" "$IMG/three" --layers 3 --tag v3 --extra-kb 6144
+THREE=$(layout_top_digest "$IMG/three" v3)
+tap_check "skopeo pushes the image to berthd on S3" \
+	push_layout "oci:$IMG/three:v3" "docker://$R/s3/three:v3" "$THREE" --preserve-digests
+tap_check "skopeo pulls it back byte-identical" \
+	pull_back "docker://$R/s3/three:v3" "$TEST_DIR/pulled" v3 "$IMG/three" v3
+
+blobs_in_bucket() {
+	s3req GET "/$S3_BUCKET?list-type=2&prefix=main/blobs/" | grep -o '<Key>[^<]*</Key>' | wc -l
+}
+check_bucket_holds_layers() {
+	local n
+	n=$(blobs_in_bucket)
+	[ "$n" -ge 4 ] || { echo "only $n blob objects under main/blobs/"; return 1; }
+	[ ! -d "$DATA/blobs/sha256" ] || [ -z "$(ls -A "$DATA/blobs/sha256")" ] ||
+		{ echo "blobs were written to the data folder:"; ls -R "$DATA/blobs"; return 1; }
+}
+tap_check "the blobs are objects in the bucket, none on local disk" check_bucket_holds_layers
+
+# ---------------------------------------------------------------- (c) chunked uploads, ranges
+
+WORK=$TEST_DIR/work
+mkdir -p "$WORK"
+head -c 13000000 /dev/urandom >"$WORK/blob"
+BLOB=sha256:$(sha256sum <"$WORK/blob" | cut -d' ' -f1)
+
+# upload_start REPO: prints the upload's Location path.
+upload_start() {
+	curl -sf -D - -o /dev/null -X POST "http://$R/v2/$1/blobs/uploads/" | tr -d '\r' |
+		sed -n 's/^[Ll]ocation: //p'
+}
+# upload_patch LOC FROM LEN [ADDR]: PATCH bytes FROM..FROM+LEN-1 of the blob; prints the
+# status and the new Location on one line.
+upload_patch() {
+	local loc=$1 from=$2 len=$3 addr=${4:-$R}
+	tail -c +$((from + 1)) "$WORK/blob" | head -c "$len" >"$WORK/chunk"
+	curl -s -D "$WORK/h" -o "$WORK/body" -X PATCH -H 'Content-Type: application/octet-stream' \
+		-H "Content-Range: $from-$((from + len - 1))" --data-binary @"$WORK/chunk" "http://$addr$loc" \
+		-w '%{http_code}'
+	printf ' %s\n' "$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Ll]ocation: //p')"
+}
+# upload_put LOC [ADDR]: complete with the blob's digest; prints the status.
+upload_put() {
+	local sep='?'
+	case $1 in *\?*) sep='&' ;; esac
+	curl -s -o "$WORK/body" -X PUT "http://${2:-$R}$1${sep}digest=$BLOB" -w '%{http_code}'
+}
+# blob_matches REPO [ADDR]: the whole blob comes back with the right digest.
+blob_matches() {
+	local got
+	got=sha256:$(curl -sf "http://${2:-$R}/v2/$1/blobs/$BLOB" | sha256sum | cut -d' ' -f1)
+	expect_eq "digest of GET /v2/$1/blobs/$BLOB" "$got" "$BLOB"
+}
+
+# chunked_upload REPO SIZES...: PATCH the blob in chunks of these sizes (the rest in the PUT).
+chunked_upload() {
+	local repo=$1 loc from=0 out code
+	shift
+	loc=$(upload_start "$repo") && [ -n "$loc" ] || { echo "POST gave no Location"; return 1; }
+	for len in "$@"; do
+		out=$(upload_patch "$loc" "$from" "$len")
+		code=${out%% *}
+		[ "$code" = 202 ] || { echo "PATCH $from+$len: HTTP $code: $(cat "$WORK/body")"; return 1; }
+		loc=${out#* }
+		from=$((from + len))
+	done
+	tail -c +$((from + 1)) "$WORK/blob" >"$WORK/chunk"
+	local sep='?'
+	case $loc in *\?*) sep='&' ;; esac
+	code=$(curl -s -o "$WORK/body" -X PUT -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$WORK/chunk" "http://$R$loc${sep}digest=$BLOB" -w '%{http_code}')
+	[ "$code" = 201 ] || { echo "PUT: HTTP $code: $(cat "$WORK/body")"; return 1; }
+	blob_matches "$repo"
+}
+tap_check "chunked upload, chunks of 1 MiB (all under the part minimum)" \
+	chunked_upload s3/small 1048576 1048576 1048576 1048576 1048576 1048576 1048576 1048576 1048576 1048576
+tap_check "chunked upload, chunks of 6 and 5 MB (over the part minimum, crossing parts)" \
+	chunked_upload s3/big 6000000 5000000
+tap_check "chunked upload, 3 MB then 9 MB then the rest in the PUT" \
+	chunked_upload s3/mixed 3000000 9000000
+tap_check "chunked upload, one 13 MB PATCH then an empty PUT" chunked_upload s3/one 13000000
+
+range_is() {
+	local range=$1 from=$2 len=$3 want got code
+	code=$(curl -s -o "$WORK/range" -w '%{http_code}' -H "Range: bytes=$range" "http://$R/v2/s3/small/blobs/$BLOB")
+	[ "$code" = 206 ] || { echo "Range $range: HTTP $code"; return 1; }
+	want=$(tail -c +$((from + 1)) "$WORK/blob" | head -c "$len" | sha256sum)
+	got=$(sha256sum <"$WORK/range")
+	expect_eq "bytes $range" "$got" "$want"
+}
+tap_check "ranged GET inside the first part" range_is 100-199 100 100
+tap_check "ranged GET across a part boundary" range_is 8388000-8389999 8388000 2000
+tap_check "ranged GET of the last byte" range_is 12999999- 12999999 1
+tap_check "ranged GET of 12 MB from the middle (streamed)" range_is 500000-12499999 500000 12000000
+unsatisfiable() {
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=13000000-' "http://$R/v2/s3/small/blobs/$BLOB")
+	expect_eq "status of a range past the end" "$code" 416
+}
+tap_check "a range past the end is 416" unsatisfiable
+
+bad_chunk_leaves_upload_intact() {
+	local loc out
+	loc=$(upload_start s3/badchunk)
+	out=$(upload_patch "$loc" 0 6000000)
+	[ "${out%% *}" = 202 ] || { echo "first PATCH: $out"; return 1; }
+	loc=${out#* }
+	# A chunk that does not start where the upload ends is refused...
+	out=$(upload_patch "$loc" 5000000 2000000)
+	expect_eq "status of a chunk at the wrong offset" "${out%% *}" 416 || return 1
+	# ...and a digest that does not match removes nothing stored and fails cleanly.
+	out=$(upload_patch "$loc" 6000000 7000000)
+	[ "${out%% *}" = 202 ] || { echo "second PATCH: $out"; return 1; }
+	loc=${out#* }
+	local sep='?'
+	case $loc in *\?*) sep='&' ;; esac
+	local code
+	code=$(curl -s -o "$WORK/body" -X PUT "http://$R$loc${sep}digest=sha256:$(printf '%064d' 0)" -w '%{http_code}')
+	expect_eq "status of a PUT with the wrong digest" "$code" 400 || return 1
+	grep -q DIGEST_INVALID "$WORK/body" || { echo "body: $(cat "$WORK/body")"; return 1; }
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://$R/v2/s3/badchunk/blobs/sha256:$(printf '%064d' 0)")
+	expect_eq "status of the never-stored digest" "$code" 404
+}
+tap_check "bad chunks and a wrong digest are refused and store nothing" bad_chunk_leaves_upload_intact
+
+upload_cancel_cleans_bucket() {
+	local loc out id n
+	loc=$(upload_start s3/cancel)
+	out=$(upload_patch "$loc" 0 9000000)
+	[ "${out%% *}" = 202 ] || { echo "PATCH: $out"; return 1; }
+	id=${loc##*/}
+	id=${id%%\?*}
+	n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
+	[ "$n" -ge 2 ] || { echo "expected state and tail objects, found $n"; return 1; }
+	curl -sf -X DELETE "http://$R${out#* }" -o /dev/null || { echo "DELETE failed"; return 1; }
+	n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
+	expect_eq "objects left under uploads/$id/" "$n" 0 || return 1
+	n=$(s3req GET "/$S3_BUCKET?uploads=&prefix=main/uploads/$id/" | grep -o '<UploadId>' | wc -l)
+	expect_eq "multipart uploads left for $id" "$n" 0
+}
+tap_check "cancelling an upload removes its objects and aborts its multipart upload" upload_cancel_cleans_bucket
+
+damaged_state_is_a_clear_error() {
+	local loc out id code n
+	loc=$(upload_start s3/damaged)
+	out=$(upload_patch "$loc" 0 2000000)
+	[ "${out%% *}" = 202 ] || { echo "PATCH: $out"; return 1; }
+	loc=${out#* }
+	id=${loc##*/}
+	id=${id%%\?*}
+	echo '{"size": 5, "parts": "nonsense"}' >"$WORK/state"
+	s3req PUT "/$S3_BUCKET/main/uploads/$id/state" "$WORK/state" >/dev/null || return 1
+	out=$(upload_patch "$loc" 2000000 1000000)
+	expect_eq "status of a PATCH on a damaged upload state" "${out%% *}" 500 || return 1
+	grep -q "state object is malformed" "$WORK/body" || { echo "body: $(cat "$WORK/body")"; return 1; }
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://$R$loc")
+	expect_eq "status of cancelling it" "$code" 204 || return 1
+	n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
+	expect_eq "objects left under uploads/$id/" "$n" 0
+}
+tap_check "a damaged upload state in the bucket is a clear error, and the upload can still be cancelled" \
+	damaged_state_is_a_clear_error
+
+# ---------------------------------------------------------------- (d) restart mid-upload
+
+restart_mid_upload() {
+	local signal=$1 repo=$2 loc out code
+	loc=$(upload_start "$repo")
+	out=$(upload_patch "$loc" 0 3000000)
+	[ "${out%% *}" = 202 ] || { echo "PATCH 1: $out"; return 1; }
+	out=$(upload_patch "${out#* }" 3000000 7000000)
+	[ "${out%% *}" = 202 ] || { echo "PATCH 2: $out"; return 1; }
+	loc=${out#* }
+	if [ "$signal" = KILL ]; then
+		kill -KILL "$BERTHD_PID"
+		wait "$BERTHD_PID" 2>/dev/null
+		unset BERTHD_PID
+	else
+		berthd_stop
+	fi
+	berthd_start "$DATA" || { echo "berthd did not start again"; return 1; }
+	R=$BERTHD_ADDR
+	# The digest state comes back from the bucket, not from the new process's memory.
+	out=$(upload_patch "$loc" 10000000 2000000)
+	[ "${out%% *}" = 202 ] || { echo "PATCH 3 after the restart: $out $(cat "$WORK/body")"; return 1; }
+	loc=${out#* }
+	tail -c +12000001 "$WORK/blob" >"$WORK/chunk"
+	local sep='?'
+	case $loc in *\?*) sep='&' ;; esac
+	code=$(curl -s -o "$WORK/body" -X PUT -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$WORK/chunk" "http://$R$loc${sep}digest=$BLOB" -w '%{http_code}')
+	[ "$code" = 201 ] || { echo "PUT after the restart: HTTP $code: $(cat "$WORK/body")"; return 1; }
+	blob_matches "$repo"
+}
+tap_check "an upload continues after berthd restarts (SIGTERM) between chunks" restart_mid_upload TERM s3/restart
+tap_check "an upload continues after berthd is killed (SIGKILL) between chunks" restart_mid_upload KILL s3/killed
+
+# Two berthd processes on one bucket (sharing, for this test, one SQLite file): the digest
+# state travels with the upload in the bucket, so consecutive chunks may go to either.
+alternate_nodes() {
+	_berthd_spawn "$DATA" || { echo "the second berthd did not start"; return 1; }
+	local b=127.0.0.1:$_SPAWN_PORT bpid=$_SPAWN_PID loc out from=0 i=0 addr code
+	loc=$(upload_start s3/twonodes)
+	for len in 3000000 6000000 1000000 2000000; do
+		addr=$R
+		[ $((i % 2)) -eq 1 ] && addr=$b
+		out=$(upload_patch "$loc" "$from" "$len" "$addr")
+		[ "${out%% *}" = 202 ] || { echo "PATCH $i to $addr: $out $(cat "$WORK/body")"; _berth_kill "$bpid"; return 1; }
+		loc=${out#* }
+		from=$((from + len))
+		i=$((i + 1))
+	done
+	tail -c +$((from + 1)) "$WORK/blob" >"$WORK/chunk"
+	local sep='?'
+	case $loc in *\?*) sep='&' ;; esac
+	code=$(curl -s -o "$WORK/body" -X PUT -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$WORK/chunk" "http://$b$loc${sep}digest=$BLOB" -w '%{http_code}')
+	_berth_kill "$bpid"
+	[ "$code" = 201 ] || { echo "PUT on the second node: HTTP $code: $(cat "$WORK/body")"; return 1; }
+	blob_matches s3/twonodes
+}
+tap_check "chunks of one upload alternate between two berthd processes on the same bucket" alternate_nodes
+
+# ---------------------------------------------------------------- --storage-redirect
+
+redirect_serves_presigned() {
+	berthd_stop
+	berthd_start "$DATA" --storage-redirect || { echo "berthd --storage-redirect did not start"; return 1; }
+	R=$BERTHD_ADDR
+	local code loc got
+	code=$(curl -s -o /dev/null -D "$WORK/h" -w '%{http_code}' "http://$R/v2/s3/small/blobs/$BLOB")
+	expect_eq "status of a blob GET with --storage-redirect" "$code" 307 || return 1
+	loc=$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Ll]ocation: //p')
+	case $loc in "$S3_ENDPOINT"/*X-Amz-Signature=*) ;; *) echo "Location is no presigned URL: $loc"; return 1 ;; esac
+	got=sha256:$(curl -sf "$loc" | sha256sum | cut -d' ' -f1)
+	expect_eq "digest of what the presigned URL serves" "$got" "$BLOB" || return 1
+	code=$(curl -s -o /dev/null -w '%{http_code}' "${loc%X-Amz-Signature=*}X-Amz-Signature=$(printf '%064d' 0)")
+	expect_eq "status of a tampered presigned URL" "$code" 403 || return 1
+	code=$(curl -s -o /dev/null -w '%{http_code}' -I "http://$R/v2/s3/small/blobs/$BLOB")
+	expect_eq "status of a HEAD (answered by berthd itself)" "$code" 200 || return 1
+	pull_back "docker://$R/s3/three:v3" "$TEST_DIR/pulled-redirect" v3 "$IMG/three" v3
+}
+tap_check "--storage-redirect answers blob GETs with a presigned URL that works (curl, skopeo)" \
+	redirect_serves_presigned
+
+# ---------------------------------------------------------------- (e) fsck
+
+fsck_clean() {
+	# shellcheck disable=SC2086
+	"$BERTHD" fsck --data "$DATA" $BERTH_TEST_ARGS >"$WORK/fsck.out" 2>&1 || { cat "$WORK/fsck.out"; return 1; }
+	grep -q '0 corrupt, 0 missing' "$WORK/fsck.out" || { cat "$WORK/fsck.out"; return 1; }
+	cat "$WORK/fsck.out"
+}
+tap_check "berthd fsck on the S3 store finds nothing wrong" fsck_clean
+
+fsck_finds_and_repairs() {
+	local key=main/blobs/sha256/${BLOB:7:2}/${BLOB#sha256:} rc
+	head -c 1000 /dev/urandom >"$WORK/garbage"
+	s3req PUT "/$S3_BUCKET/$key" "$WORK/garbage" >/dev/null || return 1
+	# shellcheck disable=SC2086
+	"$BERTHD" fsck --data "$DATA" $BERTH_TEST_ARGS >"$WORK/fsck.out" 2>&1
+	rc=$?
+	cat "$WORK/fsck.out"
+	expect_eq "fsck exit status with a corrupt blob" "$rc" 1 || return 1
+	grep -q "corrupt blob: $BLOB" "$WORK/fsck.out" || return 1
+	# shellcheck disable=SC2086
+	"$BERTHD" fsck --repair --data "$DATA" $BERTH_TEST_ARGS >"$WORK/fsck.out" 2>&1 || { cat "$WORK/fsck.out"; return 1; }
+	s3req GET "/$S3_BUCKET/main/quarantine/sha256-${BLOB#sha256:}" | cmp -s - "$WORK/garbage" ||
+		{ echo "the corrupt bytes are not in quarantine/"; return 1; }
+	s3req GET "/$S3_BUCKET/$key" >/dev/null 2>&1 && { echo "the corrupt object is still at $key"; return 1; }
+	# shellcheck disable=SC2086
+	"$BERTHD" fsck --data "$DATA" $BERTH_TEST_ARGS >"$WORK/fsck.out" 2>&1 || { cat "$WORK/fsck.out"; return 1; }
+}
+berthd_stop
+tap_check "fsck finds a corrupted object, --repair quarantines it in the bucket" fsck_finds_and_repairs
+
+# ---------------------------------------------------------------- bad settings
+
+bad_start() {
+	local want=$1 out
+	shift
+	out=$("$BERTHD" --listen 127.0.0.1:0 --data "$TEST_DIR/bad" --auth none "$@" 2>&1)
+	[ $? -ne 0 ] || { echo "berthd started with $*"; return 1; }
+	grep -q -- "$want" <<<"$out" || { echo "message lacks '$want': $out"; return 1; }
+}
+tap_check "--storage s3 without a bucket is refused" bad_start "needs --s3-bucket" --storage s3 --s3-endpoint "$S3_ENDPOINT"
+tap_check "an invalid bucket name is refused" bad_start "no valid bucket name" \
+	--storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket 'Bad_Bucket'
+tap_check "--storage-redirect without s3 is refused" bad_start "needs --storage s3" --storage-redirect
+tap_check "an unknown --storage is refused" bad_start "must be fs or s3" --storage nfs
+tap_check "missing credentials are refused" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+	bash -c "$(declare -f bad_start); BERTHD=$BERTHD TEST_DIR=$TEST_DIR bad_start 'needs credentials' $S3ARGS"
+tap_check "a wrong secret key fails at start with S3's reason" env AWS_SECRET_ACCESS_KEY=wrong \
+	bash -c "$(declare -f bad_start); BERTHD=$BERTHD TEST_DIR=$TEST_DIR bad_start SignatureDoesNotMatch $S3ARGS"
+tap_check "a bucket that does not exist fails at start" \
+	bad_start NoSuchBucket --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket no-such-bucket-here
+
+# ---------------------------------------------------------------- what Ceph used
+
+rss=0
+for f in "$CEPH"/run/*.pid; do
+	p=$(cat "$f")
+	r=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null)
+	rss=$((rss + ${r:-0}))
+done
+tap_diag "Ceph resident memory $((rss / 1024)) MiB (mon + osd + radosgw), disk $(du -sm "$CEPH" | cut -f1) MiB used in $CEPH"
+
+# ---------------------------------------------------------------- the store goes away
+
+# Last: radosgw is stopped for good. Requests then fail with 503 UNAVAILABLE, which clients
+# retry, and nothing recorded is lost or changed.
+store_down_is_unavailable() {
+	local code pid
+	pid=$(cat "$CEPH/run/radosgw.pid") && kill -TERM "$pid" || return 1
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	local layer
+	layer=$(jq -r '.layers[0].digest' "$IMG/three/blobs/sha256/${THREE#sha256:}")
+	code=$(curl -s -o "$WORK/body" -w '%{http_code}' "http://$R/v2/s3/three/blobs/$layer")
+	expect_eq "status of a blob GET with the store down" "$code" 503 || return 1
+	grep -q UNAVAILABLE "$WORK/body" || { echo "body: $(cat "$WORK/body")"; return 1; }
+	code=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "http://$R/v2/s3/down/blobs/uploads/")
+	expect_eq "status of starting an upload with the store down" "$code" 503 || return 1
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"http://$R/v2/s3/three/manifests/v3")
+	expect_eq "status of a manifest GET (metadata only) with the store down" "$code" 200
+}
+berthd_start "$DATA" >/dev/null 2>&1 && R=$BERTHD_ADDR
+tap_check "with the S3 store down, blob requests answer 503 UNAVAILABLE and manifests are still served" \
+	store_down_is_unavailable
+
+tap_done
