@@ -3,6 +3,8 @@
 // UI_TAP_START + 1; saves a screenshot of every page under UI_SHOTS.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { createHmac } from "node:crypto";
 
 const BASE = process.env.UI_BASE;
 const SHOTS = process.env.UI_SHOTS;
@@ -335,6 +337,55 @@ await test("make alice/tool private in its settings; an anonymous browser can no
   eq((await http("GET", "/v2/alice/tool/manifests/v1")).status, 401, "anonymous /v2/ pull of the private repository");
 });
 
+// A webhook receiver: records every request; /fail answers 500, anything else 204.
+const received = [];
+const receiver = createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    received.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks) });
+    res.writeHead(req.url === "/fail" ? 500 : 204);
+    res.end();
+  });
+});
+await new Promise((res) => receiver.listen(0, "127.0.0.1", res));
+const HOOK = `http://127.0.0.1:${receiver.address().port}`;
+let hookSecret = "";
+
+await test("repository settings: add webhooks (bad fields refused at the field); the secret is shown once", async () => {
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  await page.waitForSelector("#webhooks .empty");
+  await page.fill("#webhook-url", "ftp://example.org/x");
+  await page.fill("#webhook-secret", "too-short");
+  for (const b of await page.$$("#webhook-form input[name=events]")) await b.uncheck();
+  await page.click("#webhook-form button[type=submit]");
+  await page.waitForSelector("#webhook-url-error:not([hidden])");
+  check(await page.isVisible("#webhook-secret-error"), "no error at the secret");
+  check(await page.isVisible("#webhook-events-error"), "no error at the events");
+  eq(await page.getAttribute("#webhook-url", "aria-invalid"), "true", "url aria-invalid");
+  await page.locator("#webhooks").screenshot({ path: `${SHOTS}/settings-webhooks-errors.png` });
+  eq((await http("GET", "/api/v1/webhooks?repository=alice/app", { Authorization: basic("alice", PW.alice) })).json().webhooks.length, 0, "webhooks after the bad form");
+  await page.fill("#webhook-url", HOOK + "/hook");
+  await page.fill("#webhook-secret", "");
+  for (const b of await page.$$("#webhook-form input[name=events]")) await b.check();
+  await page.click("#webhook-form button[type=submit]");
+  await page.waitForSelector("#webhook-secret-new");
+  hookSecret = await page.textContent("#webhook-secret-new");
+  check(hookSecret.startsWith("whsec_"), "secret: " + hookSecret);
+  check(!(await page.isVisible("#webhook-url-error")), "error left at the url");
+  await page.waitForSelector(".webhooks-table tbody tr[data-webhook]");
+  await page.fill("#webhook-url", HOOK + "/fail");
+  await page.fill("#webhook-secret", "sixteen-chars-ok!");
+  await page.uncheck("#webhook-form input[value=delete]");
+  await page.click("#webhook-form button[type=submit]");
+  await page.waitForSelector(`.webhooks-table tr[data-webhook] >> text=${HOOK}/fail`);
+  const rows = await page.$$eval(".webhooks-table tbody tr[data-webhook]", (trs) => trs.map((tr) => tr.cells[0].textContent + " " + tr.cells[1].textContent));
+  eq(JSON.stringify(rows.sort()), JSON.stringify([`${HOOK}/fail push`, `${HOOK}/hook pushdelete`]), "webhook rows");
+  await page.reload();
+  await page.waitForSelector(".webhooks-table");
+  check(!(await page.content()).includes(hookSecret), "the secret is shown again after a reload");
+});
+
 await test("delete a tag in the settings (two clicks); it is gone", async () => {
   await page.goto(BASE + "/r/alice/app/-/settings");
   await page.waitForSelector(".settings-tags");
@@ -351,6 +402,62 @@ await test("delete a tag in the settings (two clicks); it is gone", async () => 
   eq(JSON.stringify(names), JSON.stringify(["latest"]), "tags in the settings table");
   const tags = (await http("GET", "/api/v1/repositories/alice/app/tags", { Authorization: basic("alice", PW.alice) })).json();
   eq(JSON.stringify(tags.tags.map((t) => t.name)), JSON.stringify(["latest"]), "tags left");
+});
+
+await test("a push and a delete reach the webhook, signed with its secret; the history shows them, and the failing one's status", async () => {
+  const auth = { Authorization: basic("alice", PW.alice) };
+  const raw = await http("GET", "/v2/alice/app/manifests/latest", { ...auth, Accept: "application/vnd.oci.image.index.v1+json" });
+  eq((await http("PUT", "/v2/alice/app/manifests/hooked", { ...auth, "Content-Type": raw.headers.get("content-type") }, raw.text)).status, 201, "push of alice/app:hooked");
+  const events = () => received.filter((r) => r.path === "/hook").map((r) => JSON.parse(r.body));
+  for (let i = 0; i < 100 && !(events().some((e) => e.event === "push" && e.tag === "hooked") && events().some((e) => e.event === "delete" && e.tag === "1.0")); i++) await page.waitForTimeout(200);
+  check(events().some((e) => e.event === "push" && e.tag === "hooked" && e.pusher === "alice"), "push event: " + JSON.stringify(events()));
+  check(events().some((e) => e.event === "delete" && e.tag === "1.0"), "delete event: " + JSON.stringify(events()));
+  for (const r of received.filter((x) => x.path === "/hook"))
+    eq(r.headers["x-berth-signature-256"], "sha256=" + createHmac("sha256", hookSecret).update(r.body).digest("hex"), "signature with the secret shown once");
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  await page.waitForSelector(".webhooks-table");
+  const ok = page.locator(".webhooks-table tr[data-webhook]", { hasText: HOOK + "/hook" });
+  await ok.locator(".history-btn").click();
+  const okId = await ok.getAttribute("data-webhook");
+  let states = [];
+  for (let i = 0; i < 50; i++) {
+    states = await page.$$eval(`#deliveries-${okId} tbody tr`, (trs) => trs.map((tr) => tr.cells[1].textContent + ":" + tr.cells[2].textContent));
+    if (states.includes("push:delivered") && states.includes("delete:delivered")) break;
+    await page.waitForTimeout(200);
+    await page.click(`#deliveries-${okId} .refresh-btn`);
+  }
+  check(states.includes("push:delivered") && states.includes("delete:delivered"), "deliveries: " + states);
+  eq(await ok.locator(".history-btn").getAttribute("aria-expanded"), "true", "aria-expanded");
+  const bad = page.locator(".webhooks-table tr[data-webhook]", { hasText: HOOK + "/fail" });
+  const badId = await bad.getAttribute("data-webhook");
+  await bad.locator(".history-btn").click();
+  let cells = [];
+  for (let i = 0; i < 50; i++) {
+    cells = await page.$$eval(`#deliveries-${badId} tbody tr`, (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    if (cells.length && cells[0][4] === "500") break;
+    await page.waitForTimeout(200);
+    await page.click(`#deliveries-${badId} .refresh-btn`);
+  }
+  check(cells.length === 1 && cells[0][1] === "push" && cells[0][2] === "pending" && Number(cells[0][3]) >= 1 && cells[0][4] === "500", "failing deliveries: " + JSON.stringify(cells));
+  check(cells[0][5].includes("next attempt"), "next attempt: " + cells[0][5]);
+  await page.click(`#deliveries-${okId} details.payload summary`);
+  check((await page.textContent(`#deliveries-${okId} details.payload pre`)).includes('"repository": "alice/app"'), "payload");
+  await page.locator("#webhooks").screenshot({ path: `${SHOTS}/settings-webhooks.png` });
+});
+
+await test("delete a webhook (two clicks); the namespace page lists namespace webhooks for alice only", async () => {
+  const bad = page.locator(".webhooks-table tr[data-webhook]", { hasText: HOOK + "/fail" });
+  await bad.locator("button", { hasText: "Delete" }).click();
+  await bad.locator("button", { hasText: "Confirm delete" }).click();
+  await bad.waitFor({ state: "detached" });
+  const left = (await http("GET", "/api/v1/webhooks?repository=alice/app", { Authorization: basic("alice", PW.alice) })).json().webhooks;
+  eq(JSON.stringify(left.map((w) => w.url)), JSON.stringify([HOOK + "/hook"]), "webhooks left");
+  await page.goto(BASE + "/u/alice");
+  await page.waitForSelector("#webhooks .empty");
+  const a = await open(anon, "/u/alice");
+  await a.waitForSelector(".repo-card");
+  eq(await a.locator("#webhooks").count(), 0, "webhooks section for an anonymous visitor");
+  await a.close();
 });
 
 const EVIL = [
@@ -723,6 +830,7 @@ await test("no dialogs, uncaught errors or CSP violations in the whole run", asy
   eq(problems.length, 0, problems.join("\n"));
 });
 
+receiver.close();
 await browser.close();
 console.log(`1..${n}`);
 process.exit(failed ? 1 : 0);

@@ -1,8 +1,10 @@
 // A namespace (a user or an organization): its repositories; for an organization its
-// members, which its owners (and admins) can add, change and remove.
+// members, which its owners (and admins) can add, change and remove; for those who manage
+// the namespace (its user, an organization's owners, admins) its webhooks.
 import { api, session } from "../api.js";
 import { alertBox, confirmButton, emptyState, h, mount, pager, setTitle, table } from "../dom.js";
 import { repoCard } from "./explore.js";
+import { webhooksSection } from "./webhooks.js";
 
 const PER_PAGE = 24;
 const ROLES = ["owner", "writer", "reader"];
@@ -57,6 +59,9 @@ export async function namespacePage(root, ns, ctx) {
   ]);
   if (!ctx.isCurrent()) return;
   const mine = session.user && session.user.name === ns;
+  const manages = mine || (session.user && session.user.admin) || (org && org.role === "owner");
+  const hooks = manages ? await webhooksSection("namespace", ns).catch(() => null) : null;
+  if (!ctx.isCurrent()) return;
   const list = doc.repositories.length
     ? h("ul", { class: "repo-grid" }, doc.repositories.map(repoCard))
     : emptyState("No repositories" + (mine ? " yet" : ""), mine
@@ -68,5 +73,6 @@ export async function namespacePage(root, ns, ctx) {
       h("div", {}, h("h1", {}, ns), h("p", { class: "muted" }, org ? "Organization" + (org.role ? " · you are " + org.role : "") : "Namespace", " · ", `${doc.total} ${doc.total === 1 ? "repository" : "repositories"}`))),
     list,
     pager(page, PER_PAGE, doc.total, (p) => `/u/${encodeURIComponent(ns)}?page=${p}`),
-    org && org.members ? membersSection(org, ctx.rerender) : null));
+    org && org.members ? membersSection(org, ctx.rerender) : null,
+    hooks));
 }

@@ -1,9 +1,11 @@
 // Repository settings, for those with admin rights on it: visibility, the short and long
-// descriptions, deleting tags, deleting the repository. A repository of the pull-through
+// descriptions, deleting tags, webhooks (pages/webhooks.js), deleting the repository. A repository of the pull-through
 // cache is read-only (berthd refuses pushes and tag deletes under a mirrored name): its
-// tags are listed without delete buttons, and deleting it drops it from the cache.
+// tags are listed without delete buttons, it has no webhooks (nothing is pushed to it), and
+// deleting it drops it from the cache.
 import { api } from "../api.js";
 import { alertBox, apiRepoPath, confirmButton, emptyState, field, h, humanSize, mirrorBadge, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
+import { webhooksSection } from "./webhooks.js";
 
 const PER_PAGE = 25;
 
@@ -108,12 +110,16 @@ export async function settingsPage(root, name, ctx) {
     mount(root, emptyState("You cannot change this repository", "Its settings need admin rights on it: its owner, an organization owner, an admin grant or a registry administrator.", h("a", { class: "btn", href: repoPath(name) }, "Back to the repository")));
     return;
   }
-  const tags = await tagsSection(name, repo, page, ctx);
+  const [tags, hooks] = await Promise.all([
+    tagsSection(name, repo, page, ctx),
+    repo.mirror ? null : webhooksSection("repository", name).catch((e) => h("section", { class: "card section" }, h("h2", {}, "Webhooks"), alertBox(e.message))),
+  ]);
   if (!ctx.isCurrent()) return;
   mount(root, h("div", { class: "page" },
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: repoPath(name) }, name), " / ", h("span", { "aria-current": "page" }, "Settings")),
     h("h1", {}, "Settings ", mirrorBadge(repo.mirror)),
     h("div", { class: "layout" },
       h("div", { class: "layout-main" }, descriptionSection(name, repo), tags),
-      h("aside", { class: "layout-side" }, visibilitySection(name, repo), dangerSection(name, repo, ctx)))));
+      h("aside", { class: "layout-side" }, visibilitySection(name, repo), dangerSection(name, repo, ctx))),
+    hooks));
 }
