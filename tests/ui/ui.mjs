@@ -460,6 +460,59 @@ await test("delete a webhook (two clicks); the namespace page lists namespace we
   await a.close();
 });
 
+await test("tag rules in repository settings: bad fields refused at the field; an immutable rule takes the delete button off its tags", async () => {
+  const auth = { Authorization: basic("alice", PW.alice) };
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  await page.waitForSelector("#tag-rules .empty");
+  await page.selectOption("#tagrule-kind", "retention");
+  await page.fill("#tagrule-pattern", "bad pattern");
+  await page.fill("#tagrule-keep", "0");
+  await page.click("#tagrule-form button[type=submit]");
+  await page.waitForSelector("#tagrule-pattern-error:not([hidden])");
+  check(await page.isVisible("#tagrule-keep-error"), "no error at keep");
+  eq((await http("GET", "/api/v1/tag-rules?repository=alice/app", auth)).json().rules.length, 0, "rules after the bad form");
+  await page.selectOption("#tagrule-kind", "immutable");
+  check(!(await page.isVisible("#tagrule-keep")), "keep shown for an immutable rule");
+  await page.fill("#tagrule-pattern", "lat*");
+  await page.click("#tagrule-form button[type=submit]");
+  await page.waitForSelector(".tagrules-table >> text=lat*");
+  const latest = page.locator(".settings-tags tr[data-tag=latest]");
+  await latest.locator(".badge-immutable").waitFor();
+  eq(await latest.locator("button").isVisible(), false, "delete button of the immutable tag");
+  check((await latest.locator(".badge-immutable").getAttribute("title")).includes("lat*"), "badge title");
+  check(await page.locator(".settings-tags tr[data-tag=hooked] button").isVisible(), "delete button of a tag no rule protects");
+  eq((await http("DELETE", "/api/v1/repositories/alice/app/tags/latest", auth)).status, 403, "berthd refuses to delete the immutable tag");
+  // A retention rule keeping the most recent hook* tag, and a second such tag a second later.
+  await page.waitForTimeout(1100);
+  const raw = await http("GET", "/v2/alice/app/manifests/latest", { ...auth, Accept: "application/vnd.oci.image.index.v1+json" });
+  eq((await http("PUT", "/v2/alice/app/manifests/hooked2", { ...auth, "Content-Type": raw.headers.get("content-type") }, raw.text)).status, 201, "push of alice/app:hooked2");
+  await page.selectOption("#tagrule-kind", "retention");
+  await page.fill("#tagrule-pattern", "hook*");
+  await page.selectOption("#tagrule-keep-by", "keep_last");
+  await page.fill("#tagrule-keep", "1");
+  await page.click("#tagrule-form button[type=submit]");
+  await page.waitForSelector(".tagrules-table >> text=the 1 most recent");
+  await page.locator("#tag-rules").screenshot({ path: `${SHOTS}/settings-tag-rules.png` });
+});
+
+await test("namespace tag rules: added on the namespace page, listed in the repository's settings, deleted (two clicks)", async () => {
+  await page.goto(BASE + "/u/alice");
+  await page.waitForSelector("#tagrule-form");
+  await page.fill("#tagrule-pattern", "v[0-9]*");
+  await page.click("#tagrule-form button[type=submit]");
+  await page.waitForSelector(".tagrules-table >> text=v[0-9]*");
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  const row = page.locator(".tagrules-table tr", { hasText: "v[0-9]*" });
+  await row.waitFor();
+  check((await row.textContent()).includes("namespace alice"), "scope: " + (await row.textContent()));
+  await page.goto(BASE + "/u/alice");
+  const nsRow = page.locator(".tagrules-table tr", { hasText: "v[0-9]*" });
+  await nsRow.locator("button", { hasText: "Delete" }).click();
+  await nsRow.locator("button", { hasText: "Confirm delete" }).click();
+  await page.waitForSelector("#tag-rules .empty");
+  eq((await http("GET", "/api/v1/tag-rules?namespace=alice", { Authorization: basic("alice", PW.alice) })).json().rules.length, 0, "namespace rules left");
+});
+
 const EVIL = [
   "# Totally normal",
   "<script>window.__xss = 1; alert('script')</script>",
@@ -785,6 +838,23 @@ await test("a rule whose source is down: its run ends 'failed', with the error c
   await row.locator("button", { hasText: "Delete" }).click();
   await row.locator("button", { hasText: "Confirm delete" }).click();
   await row.waitFor({ state: "detached" });
+});
+
+await test("retention on the admin page: a dry run lists what would go, then the run untags it", async () => {
+  await ap.goto(BASE + "/admin");
+  await ap.click("#retention-dry");
+  await ap.waitForSelector("#retention-summary");
+  check((await ap.textContent("#retention-summary")).startsWith("Dry run:"), "summary: " + (await ap.textContent("#retention-summary")));
+  const rows = await ap.$$eval(".retention-table tbody tr", (trs) => trs.map((tr) => [...tr.cells].slice(0, 3).map((c) => c.textContent).join(" ")));
+  eq(JSON.stringify(rows), JSON.stringify(["would be untagged alice/app hooked"]), "dry run");
+  const tags = async () => (await http("GET", "/api/v1/repositories/alice/app/tags", adminAuth)).json().tags.map((t) => t.name);
+  check((await tags()).includes("hooked"), "the dry run untagged");
+  await ap.locator("#retention").screenshot({ path: `${SHOTS}/admin-retention.png` });
+  await ap.click("#retention button >> text=Run retention");
+  await ap.click("#retention button >> text=Confirm: untag now");
+  await ap.waitForSelector("#retention-summary >> text=Done:");
+  eq(JSON.stringify(await ap.$$eval(".retention-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent))), '["untagged"]', "run");
+  eq(JSON.stringify((await tags()).sort()), '["hooked2","latest"]', "tags after the run");
 });
 
 await test("delete the rule (two clicks): it is gone, the copied repository stays, all three changes are audited", async () => {

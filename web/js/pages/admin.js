@@ -1,9 +1,10 @@
 // Administration, for registry administrators: users (create, disable, admin flag,
-// delete), organizations, replication rules (pages/replication.js), and the audit log a
-// page at a time.
+// delete), organizations, replication rules (pages/replication.js), a retention run
+// (pages/tagrules.js), and the audit log a page at a time.
 import { api, session } from "../api.js";
 import { alertBox, badge, confirmButton, emptyState, field, h, mount, setTitle, table, timeAgo } from "../dom.js";
 import { replicationSection } from "./replication.js";
+import { retentionSection } from "./tagrules.js";
 
 function usersSection(users, rerender) {
   const msg = h("div", { "aria-live": "polite" });
@@ -86,5 +87,6 @@ export async function adminPage(root, ctx) {
     h("section", { class: "card section" }, h("h2", {}, "Organizations"),
       orgs.orgs.length ? h("ul", { class: "plain-list" }, orgs.orgs.map((o) => h("li", {}, h("a", { href: "/u/" + encodeURIComponent(o.name) }, o.name)))) : h("p", { class: "muted" }, "No organizations.")),
     replication,
+    retentionSection(),
     auditSection(audit)));
 }

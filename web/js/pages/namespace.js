@@ -1,9 +1,10 @@
 // A namespace (a user or an organization): its repositories; for an organization its
 // members, which its owners (and admins) can add, change and remove; for those who manage
-// the namespace (its user, an organization's owners, admins) its webhooks.
+// the namespace (its user, an organization's owners, admins) its tag rules and webhooks.
 import { api, session } from "../api.js";
 import { alertBox, confirmButton, emptyState, h, mount, pager, setTitle, table } from "../dom.js";
 import { repoCard } from "./explore.js";
+import { tagRulesSection } from "./tagrules.js";
 import { webhooksSection } from "./webhooks.js";
 
 const PER_PAGE = 24;
@@ -60,7 +61,9 @@ export async function namespacePage(root, ns, ctx) {
   if (!ctx.isCurrent()) return;
   const mine = session.user && session.user.name === ns;
   const manages = mine || (session.user && session.user.admin) || (org && org.role === "owner");
-  const hooks = manages ? await webhooksSection("namespace", ns).catch(() => null) : null;
+  const [hooks, rules] = manages
+    ? await Promise.all([webhooksSection("namespace", ns).catch(() => null), tagRulesSection("namespace", ns).catch(() => null)])
+    : [null, null];
   if (!ctx.isCurrent()) return;
   const list = doc.repositories.length
     ? h("ul", { class: "repo-grid" }, doc.repositories.map(repoCard))
@@ -74,5 +77,6 @@ export async function namespacePage(root, ns, ctx) {
     list,
     pager(page, PER_PAGE, doc.total, (p) => `/u/${encodeURIComponent(ns)}?page=${p}`),
     org && org.members ? membersSection(org, ctx.rerender) : null,
+    rules,
     hooks));
 }
