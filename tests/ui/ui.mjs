@@ -746,6 +746,7 @@ await test("settings of a cached repository offer no tag deletion (berthd refuse
   check(await ap.isVisible("#mirror-tags-note"), "no note on cached tags");
   eq(await ap.textContent("#danger-h"), "Remove from the cache", "danger section");
   check(await ap.isVisible("#visibility-form"), "visibility form");
+  eq(await ap.locator("#webhooks, #tag-rules").count(), 0, "webhooks or tag rules offered for a cache");
   await shot(ap, "settings-mirror");
   await ap.fill("#delete-repo-form input[name=confirm]", "up/library/base");
   await ap.click("#delete-repo-form button[type=submit]");
