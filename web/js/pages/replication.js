@@ -44,7 +44,7 @@ function ruleRow(rule, actions) {
     h("td", {}, h("div", { class: "actions" }, actions)));
 }
 
-// Each field's input and the place of its error message.
+// A text input of the rule form (no autocompletion: these are not the user's own details).
 function input(attrs) {
   return h("input", { autocomplete: "off", ...attrs });
 }
