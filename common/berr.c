@@ -1,6 +1,7 @@
 /* Error object: codes, their HTTP statuses and spec strings, and message formatting. */
 #include "common/berr.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,10 @@ static const struct {
     [BERR_NOT_FOUND] = {"NOT_FOUND", 404, "no such API endpoint"},
     [BERR_CONFLICT] = {"CONFLICT", 409, "already exists"},
     [BERR_BAD_REQUEST] = {"BAD_REQUEST", 400, "the request is malformed"},
+    /* Distribution answers a full disk with 500 UNKNOWN; clients (containers/image, docker,
+     * Distribution's own client) treat any 5xx as a failed step and show the message, so
+     * 507 Insufficient Storage only makes the cause plain. */
+    [BERR_STORAGE_FULL] = {"UNKNOWN", 507, "insufficient storage"},
 };
 
 static int berr_vset(struct berr *err, enum berr_code code, int errnum, const char *fmt, va_list ap)
@@ -62,7 +67,7 @@ int berr_sys(struct berr *err, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	berr_vset(err, BERR_INTERNAL, errnum, fmt, ap);
+	berr_vset(err, errnum == ENOSPC || errnum == EDQUOT ? BERR_STORAGE_FULL : BERR_INTERNAL, errnum, fmt, ap);
 	va_end(ap);
 	return -1;
 }

@@ -31,6 +31,7 @@ enum berr_code {
 	BERR_NOT_FOUND,          /* 404 for a path that is no API endpoint */
 	BERR_CONFLICT,           /* 409: it exists already (an account, a token name) */
 	BERR_BAD_REQUEST,        /* 400: a malformed JSON body or field (/api/v1) */
+	BERR_STORAGE_FULL,       /* 507: the disk (blobs or database) is full; nothing was stored */
 	BERR_CODE_COUNT
 };
 
@@ -42,7 +43,8 @@ struct berr {
 
 /* Fill err (if not NULL) and return -1, so callers can `return berr_set(...)`. */
 int berr_set(struct berr *err, enum berr_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Like berr_set with BERR_INTERNAL, appending strerror(errnum). */
+/* Like berr_set with BERR_INTERNAL (BERR_STORAGE_FULL for ENOSPC and EDQUOT), appending
+ * strerror(errnum). */
 int berr_sys(struct berr *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prefix existing message with more context ("open upload: " + old). */
 void berr_prefix(struct berr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

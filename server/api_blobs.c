@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/digest.h"
@@ -12,7 +13,9 @@
 #include "common/range.h"
 #include "common/xalloc.h"
 #include "server/api.h"
+#include "server/gc.h"
 #include "server/meta.h"
+#include "server/metrics.h"
 #include "server/proxy.h"
 #include "server/registry.h"
 
@@ -97,16 +100,27 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	uint64_t size;
 	struct berr e2;
 	/* A blob the pull-through cache lacks is fetched (and streamed) by it, or linked. */
-	if (proxy_is_mirrored(r->route.name) &&
-	    !(meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) == 0 &&
-	      meta_repo_blob_get(r->meta, repo_id, d, &size, &e2) == 0) &&
-	    proxy_blob(r, d))
-		return;
+	if (proxy_is_mirrored(r->route.name)) {
+		bool have = meta_repo_lookup(r->meta, r->route.name, &repo_id, &e2) == 0 &&
+		            meta_repo_blob_get(r->meta, repo_id, d, &size, &e2) == 0;
+		if (have)
+			metrics_count(METRICS_MIRROR_HITS, 1);
+		else if (proxy_blob(r, d))
+			return;
+	}
 	if (api_repo_id(r, BERR_BLOB_UNKNOWN, &repo_id) < 0)
 		return;
 	if (meta_repo_blob_get(r->meta, repo_id, d, &size, &r->err) < 0) {
 		if (r->err.code == BERR_BLOB_UNKNOWN && api_blob_from_manifest(r, repo_id, d))
 			return;
+		req_respond_error(r, &r->err);
+		return;
+	}
+	/* A HEAD is how clients decide not to upload a blob again: keep an unreferenced one
+	 * from garbage collection for the grace period that the manifest push may need. */
+	int grace = r->reg->cfg->gc_grace;
+	if (r->method == HTTP_HEAD && !r->reg->cfg->read_only &&
+	    meta_blob_keep(r->meta, d, (int64_t)time(NULL) - (grace > 2 ? grace / 2 : 1), &r->err) < 0) {
 		req_respond_error(r, &r->err);
 		return;
 	}
@@ -119,7 +133,12 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	if (api_blob_redirect(r, d))
 		return;
 	struct blob_reader br;
-	if (blobstore_open_read(r->reg->blobs, d, &br, &r->err) < 0) {
+	int rc = blobstore_open_read(r->reg->blobs, d, &br, &r->err);
+	bool restored = false;
+	if (rc < 0 && r->err.code == BERR_BLOB_UNKNOWN &&
+	    gc_blob_restore(r->reg->blobs, r->meta, d, &restored, NULL) == 0 && restored)
+		rc = blobstore_open_read(r->reg->blobs, d, &br, &r->err);
+	if (rc < 0) {
 		if (r->err.code == BERR_BLOB_UNKNOWN)
 			berr_set(&r->err, BERR_BLOB_UNKNOWN, "blob %s is recorded but missing from storage", d->str);
 		req_respond_error(r, &r->err);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/range.h"
 #include "common/reference.h"
 #include "common/xalloc.h"
@@ -84,6 +85,10 @@ static void api_upload_end(struct req *r)
 		}
 	}
 	if (!u->finish) {
+		/* Activity keeps the session from expiring (--upload-expiry). */
+		struct berr e2;
+		if (meta_upload_touch(r->meta, u->id, &e2) < 0)
+			log_warn("upload %s: could not record activity: %s", u->id, e2.message);
 		struct MHD_Response *resp = resp_empty();
 		api_upload_location(r, resp, u->id, size);
 		req_respond(r, 202, resp);

@@ -124,6 +124,8 @@ static bool api_v1_route(const char *path, struct api_v1 *c)
 		c->handler = api_v1_users_one;
 	else if (n == 1 && SEG(0, "audit"))
 		c->handler = api_v1_audit;
+	else if (n == 1 && SEG(0, "gc"))
+		c->handler = api_v1_gc;
 	else if (n == 1 && SEG(0, "orgs"))
 		c->handler = api_v1_orgs;
 	else if (n == 2 && SEG(0, "orgs") && PARAM(c->p1, 1))

@@ -47,6 +47,7 @@ void api_v1_user_token(struct req *r, struct api_v1 *c);
 void api_v1_users(struct req *r, struct api_v1 *c);
 void api_v1_users_one(struct req *r, struct api_v1 *c);
 void api_v1_audit(struct req *r, struct api_v1 *c);
+void api_v1_gc(struct req *r, struct api_v1 *c);
 void api_v1_orgs(struct req *r, struct api_v1 *c);
 void api_v1_org(struct req *r, struct api_v1 *c);
 void api_v1_org_member(struct req *r, struct api_v1 *c);

@@ -40,15 +40,17 @@ static int api_v1_hooks_add(void *ctx, const struct meta_webhook *h)
 	return 0;
 }
 
-/* The "events" field: an array of "push"/"delete" (absent: both), as a comma list in out. */
+/* The "events" field: an array of "push", "delete", "mirror" (absent: push and delete), as a
+ * comma list in out (webhooks_check validates the names). */
 static int api_v1_webhook_events(struct req *r, struct api_v1 *c, char *out, size_t outlen)
 {
 	json_t *v = json_object_get(c->body, "events");
 	snprintf(out, outlen, "push,delete");
 	if (!v || json_is_null(v))
 		return 0;
-	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2) {
-		req_fail(r, BERR_BAD_REQUEST, "field 'events' must be a list of \"push\" and/or \"delete\"");
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 3) {
+		req_fail(r, BERR_BAD_REQUEST,
+		         "field 'events' must be a list of \"push\", \"delete\" and/or \"mirror\"");
 		return -1;
 	}
 	out[0] = '\0';
@@ -57,7 +59,8 @@ static int api_v1_webhook_events(struct req *r, struct api_v1 *c, char *out, siz
 	json_array_foreach(v, i, e)
 	{
 		if (!json_is_string(e) || json_string_length(e) > 8) {
-			req_fail(r, BERR_BAD_REQUEST, "field 'events' must be a list of \"push\" and/or \"delete\"");
+			req_fail(r, BERR_BAD_REQUEST,
+			         "field 'events' must be a list of \"push\", \"delete\" and/or \"mirror\"");
 			return -1;
 		}
 		size_t l = strlen(out);

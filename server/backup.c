@@ -20,6 +20,7 @@
 #include "common/xalloc.h"
 #include "server/config.h"
 #include "server/store.h"
+#include "server/gc.h"
 #include "server/meta.h"
 #include "storage/blobstore.h"
 
@@ -116,6 +117,18 @@ done:
 	return 0;
 }
 
+/* Blobs a killed garbage collection left in the trash go back first: the snapshot names them. */
+static int backup_trash_recover(struct blobstore *bs, struct meta *m, struct berr *err)
+{
+	size_t restored, freed;
+	if (gc_trash_recover(bs, m, &restored, &freed, err) < 0)
+		return -1;
+	if (restored)
+		fprintf(stderr, "berthd: backup: %zu blobs of an interrupted garbage collection put back first\n",
+		        restored);
+	return 0;
+}
+
 /* Copy a small file (the signing key) if it exists. */
 static int backup_small_file(const char *from, const char *to)
 {
@@ -179,11 +192,22 @@ int backup_main(int argc, char **argv)
 	cleanup_free char *dst_db = xasprintf("%s/berth.db", target);
 	cleanup_free char *key_from = xasprintf("%s/token-signing-key.pem", cfg.data_dir);
 	cleanup_free char *key_to = xasprintf("%s/token-signing-key.pem", target);
+	/* Garbage collection must not delete blobs the snapshot names before they are copied. */
+	cleanup_close int gc_lock = gc_data_lock(cfg.data_dir, true, false, NULL);
+	if (gc_lock < 0) {
+		fprintf(stderr, "berthd: backup: waiting for the garbage collection in progress to finish\n");
+		gc_lock = gc_data_lock(cfg.data_dir, true, true, &err);
+		if (gc_lock < 0) {
+			fprintf(stderr, "berthd: %s\n", err.message);
+			config_free(&cfg);
+			return 1;
+		}
+	}
 	if (backup_mkdirs(target) < 0) {
 		fprintf(stderr, "berthd: create %s: %s\n", target, strerror(errno));
 		rc = 1;
-	} else if (meta_init(db, &err) < 0 || !(m = meta_get(&err)) || meta_backup(m, dst_db, &err) < 0 ||
-	           !(b.src = store_open(&cfg, &err))) {
+	} else if (meta_init(db, &err) < 0 || !(m = meta_get(&err)) || !(b.src = store_open(&cfg, &err)) ||
+	           backup_trash_recover(b.src, m, &err) < 0 || meta_backup(m, dst_db, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		rc = 1;
 	} else {

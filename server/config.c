@@ -79,6 +79,14 @@ static const struct opt config_opts[] = {
      "S3 secret key (default: $AWS_SECRET_ACCESS_KEY; prefer it or the config file)", "KEY"},
     {"storage-redirect", "BERTH_STORAGE_REDIRECT", OPT_BOOL, OFF(storage_redirect),
      "answer blob GETs with a redirect to a presigned S3 URL", NULL},
+    {"gc-interval", "BERTH_GC_INTERVAL", OPT_COUNT, OFF(gc_interval),
+     "seconds between garbage collections (default 3600; 0: only when asked)", "SECONDS"},
+    {"gc-grace", "BERTH_GC_GRACE", OPT_COUNT, OFF(gc_grace),
+     "seconds an unreferenced blob or untagged manifest is kept after its last use (default 3600)", "SECONDS"},
+    {"gc-untagged", "BERTH_GC_UNTAGGED", OPT_BOOL, OFF(gc_untagged),
+     "garbage collection also deletes untagged manifests no tag reaches", NULL},
+    {"upload-expiry", "BERTH_UPLOAD_EXPIRY", OPT_INT, OFF(upload_expiry),
+     "seconds an idle upload session is kept (default 86400)", "SECONDS"},
     {"tls-cert", "BERTH_TLS_CERT", OPT_STRING, OFF(tls_cert), "serve HTTPS with this PEM certificate", "FILE"},
     {"tls-key", "BERTH_TLS_KEY", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert", "FILE"},
     {"log-level", "BERTH_LOG_LEVEL", OPT_LOGLEVEL, OFF(log_level), "debug, info, warn, error or off", "LEVEL"},
@@ -110,6 +118,7 @@ void config_usage(FILE *out)
 	             "       berthd policy ...                tag immutability and retention rules\n"
 	             "       berthd retention [--dry-run]     untag what the retention rules say should go\n"
 	             "       berthd webhook ...               webhooks and their deliveries\n"
+	             "       berthd gc [--dry-run]            collect garbage while berthd runs\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API, and a web UI at /.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -356,6 +365,9 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->idle_timeout = 60;
 	cfg->mirror_ttl = 300;
 	cfg->mirror_timeout = 10;
+	cfg->gc_interval = 3600;
+	cfg->gc_grace = 3600;
+	cfg->upload_expiry = 24 * 3600;
 
 	/* The config file comes first: find --config (or BERTH_CONFIG) before the rest. */
 	const char *file = getenv("BERTH_CONFIG");
@@ -475,4 +487,25 @@ void config_free(struct config *cfg)
 	free(cfg->log_format);
 	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof *cfg);
+}
+
+int config_load_data(struct config *cfg, int argc, char **argv, char **db)
+{
+	struct berr err = {0};
+	bool exit_now;
+	*db = NULL;
+	if (config_load(cfg, argc, argv, &exit_now, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		config_free(cfg);
+		return 2;
+	}
+	*db = xasprintf("%s/berth.db", cfg->data_dir);
+	if (access(*db, F_OK) != 0) {
+		fprintf(stderr, "berthd: no database at %s\n", *db);
+		free(*db);
+		*db = NULL;
+		config_free(cfg);
+		return 2;
+	}
+	return 0;
 }

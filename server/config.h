@@ -47,6 +47,10 @@ struct config {
 	char *s3_access_key;
 	char *s3_secret_key;
 	bool storage_redirect; /* blob GETs answered with 307 to a presigned URL */
+	int gc_interval;       /* seconds between garbage collections; 0: only when asked */
+	int gc_grace;          /* seconds an unreferenced blob (or untagged manifest) is kept */
+	bool gc_untagged;      /* also delete untagged manifests no tag reaches */
+	int upload_expiry;     /* seconds an idle upload session is kept */
 };
 
 /* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.
@@ -54,6 +58,10 @@ struct config {
  * Sets *exit_now for --help/--version (already printed). */
 int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struct berr *err);
 void config_free(struct config *cfg);
+/* For the commands that work on an existing data folder (fsck, gc): config_load from argv,
+ * then check that DATA/berth.db exists. On failure prints the reason, frees cfg and returns
+ * 2 (the exit status); else 0, with *db the database path (heap, caller frees). */
+int config_load_data(struct config *cfg, int argc, char **argv, char **db);
 /* The usage text for --help. */
 void config_usage(FILE *out);
 

@@ -4,7 +4,8 @@
  * DATA/quarantine/ and forgotten, missing ones forgotten, and manifests that reference
  * what is gone are deleted with their tags, so clients get a clean "unknown" instead of a
  * manifest whose layers fail. Files with no record are only reported: garbage collection
- * removes them. Works while berthd serves (SQLite WAL). */
+ * removes them. Works while berthd serves (SQLite WAL), and while garbage collection runs:
+ * a blob it deletes meanwhile is not reported missing. */
 #include "server/fsck.h"
 
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include "common/xalloc.h"
 #include "server/config.h"
 #include "server/store.h"
+#include "server/gc.h"
 #include "server/meta.h"
 #include "storage/blobstore.h"
 
@@ -79,6 +81,46 @@ static int fsck_digest(struct blob_reader *br, enum digest_algo algo, struct dig
 	return n < 0 ? -1 : 0;
 }
 
+struct fsck_recheck {
+	struct blobstore *bs;
+	const struct digest *d;
+	bool fine;
+};
+
+static int fsck_recheck_locked(void *ctx, struct meta *m, struct berr *err)
+{
+	(void)err;
+	struct fsck_recheck *rc = ctx;
+	uint64_t size;
+	struct berr e2;
+	/* Gone from the metadata (collected), or there again (collected, then pushed anew
+	 * between the first look and this one): either way nothing is missing. */
+	rc->fine = (meta_blob_get(m, rc->d, &size, &e2) < 0 && e2.code == BERR_BLOB_UNKNOWN) ||
+	           blobstore_stat(rc->bs, rc->d, &size, &e2) == 0;
+	return 0;
+}
+
+/* A recorded blob without its file: true if garbage collection deleted it while fsck ran,
+ * or it was deleted and pushed again meanwhile (checked with the write lock held, so no
+ * collection or push is half-way through it). */
+static bool fsck_collected(struct fsck *f, const struct digest *d)
+{
+	struct fsck_recheck rc = {.bs = f->bs, .d = d};
+	return meta_locked(f->m, fsck_recheck_locked, &rc, NULL) == 0 && rc.fine;
+}
+
+/* A recorded blob without its file: put it back if an interrupted garbage collection left
+ * it in the trash, and open it. */
+static bool fsck_restored(struct fsck *f, const struct digest *d, struct blob_reader *br)
+{
+	bool restored = false;
+	if (gc_blob_restore(f->bs, f->m, d, &restored, NULL) < 0 || !restored ||
+	    blobstore_open_read(f->bs, d, br, NULL) < 0)
+		return false;
+	printf("blob %s was in the trash of an interrupted garbage collection: put back\n", d->str);
+	return true;
+}
+
 /* Check one recorded blob: file present, size and digest right. */
 static void fsck_check_blob(struct fsck *f, const char *digest, uint64_t size)
 {
@@ -91,7 +133,10 @@ static void fsck_check_blob(struct fsck *f, const char *digest, uint64_t size)
 		return;
 	}
 	struct blob_reader br;
-	if (blobstore_open_read(f->bs, &d, &br, &err) < 0) {
+	if (blobstore_open_read(f->bs, &d, &br, &err) < 0 &&
+	    !(err.code == BERR_BLOB_UNKNOWN && fsck_restored(f, &d, &br))) {
+		if (err.code == BERR_BLOB_UNKNOWN && fsck_collected(f, &d))
+			return;
 		f->missing++;
 		printf("missing blob file: %s (%s)\n", d.str, err.message);
 		if (f->repair)
@@ -190,20 +235,11 @@ int fsck_main(int argc, char **argv)
 	}
 	struct config cfg;
 	struct berr err = {0};
-	bool exit_now;
-	int rc = config_load(&cfg, nrest, rest, &exit_now, &err);
+	cleanup_free char *db = NULL;
+	int rc = config_load_data(&cfg, nrest, rest, &db);
 	free(rest);
-	if (rc < 0) {
-		fprintf(stderr, "berthd: %s\n", err.message);
-		config_free(&cfg);
-		return 2;
-	}
-	cleanup_free char *db = xasprintf("%s/berth.db", cfg.data_dir);
-	if (access(db, F_OK) != 0) {
-		fprintf(stderr, "berthd: no database at %s\n", db);
-		config_free(&cfg);
-		return 2;
-	}
+	if (rc != 0)
+		return rc;
 	if (meta_init(db, &err) < 0 || !(f.m = meta_get(&err)) || !(f.bs = store_open(&cfg, &err))) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();

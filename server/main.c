@@ -19,6 +19,7 @@
 #include "server/config.h"
 #include "server/store.h"
 #include "server/fsck.h"
+#include "server/gc.h"
 #include "server/http.h"
 #include "server/meta.h"
 #include "server/proxy.h"
@@ -115,6 +116,13 @@ static int berthd_serve(struct config *cfg)
 		log_warn("start-up: could not clean up interrupted uploads: %s", err.message);
 	else if (swept)
 		log_info("start-up: removed %zu interrupted uploads that no session owned", swept);
+	size_t restored = 0, freed = 0;
+	if (m && gc_trash_recover(reg.blobs, m, &restored, &freed, &err) < 0)
+		log_warn("start-up: could not recover blobs of an interrupted garbage collection: %s", err.message);
+	else if (restored || freed)
+		log_info(
+		    "start-up: an interrupted garbage collection left %zu blobs in the trash: %zu put back, %zu freed",
+		    restored + freed, restored, freed);
 	if (pulls_start(PULL_COUNT_INTERVAL) < 0) {
 		fprintf(stderr, "berthd: could not start the pull counter\n");
 		meta_shutdown();
@@ -133,7 +141,8 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		return 1;
 	}
-	if (http_start(&reg, &err) < 0) {
+	if (gc_start(&reg, &err) < 0 || http_start(&reg, &err) < 0) {
+		gc_stop();
 		metrics_listen_stop();
 		webhooks_stop();
 		pulls_stop();
@@ -175,6 +184,7 @@ static int berthd_serve(struct config *cfg)
 	proxy_shutdown();
 	metrics_listen_stop();
 	webhooks_stop();
+	gc_stop();
 	pulls_stop();
 	tagcache_clear();
 	meta_shutdown();
@@ -201,6 +211,8 @@ int main(int argc, char **argv)
 		return policy_webhook_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "retention") == 0)
 		return policy_retention_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "gc") == 0)
+		return gc_main(argc, argv);
 	if (argc > 1 && admin_is_command(argv[1]))
 		return admin_main(argc, argv);
 	struct config cfg;

@@ -40,8 +40,6 @@ int meta_repo_ensure(struct meta *m, const char *name, int64_t *id, struct berr 
 int meta_repo_blob_get(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t *size, struct berr *err);
 /* Size of blob d if it is stored at all; BERR_BLOB_UNKNOWN otherwise. */
 int meta_blob_get(struct meta *m, const struct digest *d, uint64_t *size, struct berr *err);
-/* Record blob d (size) as stored, and link it into repo_id. Idempotent. */
-int meta_blob_link(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, struct berr *err);
 /* Link an already stored blob into repo_id if it is linked into from_repo (from_repo < 0:
  * if it is stored at all). Sets *linked; fills *size when linked. */
 int meta_blob_mount(struct meta *m, int64_t repo_id, int64_t from_repo, const struct digest *d, bool *linked,
@@ -450,5 +448,62 @@ int meta_delivery_update(struct meta *m, const struct meta_delivery *d, struct b
 typedef int (*meta_delivery_fn)(void *ctx, const struct meta_delivery *d);
 int meta_deliveries_list(struct meta *m, int64_t webhook_id, int64_t before_id, int64_t limit, meta_delivery_fn fn,
                          void *ctx, struct berr *err);
+/* Garbage collection (server/gc.c; the argument for its safety is docs/internals/gc.md). */
+#define META_GC_BATCH 64
+typedef int (*meta_install_fn)(void *ctx, struct berr *err);
+/* Install blob d and link it into repo_id in one write transaction: install (which puts the
+ * bytes in place) runs while the database's write lock is held, so it cannot interleave with
+ * a garbage collector deleting d (meta_gc_blob_delete). Also starts d's grace period anew. */
+int meta_blob_install(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, meta_install_fn install,
+                      void *ctx, struct berr *err);
+/* Run fn inside one write transaction (holding the database's write lock); fn failing rolls back. */
+typedef int (*meta_locked_fn)(void *ctx, struct meta *m, struct berr *err);
+int meta_locked(struct meta *m, meta_locked_fn fn, void *ctx, struct berr *err);
+/* A manifest garbage collection may delete, with the state of its repository when it was
+ * listed: any tag change or push there since makes meta_gc_manifests_delete keep it. */
+struct meta_gc_manifest {
+	int64_t id, repo_id, tags_version, manifests_version;
+};
+typedef int (*meta_gc_manifest_fn)(void *ctx, const struct meta_gc_manifest *c);
+/* Manifests no tag reaches (through index children, referrer subjects and referrers) and not
+ * pushed after cutoff, from one consistent read (no write lock). */
+int meta_gc_untagged(struct meta *m, int64_t cutoff, meta_gc_manifest_fn fn, void *ctx, struct berr *err);
+/* In one write transaction, delete those of list[0..n) whose repository is unchanged since
+ * they were listed (same tags_version and manifests_version) and that are still untagged and not
+ * pushed after cutoff, with their references. *deleted gets how many went. */
+int meta_gc_manifests_delete(struct meta *m, const struct meta_gc_manifest *list, size_t n, int64_t cutoff,
+                             int64_t *deleted, struct berr *err);
+/* Blobs no manifest references and not used since cutoff, digests after `after` in order,
+ * at most limit. fn gets the digest and size. */
+int meta_gc_blob_candidates(struct meta *m, int64_t cutoff, const char *after, int64_t limit, meta_blob_fn fn,
+                            void *ctx, struct berr *err);
+/* In one write transaction: check blob d is still unreferenced and unused since cutoff; if
+ * so forget it and call remove (which takes its bytes out of the store) before committing.
+ * *deleted says whether it was; *size gets its size then. */
+int meta_gc_blob_delete(struct meta *m, const struct digest *d, int64_t cutoff, meta_install_fn remove, void *ctx,
+                        bool *deleted, uint64_t *size, struct berr *err);
+/* A client asked whether blob d exists (HEAD), probably to push a manifest using it: if no
+ * manifest references it and it was last used at stale_before or earlier, start its grace
+ * period anew. BERR_BLOB_UNKNOWN if it was collected meanwhile. */
+int meta_blob_keep(struct meta *m, const struct digest *d, int64_t stale_before, struct berr *err);
+/* Ids of upload sessions with no activity since cutoff, oldest first, at most limit. */
+int meta_uploads_expired(struct meta *m, int64_t cutoff, int64_t limit, meta_name_fn fn, void *ctx, struct berr *err);
+/* Delete session id if it still had no activity since cutoff; *expired says whether. */
+int meta_upload_expire(struct meta *m, const char *id, int64_t cutoff, bool *expired, struct berr *err);
+/* Record activity on upload id (written at most once a minute). */
+int meta_upload_touch(struct meta *m, const char *id, struct berr *err);
+/* One garbage collection run, as recorded. */
+struct meta_gc_run {
+	int64_t id;
+	int64_t started_at, finished_at;
+	char trigger[16]; /* "schedule", "api", "command" */
+	bool dry_run;
+	int64_t manifests_deleted, blobs_deleted, bytes_freed, files_removed, uploads_expired;
+	char error[256]; /* "" when the run completed */
+};
+typedef int (*meta_gc_run_fn)(void *ctx, const struct meta_gc_run *run);
+int meta_gc_run_record(struct meta *m, const struct meta_gc_run *run, struct berr *err);
+/* The newest runs first, at most limit. */
+int meta_gc_runs(struct meta *m, int64_t limit, meta_gc_run_fn fn, void *ctx, struct berr *err);
 
 #endif

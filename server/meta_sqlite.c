@@ -140,6 +140,17 @@ enum stmt_id {
 	ST_DELIVERIES_DUE,
 	ST_DELIVERY_UPDATE,
 	ST_DELIVERIES_LIST,
+	ST_GC_UNTAGGED,
+	ST_GC_MANIFEST_DELETE,
+	ST_GC_BLOB_CANDIDATES,
+	ST_GC_BLOB_RECHECK,
+	ST_BLOB_STALE,
+	ST_BLOB_KEEP,
+	ST_UPLOADS_EXPIRED,
+	ST_UPLOAD_EXPIRE,
+	ST_UPLOAD_TOUCH,
+	ST_GC_RUN_INSERT,
+	ST_GC_RUNS_LIST,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -175,12 +186,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPO_LOOKUP_VERSION] = "SELECT id, tags_version FROM repositories WHERE name = ?1",
     [ST_REPO_INSERT] = "INSERT INTO repositories (name, namespace, visibility, created_at, updated_at) "
                        "VALUES (?1, ?3, ?4, ?2, ?2) ON CONFLICT (name) DO NOTHING",
-    [ST_REPO_TOUCH] = "UPDATE repositories SET updated_at = ?2 WHERE id = ?1",
+    /* After a manifest push: garbage collection reads manifests_version (docs/internals/gc.md). */
+    [ST_REPO_TOUCH] =
+        "UPDATE repositories SET updated_at = ?2, manifests_version = manifests_version + 1 WHERE id = ?1",
     [ST_REPO_BLOB_GET] = "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
                          "WHERE rb.repository_id = ?1 AND rb.digest = ?2",
     [ST_BLOB_GET] = "SELECT size FROM blobs WHERE digest = ?1",
-    [ST_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) "
-                       "ON CONFLICT (digest) DO NOTHING",
+    /* A blob uploaded or linked again starts its garbage collection grace period anew. */
+    [ST_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at, last_used_at) VALUES (?1, ?2, ?3, ?3) "
+                       "ON CONFLICT (digest) DO UPDATE SET last_used_at = excluded.last_used_at",
     [ST_REPO_BLOB_INSERT] = "INSERT INTO repository_blobs (repository_id, digest, created_at) "
                             "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     [ST_REPO_BLOB_DELETE] = "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2",
@@ -195,8 +209,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                                    "WHERE t.repository_id = ?1 AND t.name = ?2",
     [ST_MANIFEST_ID] = "SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2",
     [ST_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, "
-                           "annotations, size, content, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [ST_MANIFEST_UPDATE_TYPE] = "UPDATE manifests SET media_type = ?2 WHERE id = ?1",
+                           "annotations, size, content, created_at, pushed_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+    [ST_MANIFEST_UPDATE_TYPE] = "UPDATE manifests SET media_type = ?2, pushed_at = ?3 WHERE id = ?1",
     [ST_MANIFEST_REF_INSERT] = "INSERT INTO manifest_references (manifest_id, kind, position, digest, size, "
                                "media_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
@@ -393,6 +408,54 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DELIVERIES_LIST] = "SELECT id, webhook_id, event, payload, state, attempts, next_attempt_at, last_status, "
                            "last_error, created_at, finished_at FROM webhook_deliveries WHERE webhook_id = ?1 "
                            "AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+    /* Manifests garbage collection may delete: not reachable from a tag or from one pushed
+     * after ?1, where reaching goes from an index to its children, from a referrer to its
+     * subject and from a subject to its referrers (all within one repository). The edges are
+     * built once, with index lookups, so the closure costs one pass per level, not a scan of
+     * every manifest per live one. */
+    [ST_GC_UNTAGGED] =
+        "WITH RECURSIVE edges(src, dst) AS MATERIALIZED ("
+        "SELECT p.id, n.id FROM manifests p JOIN manifests n "
+        "ON n.repository_id = p.repository_id AND n.digest = p.subject WHERE p.subject IS NOT NULL "
+        "UNION ALL "
+        "SELECT p.id, n.id FROM manifests n JOIN manifests p "
+        "ON p.repository_id = n.repository_id AND p.digest = n.subject WHERE n.subject IS NOT NULL "
+        "UNION ALL "
+        "SELECT x.manifest_id, n.id FROM manifest_references x JOIN manifests p ON p.id = x.manifest_id "
+        "JOIN manifests n ON n.repository_id = p.repository_id AND n.digest = x.digest WHERE x.kind = 2), "
+        "live(id) AS ("
+        "SELECT m.id FROM manifests m WHERE m.pushed_at > ?1 "
+        "OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id) "
+        "UNION "
+        "SELECT e.dst FROM live l JOIN edges e ON e.src = l.id) "
+        "SELECT m.id, m.repository_id, r.tags_version, r.manifests_version FROM manifests m "
+        "JOIN repositories r ON r.id = m.repository_id WHERE m.id NOT IN (SELECT id FROM live) ORDER BY m.id",
+    /* Delete manifest ?1 if its repository ?2 changed no tag (?3) and took no manifest push
+     * (?4) since the candidates were listed, and it is still untagged and old (?5). */
+    [ST_GC_MANIFEST_DELETE] = "DELETE FROM manifests WHERE id = ?1 AND repository_id = ?2 AND pushed_at <= ?5 "
+                              "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = ?1) "
+                              "AND EXISTS (SELECT 1 FROM repositories r WHERE r.id = ?2 "
+                              "AND r.tags_version = ?3 AND r.manifests_version = ?4)",
+    /* Blobs no manifest references as config or layer and last used at ?1 or before, after ?2. */
+    [ST_GC_BLOB_CANDIDATES] = "SELECT b.digest, b.size FROM blobs b WHERE b.last_used_at <= ?1 AND b.digest > ?2 "
+                              "AND NOT EXISTS (SELECT 1 FROM manifest_references r "
+                              "WHERE r.digest = b.digest AND r.kind IN (0, 1)) ORDER BY b.digest LIMIT ?3",
+    [ST_GC_BLOB_RECHECK] = "SELECT b.size FROM blobs b WHERE b.digest = ?1 AND b.last_used_at <= ?2 "
+                           "AND NOT EXISTS (SELECT 1 FROM manifest_references r "
+                           "WHERE r.digest = b.digest AND r.kind IN (0, 1))",
+    [ST_BLOB_STALE] = "SELECT 1 FROM blobs b WHERE b.digest = ?1 AND b.last_used_at <= ?2 "
+                      "AND NOT EXISTS (SELECT 1 FROM manifest_references r "
+                      "WHERE r.digest = b.digest AND r.kind IN (0, 1))",
+    [ST_BLOB_KEEP] = "UPDATE blobs SET last_used_at = ?2 WHERE digest = ?1",
+    [ST_UPLOADS_EXPIRED] = "SELECT id FROM uploads WHERE updated_at <= ?1 ORDER BY updated_at LIMIT ?2",
+    [ST_UPLOAD_EXPIRE] = "DELETE FROM uploads WHERE id = ?1 AND updated_at <= ?2",
+    [ST_UPLOAD_TOUCH] = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2 - 60",
+    [ST_GC_RUN_INSERT] = "INSERT INTO gc_runs (started_at, finished_at, trigger_source, dry_run, manifests_deleted, "
+                         "blobs_deleted, bytes_freed, files_removed, uploads_expired, error) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_GC_RUNS_LIST] = "SELECT id, started_at, finished_at, trigger_source, dry_run, manifests_deleted, "
+                        "blobs_deleted, bytes_freed, files_removed, uploads_expired, error FROM gc_runs "
+                        "ORDER BY id DESC LIMIT ?1",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -429,7 +492,7 @@ static int meta_fail(struct meta *m, int rc, const char *what, struct berr *err)
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
 		return berr_set(err, BERR_UNAVAILABLE, "database busy (%s); retry", what);
 	if (rc == SQLITE_FULL)
-		return berr_set(err, BERR_INTERNAL, "disk full (%s)", what);
+		return berr_set(err, BERR_STORAGE_FULL, "the disk is full (%s): no space for the database", what);
 	return berr_set(err, BERR_INTERNAL, "database error in %s: %s", what, m ? sqlite3_errmsg(m->db) : "");
 }
 
@@ -800,17 +863,6 @@ static int meta_link_in(struct meta *m, int64_t repo_id, const struct digest *d,
 	return meta_step_done(m, st, "link blob", err);
 }
 
-int meta_blob_link(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, struct berr *err)
-{
-	if (meta_begin(m, err) < 0)
-		return -1;
-	if (meta_link_in(m, repo_id, d, size, err) < 0 || meta_commit(m, err) < 0) {
-		meta_rollback(m);
-		return -1;
-	}
-	return 0;
-}
-
 int meta_blob_mount(struct meta *m, int64_t repo_id, int64_t from_repo, const struct digest *d, bool *linked,
                     uint64_t *size, struct berr *err)
 {
@@ -902,6 +954,7 @@ static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct ma
 			return -1;
 		sqlite3_bind_int64(st, 1, *manifest_id);
 		bind_text(st, 2, mf->media_type);
+		sqlite3_bind_int64(st, 3, meta_now());
 		return meta_step_done(m, st, "update manifest", err);
 	}
 	const char *artifact_type = mf->artifact_type;
@@ -2679,5 +2732,204 @@ int meta_deliveries_list(struct meta *m, int64_t webhook_id, int64_t before_id, 
 	meta_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return meta_fail(m, rc, "list deliveries", err);
+	return 0;
+}
+
+/* Garbage collection, upload expiry and the record of collection runs. */
+
+int meta_blob_install(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, meta_install_fn install,
+                      void *ctx, struct berr *err)
+{
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (install(ctx, err) < 0 || meta_link_in(m, repo_id, d, size, err) < 0 || meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
+int meta_locked(struct meta *m, meta_locked_fn fn, void *ctx, struct berr *err)
+{
+	if (meta_begin(m, err) < 0)
+		return -1;
+	if (fn(ctx, m, err) < 0 || meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	return 0;
+}
+
+int meta_gc_untagged(struct meta *m, int64_t cutoff, meta_gc_manifest_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_GC_UNTAGGED, err, "i", cutoff);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_gc_manifest c = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .repo_id = sqlite3_column_int64(st, 1),
+		    .tags_version = sqlite3_column_int64(st, 2),
+		    .manifests_version = sqlite3_column_int64(st, 3),
+		};
+		if (fn(ctx, &c))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "find untagged manifests", err);
+	return 0;
+}
+
+int meta_gc_manifests_delete(struct meta *m, const struct meta_gc_manifest *list, size_t n, int64_t cutoff,
+                             int64_t *deleted, struct berr *err)
+{
+	*deleted = 0;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	int64_t count = 0;
+	for (size_t i = 0; i < n; i++) {
+		int changes = 0;
+		if (meta_exec_bound(m,
+		                    meta_bind(m, ST_GC_MANIFEST_DELETE, err, "iiiii", list[i].id, list[i].repo_id,
+		                              list[i].tags_version, list[i].manifests_version, cutoff),
+		                    "delete manifest", &changes, err) < 0) {
+			meta_rollback(m);
+			return -1;
+		}
+		count += changes;
+	}
+	if (meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
+	*deleted = count;
+	return 0;
+}
+
+int meta_gc_blob_candidates(struct meta *m, int64_t cutoff, const char *after, int64_t limit, meta_blob_fn fn,
+                            void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_GC_BLOB_CANDIDATES, err, "iti", cutoff, after ? after : "", limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *dg = (const char *)sqlite3_column_text(st, 0);
+		if (fn(ctx, dg ? dg : "", (uint64_t)sqlite3_column_int64(st, 1)))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "find unreferenced blobs", err);
+	return 0;
+}
+
+int meta_gc_blob_delete(struct meta *m, const struct digest *d, int64_t cutoff, meta_install_fn remove, void *ctx,
+                        bool *deleted, uint64_t *size, struct berr *err)
+{
+	*deleted = false;
+	if (meta_begin(m, err) < 0)
+		return -1;
+	sqlite3_stmt *st = meta_bind(m, ST_GC_BLOB_RECHECK, err, "ti", d->str, cutoff);
+	if (!st)
+		goto fail;
+	int r = meta_lookup_row(m, st, "recheck blob", err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		/* Referenced or used again since it was listed: it stays. */
+		meta_rollback(m);
+		return 0;
+	}
+	*size = (uint64_t)sqlite3_column_int64(st, 0);
+	meta_reset(st);
+	if (meta_exec_bound(m, meta_bind(m, ST_BLOB_UNLINK_ALL, err, "t", d->str), "unlink blob", NULL, err) < 0 ||
+	    meta_exec_bound(m, meta_bind(m, ST_BLOB_DELETE, err, "t", d->str), "delete blob", NULL, err) < 0 ||
+	    remove(ctx, err) < 0 || meta_commit(m, err) < 0)
+		goto fail;
+	*deleted = true;
+	return 0;
+fail:
+	meta_rollback(m);
+	return -1;
+}
+
+int meta_uploads_expired(struct meta *m, int64_t cutoff, int64_t limit, meta_name_fn fn, void *ctx, struct berr *err)
+{
+	return meta_each_name(m, meta_bind(m, ST_UPLOADS_EXPIRED, err, "ii", cutoff, limit), fn, ctx, "expired uploads",
+	                      err);
+}
+
+int meta_upload_expire(struct meta *m, const char *id, int64_t cutoff, bool *expired, struct berr *err)
+{
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_UPLOAD_EXPIRE, err, "ti", id, cutoff), "expire upload", &changes, err) <
+	    0)
+		return -1;
+	*expired = changes > 0;
+	return 0;
+}
+
+int meta_upload_touch(struct meta *m, const char *id, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_UPLOAD_TOUCH, err, "ti", id, meta_now()), "touch upload", NULL, err);
+}
+
+int meta_gc_run_record(struct meta *m, const struct meta_gc_run *run, struct berr *err)
+{
+	return meta_exec_bound(m,
+	                       meta_bind(m, ST_GC_RUN_INSERT, err, "iitbiiiiit", run->started_at, run->finished_at,
+	                                 run->trigger, (int)run->dry_run, run->manifests_deleted, run->blobs_deleted,
+	                                 run->bytes_freed, run->files_removed, run->uploads_expired,
+	                                 run->error[0] ? run->error : NULL),
+	                       "record garbage collection", NULL, err);
+}
+
+int meta_gc_runs(struct meta *m, int64_t limit, meta_gc_run_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_GC_RUNS_LIST, err, "i", limit);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_gc_run run = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .started_at = sqlite3_column_int64(st, 1),
+		    .finished_at = sqlite3_column_int64(st, 2),
+		    .dry_run = sqlite3_column_int(st, 4) != 0,
+		    .manifests_deleted = sqlite3_column_int64(st, 5),
+		    .blobs_deleted = sqlite3_column_int64(st, 6),
+		    .bytes_freed = sqlite3_column_int64(st, 7),
+		    .files_removed = sqlite3_column_int64(st, 8),
+		    .uploads_expired = sqlite3_column_int64(st, 9),
+		};
+		meta_copy_text(run.trigger, sizeof run.trigger, st, 3);
+		meta_copy_text(run.error, sizeof run.error, st, 10);
+		if (fn(ctx, &run))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list garbage collection runs", err);
+	return 0;
+}
+
+int meta_blob_keep(struct meta *m, const struct digest *d, int64_t stale_before, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_BLOB_STALE, err, "ti", d->str, stale_before);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "blob lookup", err);
+	if (r <= 0)
+		return r;
+	meta_reset(st);
+	int changes = 0;
+	if (meta_exec_bound(m, meta_bind(m, ST_BLOB_KEEP, err, "ti", d->str, meta_now()), "keep blob", &changes, err) <
+	    0)
+		return -1;
+	if (changes == 0)
+		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not stored", d->str);
 	return 0;
 }

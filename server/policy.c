@@ -28,7 +28,7 @@ static const char *const policy_usage =
     "pushed over or deleted. Retention keeps, of the tags GLOB matches, the N most recently pushed,\n"
     "or those pushed or pulled within D days; the rest are untagged by `berthd retention` (and GC).\n"
     "  berthd webhook list [--namespace NS | --repository NAME]\n"
-    "  berthd webhook add --namespace NS|--repository NAME --url URL [--secret S] [--events push,delete]\n"
+    "  berthd webhook add --namespace NS|--repository NAME --url URL [--secret S] [--events push,delete,mirror]\n"
     "  berthd webhook del ID\n"
     "  berthd webhook deliveries ID      the latest 50 deliveries, newest first\n"
     "Each also takes --data DIR / --config FILE like the server.\n";

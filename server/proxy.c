@@ -23,6 +23,8 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/meta.h"
+#include "server/metrics.h"
+#include "server/webhooks.h"
 
 #define PROXY_MAX_UPSTREAMS 64
 /* Upstream clients kept for reuse (each holds a token and a connection cache). */
@@ -381,6 +383,11 @@ static int proxy_upstream_error(struct req *r, const struct proxy_upstream *up, 
 	case BERR_BLOB_UNKNOWN:
 	case BERR_NAME_UNKNOWN:
 		return berr_set(&r->err, unknown, "%s", e->message);
+	default:
+		break;
+	}
+	metrics_count(METRICS_UPSTREAM_ERRORS, 1);
+	switch (e->code) {
 	case BERR_UNAUTHORIZED:
 	case BERR_DENIED:
 		return berr_set(&r->err, unknown,
@@ -417,9 +424,12 @@ static int proxy_manifest_fetch(struct req *r, const struct proxy_upstream *up, 
 	cleanup_free char *source = xasprintf("%s/%s", up->url, urepo);
 	int rc = meta_mirror_manifest_put(r->meta, r->route.name, source, &mf, got, body, len, tag, &r->err);
 	manifest_free(&mf);
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("mirror: cached %s%s%s (%s) from %s", r->route.name, tag ? ":" : "@", tag ? tag : got->str,
 		         got->str, source);
+		if (tag)
+			webhooks_emit(r->meta, "mirror", r->route.name, tag, got->str, "mirror");
+	}
 	return rc;
 }
 
@@ -436,6 +446,7 @@ int proxy_manifest_fill(struct req *r, bool is_digest, const struct digest *d)
 	bool cached = false;
 	if (meta_repo_lookup(r->meta, r->route.name, &repo_id, &e) == 0)
 		cached = meta_manifest_get(r->meta, repo_id, is_digest ? d->str : ref, is_digest, false, &mm, &e) == 0;
+	metrics_count(cached ? METRICS_MIRROR_HITS : METRICS_MIRROR_MISSES, 1);
 	/* Content addressed: what is cached is right forever. */
 	if (cached && is_digest)
 		return 0;
@@ -476,6 +487,7 @@ int proxy_manifest_fill(struct req *r, bool is_digest, const struct digest *d)
 			         got.str);
 		berr_clear(&r->err);
 	} else {
+		metrics_count(METRICS_UPSTREAM_ERRORS, 1);
 		log_warn("mirror: %s:%s: could not revalidate with %s (%s); serving the cached %s", r->route.name, ref,
 		         up->url, e.message, mm.digest.str);
 		atomic_store(&proxy_backoff_until[upi],

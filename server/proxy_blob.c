@@ -9,6 +9,7 @@
  * A client following a download waits for bytes inside the response callback, which holds
  * one of libmicrohttpd's worker threads for as long as the upstream is slower than the
  * client; downloads stall out after a minute without bytes (registry_client). */
+#include "server/metrics.h"
 #include "server/proxy.h"
 
 #include <inttypes.h>
@@ -167,6 +168,14 @@ static int proxy_fetch_write(void *arg, const void *data, size_t len, struct ber
 	return 0;
 }
 
+/* Called by meta_blob_install with the database's write lock held, so a garbage collector
+ * cannot interleave with the blob's arrival (docs/internals/gc.md). */
+static int proxy_fetch_install(void *ctx, struct berr *err)
+{
+	struct proxy_fetch *f = ctx;
+	return blobstore_upload_commit(proxy_blobs, f->upload_id, &f->digest, err);
+}
+
 /* Download, verify, commit and link; then publish the outcome. */
 static int proxy_fetch_run(struct proxy_fetch *f, struct berr *err)
 {
@@ -207,9 +216,8 @@ static int proxy_fetch_run(struct proxy_fetch *f, struct berr *err)
 	int64_t repo_id;
 	struct meta *m = meta_get(err);
 	rc = -1;
-	if (m && blobstore_upload_commit(proxy_blobs, f->upload_id, &f->digest, err) == 0 &&
-	    meta_repo_ensure(m, f->name, &repo_id, err) == 0 &&
-	    meta_blob_link(m, repo_id, &f->digest, written, err) == 0)
+	if (m && meta_repo_ensure(m, f->name, &repo_id, err) == 0 &&
+	    meta_blob_install(m, repo_id, &f->digest, written, proxy_fetch_install, f, err) == 0)
 		rc = 0;
 	meta_release();
 	pthread_rwlock_unlock(&proxy_commit_lock);
@@ -460,17 +468,28 @@ int proxy_blob(struct req *r, const struct digest *d)
 		}
 		if (stored) {
 			int64_t repo_id;
+			bool linked = false;
+			uint64_t lsize;
 			if (meta_repo_ensure(r->meta, r->route.name, &repo_id, &r->err) < 0 ||
-			    meta_blob_link(r->meta, repo_id, d, size, &r->err) < 0) {
+			    meta_blob_mount(r->meta, repo_id, -1, d, &linked, &lsize, &r->err) < 0) {
 				req_respond_error(r, &r->err);
 				return 1;
 			}
-			return 0;
+			if (linked) {
+				metrics_count(METRICS_MIRROR_HITS, 1);
+				return 0;
+			}
+			/* Collected since it was looked up: fetch it again like any missing blob. */
+			if (r->method != HTTP_HEAD) {
+				metrics_count(METRICS_MIRROR_MISSES, 1);
+				return proxy_blob_stream(r, up, urepo, d);
+			}
 		}
 		struct MHD_Response *resp = usize == UINT64_MAX ? resp_empty() : resp_head(usize);
 		proxy_blob_headers(resp, d);
 		req_respond(r, 200, resp);
 		return 1;
 	}
+	metrics_count(METRICS_MIRROR_MISSES, 1);
 	return proxy_blob_stream(r, up, urepo, d);
 }

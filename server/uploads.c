@@ -306,6 +306,20 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 	return rc;
 }
 
+struct uploads_install {
+	struct registry *reg;
+	const char *id;
+	const struct digest *d;
+};
+
+/* Called by meta_blob_install with the database's write lock held: a garbage collector
+ * cannot be between forgetting this digest and removing its file (docs/internals/gc.md). */
+static int uploads_install(void *ctx, struct berr *err)
+{
+	struct uploads_install *inst = ctx;
+	return blobstore_upload_commit(inst->reg->blobs, inst->id, inst->d, err);
+}
+
 int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, const struct digest *expected,
                    uint64_t *size_out, struct berr *err)
 {
@@ -344,10 +358,10 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
 			rc = -1;
 		}
 	}
-	if (rc == 0)
-		rc = blobstore_upload_commit(reg->blobs, id, expected, err);
-	if (rc == 0)
-		rc = meta_blob_link(m, repo_id, expected, size, err);
+	if (rc == 0) {
+		struct uploads_install inst = {.reg = reg, .id = id, .d = expected};
+		rc = meta_blob_install(m, repo_id, expected, size, uploads_install, &inst, err);
+	}
 	if (rc < 0 && err && err->code != BERR_DIGEST_INVALID) {
 		/* A transient failure (disk, database): keep the session so the client may retry. */
 		pthread_mutex_lock(&reg->uploads->lock);
@@ -407,4 +421,68 @@ int uploads_sweep(struct registry *reg, struct meta *m, size_t *removed, struct 
 	}
 	free(sw.orphans);
 	return rc;
+}
+
+struct expiry {
+	struct registry *reg;
+	char **ids;
+	size_t n, cap;
+};
+
+static int uploads_expiry_collect(void *ctx, const char *id)
+{
+	struct expiry *ex = ctx;
+	if (ex->n == ex->cap) {
+		ex->cap = ex->cap ? ex->cap * 2 : 16;
+		ex->ids = xrealloc(ex->ids, ex->cap * sizeof *ex->ids);
+	}
+	ex->ids[ex->n++] = xstrdup(id);
+	return 0;
+}
+
+/* True if this process is writing to upload id right now. */
+static bool uploads_busy(struct uploads *u, const char *id)
+{
+	pthread_mutex_lock(&u->lock);
+	struct upload_state *s = uploads_find(u, id, false);
+	bool busy = s && s->busy;
+	pthread_mutex_unlock(&u->lock);
+	return busy;
+}
+
+int uploads_expire(struct registry *reg, struct meta *m, int64_t cutoff, bool dry_run, size_t *expired,
+                   struct berr *err)
+{
+	*expired = 0;
+	for (;;) {
+		struct expiry ex = {.reg = reg};
+		int rc = meta_uploads_expired(m, cutoff, 256, uploads_expiry_collect, &ex, err);
+		size_t gone = 0, seen = ex.n;
+		for (size_t i = 0; i < ex.n; i++) {
+			bool was = false;
+			if (rc == 0 && dry_run) {
+				(*expired)++;
+			} else if (rc == 0 && !uploads_busy(reg->uploads, ex.ids[i])) {
+				/* The row goes first, in a statement that re-checks the age: a client
+				 * that just wrote keeps its session, and one that writes after gets 404. */
+				if (meta_upload_expire(m, ex.ids[i], cutoff, &was, err) < 0)
+					rc = -1;
+				else if (was) {
+					uploads_forget(reg->uploads, ex.ids[i]);
+					if (uploads_id_valid(ex.ids[i]) &&
+					    blobstore_upload_abort(reg->blobs, ex.ids[i], err) < 0)
+						rc = -1;
+					(*expired)++;
+					gone++;
+				}
+			}
+			free(ex.ids[i]);
+		}
+		free(ex.ids);
+		if (rc < 0)
+			return -1;
+		/* A full page where nothing could go (busy, or a dry run) would be listed again. */
+		if (seen < 256 || gone == 0)
+			return 0;
+	}
 }

@@ -57,4 +57,9 @@ int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct 
  * upload or a cancelled one cut short by a crash). Gives how many were removed. */
 int uploads_sweep(struct registry *reg, struct meta *m, size_t *removed, struct berr *err);
 
+/* Remove upload sessions with no activity since cutoff (Unix seconds), with their staged
+ * bytes; sessions this process is writing to are left alone. dry_run only counts them. */
+int uploads_expire(struct registry *reg, struct meta *m, int64_t cutoff, bool dry_run, size_t *expired,
+                   struct berr *err);
+
 #endif

@@ -63,21 +63,22 @@ int webhooks_check(const struct meta_webhook *h, struct berr *err)
 	for (const char *p = h->secret; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return berr_set(err, BERR_BAD_REQUEST, "the secret must not contain control characters");
-	bool push = false, del = false;
+	bool push = false, del = false, mirror = false;
 	const char *p = h->events;
 	if (!*p)
-		return berr_set(err, BERR_BAD_REQUEST, "events must name push, delete or both");
+		return berr_set(err, BERR_BAD_REQUEST, "events must name push, delete and/or mirror");
 	while (*p) {
 		size_t n = strcspn(p, ",");
 		bool *seen = n == 4 && !strncmp(p, "push", 4)     ? &push
 		             : n == 6 && !strncmp(p, "delete", 6) ? &del
+		             : n == 6 && !strncmp(p, "mirror", 6) ? &mirror
 		                                                  : NULL;
 		if (!seen || *seen)
-			return berr_set(err, BERR_BAD_REQUEST, "events must be push and/or delete, each once");
+			return berr_set(err, BERR_BAD_REQUEST, "events must be push, delete and/or mirror, each once");
 		*seen = true;
 		p += n;
 		if (*p == ',' && !*++p)
-			return berr_set(err, BERR_BAD_REQUEST, "events must be push and/or delete, each once");
+			return berr_set(err, BERR_BAD_REQUEST, "events must be push, delete and/or mirror, each once");
 	}
 	return 0;
 }

@@ -18,7 +18,7 @@
 int webhooks_start(int retry_base, int max_attempts, struct berr *err);
 /* Stop it (an attempt in progress is abandoned and made again after the next start). */
 void webhooks_stop(void);
-/* Queue `event` ("push" or "delete") of repository/tag/digest done by actor (NULL: anonymous)
+/* Queue `event` ("push", "delete", or "mirror": the pull-through cache stored a tag) of repository/tag/digest done by actor (NULL: anonymous)
  * for every webhook that wants it. tag or digest may be NULL. Never fails the caller: a
  * database failure is logged. */
 void webhooks_emit(struct meta *m, const char *event, const char *repository, const char *tag, const char *digest,
@@ -27,7 +27,7 @@ void webhooks_emit(struct meta *m, const char *event, const char *repository, co
 void webhooks_sign(const char *secret, const char *body, size_t len, char out[WEBHOOKS_SIGNATURE_LEN]);
 /* Check a webhook before it is stored: url http(s)://, at most META_WEBHOOK_URL_MAX bytes,
  * no spaces or control characters; secret 16..META_WEBHOOK_SECRET_MAX printable bytes;
- * events a non-empty comma list of push and delete without repeats. BERR_BAD_REQUEST. */
+ * events a non-empty comma list of push, delete and mirror without repeats. BERR_BAD_REQUEST. */
 int webhooks_check(const struct meta_webhook *h, struct berr *err);
 
 #endif

@@ -205,3 +205,24 @@ int blobstore_quarantine(struct blobstore *bs, const struct digest *d, struct be
 {
 	return bs->ops->quarantine(bs->drv, d, err);
 }
+
+int blobstore_trash(struct blobstore *bs, const struct digest *d, struct berr *err)
+{
+	return bs->ops->trash(bs->drv, d, err);
+}
+
+int blobstore_untrash(struct blobstore *bs, const struct digest *d, struct berr *err)
+{
+	return bs->ops->untrash(bs->drv, d, err);
+}
+
+int blobstore_trash_remove(struct blobstore *bs, const struct digest *d, struct berr *err)
+{
+	return bs->ops->trash_remove(bs->drv, d, err);
+}
+
+int blobstore_trash_list(struct blobstore *bs, int (*fn)(void *ctx, const struct digest *d), void *ctx,
+                         struct berr *err)
+{
+	return bs->ops->trash_list(bs->drv, fn, ctx, err);
+}

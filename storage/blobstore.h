@@ -102,6 +102,16 @@ int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char 
 int blobstore_list(struct blobstore *bs, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err);
 /* Move blob d out of the store into its quarantine (for fsck --repair), keeping the bytes. */
 int blobstore_quarantine(struct blobstore *bs, const struct digest *d, struct berr *err);
+/* Garbage collection takes a blob out of the store in two steps: trash moves it aside (in
+ * the same transaction that forgets it, so it can be put back if that fails), trash_remove
+ * frees it after the commit. None is an error when the blob is not where it is looked for. */
+int blobstore_trash(struct blobstore *bs, const struct digest *d, struct berr *err);
+/* Put a trashed blob back (a collection that did not commit). */
+int blobstore_untrash(struct blobstore *bs, const struct digest *d, struct berr *err);
+int blobstore_trash_remove(struct blobstore *bs, const struct digest *d, struct berr *err);
+/* Call fn with the digest of every trashed blob, in no order; fn returning non-zero stops. */
+int blobstore_trash_list(struct blobstore *bs, int (*fn)(void *ctx, const struct digest *d), void *ctx,
+                         struct berr *err);
 /* Drop a staging object (no error if absent). */
 int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *err);
 

@@ -27,6 +27,10 @@ struct blob_driver_ops {
 	int (*upload_list)(void *drv, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
 	int (*list)(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err);
 	int (*quarantine)(void *drv, const struct digest *d, struct berr *err);
+	int (*trash)(void *drv, const struct digest *d, struct berr *err);
+	int (*untrash)(void *drv, const struct digest *d, struct berr *err);
+	int (*trash_remove)(void *drv, const struct digest *d, struct berr *err);
+	int (*trash_list)(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err);
 	/* Optional (NULL: not supported). */
 	int (*upload_checkpoint)(void *drv, const char *id, uint64_t *size, char **state, struct berr *err);
 	char *(*presign)(void *drv, const struct digest *d, unsigned expires, struct berr *err);
@@ -46,7 +50,8 @@ struct blob_stream {
 	void (*close)(struct blob_stream *s);
 };
 
-/* The local filesystem driver: blobs under ROOT/blobs, staging under ROOT/uploads. */
+/* The local filesystem driver: blobs under ROOT/blobs, staging under ROOT/uploads, blobs
+ * being deleted by garbage collection under ROOT/trash. */
 void *driver_fs_open(const char *root, const struct blob_driver_ops **ops, struct berr *err);
 /* The S3 driver (storage/driver_s3.c). */
 void *driver_s3_open(const struct blobstore_s3_config *cfg, const struct blob_driver_ops **ops, struct berr *err);

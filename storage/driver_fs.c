@@ -23,6 +23,7 @@ struct fs_driver {
 	char *root;
 	int blobs_dirfd;
 	int uploads_dirfd;
+	int trash_dirfd;
 };
 
 struct fs_writer {
@@ -76,6 +77,7 @@ static void fs_close(void *drv)
 	struct fs_driver *fs = drv;
 	close(fs->blobs_dirfd);
 	close(fs->uploads_dirfd);
+	close(fs->trash_dirfd);
 	free(fs->root);
 	free(fs);
 }
@@ -337,6 +339,72 @@ static int fs_quarantine(void *drv, const struct digest *d, struct berr *err)
 	return 0;
 }
 
+/* "sha256-abcdef..." in the trash folder. */
+static void fs_trash_name(const struct digest *d, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s-%s", digest_algo_name(d->algo), digest_hex(d));
+}
+
+static int fs_trash(void *drv, const struct digest *d, struct berr *err)
+{
+	struct fs_driver *fs = drv;
+	char rel[256], name[256];
+	fs_blob_relpath(d, rel, sizeof rel);
+	fs_trash_name(d, name, sizeof name);
+	if (renameat(fs->blobs_dirfd, rel, fs->trash_dirfd, name) < 0 && errno != ENOENT)
+		return berr_sys(err, errno, "move blob %s to the trash", d->str);
+	return 0;
+}
+
+static int fs_untrash(void *drv, const struct digest *d, struct berr *err)
+{
+	struct fs_driver *fs = drv;
+	char rel[256], name[256], dir[PATH_MAX];
+	fs_blob_relpath(d, rel, sizeof rel);
+	fs_trash_name(d, name, sizeof name);
+	snprintf(dir, sizeof dir, "%s/blobs/%s/%.2s", fs->root, digest_algo_name(d->algo), digest_hex(d));
+	if (fs_mkdir_p(dir, err) < 0)
+		return -1;
+	if (renameat(fs->trash_dirfd, name, fs->blobs_dirfd, rel) < 0 && errno != ENOENT)
+		return berr_sys(err, errno, "put blob %s back from the trash", d->str);
+	return 0;
+}
+
+static int fs_trash_remove(void *drv, const struct digest *d, struct berr *err)
+{
+	struct fs_driver *fs = drv;
+	char name[256];
+	fs_trash_name(d, name, sizeof name);
+	if (unlinkat(fs->trash_dirfd, name, 0) < 0 && errno != ENOENT)
+		return berr_sys(err, errno, "remove trashed blob %s", d->str);
+	return 0;
+}
+
+static int fs_trash_list(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err)
+{
+	struct fs_driver *fs = drv;
+	int fd = openat(fs->trash_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return berr_sys(err, errno, "list trash");
+	}
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		char name[DIGEST_STR_MAX + 8];
+		char *dash = strchr(de->d_name, '-');
+		struct digest d;
+		if (de->d_name[0] == '.' || !dash || strlen(de->d_name) > DIGEST_STR_MAX)
+			continue;
+		snprintf(name, sizeof name, "%.*s:%s", (int)(dash - de->d_name), de->d_name, dash + 1);
+		if (digest_parse(name, &d, NULL) == 0 && fn(ctx, &d))
+			break;
+	}
+	closedir(dir);
+	return 0;
+}
+
 static const struct blob_driver_ops fs_ops = {
     .name = "fs",
     .close = fs_close,
@@ -352,24 +420,32 @@ static const struct blob_driver_ops fs_ops = {
     .upload_list = fs_upload_list,
     .list = fs_list,
     .quarantine = fs_quarantine,
+    .trash = fs_trash,
+    .untrash = fs_untrash,
+    .trash_remove = fs_trash_remove,
+    .trash_list = fs_trash_list,
 };
 
 void *driver_fs_open(const char *root, const struct blob_driver_ops **ops, struct berr *err)
 {
 	cleanup_free char *blobs = xasprintf("%s/blobs", root);
 	cleanup_free char *uploads = xasprintf("%s/uploads", root);
-	if (fs_mkdir_p(blobs, err) < 0 || fs_mkdir_p(uploads, err) < 0)
+	cleanup_free char *trash = xasprintf("%s/trash", root);
+	if (fs_mkdir_p(blobs, err) < 0 || fs_mkdir_p(uploads, err) < 0 || fs_mkdir_p(trash, err) < 0)
 		return NULL;
 	struct fs_driver *fs = xcalloc(1, sizeof *fs);
 	fs->root = xstrdup(root);
 	fs->blobs_dirfd = open(blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fs->uploads_dirfd = open(uploads, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fs->blobs_dirfd < 0 || fs->uploads_dirfd < 0) {
+	fs->trash_dirfd = open(trash, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->blobs_dirfd < 0 || fs->uploads_dirfd < 0 || fs->trash_dirfd < 0) {
 		berr_sys(err, errno, "open %s", root);
 		if (fs->blobs_dirfd >= 0)
 			close(fs->blobs_dirfd);
 		if (fs->uploads_dirfd >= 0)
 			close(fs->uploads_dirfd);
+		if (fs->trash_dirfd >= 0)
+			close(fs->trash_dirfd);
 		free(fs->root);
 		free(fs);
 		return NULL;

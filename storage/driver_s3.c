@@ -6,6 +6,7 @@
  *   P uploads/<id>/tail-<gen>          bytes received but not yet sent as a multipart part
  *   P uploads/<id>/data                the multipart upload's key, completed at commit
  *   P quarantine/<algo>-<hex>          blobs fsck --repair moved aside
+ *   P trash/<algo>-<hex>               blobs garbage collection set aside (server/gc.c)
  * Nothing lives in process memory between requests, so any node can continue an upload.
  * No blob is ever held whole in memory: parts are at most S3_PART_SIZE bytes, reads stream. */
 #include <curl/curl.h>
@@ -1191,19 +1192,79 @@ static int s3_list_blobs(void *drv, int (*fn)(void *ctx, const struct digest *d)
 	return s3_list(s3, prefix, NULL, s3_list_one, &w, err);
 }
 
+/* Move object src to dst (S3 has no rename: a copy, then a delete). A missing src is no
+ * error: it was moved already. */
+static int s3_move(struct s3_driver *s3, const char *src, const char *dst, struct berr *err)
+{
+	uint64_t size;
+	int rc = s3_simple(s3, "HEAD", src, NULL, 0, &size, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (s3_copy(s3, src, dst, size, err) < 0)
+		return -1;
+	return s3_simple(s3, "DELETE", src, NULL, 0, NULL, err) < 0 ? -1 : 0;
+}
+
 static int s3_quarantine(void *drv, const struct digest *d, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
 	cleanup_free char *src = s3_blob_key(s3, d);
 	cleanup_free char *dst = xasprintf("%squarantine/%s-%s", s3->prefix, digest_algo_name(d->algo), digest_hex(d));
-	uint64_t size;
-	int rc = s3_simple(s3, "HEAD", src, NULL, 0, &size, err);
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	rc = s3_copy(s3, src, dst, size, err);
-	if (rc < 0)
-		return -1;
-	return s3_simple(s3, "DELETE", src, NULL, 0, NULL, err) < 0 ? -1 : 0;
+	return s3_move(s3, src, dst, err);
+}
+
+/* The trash: where garbage collection moves a blob before it forgets it for good, so a
+ * collection killed half-way can put it back (server/gc.c, docs/internals/gc.md). */
+static char *s3_trash_key(struct s3_driver *s3, const struct digest *d)
+{
+	return xasprintf("%strash/%s-%s", s3->prefix, digest_algo_name(d->algo), digest_hex(d));
+}
+
+static int s3_trash(void *drv, const struct digest *d, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *src = s3_blob_key(s3, d);
+	cleanup_free char *dst = s3_trash_key(s3, d);
+	return s3_move(s3, src, dst, err);
+}
+
+static int s3_untrash(void *drv, const struct digest *d, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *src = s3_trash_key(s3, d);
+	cleanup_free char *dst = s3_blob_key(s3, d);
+	return s3_move(s3, src, dst, err);
+}
+
+static int s3_trash_remove(void *drv, const struct digest *d, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *key = s3_trash_key(s3, d);
+	return s3_simple(s3, "DELETE", key, NULL, 0, NULL, err) < 0 ? -1 : 0;
+}
+
+/* "<algo>-<hex>" after the trash prefix; anything else there is not ours. */
+static int s3_trash_one(void *ctx, const char *key)
+{
+	struct s3_blob_walk *w = ctx;
+	const char *rel = key + w->skip;
+	const char *dash = strchr(rel, '-');
+	if (!dash || dash - rel > 16 || strlen(dash + 1) > 128)
+		return 0;
+	char name[DIGEST_STR_MAX + 8];
+	snprintf(name, sizeof name, "%.*s:%s", (int)(dash - rel), rel, dash + 1);
+	struct digest d;
+	if (digest_parse(name, &d, NULL) < 0)
+		return 0;
+	return w->fn(w->ctx, &d);
+}
+
+static int s3_trash_list(void *drv, int (*fn)(void *ctx, const struct digest *d), void *ctx, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	cleanup_free char *prefix = xasprintf("%strash/", s3->prefix);
+	struct s3_blob_walk w = {strlen(prefix), fn, ctx};
+	return s3_list(s3, prefix, NULL, s3_trash_one, &w, err);
 }
 
 static char *s3_presign(void *drv, const struct digest *d, unsigned expires, struct berr *err)
@@ -1234,6 +1295,10 @@ static const struct blob_driver_ops s3_ops = {
     .upload_list = s3_upload_list,
     .list = s3_list_blobs,
     .quarantine = s3_quarantine,
+    .trash = s3_trash,
+    .untrash = s3_untrash,
+    .trash_remove = s3_trash_remove,
+    .trash_list = s3_trash_list,
     .upload_checkpoint = s3_upload_checkpoint,
     .presign = s3_presign,
 };

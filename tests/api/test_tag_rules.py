@@ -319,5 +319,24 @@ def _(reg):
     check(vals.get("berth_immutable_tag_refusals_total", 0) >= 1, "immutable refusals counter")
 
 
+@suite.case("garbage collection applies retention first: berthd gc untags what the rules let go, and frees it")
+def _(reg):
+    as_user(reg, "alice")
+    for i in range(1, 4):
+        reg.push_image("alice/gcret", "snap-%d" % i)
+        backdate(reg, "alice/gcret", "snap-%d" % i, 10 - i)  # snap-3 is the newest
+    doc(api(reg, "alice", "POST", "/tag-rules", {"kind": "retention", "repository": "alice/gcret",
+                                                 "pattern": "snap-*", "keep_last": 1}), 201)
+    p = berthd(reg, "gc", "--dry-run")
+    check(p.returncode == 0, "gc --dry-run: %r" % p.stderr)
+    check(tags(reg, "alice/gcret") == ["snap-1", "snap-2", "snap-3"], "a dry run untagged: %r" % tags(reg, "alice/gcret"))
+    p = berthd(reg, "gc", "--gc-grace", "0", "--gc-untagged")
+    check(p.returncode == 0, "gc: %r" % p.stderr)
+    check(tags(reg, "alice/gcret") == ["snap-3"], "after gc: %r" % tags(reg, "alice/gcret"))
+    log = (p.stdout + p.stderr).decode()
+    check("retention rules untagged 2 tags" in log, "gc log: %r" % log)
+    expect_status(reg.get_manifest("alice/gcret", "snap-3"), 200)
+
+
 if __name__ == "__main__":
     suite.main()

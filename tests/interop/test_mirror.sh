@@ -202,6 +202,28 @@ tap_check "push and delete on a mirrored name: 403 DENIED, cache unchanged" push
 
 # ---------------------------------------------------------------- tags follow the upstream
 
+# A webhook for mirror events of library/ receives what the cache stores (the moved tag below).
+RXPORT=$(berth_free_port)
+python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[2], "ab") as f:
+            f.write(body + b"\n")
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$RXPORT" "$TEST_DIR/hooks.jsonl" &
+berth_on_exit "kill $! 2>/dev/null"
+mirror_hook() {
+	"$BERTHD" webhook add --data "$MDATA" --namespace library --url "http://127.0.0.1:$RXPORT/hook" \
+		--events mirror --secret 0123456789abcdef
+}
+tap_check "berthd webhook add --events mirror for the namespace library" mirror_hook
+
 move_tag() {
 	local code
 	expect_ref_digest "docker://$M/library/app:moving" "$APP" || return 1
@@ -213,6 +235,17 @@ move_tag() {
 		pull_back "docker://$M/library/app:moving" "$OUT/moved" v2 "$IMG/app2" v2
 }
 tap_check "a tag moved upstream is followed after the TTL" move_tag
+
+mirror_event() {
+	for _ in $(seq 50); do
+		grep -q "\"event\":\"mirror\".*\"tag\":\"moving\"" "$TEST_DIR/hooks.jsonl" 2>/dev/null && break
+		sleep 0.2
+	done
+	cat "$TEST_DIR/hooks.jsonl"
+	grep "\"tag\":\"moving\"" "$TEST_DIR/hooks.jsonl" | grep -q "\"event\":\"mirror\"" || return 1
+	grep "\"tag\":\"moving\"" "$TEST_DIR/hooks.jsonl" | grep "\"pusher\":\"mirror\"" | grep -q "\"repository\":\"library/app\""
+}
+tap_check "the moved tag reaches the webhook as a mirror event (repository, tag, pusher mirror)" mirror_event
 
 # ---------------------------------------------------------------- corrupt upstream
 

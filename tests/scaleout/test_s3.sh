@@ -349,6 +349,37 @@ fsck_finds_and_repairs() {
 berthd_stop
 tap_check "fsck finds a corrupted object, --repair quarantines it in the bucket" fsck_finds_and_repairs
 
+# ---------------------------------------------------------------- garbage collection
+
+gc_on_s3() {
+	berthd_start "$DATA" || { echo "berthd did not start"; return 1; }
+	R=$BERTHD_ADDR
+	local loc orphan key
+	head -c 70000 /dev/urandom >"$WORK/orphan"
+	orphan=sha256:$(sha256sum "$WORK/orphan" | cut -d' ' -f1)
+	key=main/blobs/sha256/${orphan:7:2}/${orphan#sha256:}
+	loc=$(curl -sf -X POST -D - -o /dev/null "http://$R/v2/s3/orphan/blobs/uploads/" | tr -d '\r' |
+		sed -n 's/^[Ll]ocation: //p')
+	[ -n "$loc" ] || { echo "no upload location"; return 1; }
+	curl -sf -X PUT --data-binary @"$WORK/orphan" -H 'Content-Type: application/octet-stream' \
+		"http://$R$loc?digest=$orphan" >/dev/null || { echo "blob push failed"; return 1; }
+	s3req GET "/$S3_BUCKET/$key" | cmp -s - "$WORK/orphan" || { echo "the blob is not in the bucket"; return 1; }
+	# shellcheck disable=SC2086
+	"$BERTHD" gc --gc-grace 0 --data "$DATA" $BERTH_TEST_ARGS >"$WORK/gc.out" 2>&1 || { cat "$WORK/gc.out"; return 1; }
+	cat "$WORK/gc.out"
+	s3req GET "/$S3_BUCKET/$key" >/dev/null 2>&1 && { echo "the unreferenced blob is still in the bucket"; return 1; }
+	s3req GET "/$S3_BUCKET/main/trash/sha256-${orphan#sha256:}" >/dev/null 2>&1 &&
+		{ echo "the unreferenced blob was left in trash/"; return 1; }
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://$R/v2/s3/orphan/blobs/$orphan")
+	expect_eq "status of the collected blob" "$code" 404 || return 1
+	# Everything a manifest references stays and pulls whole.
+	pull_back "docker://$R/s3/three:v3" "$TEST_DIR/pulled-after-gc" v3 "$IMG/three" v3 || return 1
+	# shellcheck disable=SC2086
+	"$BERTHD" fsck --data "$DATA" $BERTH_TEST_ARGS >"$WORK/fsck.out" 2>&1 || { cat "$WORK/fsck.out"; return 1; }
+	berthd_stop
+}
+tap_check "berthd gc on the S3 store frees an unreferenced blob (trash emptied) and keeps referenced ones" gc_on_s3
+
 # ---------------------------------------------------------------- bad settings
 
 bad_start() {
