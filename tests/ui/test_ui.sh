@@ -47,20 +47,25 @@ build_fixtures() {
 tap_check "mkimage.sh builds the fixture layouts" build_fixtures || { echo "Bail out! no fixtures"; exit 1; }
 
 # The upstream: a berthd without accounts, holding library/base:v1 (pulled through the
-# cache below) and team/app:1.0 and :latest (what the replication rule copies).
+# cache below) and :v2 (pulled by ui.mjs for a mirror webhook), and team/app:1.0 and
+# :latest (what the replication rule copies).
 start_upstream() {
 	_berthd_spawn "$TEST_DIR/upstream" || return 1
 	UP=127.0.0.1:$_SPAWN_PORT
 	local c=(skopeo_cmd copy -q --dest-tls-verify=false --multi-arch all)
 	"${c[@]}" "oci:$IMG/tool:v1" "docker://$UP/library/base:v1" &&
+		"${c[@]}" "oci:$IMG/tool:v1" "docker://$UP/library/base:v2" &&
 		"${c[@]}" "oci:$IMG/app:1.0" "docker://$UP/team/app:1.0" &&
 		"${c[@]}" "oci:$IMG/app:latest" "docker://$UP/team/app:latest"
 }
-tap_check "upstream berthd with library/base:v1, team/app:1.0 and team/app:latest" start_upstream ||
+tap_check "upstream berthd with library/base:v1 and :v2, team/app:1.0 and :latest" start_upstream ||
 	{ echo "Bail out! the upstream did not start"; exit 1; }
 export UI_UPSTREAM="http://$UP"
 
-tap_check "start berthd --auth token --mirror up=http://UPSTREAM" rut_start "$DATA" --auth token --mirror "up=http://$UP" ||
+# --gc-grace 0: the admin page's collection frees what the tests deleted at once;
+# --gc-interval 0: no collection but those the test starts.
+tap_check "start berthd --auth token --mirror up=http://UPSTREAM --gc-grace 0 --gc-interval 0" \
+	rut_start "$DATA" --auth token --mirror "up=http://$UP" --gc-grace 0 --gc-interval 0 ||
 	{ echo "Bail out! berthd did not start"; exit 1; }
 export UI_BASE="http://$RUT_ADDR"
 

@@ -738,7 +738,7 @@ await test("the cached repository's page: badge, notice naming the upstream, las
   await dark.close();
 });
 
-await test("settings of a cached repository offer no tag deletion (berthd refuses it), and remove it from the cache", async () => {
+await test("settings of a cached repository: no tag deletion (berthd refuses it) or tag rules, webhooks for mirror events; removal from the cache", async () => {
   eq((await http("DELETE", "/v2/up/library/base/manifests/v1", adminAuth)).status, 403, "DELETE of a cached tag through /v2/");
   await ap.goto(BASE + "/r/up/library/base/-/settings");
   await ap.waitForSelector(".settings-tags");
@@ -746,7 +746,29 @@ await test("settings of a cached repository offer no tag deletion (berthd refuse
   check(await ap.isVisible("#mirror-tags-note"), "no note on cached tags");
   eq(await ap.textContent("#danger-h"), "Remove from the cache", "danger section");
   check(await ap.isVisible("#visibility-form"), "visibility form");
-  eq(await ap.locator("#webhooks, #tag-rules").count(), 0, "webhooks or tag rules offered for a cache");
+  eq(await ap.locator("#tag-rules").count(), 0, "tag rules offered for a cache");
+  eq(JSON.stringify(await ap.$$eval("#webhook-form input[name=events]", (els) => els.map((e) => e.value + ":" + e.checked))), '["mirror:true"]', "webhook events offered for a cache");
+  // A mirror webhook: pulling a new tag through the cache is delivered as a "mirror" event.
+  await ap.fill("#webhook-url", HOOK + "/mirror");
+  await ap.click("#webhook-form button[type=submit]");
+  await ap.waitForSelector("#webhook-secret-new");
+  eq((await http("GET", "/v2/up/library/base/manifests/v2", { ...adminAuth, Accept: "application/vnd.oci.image.manifest.v1+json" })).status, 200, "pull of v2 through the cache");
+  let ev = null;
+  for (let i = 0; i < 100 && !ev; i++) {
+    ev = received.filter((r) => r.path === "/mirror").map((r) => JSON.parse(r.body)).find((e) => e.event === "mirror" && e.tag === "v2");
+    if (!ev) await ap.waitForTimeout(200);
+  }
+  check(ev && ev.repository === "up/library/base" && ev.pusher === "mirror", "mirror event: " + JSON.stringify(ev));
+  const hook = ap.locator(".webhooks-table tr[data-webhook]", { hasText: HOOK + "/mirror" });
+  await hook.locator(".history-btn").click();
+  const id = await hook.getAttribute("data-webhook");
+  let states = [];
+  for (let i = 0; i < 50 && !states.includes("mirror:delivered"); i++) {
+    await ap.click(`#deliveries-${id} .refresh-btn`);
+    await ap.waitForTimeout(200);
+    states = await ap.$$eval(`#deliveries-${id} tbody tr`, (trs) => trs.map((tr) => tr.cells[1].textContent + ":" + tr.cells[2].textContent));
+  }
+  check(states.includes("mirror:delivered"), "deliveries: " + states);
   await shot(ap, "settings-mirror");
   await ap.fill("#delete-repo-form input[name=confirm]", "up/library/base");
   await ap.click("#delete-repo-form button[type=submit]");
@@ -856,6 +878,40 @@ await test("retention on the admin page: a dry run lists what would go, then the
   await ap.waitForSelector("#retention-summary >> text=Done:");
   eq(JSON.stringify(await ap.$$eval(".retention-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent))), '["untagged"]', "run");
   eq(JSON.stringify((await tags()).sort()), '["hooked2","latest"]', "tags after the run");
+});
+
+await test("garbage collection on the admin page: a dry run, then a run, each followed to its end with the bytes freed", async () => {
+  await ap.goto(BASE + "/admin");
+  await ap.waitForSelector("#gc-settings");
+  check((await ap.textContent("#gc-settings")).startsWith("Runs only when started"), "settings: " + (await ap.textContent("#gc-settings")));
+  const runs = async () => (await http("GET", "/api/v1/gc", adminAuth)).json().runs;
+  const before = (await runs()).length;
+  await ap.click("#gc-dry");
+  await ap.waitForSelector("#gc .alert-success >> text=Dry run done");
+  let all = await runs();
+  eq(all.length, before + 1, "runs after the dry run");
+  check(all[0].dry_run && all[0].bytes_freed > 0, "dry run: " + JSON.stringify(all[0]));
+  const row = ap.locator(`.gc-table tr[data-run="${all[0].id}"]`);
+  check((await row.textContent()).includes("dry run"), "dry-run row: " + (await row.textContent()));
+  eq(await row.locator(".gc-freed").textContent(), await ap.evaluate(async (n) => (await import("/js/dom.js")).humanSize(n), all[0].bytes_freed), "bytes freed shown");
+  await ap.click("#gc-start");
+  await ap.waitForSelector("#gc .alert-success >> text=Collection done");
+  all = await runs();
+  check(!all[0].dry_run && all[0].bytes_freed === all[1].bytes_freed && !all[0].error, "run: " + JSON.stringify(all.slice(0, 2)));
+  check((await ap.locator(`.gc-table tr[data-run="${all[0].id}"] .gc-result`).textContent()) === "ok", "result");
+  eq(await ap.isDisabled("#gc-start"), false, "start button after the run");
+  await ap.locator("#gc").screenshot({ path: `${SHOTS}/admin-gc.png` });
+  await ap.click("#gc-start");
+  let disabled = false;
+  for (let i = 0; i < 40 && !disabled; i++) {
+    disabled = await ap.isDisabled("#gc-start");
+    if (!disabled) await ap.waitForTimeout(25);
+  }
+  check(disabled, "start button enabled while a run goes on");
+  await ap.waitForSelector("#gc .alert-success >> text=Collection done: 0 B freed");
+  eq((await runs()).length, before + 3, "runs in all");
+  const actions = (await http("GET", "/api/v1/audit?limit=50", adminAuth)).json().entries.map((e) => e.action);
+  check(actions.includes("gc_start"), "audit lacks gc_start");
 });
 
 await test("delete the rule (two clicks): it is gone, the copied repository stays, all three changes are audited", async () => {

@@ -2,8 +2,8 @@
 // descriptions, deleting tags, tag rules (pages/tagrules.js), webhooks (pages/webhooks.js),
 // deleting the repository. A repository of the pull-through cache is read-only (berthd
 // refuses pushes and tag deletes under a mirrored name): its tags are listed without delete
-// buttons, it has no webhooks or tag rules (nothing is pushed to it), and deleting it drops
-// it from the cache.
+// buttons, it has no tag rules, its webhooks are told of "mirror" events (a tag the cache
+// stored) instead of pushes and deletes, and deleting it drops it from the cache.
 import { api } from "../api.js";
 import { alertBox, apiRepoPath, confirmButton, emptyState, field, h, humanSize, mirrorBadge, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
 import { immutableRulesFor, tagRulesSection } from "./tagrules.js";
@@ -132,9 +132,9 @@ export async function settingsPage(root, name, ctx) {
   }
   const failed = (title) => (e) => h("section", { class: "card section" }, h("h2", {}, title), alertBox(e.message));
   const tags = await tagsSection(name, repo, page, ctx);
-  const [hooks, rules] = repo.mirror ? [null, null] : await Promise.all([
-    webhooksSection("repository", name).catch(failed("Webhooks")),
-    tagRulesSection("repository", name, tags.markImmutable).catch(failed("Tag rules")),
+  const [hooks, rules] = await Promise.all([
+    webhooksSection("repository", name, repo.mirror ? ["mirror"] : ["push", "delete"]).catch(failed("Webhooks")),
+    repo.mirror ? null : tagRulesSection("repository", name, tags.markImmutable).catch(failed("Tag rules")),
   ]);
   if (!ctx.isCurrent()) return;
   mount(root, h("div", { class: "page" },

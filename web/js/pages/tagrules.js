@@ -155,7 +155,7 @@ export async function tagRulesSection(kind, scope, onChange = () => {}) {
   };
   mount(section, h("h2", { id: "tagrules-h" }, "Tag rules"),
     h("p", { class: "muted" }, "Immutable tags cannot be pushed over or deleted. Retention rules say which matching tags to keep; a retention run (",
-      h("code", {}, "berthd retention"), ", or an administrator's on the admin page) untags the others, whose manifests stay reachable by digest."),
+      h("code", {}, "berthd retention"), ", every garbage collection, or an administrator's on the admin page) untags the others, whose manifests stay reachable by digest."),
     msg, list, h("h3", {}, "New rule"), ...ruleForm(kind, scope, () => load().catch(fail)));
   await load();
   return section;
@@ -188,7 +188,7 @@ export function retentionSection() {
   };
   return h("section", { class: "card section", "aria-labelledby": "retention-h", id: "retention" },
     h("h2", { id: "retention-h" }, "Retention"),
-    h("p", { class: "muted" }, "Applies every retention rule now: the matching tags a rule does not keep are untagged (their manifests stay until garbage collection). Rules are set in each repository's settings and on namespace pages."),
+    h("p", { class: "muted" }, "Applies every retention rule now, as each garbage collection does first: the matching tags a rule does not keep are untagged (their manifests stay until garbage collection). Rules are set in each repository's settings and on namespace pages."),
     msg,
     h("div", { class: "button-row" },
       h("button", { type: "button", class: "btn", id: "retention-dry", onclick: () => run(true) }, "Dry run"),

@@ -7,7 +7,11 @@ import { api } from "../api.js";
 import { alertBox, badge, confirmButton, copyButton, emptyState, h, mount, table, timeAgo } from "../dom.js";
 
 const DELIVERIES_PAGE = 20;
-const EVENTS = ["push", "delete"];
+const EVENT_LABELS = {
+  push: "push (a tag pushed)",
+  delete: "delete (a tag or manifest deleted)",
+  mirror: "mirror (the pull-through cache stored a tag from its upstream)",
+};
 
 // One delivery as a table row, with its payload in a disclosure.
 function deliveryRow(d) {
@@ -87,11 +91,11 @@ export function checkWebhook(url, secret, events) {
   return errors;
 }
 
-function hookForm(kind, scope, onAdded) {
+function hookForm(kind, scope, events, onAdded) {
   const msg = h("div", { "aria-live": "polite" });
   const url = h("input", { name: "url", id: "webhook-url", type: "url", placeholder: "https://ci.example.org/hooks/berth", autocomplete: "off", "aria-describedby": "webhook-url-error" });
   const secret = h("input", { name: "secret", id: "webhook-secret", autocomplete: "off", placeholder: "(made by berthd)", "aria-describedby": "webhook-secret-hint webhook-secret-error" });
-  const boxes = EVENTS.map((e) => h("input", { type: "checkbox", name: "events", value: e, checked: true }));
+  const boxes = events.map((e) => h("input", { type: "checkbox", name: "events", value: e, checked: e !== "mirror" || events.length === 1 }));
   const err = { url: h("p", { class: "field-error", id: "webhook-url-error", hidden: true }), secret: h("p", { class: "field-error", id: "webhook-secret-error", hidden: true }), events: h("p", { class: "field-error", id: "webhook-events-error", hidden: true }) };
   const inputs = { url, secret, events: boxes[0] };
   const show = (errors) => {
@@ -134,14 +138,15 @@ function hookForm(kind, scope, onAdded) {
   h("div", { class: "field" }, h("label", { for: secret.id }, "Secret"), secret,
     h("p", { class: "hint", id: "webhook-secret-hint" }, "16 to 256 characters; leave empty and berthd makes one"), err.secret),
   h("fieldset", { class: "checks" }, h("legend", {}, "Events"),
-    EVENTS.map((e, i) => h("label", { class: "check" }, boxes[i], " ", e === "push" ? "push (a tag pushed)" : "delete (a tag or manifest deleted)")),
+    events.map((e, i) => h("label", { class: "check" }, boxes[i], " ", EVENT_LABELS[e])),
     err.events),
   h("div", {}, submit));
   return [msg, form];
 }
 
-// kind is "repository" or "namespace"; scope its name.
-export async function webhooksSection(kind, scope) {
+// kind is "repository" or "namespace"; scope its name. events: those the form offers (a
+// repository of the pull-through cache gets only "mirror" events; others never do).
+export async function webhooksSection(kind, scope, events = ["push", "delete", "mirror"]) {
   const section = h("section", { class: "card section", "aria-labelledby": "webhooks-h", id: "webhooks" });
   const msg = h("div", { "aria-live": "polite" });
   const list = h("div", {});
@@ -154,10 +159,10 @@ export async function webhooksSection(kind, scope) {
       : emptyState("No webhooks", kind === "repository" ? "Add one to be told of this repository's pushes and deletes." : "Add one to be told of pushes and deletes in every repository of " + scope + "."));
   };
   mount(section, h("h2", { id: "webhooks-h" }, "Webhooks"),
-    h("p", { class: "muted" }, "berthd POSTs a JSON event to each URL on a ", h("code", {}, "push"), " or ", h("code", {}, "delete"),
+    h("p", { class: "muted" }, "berthd POSTs a JSON event to each URL on ", events.map((e, i) => [i ? (i === events.length - 1 ? " or " : ", ") : "a ", h("code", {}, e)]),
       kind === "repository" ? " in this repository" : " in any repository of " + scope,
       ", signed with the webhook's secret, and retries until it is answered with 2xx."),
-    msg, list, h("h3", {}, "New webhook"), ...hookForm(kind, scope, () => load().catch(fail)));
+    msg, list, h("h3", {}, "New webhook"), ...hookForm(kind, scope, events, () => load().catch(fail)));
   await load();
   return section;
 }
