@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_depth.h"
 #include "common/xalloc.h"
 
 /* Longest part of a body string quoted back in an error message. */
@@ -77,32 +78,6 @@ static void manifest_sanitize(const char *s, size_t max, char *buf, size_t bufsi
 static void manifest_quote(const char *s, char *buf, size_t bufsize)
 {
 	manifest_sanitize(s, MANIFEST_QUOTE_MAX, buf, bufsize);
-}
-
-/* jansson's parser recurses once per nesting level, so a body of a million '[' would
- * exhaust the stack before it could fail. Count the depth of brackets outside strings
- * first; malformed JSON is left for json_loadb to report. */
-static bool manifest_depth_ok(const char *body, size_t len)
-{
-	int depth = 0;
-	bool in_string = false;
-	for (size_t i = 0; i < len; i++) {
-		char c = body[i];
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-		} else if (c == '"') {
-			in_string = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > MANIFEST_MAX_DEPTH)
-				return false;
-		} else if ((c == ']' || c == '}') && depth > 0) {
-			depth--;
-		}
-	}
-	return true;
 }
 
 /* Copy an optional string member of obj into *out (heap). Absent or null is fine; another
@@ -388,7 +363,7 @@ int manifest_parse(const char *content_type, const void *body, size_t len, struc
 	if (len > MANIFEST_MAX_SIZE)
 		return berr_set(err, BERR_MANIFEST_TOO_LARGE, "manifest is %zu bytes; the limit is %d", len,
 		                MANIFEST_MAX_SIZE);
-	if (!manifest_depth_ok(body, len))
+	if (!json_depth_ok(body, len, MANIFEST_MAX_DEPTH))
 		return berr_set(err, BERR_MANIFEST_INVALID, "manifest JSON is nested deeper than %d levels",
 		                MANIFEST_MAX_DEPTH);
 	cleanup_json json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);

@@ -3,11 +3,13 @@
  * records it in the audit log as done by "cli", and prints one line. */
 #include "server/admin.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -49,12 +51,14 @@ static const char *const admin_usage =
     "  berthd repo visibility NAME public|private\n"
     "  berthd repo grant NAME USER read|write|admin\n"
     "  berthd repo revoke NAME USER\n"
+    "  berthd quota set NAMESPACE SIZE|none   (SIZE: bytes, or with K M G T = 1024^n, KB MB GB TB = 1000^n)\n"
+    "  berthd quota show [NAMESPACE]\n"
     "Each also takes --data DIR / --config FILE like the server.\n";
 
 bool admin_is_command(const char *word)
 {
-	return word &&
-	       (!strcmp(word, "user") || !strcmp(word, "org") || !strcmp(word, "token") || !strcmp(word, "repo"));
+	return word && (!strcmp(word, "user") || !strcmp(word, "org") || !strcmp(word, "token") ||
+	                !strcmp(word, "repo") || !strcmp(word, "quota"));
 }
 
 __attribute__((format(printf, 1, 2))) static int admin_fail(const char *fmt, ...)
@@ -320,6 +324,113 @@ static int admin_repo(struct meta *m, struct admin_args *a, struct berr *err)
 	                "repo revoke NAME USER");
 }
 
+/* Parse a size: digits with an optional unit, K/KiB M/MiB G/GiB T/TiB (powers of 1024) or
+ * KB MB GB TB (powers of 1000), case-insensitive. Returns -1 when malformed or over 2^62. */
+static int64_t admin_parse_size(const char *s)
+{
+	static const struct {
+		const char *unit;
+		int64_t mult;
+	} units[] = {{"", 1},
+	             {"b", 1},
+	             {"k", 1LL << 10},
+	             {"kib", 1LL << 10},
+	             {"m", 1LL << 20},
+	             {"mib", 1LL << 20},
+	             {"g", 1LL << 30},
+	             {"gib", 1LL << 30},
+	             {"t", 1LL << 40},
+	             {"tib", 1LL << 40},
+	             {"kb", 1000LL},
+	             {"mb", 1000LL * 1000},
+	             {"gb", 1000LL * 1000 * 1000},
+	             {"tb", 1000LL * 1000 * 1000 * 1000}};
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (!strcasecmp(end, units[i].unit)) {
+			if (v > (1ULL << 62) / (unsigned long long)units[i].mult)
+				return -1;
+			return (int64_t)v * units[i].mult;
+		}
+	return -1;
+}
+
+/* Bytes as "1.5 GiB" (and the exact count when not whole bytes below 1 KiB). */
+static void admin_format_size(int64_t n, char *buf, size_t len)
+{
+	static const char *const names[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < sizeof names / sizeof names[0]) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%lld B", (long long)n);
+	else
+		snprintf(buf, len, "%.1f %s", v, names[u]);
+}
+
+static int admin_quota_print(void *ctx, const struct meta_usage *u)
+{
+	char used[32], quota[32] = "none";
+	admin_format_size(u->used, used, sizeof used);
+	if (u->quota >= 0)
+		admin_format_size(u->quota, quota, sizeof quota);
+	char qbytes[24] = "-";
+	if (u->quota >= 0)
+		snprintf(qbytes, sizeof qbytes, "%lld", (long long)u->quota);
+	printf("%-32s %12s %12s %16lld %16s\n", u->namespace[0] ? u->namespace : "(top level)", used, quota,
+	       (long long)u->used, qbytes);
+	return 0;
+}
+
+/* berthd quota set NS SIZE|none, berthd quota show [NS]. */
+static int admin_quota(struct meta *m, struct admin_args *a, struct berr *err)
+{
+	if (a->npos == 3 && !strcmp(a->pos[0], "set")) {
+		if (!reference_namespace_valid(a->pos[1]))
+			return berr_set(err, BERR_INTERNAL, "'%s' is not a valid namespace name", a->pos[1]);
+		int64_t q = !strcmp(a->pos[2], "none") ? -1 : admin_parse_size(a->pos[2]);
+		if (q < 0 && strcmp(a->pos[2], "none") != 0)
+			return berr_set(err, BERR_INTERNAL,
+			                "quota must be a size like 500M, 10G or 1TB (or none), not '%s'", a->pos[2]);
+		if (meta_quota_set(m, a->pos[1], q, err) < 0)
+			return -1;
+		char detail[64];
+		snprintf(detail, sizeof detail, "{\"quota\":%lld}", (long long)q);
+		admin_audit(m, "quota_set", a->pos[1], q >= 0 ? detail : "{\"quota\":null}");
+		struct meta_usage u;
+		if (meta_usage_get(m, a->pos[1], &u, err) < 0)
+			return -1;
+		char used[32], quota[32];
+		admin_format_size(u.used, used, sizeof used);
+		admin_format_size(q, quota, sizeof quota);
+		if (q >= 0)
+			printf("namespace %s: quota %s (%lld bytes), %s used\n", u.namespace, quota, (long long)q,
+			       used);
+		else
+			printf("namespace %s: no quota, %s used\n", u.namespace, used);
+		return 0;
+	}
+	if ((a->npos == 1 || a->npos == 2) && !strcmp(a->pos[0], "show")) {
+		printf("%-32s %12s %12s %16s %16s\n", "NAMESPACE", "USED", "QUOTA", "USED_BYTES", "QUOTA_BYTES");
+		if (a->npos == 1)
+			return meta_usage_list(m, admin_quota_print, NULL, err);
+		struct meta_usage u;
+		if (meta_usage_get(m, a->pos[1], &u, err) < 0)
+			return -1;
+		return admin_quota_print(NULL, &u);
+	}
+	return berr_set(err, BERR_INTERNAL, "usage: berthd quota set NAMESPACE SIZE|none | quota show [NAMESPACE]");
+}
+
 int admin_main(int argc, char **argv)
 {
 	const char *cmd = argv[1];
@@ -394,6 +505,8 @@ int admin_main(int argc, char **argv)
 		rc = admin_org(m, &a, &err);
 	else if (!strcmp(cmd, "token"))
 		rc = admin_token(m, &a, &err);
+	else if (!strcmp(cmd, "quota"))
+		rc = admin_quota(m, &a, &err);
 	else
 		rc = admin_repo(m, &a, &err);
 	meta_shutdown();

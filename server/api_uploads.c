@@ -203,6 +203,20 @@ void api_upload_start(struct req *r)
 		if (m != 0)
 			return;
 	}
+	/* A namespace already at its storage quota gets no new upload: the client stops at its
+	 * first blob instead of after sending them all (the manifest PUT makes the exact check). */
+	struct meta_usage usage;
+	if (meta_usage_of_repo(r->meta, repo_id, &usage, &r->err) < 0) {
+		req_respond_error(r, &r->err);
+		return;
+	}
+	if (usage.quota >= 0 && usage.used >= usage.quota) {
+		req_fail(r, BERR_DENIED,
+		         "namespace '%s' is at its storage quota: %lld bytes used of %lld; delete images or have the "
+		         "quota raised",
+		         usage.namespace, (long long)usage.used, (long long)usage.quota);
+		return;
+	}
 	const char *dg = req_query(r, "digest");
 	struct upload_req *u = xcalloc(1, sizeof *u);
 	u->repo_id = repo_id;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_depth.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/api.h"
@@ -150,6 +151,10 @@ static bool api_v1_route(const char *path, struct api_v1 *c)
 		c->handler = api_v1_webhook;
 	else if (n == 3 && SEG(0, "webhooks") && PARAM(c->p1, 1) && SEG(2, "deliveries"))
 		c->handler = api_v1_webhook_deliveries;
+	else if (n == 1 && SEG(0, "quotas"))
+		c->handler = api_v1_quotas;
+	else if (n == 2 && SEG(0, "quotas") && PARAM(c->p1, 1))
+		c->handler = api_v1_quota;
 	else
 		return false;
 #undef SEG
@@ -278,6 +283,11 @@ static void api_v1_on_end(struct req *r)
 	struct api_v1 *c = r->state;
 	if (c->rawlen) {
 		json_error_t jerr;
+		if (!json_depth_ok(c->raw, c->rawlen, API_V1_MAX_DEPTH)) {
+			req_fail(r, BERR_BAD_REQUEST, "the body is JSON nested deeper than %d levels",
+			         API_V1_MAX_DEPTH);
+			return;
+		}
 		c->body = json_loadb(c->raw, c->rawlen, JSON_REJECT_DUPLICATES, &jerr);
 		if (!c->body) {
 			req_fail(r, BERR_BAD_REQUEST, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,

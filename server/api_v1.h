@@ -14,6 +14,8 @@
 
 /* Largest JSON body accepted. */
 #define API_V1_BODY_MAX (64 * 1024)
+/* Deepest JSON nesting accepted in a body (they are flat objects). */
+#define API_V1_MAX_DEPTH 16
 /* Longest path parameter kept (a repository name is the longest). */
 #define API_V1_PARAM_MAX (REFERENCE_NAME_MAX + 1)
 
@@ -84,6 +86,8 @@ bool api_v1_may_manage_scope(struct req *r, const char *scope_kind, const char *
 int api_v1_scope_field(struct req *r, struct api_v1 *c, const char **scope_kind, const char **scope);
 /* A numeric id path parameter p: positive decimal, or responds 404 and returns -1. */
 int api_v1_param_id(struct req *r, const char *p, int64_t *id);
+void api_v1_quotas(struct req *r, struct api_v1 *c);
+void api_v1_quota(struct req *r, struct api_v1 *c);
 
 /* Answer 405 UNSUPPORTED naming the path. */
 void api_v1_bad_method(struct req *r);

@@ -104,6 +104,12 @@ static const struct opt config_opts[] = {
      "most client connections at once (default 4096)", "N"},
     {"idle-timeout", "BERTH_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout),
      "seconds an idle connection is kept (default 60)", "SECONDS"},
+    {"max-connections-per-address", "BERTH_MAX_CONNECTIONS_PER_ADDRESS", OPT_COUNT, OFF(max_connections_per_address),
+     "most connections from one client address (default 256; 0: no limit)", "N"},
+    {"request-timeout", "BERTH_REQUEST_TIMEOUT", OPT_INT, OFF(request_timeout),
+     "seconds a client may take to send a request's headers (default 30)", "SECONDS"},
+    {"body-min-rate", "BERTH_BODY_MIN_RATE", OPT_COUNT, OFF(body_min_rate),
+     "bytes per second a request body must average over --request-timeout (default 1024; 0: any)", "BYTES"},
 };
 #define NOPTS (sizeof config_opts / sizeof config_opts[0])
 
@@ -119,6 +125,7 @@ void config_usage(FILE *out)
 	             "       berthd retention [--dry-run]     untag what the retention rules say should go\n"
 	             "       berthd webhook ...               webhooks and their deliveries\n"
 	             "       berthd gc [--dry-run]            collect garbage while berthd runs\n"
+	             "       berthd quota set|show ...        namespace storage quotas (berthd quota --help)\n"
 	             "Berth registry server: the OCI Distribution / Docker Registry v2 API, and a web UI at /.\n\n"
 	             "Options (each also as BERTH_<NAME> in the environment and NAME = VALUE in the config file):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -368,6 +375,9 @@ int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struc
 	cfg->gc_interval = 3600;
 	cfg->gc_grace = 3600;
 	cfg->upload_expiry = 24 * 3600;
+	cfg->max_connections_per_address = 256;
+	cfg->request_timeout = 30;
+	cfg->body_min_rate = 1024;
 
 	/* The config file comes first: find --config (or BERTH_CONFIG) before the rest. */
 	const char *file = getenv("BERTH_CONFIG");

@@ -25,6 +25,10 @@ struct config {
 	int threads; /* HTTP worker threads */
 	int max_connections;
 	int idle_timeout; /* seconds a keep-alive connection may sit idle */
+	/* Limits on hostile or broken clients (docs/security.md). */
+	int max_connections_per_address; /* 0: no per-address limit */
+	int request_timeout;             /* seconds to send a request line and headers */
+	int body_min_rate;               /* bytes/s a request body must average; 0: no minimum */
 	char *config_file;
 	char *service;                 /* the token service name (audience) */
 	char *external_url;            /* how clients reach berthd, for the token realm; NULL: from Host */

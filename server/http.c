@@ -28,14 +28,25 @@
 #include "server/auth.h"
 #include "server/metrics.h"
 #include "server/registry.h"
+#include "server/tls.h"
 
-/* How long a new connection may stay silent before its first byte, in seconds. */
-#define HTTP_FIRST_BYTE_TIMEOUT 30
 /* Per-connection buffer: bounds the header size and sets the size of body pieces. All of
  * it is touched, so it is paid per open connection: 32 KiB halved peak RSS at 500
  * connections and doubled their request rate, with uploads just as fast (bench/). */
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 #define HTTP_MAX_PENDING       4096
+
+/* A connection libmicrohttpd serves, as the slow-client guard sees it. */
+struct http_conn {
+	int fd;
+	long idle_since; /* CLOCK_MONOTONIC s: connection start or the end of its last request */
+	long hdr_since;  /* when the current request's line arrived */
+	long win_start;  /* the current body-rate window */
+	uint64_t win_bytes;
+	struct req *cur; /* the request being received, or NULL between requests */
+	bool killed;
+	struct http_conn *prev, *next;
+};
 
 struct pending_conn {
 	int fd;
@@ -59,9 +70,14 @@ static struct {
 	int nactive;
 	struct pending_conn *pending;
 	int npending;
-	char *tls_cert_pem;
-	char *tls_key_pem;
-} http = {.listen_fd = -1, .epfd = -1, .wake = {-1, -1}, .active_lock = PTHREAD_MUTEX_INITIALIZER};
+	pthread_mutex_t conns_lock;
+	struct http_conn *conns; /* every connection libmicrohttpd serves */
+	int request_timeout, idle_timeout, body_min_rate, per_address;
+} http = {.listen_fd = -1,
+          .epfd = -1,
+          .wake = {-1, -1},
+          .active_lock = PTHREAD_MUTEX_INITIALIZER,
+          .conns_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* A request that has received nothing for this long does not hold up a shutdown: its
  * client is gone or stalled (libmicrohttpd's idle timeout will close it). */
@@ -72,6 +88,26 @@ static char listen_marker, wake_marker;
 /* Body size of the response last created on this thread, for req_respond to record in
  * r->bytes_out: a handler creates its response and queues it on the same thread. */
 static __thread uint64_t http_resp_len;
+static long http_now(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)now.tv_sec;
+}
+
+/* True if two socket addresses name the same host (ports are ignored). */
+static bool http_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return false;
+}
 
 static void http_pending_remove(struct pending_conn *p)
 {
@@ -95,7 +131,11 @@ static void http_pending_close(struct pending_conn *p)
 static void http_hand_over(int fd, const struct sockaddr_storage *addr, socklen_t addrlen)
 {
 	/* On failure libmicrohttpd closes the socket itself. */
-	if (MHD_add_connection(http.daemon, fd, (const struct sockaddr *)addr, addrlen) != MHD_YES)
+	if (MHD_add_connection(http.daemon, fd, (const struct sockaddr *)addr, addrlen) == MHD_YES)
+		return;
+	if (errno == ENFILE)
+		log_debug("http: refusing a connection: --max-connections or --max-connections-per-address reached");
+	else
 		log_warn("http: could not hand a connection to a worker: %s", strerror(errno));
 }
 
@@ -120,11 +160,24 @@ static void http_accept_all(void)
 			close(fd);
 			continue;
 		}
+		/* Connections that have not sent their first byte yet count against their address
+		 * here; once handed over, libmicrohttpd's per-address limit applies. */
+		if (http.per_address > 0) {
+			int same = 0;
+			for (struct pending_conn *q = http.pending; q && same < http.per_address; q = q->next)
+				same += http_same_host(&q->addr, &addr);
+			if (same >= http.per_address) {
+				log_debug("http: refusing a connection: its address has %d silent connections open",
+				          same);
+				close(fd);
+				continue;
+			}
+		}
 		struct pending_conn *p = xcalloc(1, sizeof *p);
 		p->fd = fd;
 		p->addr = addr;
 		p->addrlen = addrlen;
-		p->deadline = time(NULL) + HTTP_FIRST_BYTE_TIMEOUT;
+		p->deadline = time(NULL) + http.request_timeout;
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = p};
 		if (epoll_ctl(http.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
@@ -157,6 +210,95 @@ static void http_sniff(struct pending_conn *p)
 	http_pending_close(p);
 }
 
+/* Close a connection that is too slow: shutting its socket down makes libmicrohttpd see
+ * the connection end and clean it up in its own thread. Called with conns_lock held:
+ * libmicrohttpd reports a connection closed (which takes the lock) before it closes the
+ * socket, so the fd cannot have been closed and reused meanwhile. */
+static void http_guard_kill(struct http_conn *c, const char *why)
+{
+	log_info("http: closing a slow connection: %s", why);
+	c->killed = true;
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* The slow-client guard, run by the acceptor once a second. libmicrohttpd's idle timeout
+ * only catches silence; a client trickling a byte now and then (slowloris) would hold its
+ * connection and thread memory forever. Here a request line and headers must arrive
+ * within --request-timeout, and a body must bring --body-min-rate bytes per second over
+ * each window of --request-timeout seconds. */
+static void http_guard_run(void)
+{
+	long now = http_now();
+	long t = http.request_timeout;
+	pthread_mutex_lock(&http.conns_lock);
+	for (struct http_conn *c = http.conns; c; c = c->next) {
+		if (c->killed)
+			continue;
+		struct req *r = c->cur;
+		if (!r) {
+			/* Between requests: a silent connection is libmicrohttpd's to time out; one
+			 * still sending its request line after that long is trickling it. */
+			if (now - c->idle_since > http.idle_timeout + t)
+				http_guard_kill(c, "request line not complete in time");
+		} else if (!atomic_load(&r->headers_done)) {
+			if (now - c->hdr_since > t)
+				http_guard_kill(c, "request headers not complete in time");
+		} else if (!atomic_load(&r->body_done) && http.body_min_rate > 0) {
+			uint64_t bytes = atomic_load(&r->body_bytes);
+			if (c->win_start == 0) {
+				c->win_start = now;
+				c->win_bytes = bytes;
+			} else if (now - c->win_start >= t) {
+				if (bytes - c->win_bytes < (uint64_t)http.body_min_rate * (uint64_t)t)
+					http_guard_kill(c, "request body slower than the minimum rate");
+				c->win_start = now;
+				c->win_bytes = bytes;
+			}
+		}
+	}
+	pthread_mutex_unlock(&http.conns_lock);
+}
+
+/* libmicrohttpd's connection start and end: the guard's list of connections. */
+static void http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                   enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct http_conn *c = xcalloc(1, sizeof *c);
+		c->fd = ci ? ci->connect_fd : -1;
+		c->idle_since = http_now();
+		pthread_mutex_lock(&http.conns_lock);
+		c->next = http.conns;
+		if (c->next)
+			c->next->prev = c;
+		http.conns = c;
+		pthread_mutex_unlock(&http.conns_lock);
+		*socket_context = c;
+		return;
+	}
+	struct http_conn *c = *socket_context;
+	if (!c)
+		return;
+	pthread_mutex_lock(&http.conns_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		http.conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&http.conns_lock);
+	*socket_context = NULL;
+	free(c);
+}
+
+/* The guard's record of a connection, or NULL. */
+static struct http_conn *http_conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
 static void *http_acceptor_main(void *arg)
 {
 	struct epoll_event evs[64];
@@ -169,6 +311,7 @@ static void *http_acceptor_main(void *arg)
 			else if (ptr != &wake_marker)
 				http_sniff(ptr);
 		}
+		http_guard_run();
 		time_t now = time(NULL);
 		for (struct pending_conn *p = http.pending, *next; p; p = next) {
 			next = p->next;
@@ -269,6 +412,14 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	r->path = http_decode_path(uri ? uri : "");
 	r->url = r->path;
+	struct http_conn *c = http_conn_of(conn);
+	if (c) {
+		pthread_mutex_lock(&http.conns_lock);
+		c->cur = r;
+		c->hdr_since = r->started.tv_sec;
+		c->win_start = 0;
+		pthread_mutex_unlock(&http.conns_lock);
+	}
 	return r;
 }
 
@@ -304,6 +455,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		http.nactive++;
 		pthread_mutex_unlock(&http.active_lock);
 		r->conn = conn;
+		atomic_store(&r->headers_done, true);
 		r->reg = http.reg;
 		r->method_str = method;
 		r->method = http_method_parse(method);
@@ -321,6 +473,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		/* Before the handler began (a GET or DELETE with a body) the body is skipped. */
 		size_t n = *upload_data_size;
 		r->bytes_in += n;
+		atomic_store(&r->body_bytes, r->bytes_in);
 		*upload_data_size = 0;
 		if (r->begun && !r->responded && !r->body_failed) {
 			if (!r->on_body)
@@ -331,6 +484,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		}
 		return MHD_YES;
 	}
+	atomic_store(&r->body_done, true);
 	if (!r->begun)
 		http_begin(r);
 	if (!r->responded) {
@@ -370,6 +524,14 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	if (!r)
 		return;
 	*con_cls = NULL;
+	struct http_conn *c = http_conn_of(conn);
+	if (c) {
+		pthread_mutex_lock(&http.conns_lock);
+		if (c->cur == r)
+			c->cur = NULL;
+		c->idle_since = http_now();
+		pthread_mutex_unlock(&http.conns_lock);
+	}
 	if (r->on_cleanup)
 		r->on_cleanup(r);
 	struct timespec now;
@@ -411,44 +573,21 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", buf);
 }
 
-static char *http_read_file(const char *path, struct berr *err)
-{
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		berr_sys(err, errno, "read %s", path);
-		return NULL;
-	}
-	if (st.st_size > 1 << 20) {
-		berr_set(err, BERR_INTERNAL, "%s is too large for a PEM file", path);
-		return NULL;
-	}
-	char *buf = xmalloc((size_t)st.st_size + 1);
-	ssize_t n = read(fd, buf, (size_t)st.st_size);
-	if (n != st.st_size) {
-		free(buf);
-		berr_sys(err, errno, "read %s", path);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 int http_start(struct registry *reg, struct berr *err)
 {
 	const struct config *cfg = reg->cfg;
 	http.reg = reg;
 	http.tls = cfg->tls_cert != NULL;
+	http.request_timeout = cfg->request_timeout;
+	http.idle_timeout = cfg->idle_timeout;
+	http.body_min_rate = cfg->body_min_rate;
+	http.per_address = cfg->max_connections_per_address;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET |
 	                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (http.tls) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
 			return berr_set(err, BERR_INTERNAL, "this libmicrohttpd was built without TLS support");
-		http.tls_cert_pem = http_read_file(cfg->tls_cert, err);
-		if (!http.tls_cert_pem)
-			return -1;
-		http.tls_key_pem = http_read_file(cfg->tls_key, err);
-		if (!http.tls_key_pem)
+		if (tls_init(cfg->tls_cert, cfg->tls_key, err) < 0)
 			return -1;
 		flags |= MHD_USE_TLS;
 	}
@@ -458,15 +597,14 @@ int http_start(struct registry *reg, struct berr *err)
 	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL},
 	    {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
 	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+	    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->max_connections_per_address, NULL},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_notify_connection, NULL},
 	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->idle_timeout, NULL},
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONNECTION_MEMORY, NULL},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL},
 	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_uri_log, NULL},
-	    {http.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, http.tls_cert_pem},
-	    {http.tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, http.tls_key_pem},
-	    {http.tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
-	     (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-"
-	             "POLY1305"},
+	    {http.tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, (void *)tls_cert_callback},
+	    {http.tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, (void *)TLS_PRIORITIES},
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	http.daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -523,8 +661,8 @@ void http_stop(int grace_seconds)
 	close(http.epfd);
 	close(http.wake[0]);
 	close(http.wake[1]);
-	free(http.tls_cert_pem);
-	free(http.tls_key_pem);
+	if (http.tls)
+		tls_shutdown();
 }
 
 const char *req_header(struct req *r, const char *name)

@@ -53,7 +53,10 @@ struct req {
 	struct auth_identity *auth;                  /* the caller (server/auth.h); owned */
 	int rate_limit, rate_remaining, rate_window; /* RateLimit headers when rate_limit > 0 */
 	_Atomic long last_active;                    /* CLOCK_MONOTONIC seconds of the last progress */
-	struct req *prev_active, *next_active;       /* in the list a shutdown waits on */
+	/* What the slow-client guard reads from the acceptor thread (http.c). */
+	_Atomic bool headers_done, body_done;
+	_Atomic uint64_t body_bytes;
+	struct req *prev_active, *next_active; /* in the list a shutdown waits on */
 	struct berr err;
 };
 

@@ -30,6 +30,7 @@
 #include "server/replication.h"
 #include "server/replication_cli.h"
 #include "server/tagcache.h"
+#include "server/tls.h"
 #include "server/token.h"
 #include "server/uploads.h"
 #include "server/webhooks.h"
@@ -172,6 +173,11 @@ static int berthd_serve(struct config *cfg)
 			continue;
 		if (sig == SIGHUP) {
 			berthd_reload();
+			if (cfg->tls_cert && tls_reload(&err) < 0)
+				log_error("SIGHUP: %s; still serving the certificate loaded before", err.message);
+			else if (cfg->tls_cert)
+				log_info("SIGHUP: reloaded the TLS certificate %s and key %s", cfg->tls_cert,
+				         cfg->tls_key);
 			continue;
 		}
 		log_info("received %s: stopping (requests in flight get up to %d s)", strsignal(sig), SHUTDOWN_GRACE);

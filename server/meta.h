@@ -505,5 +505,23 @@ typedef int (*meta_gc_run_fn)(void *ctx, const struct meta_gc_run *run);
 int meta_gc_run_record(struct meta *m, const struct meta_gc_run *run, struct berr *err);
 /* The newest runs first, at most limit. */
 int meta_gc_runs(struct meta *m, int64_t limit, meta_gc_run_fn fn, void *ctx, struct berr *err);
+/* Storage quotas (schema 010). A namespace's usage is the sum of the sizes of the distinct
+ * stored blobs its manifests reference (docs/security.md), kept by triggers in the same
+ * transaction as each manifest change; meta_manifest_put refuses a manifest that would take
+ * its namespace over the quota with BERR_DENIED. */
+struct meta_usage {
+	char namespace[META_NAME_MAX + 1];
+	int64_t quota; /* bytes; -1: no quota */
+	int64_t used;  /* bytes */
+};
+typedef int (*meta_usage_fn)(void *ctx, const struct meta_usage *u);
+/* Set namespace ns's quota to `quota` bytes, or remove it (quota < 0). */
+int meta_quota_set(struct meta *m, const char *ns, int64_t quota, struct berr *err);
+/* Usage and quota of ns: 0 bytes and no quota if nothing was ever counted there. */
+int meta_usage_get(struct meta *m, const char *ns, struct meta_usage *out, struct berr *err);
+/* Usage and quota of the namespace of repository repo_id. */
+int meta_usage_of_repo(struct meta *m, int64_t repo_id, struct meta_usage *out, struct berr *err);
+/* Each namespace that has usage or a quota, by name; fn returns non-zero to stop. */
+int meta_usage_list(struct meta *m, meta_usage_fn fn, void *ctx, struct berr *err);
 
 #endif

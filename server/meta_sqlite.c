@@ -151,6 +151,10 @@ enum stmt_id {
 	ST_UPLOAD_TOUCH,
 	ST_GC_RUN_INSERT,
 	ST_GC_RUNS_LIST,
+	ST_QUOTA_SET,
+	ST_USAGE_GET,
+	ST_USAGE_LIST,
+	ST_USAGE_BY_REPO,
 	ST_BEGIN_IMMEDIATE,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -456,6 +460,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GC_RUNS_LIST] = "SELECT id, started_at, finished_at, trigger_source, dry_run, manifests_deleted, "
                         "blobs_deleted, bytes_freed, files_removed, uploads_expired, error FROM gc_runs "
                         "ORDER BY id DESC LIMIT ?1",
+    [ST_QUOTA_SET] = "INSERT INTO namespace_usage (namespace, quota, used) "
+                     "VALUES (?1, CASE WHEN ?2 < 0 THEN NULL ELSE ?2 END, 0) "
+                     "ON CONFLICT (namespace) DO UPDATE SET quota = excluded.quota",
+    [ST_USAGE_GET] = "SELECT namespace, COALESCE(quota, -1), used FROM namespace_usage WHERE namespace = ?1",
+    [ST_USAGE_LIST] = "SELECT namespace, COALESCE(quota, -1), used FROM namespace_usage "
+                      "WHERE used > 0 OR quota IS NOT NULL ORDER BY namespace",
+    [ST_USAGE_BY_REPO] = "SELECT r.namespace, COALESCE(u.quota, -1), COALESCE(u.used, 0) FROM repositories r "
+                         "LEFT JOIN namespace_usage u ON u.namespace = r.namespace WHERE r.id = ?1",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -993,17 +1005,96 @@ static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct ma
 	return 0;
 }
 
+static void meta_usage_row(sqlite3_stmt *st, struct meta_usage *u)
+{
+	const char *ns = (const char *)sqlite3_column_text(st, 0);
+	snprintf(u->namespace, sizeof u->namespace, "%s", ns ? ns : "");
+	u->quota = sqlite3_column_int64(st, 1);
+	u->used = sqlite3_column_int64(st, 2);
+}
+
+int meta_usage_of_repo(struct meta *m, int64_t repo_id, struct meta_usage *out, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_USAGE_BY_REPO, err, "i", repo_id);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "namespace usage", err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return berr_set(err, BERR_INTERNAL, "repository %lld vanished", (long long)repo_id);
+	meta_usage_row(st, out);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_quota_set(struct meta *m, const char *ns, int64_t quota, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_QUOTA_SET, err, "ti", ns, quota);
+	return st ? meta_step_done(m, st, "set quota", err) : -1;
+}
+
+int meta_usage_get(struct meta *m, const char *ns, struct meta_usage *out, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_USAGE_GET, err, "t", ns);
+	if (!st)
+		return -1;
+	int r = meta_lookup_row(m, st, "namespace usage", err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		snprintf(out->namespace, sizeof out->namespace, "%s", ns);
+		out->quota = -1;
+		out->used = 0;
+		return 0;
+	}
+	meta_usage_row(st, out);
+	meta_reset(st);
+	return 0;
+}
+
+int meta_usage_list(struct meta *m, meta_usage_fn fn, void *ctx, struct berr *err)
+{
+	sqlite3_stmt *st = meta_bind(m, ST_USAGE_LIST, err, "");
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct meta_usage u;
+		meta_usage_row(st, &u);
+		if (fn(ctx, &u))
+			break;
+	}
+	meta_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, rc, "list namespace usage", err);
+	return 0;
+}
+
 int meta_manifest_put(struct meta *m, const char *name, const struct manifest *mf, const struct digest *d,
                       const void *content, size_t size, const char *const *tags, size_t ntags, struct berr *err)
 {
 	int64_t repo_id, manifest_id;
 	if (meta_begin(m, err) < 0)
 		return -1;
+	struct meta_usage before, after;
 	if (meta_repo_ensure_in(m, name, &repo_id, err) < 0 || meta_check_references(m, repo_id, mf, err) < 0 ||
-	    meta_manifest_insert(m, repo_id, mf, d, content, size, &manifest_id, err) < 0)
+	    meta_usage_of_repo(m, repo_id, &before, err) < 0 ||
+	    meta_manifest_insert(m, repo_id, mf, d, content, size, &manifest_id, err) < 0 ||
+	    meta_usage_of_repo(m, repo_id, &after, err) < 0)
 		goto fail;
 	if (meta_immutable_check_put(m, repo_id, d, tags, ntags, err) < 0)
 		goto fail;
+	/* Only a push that adds to the namespace's usage is refused: after a quota was lowered
+	 * under the usage, tags and manifests of blobs already counted still go through. */
+	if (after.quota >= 0 && after.used > after.quota && after.used > before.used) {
+		berr_set(err, BERR_DENIED,
+		         "storage quota of namespace '%s' exceeded: %lld bytes used of its quota of %lld; this push "
+		         "needs %lld bytes more",
+		         after.namespace, (long long)before.used, (long long)after.quota,
+		         (long long)(after.used - before.used));
+		goto fail;
+	}
 	int64_t now = meta_now();
 	for (size_t i = 0; i < ntags; i++) {
 		sqlite3_stmt *st = meta_stmt(m, ST_TAG_UPSERT, err);

@@ -18,8 +18,8 @@
 int webhooks_start(int retry_base, int max_attempts, struct berr *err);
 /* Stop it (an attempt in progress is abandoned and made again after the next start). */
 void webhooks_stop(void);
-/* Queue `event` ("push", "delete", or "mirror": the pull-through cache stored a tag) of repository/tag/digest done by actor (NULL: anonymous)
- * for every webhook that wants it. tag or digest may be NULL. Never fails the caller: a
+/* Queue `event` ("push", "delete", or "mirror": the pull-through cache stored a tag) of repository/tag/digest done by
+ * actor (NULL: anonymous) for every webhook that wants it. tag or digest may be NULL. Never fails the caller: a
  * database failure is logged. */
 void webhooks_emit(struct meta *m, const char *event, const char *repository, const char *tag, const char *digest,
                    const char *actor);
