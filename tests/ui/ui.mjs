@@ -932,6 +932,42 @@ await test("delete the rule (two clicks): it is gone, the copied repository stay
   await p.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication-phone.png` });
   await phone.close();
 });
+await test("storage quotas: usage on the namespace page for its user, the admin's table, and a quota set (bad size refused) and removed", async () => {
+  const q = (await http("GET", "/api/v1/quotas/alice", adminAuth)).json();
+  check(q.used > 0 && q.quota === null, "alice's usage: " + JSON.stringify(q));
+  const size = (n) => ap.evaluate(async (x) => (await import("/js/dom.js")).humanSize(x), n);
+  const p = await open(alice, "/u/alice");
+  await p.waitForSelector("#quota-usage");
+  eq(await p.textContent("#quota-usage"), `${await size(q.used)} used, no quota`, "usage for alice");
+  eq(await p.locator("#quota-form").count(), 0, "quota form for a non-admin");
+  await p.close();
+  const a = await open(anon, "/u/alice");
+  await a.waitForSelector(".repo-card");
+  eq(await a.locator("#quota").count(), 0, "storage card for an anonymous visitor");
+  await a.close();
+  await ap.goto(BASE + "/admin");
+  await ap.waitForSelector(".quotas-table");
+  eq(await ap.textContent(".quotas-table tr[data-namespace=alice] td:nth-child(2)"), await size(q.used), "used in the admin's table");
+  await ap.goto(BASE + "/u/alice");
+  await ap.waitForSelector("#quota-form");
+  await ap.fill("#quota-size", "ten gigs");
+  await ap.click("#quota-form button[type=submit]");
+  await ap.waitForSelector("#quota-size-error:not([hidden])");
+  eq((await http("GET", "/api/v1/quotas/alice", adminAuth)).json().quota, null, "quota after a bad size");
+  await ap.fill("#quota-size", "1 kB");
+  await ap.click("#quota-form button[type=submit]");
+  await ap.waitForSelector("#quota .alert-success >> text=Quota set to 1.00 KB");
+  eq((await http("GET", "/api/v1/quotas/alice", adminAuth)).json().quota, 1000, "quota stored");
+  check((await ap.textContent("#quota-usage")).includes("(100%)") && (await ap.textContent("#quota-usage")).includes("full"), "usage: " + (await ap.textContent("#quota-usage")));
+  eq((await http("POST", "/v2/alice/over-quota/blobs/uploads/", { Authorization: basic("alice", PW.alice) })).status, 403, "upload into a full namespace");
+  await ap.locator("#quota").screenshot({ path: `${SHOTS}/namespace-quota.png` });
+  await ap.click("#quota-remove");
+  await ap.waitForSelector("#quota .alert-success >> text=Quota removed");
+  eq((await http("GET", "/api/v1/quotas/alice", adminAuth)).json().quota, null, "quota removed");
+  const actions = (await http("GET", "/api/v1/audit?limit=50", adminAuth)).json().entries.map((e) => e.action);
+  check(actions.includes("quota_set"), "audit lacks quota_set");
+});
+
 await admin.close();
 
 await test("unknown pages and repositories get error pages", async () => {

@@ -1,9 +1,12 @@
 // A namespace (a user or an organization): its repositories; for an organization its
 // members, which its owners (and admins) can add, change and remove; for those who manage
-// the namespace (its user, an organization's owners, admins) its tag rules and webhooks.
+// the namespace (its user, an organization's owners, admins) its tag rules and webhooks;
+// for its user, its organization's members and admins its storage usage and quota (admins
+// set it there).
 import { api, session } from "../api.js";
 import { alertBox, confirmButton, emptyState, h, mount, pager, setTitle, table } from "../dom.js";
 import { repoCard } from "./explore.js";
+import { quotaCard } from "./quota.js";
 import { tagRulesSection } from "./tagrules.js";
 import { webhooksSection } from "./webhooks.js";
 
@@ -61,9 +64,11 @@ export async function namespacePage(root, ns, ctx) {
   if (!ctx.isCurrent()) return;
   const mine = session.user && session.user.name === ns;
   const manages = mine || (session.user && session.user.admin) || (org && org.role === "owner");
-  const [hooks, rules] = manages
-    ? await Promise.all([webhooksSection("namespace", ns).catch(() => null), tagRulesSection("namespace", ns).catch(() => null)])
-    : [null, null];
+  const [hooks, rules, quota] = await Promise.all([
+    manages ? webhooksSection("namespace", ns).catch(() => null) : null,
+    manages ? tagRulesSection("namespace", ns).catch(() => null) : null,
+    session.user ? quotaCard(ns, !!session.user.admin).catch(() => null) : null,
+  ]);
   if (!ctx.isCurrent()) return;
   const list = doc.repositories.length
     ? h("ul", { class: "repo-grid" }, doc.repositories.map(repoCard))
@@ -74,6 +79,7 @@ export async function namespacePage(root, ns, ctx) {
     h("div", { class: "page-head" },
       h("div", { class: "avatar", "aria-hidden": "true" }, ns.slice(0, 1).toUpperCase()),
       h("div", {}, h("h1", {}, ns), h("p", { class: "muted" }, org ? "Organization" + (org.role ? " · you are " + org.role : "") : "Namespace", " · ", `${doc.total} ${doc.total === 1 ? "repository" : "repositories"}`))),
+    quota,
     list,
     pager(page, PER_PAGE, doc.total, (p) => `/u/${encodeURIComponent(ns)}?page=${p}`),
     org && org.members ? membersSection(org, ctx.rerender) : null,
