@@ -495,6 +495,19 @@ await test("tag rules in repository settings: bad fields refused at the field; a
   await page.locator("#tag-rules").screenshot({ path: `${SHOTS}/settings-tag-rules.png` });
 });
 
+await test("narrow screen (phone): the settings page with tag rules and webhooks does not scroll sideways", async () => {
+  const phone = await newContext({ viewport: { width: 390, height: 844 } });
+  await phone.addCookies(await alice.cookies());
+  const p = await open(phone, "/r/alice/app/-/settings");
+  await p.waitForSelector(".webhooks-table");
+  await p.click(".webhooks-table .history-btn");
+  await p.waitForSelector(".deliveries-table");
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, "the settings page scrolls sideways by " + overflow + "px");
+  await shot(p, "settings-phone");
+  await phone.close();
+});
+
 await test("namespace tag rules: added on the namespace page, listed in the repository's settings, deleted (two clicks)", async () => {
   await page.goto(BASE + "/u/alice");
   await page.waitForSelector("#tagrule-form");
