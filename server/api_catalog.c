@@ -114,7 +114,7 @@ void api_tags(struct req *r)
 	/* The whole list (what most clients ask for) comes from the cache while current. */
 	bool whole = n < 0 && !last;
 	size_t cached_len;
-	char *cached = whole ? tagcache_get(repo_id, version, &cached_len) : NULL;
+	char *cached = whole ? tagcache_get(repo_id, r->route.name, version, &cached_len) : NULL;
 	if (cached) {
 		struct MHD_Response *resp = resp_take(cached, cached_len);
 		resp_header(resp, "Content-Type", "application/json");
@@ -133,7 +133,7 @@ void api_tags(struct req *r)
 	}
 	list_put(&b, "]}", 2);
 	if (whole)
-		tagcache_put(repo_id, version, b.data, b.len);
+		tagcache_put(repo_id, r->route.name, version, b.data, b.len);
 	cleanup_free char *path = xasprintf("/v2/%s/tags/list", r->route.name);
 	api_list_respond(r, &b, more, n, path);
 }

@@ -806,10 +806,22 @@ struct MHD_Response *resp_error(struct req *r, const struct berr *err, unsigned 
 		log_error("%s %s: %s", r->method_str, r->url, message);
 	else
 		log_debug("%s %s: %s %s", r->method_str, r->url, berr_code_name(code), message);
+	/* Messages quote request bytes (names, query values), which need not be UTF-8: JSON
+	 * cannot carry those, so any byte outside ASCII becomes '?' when the whole is invalid. */
+	json_t *msg = json_string(message);
+	if (!msg) {
+		cleanup_free char *copy = xstrdup(message);
+		for (char *p = copy; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		msg = json_string(copy);
+	}
 	json_t *body =
-	    json_pack("{s:[{s:s,s:s,s:{}}]}", "errors", "code", berr_code_name(code), "message", message, "detail");
-	char *text = json_dumps(body, JSON_COMPACT);
+	    json_pack("{s:[{s:s,s:o*,s:{}}]}", "errors", "code", berr_code_name(code), "message", msg, "detail");
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
+	if (!text)
+		text = xstrdup("{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"error\",\"detail\":{}}]}");
 	struct MHD_Response *resp = resp_take(text, strlen(text));
 	resp_header(resp, "Content-Type", "application/json");
 	if (code == BERR_UNAVAILABLE || code == BERR_TOOMANYREQUESTS)

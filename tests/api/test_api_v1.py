@@ -768,6 +768,23 @@ def _(reg):
 
 
 # ---------------------------------------------------------------------------------------
+# A deleted repository leaves nothing behind
+
+
+@suite.case("a repository created after one was deleted never shows the deleted one's tag list")
+def _(reg):
+    push(reg, "admin", "admin/zz-secret", "topsecret-plan")
+    t = v2(reg, "GET", "/v2/admin/zz-secret/tags/list", basic("admin", PW["admin"]))
+    check(b"topsecret-plan" in t.body, "tags %r" % t.body)
+    expect_status(admin(reg).call("DELETE", "/repositories/admin/zz-secret"), 204)
+    # SQLite gives the deleted repository's id (the largest) to the next one created.
+    push(reg, "alice", "alice/zz-other", "v1")
+    t = v2(reg, "GET", "/v2/alice/zz-other/tags/list", basic("alice", PW["alice"]))
+    d = json.loads(t.body)
+    check(d == {"name": "alice/zz-other", "tags": ["v1"]}, "tags list %r" % t.body)
+
+
+# ---------------------------------------------------------------------------------------
 # Speed with 10,000 repositories
 
 

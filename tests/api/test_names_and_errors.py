@@ -4,6 +4,7 @@ segments named like API keywords: blobs, manifests, uploads, tags), the name gra
 length limit on every endpoint (400 NAME_INVALID), the error code/status table, methods an
 endpoint does not support; and that no rejected request changed anything."""
 
+import json
 import os
 import sys
 import urllib.parse
@@ -219,6 +220,18 @@ def _(reg):
 def _(reg):
     r = reg.get("/v2/" + "a/" * 5000 + "tags/list")
     check(400 <= r.status < 500, "status %d" % r.status, r)
+    expect_status(reg.get("/v2/"), 200)
+
+
+@suite.case("request bytes that are not UTF-8 in errors ({0}): a JSON error with '?', the server stays up",
+            params=["/v2/%ff", "/v2/a/tags/list?n=%ff", "/v2/_catalog?n=1%ff", "/v2/a/blobs/uploads/%ff",
+                    "/api/v1/%ff", "/api/v1/repositories/x/tags/%ff", "/v2/a%c3%28/manifests/x",
+                    "/v2/a/manifests/%fe%ff", "/v2/a/blobs/sha256:%ff"])
+def _(reg, path):
+    r = reg.get(path)
+    check(400 <= r.status < 500, "status %d" % r.status)
+    doc = json.loads(r.body)
+    check(doc["errors"][0]["code"] and "\ufffd" not in doc["errors"][0]["message"], "body %r" % r.body)
     expect_status(reg.get("/v2/"), 200)
 
 
