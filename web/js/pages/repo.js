@@ -1,6 +1,7 @@
 // A repository: name, visibility, descriptions (the long one rendered from Markdown by
-// berthd, sanitized there), the pull command with a copy button, pull count and the tag
-// table (digest, platforms, size, last pushed, last pulled), a page at a time.
+// berthd, sanitized there), the pull and run commands with copy buttons, pull count and the
+// tag table (digest, platforms, size, last pushed, last pulled), a page at a time. A
+// repository of the pull-through cache is marked with its upstream and last check time.
 import { api, session } from "../api.js";
 import { apiRepoPath, badge, copyButton, emptyState, h, humanCount, humanSize, mirrorBadge, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
 
