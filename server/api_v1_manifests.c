@@ -33,23 +33,23 @@ static json_t *api_v1_config_load(struct req *r, const struct digest *d, const c
 		*why = "the config blob is not stored";
 		return NULL;
 	}
-	cleanup_close int fd = br.fd;
 	if (br.size > API_V1_CONFIG_MAX) {
+		blob_reader_close(&br);
 		*why = "the config is larger than 1 MiB";
 		return NULL;
 	}
 	cleanup_free char *buf = xmalloc(br.size + 1);
 	size_t got = 0;
 	while (got < br.size) {
-		ssize_t n = read(fd, buf + got, br.size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = blob_reader_read(&br, buf + got, br.size - got, &e2);
 		if (n <= 0) {
+			blob_reader_close(&br);
 			*why = "the config blob could not be read";
 			return NULL;
 		}
 		got += (size_t)n;
 	}
+	blob_reader_close(&br);
 	json_t *doc = json_loadb(buf, got, 0, NULL);
 	if (!json_is_object(doc)) {
 		json_decref(doc);

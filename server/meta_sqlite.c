@@ -632,10 +632,8 @@ static int meta_migrate(sqlite3 *db, struct berr *err)
 		for (const struct embed_file *f = schema_files; f->name; f++)
 			if (atoi(f->name) == v)
 				mig = f;
-		/* Numbers are handed out to parallel branches before they merge: one not in this
-		 * build is another branch's, not a missing step of ours. */
 		if (!mig)
-			continue; /* numbers may skip (migrations from parallel branches are renumbered at merge) */
+			return berr_set(err, BERR_INTERNAL, "schema migration %03d is missing", v);
 		if (meta_exec(db, "BEGIN IMMEDIATE", err) < 0)
 			return -1;
 		if (meta_exec(db, (const char *)mig->data, err) < 0) {

@@ -308,7 +308,8 @@ static struct proxy_fetch *proxy_fetch_join(const struct proxy_upstream *up, con
  * committed blob. */
 struct proxy_reader {
 	struct proxy_fetch *f;
-	int fd; /* the committed blob, once the download is done; -1 before */
+	bool open;             /* br is the committed blob, once the download is done */
+	struct blob_reader br; /* read in order from where the download left this client */
 };
 
 /* libmicrohttpd's content reader: the bytes at pos, waiting for the download to bring them. */
@@ -318,7 +319,7 @@ static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	struct proxy_fetch *f = rd->f;
 	if (max > PROXY_READ_CHUNK)
 		max = PROXY_READ_CHUNK;
-	if (rd->fd < 0) {
+	if (!rd->open) {
 		pthread_mutex_lock(&proxy_fetch_lock);
 		for (;;) {
 			if (f->state == FETCH_FAILED || (f->state == FETCH_RUNNING && proxy_should_stop())) {
@@ -360,20 +361,21 @@ static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		if (pos >= written)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		struct blob_reader br;
 		struct berr e;
-		if (blobstore_open_read(proxy_blobs, &f->digest, &br, &e) < 0) {
+		if (blobstore_open_read(proxy_blobs, &f->digest, &rd->br, &e) < 0) {
 			log_warn("mirror: %s: %s", f->digest.str, e.message);
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		}
-		rd->fd = br.fd;
+		rd->open = true;
+		/* The rest, read in order (an object store's blob is a stream, not a file). */
+		blob_reader_range(&rd->br, pos, rd->br.size > pos ? rd->br.size - pos : 0);
 	}
-	ssize_t n;
-	do
-		n = pread(rd->fd, buf, max, (off_t)pos);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	struct berr e;
+	ssize_t n = blob_reader_read(&rd->br, buf, max, &e);
+	if (n < 0) {
+		log_warn("mirror: %s: %s", f->digest.str, e.message);
 		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
 	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
 }
 
@@ -381,8 +383,8 @@ static ssize_t proxy_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 static void proxy_reader_free(void *cls)
 {
 	struct proxy_reader *rd = cls;
-	if (rd->fd >= 0)
-		close(rd->fd);
+	if (rd->open)
+		blob_reader_close(&rd->br);
 	pthread_mutex_lock(&proxy_fetch_lock);
 	proxy_fetch_unref_locked(rd->f);
 	pthread_mutex_unlock(&proxy_fetch_lock);
@@ -433,7 +435,6 @@ static int proxy_blob_stream(struct req *r, const struct proxy_upstream *up, con
 	}
 	struct proxy_reader *rd = xcalloc(1, sizeof *rd);
 	rd->f = f;
-	rd->fd = -1;
 	struct MHD_Response *resp = MHD_create_response_from_callback(
 	    total == UINT64_MAX ? MHD_SIZE_UNKNOWN : total, PROXY_READ_CHUNK, proxy_reader_cb, rd, proxy_reader_free);
 	proxy_blob_headers(resp, d);

@@ -380,6 +380,28 @@ gc_on_s3() {
 }
 tap_check "berthd gc on the S3 store frees an unreferenced blob (trash emptied) and keeps referenced ones" gc_on_s3
 
+# ---------------------------------------------------------------- the pull-through cache on S3
+
+mirror_on_s3() {
+	local up
+	BERTH_TEST_ARGS='' _berthd_spawn "$TEST_DIR/upstream" || { echo "upstream berthd did not start"; return 1; }
+	up=127.0.0.1:$_SPAWN_PORT
+	skopeo_cmd copy -q --dest-tls-verify=false "oci:$IMG/three:v3" "docker://$up/lib/three:v3" || return 1
+	# A store of its own, so that every blob is fetched from the upstream, not linked.
+	BERTH_TEST_ARGS="$S3ARGS --s3-prefix mirror/" berthd_start "$TEST_DIR/mirror-data" --mirror "up=http://$up" ||
+		{ echo "berthd --mirror did not start"; return 1; }
+	R=$BERTHD_ADDR
+	# The first pull streams every blob while it goes into the bucket, then reads it back.
+	pull_back "docker://$R/up/lib/three:v3" "$TEST_DIR/pulled-mirror" v3 "$IMG/three" v3 || return 1
+	pull_back "docker://$R/up/lib/three:v3" "$TEST_DIR/pulled-mirror2" v3 "$IMG/three" v3 || return 1
+	# The web UI's manifest view reads the image config from the bucket.
+	curl -sf "http://$R/api/v1/repositories/up/lib/three/manifests/v3" >"$WORK/detail.json" || return 1
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["config_missing"] is None and d["config"]["os"] else 1)' \
+		"$WORK/detail.json" || { cat "$WORK/detail.json"; return 1; }
+	berthd_stop
+}
+tap_check "pull-through cache on S3: first and later pulls complete, the UI's manifest view reads the config" mirror_on_s3
+
 # ---------------------------------------------------------------- bad settings
 
 bad_start() {
