@@ -4,7 +4,9 @@
 # pushed by skopeo (built by tests/fixtures/mkimage.sh), then tests/ui/ui.mjs signs in,
 # searches, browses repositories, tags, platforms and layers, copies pull commands, makes
 # and revokes a token, changes visibility, deletes a tag, checks that a malicious
-# description stays inert, keyboard use and dark mode. Screenshots of every page go to
+# description stays inert, keyboard use and dark mode. A second berthd (no auth) is the
+# upstream of berthd's pull-through cache (--mirror up=URL) and the source of a replication
+# rule that the admin page adds, runs and deletes. Screenshots of every page go to
 # $BERTH_TEST_OUT/ui-screenshots (tests/out/ui-screenshots by default).
 #
 # usage: BERTHD=/abs/berthd BERTH_TOP=/repo tests/ui/test_ui.sh  (tests/run sets both). Prints TAP.
@@ -44,7 +46,26 @@ build_fixtures() {
 }
 tap_check "mkimage.sh builds the fixture layouts" build_fixtures || { echo "Bail out! no fixtures"; exit 1; }
 
-tap_check "start berthd --auth token" rut_start "$DATA" --auth token ||
+# The upstream: a berthd without accounts, holding library/base:v1 (pulled through the
+# cache below) and :v2 (pulled by ui.mjs for a mirror webhook), and team/app:1.0 and
+# :latest (what the replication rule copies).
+start_upstream() {
+	_berthd_spawn "$TEST_DIR/upstream" || return 1
+	UP=127.0.0.1:$_SPAWN_PORT
+	local c=(skopeo_cmd copy -q --dest-tls-verify=false --multi-arch all)
+	"${c[@]}" "oci:$IMG/tool:v1" "docker://$UP/library/base:v1" &&
+		"${c[@]}" "oci:$IMG/tool:v1" "docker://$UP/library/base:v2" &&
+		"${c[@]}" "oci:$IMG/app:1.0" "docker://$UP/team/app:1.0" &&
+		"${c[@]}" "oci:$IMG/app:latest" "docker://$UP/team/app:latest"
+}
+tap_check "upstream berthd with library/base:v1 and :v2, team/app:1.0 and :latest" start_upstream ||
+	{ echo "Bail out! the upstream did not start"; exit 1; }
+export UI_UPSTREAM="http://$UP"
+
+# --gc-grace 0: the admin page's collection frees what the tests deleted at once;
+# --gc-interval 0: no collection but those the test starts.
+tap_check "start berthd --auth token --mirror up=http://UPSTREAM --gc-grace 0 --gc-interval 0" \
+	rut_start "$DATA" --auth token --mirror "up=http://$UP" --gc-grace 0 --gc-interval 0 ||
 	{ echo "Bail out! berthd did not start"; exit 1; }
 export UI_BASE="http://$RUT_ADDR"
 
@@ -118,6 +139,12 @@ tap_check "30 more private repositories alice/zz-bulk-NN (mounted blobs, same ma
 # Pull alice/app:latest once, so the tags table has a last-pulled time (written within 5 s).
 tap_check "skopeo pulls alice/app:latest anonymously (public)" \
 	skopeo_cmd inspect --raw --tls-verify=false "docker://$RUT_ADDR/alice/app:latest"
+
+# A pull through the cache (as admin: the cached repository gets the default visibility,
+# private) stores up/library/base with its tag.
+tap_check "skopeo pulls up/library/base:v1 through the pull-through cache" \
+	skopeo_cmd copy -q --src-tls-verify=false --src-creds "admin:$UI_ADMIN_PW" \
+	"docker://$RUT_ADDR/up/library/base:v1" "oci:$TEST_DIR/pulled:v1"
 
 export UI_SHOTS=$SHOTS UI_TAP_START=$_tap_n
 cd "$HERE" && timeout 600 node ui.mjs

@@ -3,6 +3,8 @@
 // UI_TAP_START + 1; saves a screenshot of every page under UI_SHOTS.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { createHmac } from "node:crypto";
 
 const BASE = process.env.UI_BASE;
 const SHOTS = process.env.UI_SHOTS;
@@ -213,14 +215,21 @@ await test("repository page: badge, descriptions, Markdown overview, tags with p
   await shot(page, "repository");
 });
 
-await test("the pull command is copied to the clipboard, for docker and for podman", async () => {
-  await page.click(".pull-box .copy-btn");
-  await page.waitForSelector(".pull-box .copy-btn >> text=Copied!");
-  eq(await page.evaluate(() => navigator.clipboard.readText()), `docker pull ${HOST}/alice/app:latest`, "clipboard");
+await test("the pull and run commands are copied to the clipboard, for docker, podman and berth", async () => {
+  const copy = async (kind, want) => {
+    await page.click(`.pull-box .pull-cmd[data-kind=${kind}] .copy-btn`);
+    await page.waitForSelector(`.pull-box .pull-cmd[data-kind=${kind}] .copy-btn >> text=Copied!`);
+    eq(await page.evaluate(() => navigator.clipboard.readText()), want, "clipboard");
+  };
+  await copy("pull", `docker pull ${HOST}/alice/app:latest`);
+  await copy("run", `docker run --rm -it ${HOST}/alice/app:latest`);
   await page.click(".pull-box [data-client=podman]");
-  await page.click(".pull-box .copy-btn");
-  await page.waitForSelector(".pull-box .copy-btn >> text=Copied!");
-  eq(await page.evaluate(() => navigator.clipboard.readText()), `podman pull ${HOST}/alice/app:latest`, "clipboard");
+  await copy("pull", `podman pull ${HOST}/alice/app:latest`);
+  await page.click(".pull-box [data-client=berth]");
+  eq(await page.textContent("#pull-run-cmd"), `berth run --rm -it ${HOST}/alice/app:latest`, "berth run command");
+  await copy("run", `berth run --rm -it ${HOST}/alice/app:latest`);
+  await copy("pull", `berth pull ${HOST}/alice/app:latest`);
+  await shot(page, "repository-berth-commands");
   await page.click(".pull-box [data-client=docker]");
 });
 
@@ -328,6 +337,55 @@ await test("make alice/tool private in its settings; an anonymous browser can no
   eq((await http("GET", "/v2/alice/tool/manifests/v1")).status, 401, "anonymous /v2/ pull of the private repository");
 });
 
+// A webhook receiver: records every request; /fail answers 500, anything else 204.
+const received = [];
+const receiver = createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    received.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks) });
+    res.writeHead(req.url === "/fail" ? 500 : 204);
+    res.end();
+  });
+});
+await new Promise((res) => receiver.listen(0, "127.0.0.1", res));
+const HOOK = `http://127.0.0.1:${receiver.address().port}`;
+let hookSecret = "";
+
+await test("repository settings: add webhooks (bad fields refused at the field); the secret is shown once", async () => {
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  await page.waitForSelector("#webhooks .empty");
+  await page.fill("#webhook-url", "ftp://example.org/x");
+  await page.fill("#webhook-secret", "too-short");
+  for (const b of await page.$$("#webhook-form input[name=events]")) await b.uncheck();
+  await page.click("#webhook-form button[type=submit]");
+  await page.waitForSelector("#webhook-url-error:not([hidden])");
+  check(await page.isVisible("#webhook-secret-error"), "no error at the secret");
+  check(await page.isVisible("#webhook-events-error"), "no error at the events");
+  eq(await page.getAttribute("#webhook-url", "aria-invalid"), "true", "url aria-invalid");
+  await page.locator("#webhooks").screenshot({ path: `${SHOTS}/settings-webhooks-errors.png` });
+  eq((await http("GET", "/api/v1/webhooks?repository=alice/app", { Authorization: basic("alice", PW.alice) })).json().webhooks.length, 0, "webhooks after the bad form");
+  await page.fill("#webhook-url", HOOK + "/hook");
+  await page.fill("#webhook-secret", "");
+  for (const b of await page.$$("#webhook-form input[name=events]")) await b.check();
+  await page.click("#webhook-form button[type=submit]");
+  await page.waitForSelector("#webhook-secret-new");
+  hookSecret = await page.textContent("#webhook-secret-new");
+  check(hookSecret.startsWith("whsec_"), "secret: " + hookSecret);
+  check(!(await page.isVisible("#webhook-url-error")), "error left at the url");
+  await page.waitForSelector(".webhooks-table tbody tr[data-webhook]");
+  await page.fill("#webhook-url", HOOK + "/fail");
+  await page.fill("#webhook-secret", "sixteen-chars-ok!");
+  await page.uncheck("#webhook-form input[value=delete]");
+  await page.click("#webhook-form button[type=submit]");
+  await page.waitForSelector(`.webhooks-table tr[data-webhook] >> text=${HOOK}/fail`);
+  const rows = await page.$$eval(".webhooks-table tbody tr[data-webhook]", (trs) => trs.map((tr) => tr.cells[0].textContent + " " + tr.cells[1].textContent));
+  eq(JSON.stringify(rows.sort()), JSON.stringify([`${HOOK}/fail push`, `${HOOK}/hook pushdelete`]), "webhook rows");
+  await page.reload();
+  await page.waitForSelector(".webhooks-table");
+  check(!(await page.content()).includes(hookSecret), "the secret is shown again after a reload");
+});
+
 await test("delete a tag in the settings (two clicks); it is gone", async () => {
   await page.goto(BASE + "/r/alice/app/-/settings");
   await page.waitForSelector(".settings-tags");
@@ -344,6 +402,128 @@ await test("delete a tag in the settings (two clicks); it is gone", async () => 
   eq(JSON.stringify(names), JSON.stringify(["latest"]), "tags in the settings table");
   const tags = (await http("GET", "/api/v1/repositories/alice/app/tags", { Authorization: basic("alice", PW.alice) })).json();
   eq(JSON.stringify(tags.tags.map((t) => t.name)), JSON.stringify(["latest"]), "tags left");
+});
+
+await test("a push and a delete reach the webhook, signed with its secret; the history shows them, and the failing one's status", async () => {
+  const auth = { Authorization: basic("alice", PW.alice) };
+  const raw = await http("GET", "/v2/alice/app/manifests/latest", { ...auth, Accept: "application/vnd.oci.image.index.v1+json" });
+  eq((await http("PUT", "/v2/alice/app/manifests/hooked", { ...auth, "Content-Type": raw.headers.get("content-type") }, raw.text)).status, 201, "push of alice/app:hooked");
+  const events = () => received.filter((r) => r.path === "/hook").map((r) => JSON.parse(r.body));
+  for (let i = 0; i < 100 && !(events().some((e) => e.event === "push" && e.tag === "hooked") && events().some((e) => e.event === "delete" && e.tag === "1.0")); i++) await page.waitForTimeout(200);
+  check(events().some((e) => e.event === "push" && e.tag === "hooked" && e.pusher === "alice"), "push event: " + JSON.stringify(events()));
+  check(events().some((e) => e.event === "delete" && e.tag === "1.0"), "delete event: " + JSON.stringify(events()));
+  for (const r of received.filter((x) => x.path === "/hook"))
+    eq(r.headers["x-berth-signature-256"], "sha256=" + createHmac("sha256", hookSecret).update(r.body).digest("hex"), "signature with the secret shown once");
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  await page.waitForSelector(".webhooks-table");
+  const ok = page.locator(".webhooks-table tr[data-webhook]", { hasText: HOOK + "/hook" });
+  await ok.locator(".history-btn").click();
+  const okId = await ok.getAttribute("data-webhook");
+  let states = [];
+  for (let i = 0; i < 50; i++) {
+    states = await page.$$eval(`#deliveries-${okId} tbody tr`, (trs) => trs.map((tr) => tr.cells[1].textContent + ":" + tr.cells[2].textContent));
+    if (states.includes("push:delivered") && states.includes("delete:delivered")) break;
+    await page.waitForTimeout(200);
+    await page.click(`#deliveries-${okId} .refresh-btn`);
+  }
+  check(states.includes("push:delivered") && states.includes("delete:delivered"), "deliveries: " + states);
+  eq(await ok.locator(".history-btn").getAttribute("aria-expanded"), "true", "aria-expanded");
+  const bad = page.locator(".webhooks-table tr[data-webhook]", { hasText: HOOK + "/fail" });
+  const badId = await bad.getAttribute("data-webhook");
+  await bad.locator(".history-btn").click();
+  let cells = [];
+  for (let i = 0; i < 50; i++) {
+    cells = await page.$$eval(`#deliveries-${badId} tbody tr`, (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    if (cells.length && cells[0][4] === "500") break;
+    await page.waitForTimeout(200);
+    await page.click(`#deliveries-${badId} .refresh-btn`);
+  }
+  check(cells.length === 1 && cells[0][1] === "push" && cells[0][2] === "pending" && Number(cells[0][3]) >= 1 && cells[0][4] === "500", "failing deliveries: " + JSON.stringify(cells));
+  check(cells[0][5].includes("next attempt"), "next attempt: " + cells[0][5]);
+  await page.click(`#deliveries-${okId} details.payload summary`);
+  check((await page.textContent(`#deliveries-${okId} details.payload pre`)).includes('"repository": "alice/app"'), "payload");
+  await page.locator("#webhooks").screenshot({ path: `${SHOTS}/settings-webhooks.png` });
+});
+
+await test("delete a webhook (two clicks); the namespace page lists namespace webhooks for alice only", async () => {
+  const bad = page.locator(".webhooks-table tr[data-webhook]", { hasText: HOOK + "/fail" });
+  await bad.locator("button", { hasText: "Delete" }).click();
+  await bad.locator("button", { hasText: "Confirm delete" }).click();
+  await bad.waitFor({ state: "detached" });
+  const left = (await http("GET", "/api/v1/webhooks?repository=alice/app", { Authorization: basic("alice", PW.alice) })).json().webhooks;
+  eq(JSON.stringify(left.map((w) => w.url)), JSON.stringify([HOOK + "/hook"]), "webhooks left");
+  await page.goto(BASE + "/u/alice");
+  await page.waitForSelector("#webhooks .empty");
+  const a = await open(anon, "/u/alice");
+  await a.waitForSelector(".repo-card");
+  eq(await a.locator("#webhooks").count(), 0, "webhooks section for an anonymous visitor");
+  await a.close();
+});
+
+await test("tag rules in repository settings: bad fields refused at the field; an immutable rule takes the delete button off its tags", async () => {
+  const auth = { Authorization: basic("alice", PW.alice) };
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  await page.waitForSelector("#tag-rules .empty");
+  await page.selectOption("#tagrule-kind", "retention");
+  await page.fill("#tagrule-pattern", "bad pattern");
+  await page.fill("#tagrule-keep", "0");
+  await page.click("#tagrule-form button[type=submit]");
+  await page.waitForSelector("#tagrule-pattern-error:not([hidden])");
+  check(await page.isVisible("#tagrule-keep-error"), "no error at keep");
+  eq((await http("GET", "/api/v1/tag-rules?repository=alice/app", auth)).json().rules.length, 0, "rules after the bad form");
+  await page.selectOption("#tagrule-kind", "immutable");
+  check(!(await page.isVisible("#tagrule-keep")), "keep shown for an immutable rule");
+  await page.fill("#tagrule-pattern", "lat*");
+  await page.click("#tagrule-form button[type=submit]");
+  await page.waitForSelector(".tagrules-table >> text=lat*");
+  const latest = page.locator(".settings-tags tr[data-tag=latest]");
+  await latest.locator(".badge-immutable").waitFor();
+  eq(await latest.locator("button").isVisible(), false, "delete button of the immutable tag");
+  check((await latest.locator(".badge-immutable").getAttribute("title")).includes("lat*"), "badge title");
+  check(await page.locator(".settings-tags tr[data-tag=hooked] button").isVisible(), "delete button of a tag no rule protects");
+  eq((await http("DELETE", "/api/v1/repositories/alice/app/tags/latest", auth)).status, 403, "berthd refuses to delete the immutable tag");
+  // A retention rule keeping the most recent hook* tag, and a second such tag a second later.
+  await page.waitForTimeout(1100);
+  const raw = await http("GET", "/v2/alice/app/manifests/latest", { ...auth, Accept: "application/vnd.oci.image.index.v1+json" });
+  eq((await http("PUT", "/v2/alice/app/manifests/hooked2", { ...auth, "Content-Type": raw.headers.get("content-type") }, raw.text)).status, 201, "push of alice/app:hooked2");
+  await page.selectOption("#tagrule-kind", "retention");
+  await page.fill("#tagrule-pattern", "hook*");
+  await page.selectOption("#tagrule-keep-by", "keep_last");
+  await page.fill("#tagrule-keep", "1");
+  await page.click("#tagrule-form button[type=submit]");
+  await page.waitForSelector(".tagrules-table >> text=the 1 most recent");
+  await page.locator("#tag-rules").screenshot({ path: `${SHOTS}/settings-tag-rules.png` });
+});
+
+await test("narrow screen (phone): the settings page with tag rules and webhooks does not scroll sideways", async () => {
+  const phone = await newContext({ viewport: { width: 390, height: 844 } });
+  await phone.addCookies(await alice.cookies());
+  const p = await open(phone, "/r/alice/app/-/settings");
+  await p.waitForSelector(".webhooks-table");
+  await p.click(".webhooks-table .history-btn");
+  await p.waitForSelector(".deliveries-table");
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, "the settings page scrolls sideways by " + overflow + "px");
+  await shot(p, "settings-phone");
+  await phone.close();
+});
+
+await test("namespace tag rules: added on the namespace page, listed in the repository's settings, deleted (two clicks)", async () => {
+  await page.goto(BASE + "/u/alice");
+  await page.waitForSelector("#tagrule-form");
+  await page.fill("#tagrule-pattern", "v[0-9]*");
+  await page.click("#tagrule-form button[type=submit]");
+  await page.waitForSelector(".tagrules-table >> text=v[0-9]*");
+  await page.goto(BASE + "/r/alice/app/-/settings");
+  const row = page.locator(".tagrules-table tr", { hasText: "v[0-9]*" });
+  await row.waitFor();
+  check((await row.textContent()).includes("namespace alice"), "scope: " + (await row.textContent()));
+  await page.goto(BASE + "/u/alice");
+  const nsRow = page.locator(".tagrules-table tr", { hasText: "v[0-9]*" });
+  await nsRow.locator("button", { hasText: "Delete" }).click();
+  await nsRow.locator("button", { hasText: "Confirm delete" }).click();
+  await page.waitForSelector("#tag-rules .empty");
+  eq((await http("GET", "/api/v1/tag-rules?namespace=alice", { Authorization: basic("alice", PW.alice) })).json().rules.length, 0, "namespace rules left");
 });
 
 const EVIL = [
@@ -503,6 +683,306 @@ await test("admin page: users and audit log (and non-admins are kept out)", asyn
   await adm.close();
 });
 
+// ---- the pull-through cache (up/ is --mirror up=UI_UPSTREAM) and replication rules, as admin
+const UPSTREAM = process.env.UI_UPSTREAM;
+const adminAuth = { Authorization: basic("admin", PW.admin) };
+const admin = await newContext();
+await (async () => {
+  const p = await open(admin, "/signin");
+  await p.fill("input[name=username]", "admin");
+  await p.fill("input[name=password]", PW.admin);
+  await p.click("button[type=submit]");
+  await p.waitForSelector("#signout");
+  await p.close();
+})();
+let ap; // the admin's page
+const cached = (await http("GET", "/api/v1/repositories/up/library/base", adminAuth)).json();
+
+// The text and exact time (title) of a <time> showing UNIX seconds, and whether they agree.
+async function checkTime(loc, unix, what) {
+  const dt = await loc.getAttribute("datetime");
+  eq(dt, new Date(unix * 1000).toISOString(), what + " datetime");
+  check(/\d/.test((await loc.getAttribute("title")) || ""), what + ": no exact time on hover");
+  check(/ago|now|second|minute/.test(await loc.textContent()), what + ": " + (await loc.textContent()));
+}
+
+await test("Explore and the namespace page mark the cached repository: Mirror badge with the upstream, last check time", async () => {
+  check(cached.mirror && cached.mirror.upstream === UPSTREAM + "/library/base", "API mirror: " + JSON.stringify(cached.mirror));
+  ap = await open(admin, "/?q=up/library");
+  await ap.waitForSelector(".repo-card");
+  const card = ap.locator(".repo-card", { hasText: "up/library/base" });
+  eq(await card.locator(".badge-mirror").textContent(), "Mirror", "badge");
+  check((await card.locator(".badge-mirror").getAttribute("title")).includes(UPSTREAM + "/library/base"), "badge title");
+  eq(await card.locator(".mirror-line .upstream").textContent(), UPSTREAM + "/library/base", "upstream on the card");
+  await checkTime(card.locator(".mirror-line time"), cached.mirror.last_checked, "last check on the card");
+  await shot(ap, "explore-mirror");
+  await ap.goto(BASE + "/?q=alice/app");
+  await ap.waitForSelector(".repo-card");
+  eq(await ap.locator(".repo-card .badge-mirror, .repo-card .mirror-line").count(), 0, "mirror marks on an ordinary repository");
+  await ap.goto(BASE + "/u/up");
+  await ap.waitForSelector(".repo-card");
+  eq(await ap.locator(".repo-card .badge-mirror").count(), 1, "badge on the namespace page");
+  await checkTime(ap.locator(".repo-card .mirror-line time"), cached.mirror.last_checked, "last check on the namespace page");
+});
+
+await test("the cached repository's page: badge, notice naming the upstream, last check, read-only access", async () => {
+  await ap.goto(BASE + "/r/up/library/base");
+  await ap.waitForSelector(".tags-table");
+  eq(await ap.textContent(".repo-title .badge-mirror"), "Mirror", "badge in the title");
+  check((await ap.textContent("#mirror-notice")).includes(UPSTREAM + "/library/base"), "notice: " + (await ap.textContent("#mirror-notice")));
+  eq(await ap.textContent("#mirror-upstream"), UPSTREAM + "/library/base", "About: mirror of");
+  await checkTime(ap.locator("#mirror-checked time"), cached.mirror.last_checked, "About: last checked");
+  check((await ap.textContent(".about")).includes("read-only cache"), "access text");
+  const tags = await ap.$$eval(".tags-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent));
+  eq(JSON.stringify(tags), JSON.stringify(["v1"]), "cached tags");
+  await ap.click(".pull-box [data-client=berth]");
+  eq(await ap.textContent("#pull-run-cmd"), `berth run --rm -it ${HOST}/up/library/base:v1`, "run command");
+  await ap.click(".pull-box [data-client=docker]");
+  await shot(ap, "repository-mirror");
+  const dark = await newContext({ colorScheme: "dark" });
+  const d = await open(dark, "/signin");
+  await d.fill("input[name=username]", "admin");
+  await d.fill("input[name=password]", PW.admin);
+  await d.click("button[type=submit]");
+  await d.waitForSelector("#signout");
+  await d.goto(BASE + "/r/up/library/base");
+  await d.waitForSelector(".tags-table");
+  await shot(d, "repository-mirror-dark");
+  await dark.close();
+});
+
+await test("settings of a cached repository: no tag deletion (berthd refuses it) or tag rules, webhooks for mirror events; removal from the cache", async () => {
+  eq((await http("DELETE", "/v2/up/library/base/manifests/v1", adminAuth)).status, 403, "DELETE of a cached tag through /v2/");
+  await ap.goto(BASE + "/r/up/library/base/-/settings");
+  await ap.waitForSelector(".settings-tags");
+  eq(await ap.locator(".settings-tags button").count(), 0, "delete buttons for cached tags");
+  check(await ap.isVisible("#mirror-tags-note"), "no note on cached tags");
+  eq(await ap.textContent("#danger-h"), "Remove from the cache", "danger section");
+  check(await ap.isVisible("#visibility-form"), "visibility form");
+  eq(await ap.locator("#tag-rules").count(), 0, "tag rules offered for a cache");
+  eq(JSON.stringify(await ap.$$eval("#webhook-form input[name=events]", (els) => els.map((e) => e.value + ":" + e.checked))), '["mirror:true"]', "webhook events offered for a cache");
+  // A mirror webhook: pulling a new tag through the cache is delivered as a "mirror" event.
+  await ap.fill("#webhook-url", HOOK + "/mirror");
+  await ap.click("#webhook-form button[type=submit]");
+  await ap.waitForSelector("#webhook-secret-new");
+  eq((await http("GET", "/v2/up/library/base/manifests/v2", { ...adminAuth, Accept: "application/vnd.oci.image.manifest.v1+json" })).status, 200, "pull of v2 through the cache");
+  let ev = null;
+  for (let i = 0; i < 100 && !ev; i++) {
+    ev = received.filter((r) => r.path === "/mirror").map((r) => JSON.parse(r.body)).find((e) => e.event === "mirror" && e.tag === "v2");
+    if (!ev) await ap.waitForTimeout(200);
+  }
+  check(ev && ev.repository === "up/library/base" && ev.pusher === "mirror", "mirror event: " + JSON.stringify(ev));
+  const hook = ap.locator(".webhooks-table tr[data-webhook]", { hasText: HOOK + "/mirror" });
+  await hook.locator(".history-btn").click();
+  const id = await hook.getAttribute("data-webhook");
+  let states = [];
+  for (let i = 0; i < 50 && !states.includes("mirror:delivered"); i++) {
+    await ap.click(`#deliveries-${id} .refresh-btn`);
+    await ap.waitForTimeout(200);
+    states = await ap.$$eval(`#deliveries-${id} tbody tr`, (trs) => trs.map((tr) => tr.cells[1].textContent + ":" + tr.cells[2].textContent));
+  }
+  check(states.includes("mirror:delivered"), "deliveries: " + states);
+  await shot(ap, "settings-mirror");
+  await ap.fill("#delete-repo-form input[name=confirm]", "up/library/base");
+  await ap.click("#delete-repo-form button[type=submit]");
+  await ap.waitForURL(/\/u\/up$/);
+  eq((await http("GET", "/api/v1/repositories/up/library/base", adminAuth)).status, 404, "API after removing from the cache");
+});
+
+await test("admin page: a replication rule with bad fields shows an error at each field and is not sent", async () => {
+  await ap.goto(BASE + "/admin");
+  await ap.waitForSelector("#replication .empty");
+  await ap.fill("#rule-name", "Bad Name");
+  await ap.fill("#rule-source", "ftp://example.org");
+  await ap.fill("#rule-interval", "3s");
+  await ap.fill("#rule-password", "secret");
+  await ap.click("#rule-form button[type=submit]");
+  await ap.waitForSelector("#rule-name-error:not([hidden])");
+  for (const f of ["name", "source", "repositories", "interval", "username"]) {
+    check(await ap.isVisible(`#rule-${f}-error`), "no error at " + f);
+    eq(await ap.getAttribute(`#rule-${f}`, "aria-invalid"), "true", f + " aria-invalid");
+  }
+  check(!(await ap.isVisible("#rule-tags-error")), "error at the valid tags field");
+  eq(await ap.evaluate(() => document.activeElement.id), "rule-name", "focus on the first wrong field");
+  await ap.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication-errors.png` });
+  eq((await http("GET", "/api/v1/replication", adminAuth)).json().rules.length, 0, "rules after the bad form");
+});
+
+await test("add a rule; berthd's own refusals (a name in use, a bad regular expression) show at their field", async () => {
+  const fill = async (v) => {
+    for (const f of ["name", "source", "repositories", "tags", "destination", "interval", "username", "password"]) await ap.fill("#rule-" + f, v[f] || "");
+    await ap.click("#rule-form button[type=submit]");
+  };
+  await fill({ name: "copy-up", source: UPSTREAM, repositories: "team/*", destination: "replica", interval: "0" });
+  await ap.waitForSelector("#replication tr[data-rule=copy-up]");
+  check(!(await ap.isVisible("#rule-name-error")), "errors left after a good rule");
+  const row = ap.locator("#replication tr[data-rule=copy-up]");
+  check((await row.textContent()).includes("never run") && (await row.textContent()).includes("on request"), "new row: " + (await row.textContent()));
+  const before = problems.length;
+  await fill({ name: "copy-up", source: UPSTREAM, repositories: "x" });
+  await ap.waitForSelector("#rule-name-error:not([hidden])");
+  check(/exists|in use/i.test(await ap.textContent("#rule-name-error")), "name error: " + (await ap.textContent("#rule-name-error")));
+  await fill({ name: "other", source: UPSTREAM, repositories: "x", tags: "/[/" });
+  await ap.waitForSelector("#rule-tags-error:not([hidden])");
+  check((await ap.textContent("#rule-tags-error")).includes("regular expression"), "tags error: " + (await ap.textContent("#rule-tags-error")));
+  eq(JSON.stringify((await http("GET", "/api/v1/replication", adminAuth)).json().rules.map((r) => r.name)), '["copy-up"]', "rules");
+  // The browser logs the two refused requests (409, 400) as console errors: expected here.
+  const logged = problems.splice(before).filter((x) => !/status of (409|400)/.test(x));
+  problems.push(...logged);
+});
+
+await test("run the rule now: its row follows the run to 'ok' with 2 images copied", async () => {
+  const row = ap.locator("#replication tr[data-rule=copy-up]");
+  await row.locator(".run-btn").click();
+  let status = "", copied = "";
+  for (let i = 0; i < 120; i++) {
+    status = await row.locator(".rule-status .badge").textContent().catch(() => "");
+    copied = await row.locator(".rule-copied").textContent().catch(() => "");
+    if (status === "ok" || status === "failed" || status === "partial") break;
+    await ap.waitForTimeout(500);
+  }
+  eq(status, "ok", "status (message: " + (await row.locator(".rule-message").textContent()) + ")");
+  eq(copied, "2", "images copied");
+  check((await ap.textContent("#replication .alert-success")).includes("Rule copy-up ran: ok"), "announcement of the run's end");
+  check((await row.locator(".rule-message").textContent()).includes("2 copied"), "message");
+  await checkTime(row.locator(".rule-status time"), (await http("GET", "/api/v1/replication/copy-up", adminAuth)).json().status.last_finished_at, "last run");
+  const tags = (await http("GET", "/v2/replica/team/app/tags/list", adminAuth)).json().tags.sort();
+  eq(JSON.stringify(tags), '["1.0","latest"]', "replicated tags");
+  await ap.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication.png` });
+});
+
+await test("a rule whose source is down: its run ends 'failed', with the error counted and its message shown", async () => {
+  const v = { name: "broken", source: "http://127.0.0.1:9", repositories: "team/app", interval: "0" };
+  for (const f of ["name", "source", "repositories", "tags", "destination", "interval", "username", "password"]) await ap.fill("#rule-" + f, v[f] || "");
+  await ap.click("#rule-form button[type=submit]");
+  const row = ap.locator("#replication tr[data-rule=broken]");
+  await row.waitFor();
+  await row.locator(".run-btn").click();
+  let status = "";
+  for (let i = 0; i < 120 && status !== "failed" && status !== "ok"; i++) {
+    await ap.waitForTimeout(500);
+    status = await row.locator(".rule-status .badge").textContent().catch(() => "");
+  }
+  eq(status, "failed", "status");
+  check((await ap.textContent("#replication .alert-error")).includes("Rule broken ran: failed"), "announcement of the failed run");
+  const api = (await http("GET", "/api/v1/replication/broken", adminAuth)).json().status;
+  check(api.message && api.errors >= 1, "API status: " + JSON.stringify(api));
+  eq(await row.locator(".rule-message").textContent(), api.message, "message");
+  eq(await row.locator(".rule-errors").textContent(), String(api.errors), "errors");
+  check(await row.locator(".rule-errors.error-text").count() === 1, "errors not marked");
+  await ap.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication-failed.png` });
+  await row.locator("button", { hasText: "Delete" }).click();
+  await row.locator("button", { hasText: "Confirm delete" }).click();
+  await row.waitFor({ state: "detached" });
+});
+
+await test("retention on the admin page: a dry run lists what would go, then the run untags it", async () => {
+  await ap.goto(BASE + "/admin");
+  await ap.click("#retention-dry");
+  await ap.waitForSelector("#retention-summary");
+  check((await ap.textContent("#retention-summary")).startsWith("Dry run:"), "summary: " + (await ap.textContent("#retention-summary")));
+  const rows = await ap.$$eval(".retention-table tbody tr", (trs) => trs.map((tr) => [...tr.cells].slice(0, 3).map((c) => c.textContent).join(" ")));
+  eq(JSON.stringify(rows), JSON.stringify(["would be untagged alice/app hooked"]), "dry run");
+  const tags = async () => (await http("GET", "/api/v1/repositories/alice/app/tags", adminAuth)).json().tags.map((t) => t.name);
+  check((await tags()).includes("hooked"), "the dry run untagged");
+  await ap.locator("#retention").screenshot({ path: `${SHOTS}/admin-retention.png` });
+  await ap.click("#retention button >> text=Run retention");
+  await ap.click("#retention button >> text=Confirm: untag now");
+  await ap.waitForSelector("#retention-summary >> text=Done:");
+  eq(JSON.stringify(await ap.$$eval(".retention-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent))), '["untagged"]', "run");
+  eq(JSON.stringify((await tags()).sort()), '["hooked2","latest"]', "tags after the run");
+});
+
+await test("garbage collection on the admin page: a dry run, then a run, each followed to its end with the bytes freed", async () => {
+  await ap.goto(BASE + "/admin");
+  await ap.waitForSelector("#gc-settings");
+  check((await ap.textContent("#gc-settings")).startsWith("Runs only when started"), "settings: " + (await ap.textContent("#gc-settings")));
+  const runs = async () => (await http("GET", "/api/v1/gc", adminAuth)).json().runs;
+  const before = (await runs()).length;
+  await ap.click("#gc-dry");
+  await ap.waitForSelector("#gc .alert-success >> text=Dry run done");
+  let all = await runs();
+  eq(all.length, before + 1, "runs after the dry run");
+  check(all[0].dry_run && all[0].bytes_freed > 0, "dry run: " + JSON.stringify(all[0]));
+  const row = ap.locator(`.gc-table tr[data-run="${all[0].id}"]`);
+  check((await row.textContent()).includes("dry run"), "dry-run row: " + (await row.textContent()));
+  eq(await row.locator(".gc-freed").textContent(), await ap.evaluate(async (n) => (await import("/js/dom.js")).humanSize(n), all[0].bytes_freed), "bytes freed shown");
+  await ap.click("#gc-start");
+  await ap.waitForSelector("#gc .alert-success >> text=Collection done");
+  all = await runs();
+  check(!all[0].dry_run && all[0].bytes_freed === all[1].bytes_freed && !all[0].error, "run: " + JSON.stringify(all.slice(0, 2)));
+  check((await ap.locator(`.gc-table tr[data-run="${all[0].id}"] .gc-result`).textContent()) === "ok", "result");
+  eq(await ap.isDisabled("#gc-start"), false, "start button after the run");
+  await ap.locator("#gc").screenshot({ path: `${SHOTS}/admin-gc.png` });
+  await ap.click("#gc-start");
+  let disabled = false;
+  for (let i = 0; i < 40 && !disabled; i++) {
+    disabled = await ap.isDisabled("#gc-start");
+    if (!disabled) await ap.waitForTimeout(25);
+  }
+  check(disabled, "start button enabled while a run goes on");
+  await ap.waitForSelector("#gc .alert-success >> text=Collection done: 0 B freed");
+  eq((await runs()).length, before + 3, "runs in all");
+  const actions = (await http("GET", "/api/v1/audit?limit=50", adminAuth)).json().entries.map((e) => e.action);
+  check(actions.includes("gc_start"), "audit lacks gc_start");
+});
+
+await test("delete the rule (two clicks): it is gone, the copied repository stays, all three changes are audited", async () => {
+  const row = ap.locator("#replication tr[data-rule=copy-up]");
+  await row.locator("button", { hasText: "Delete" }).click();
+  await row.locator("button", { hasText: "Confirm delete" }).click();
+  await ap.waitForSelector("#replication .empty");
+  eq((await http("GET", "/api/v1/replication", adminAuth)).json().rules.length, 0, "rules after deleting");
+  eq((await http("GET", "/api/v1/repositories/replica/team/app", adminAuth)).status, 200, "the replicated repository");
+  const actions = (await http("GET", "/api/v1/audit?limit=50", adminAuth)).json().entries.map((e) => e.action);
+  for (const a of ["replication_add", "replication_run", "replication_del"]) check(actions.includes(a), "audit lacks " + a);
+  const phone = await newContext({ viewport: { width: 390, height: 844 } });
+  await phone.addCookies(await admin.cookies());
+  const p = await open(phone, "/admin");
+  await p.waitForSelector("#rule-form");
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, "the admin page scrolls sideways by " + overflow + "px on a phone");
+  await p.locator("#replication").screenshot({ path: `${SHOTS}/admin-replication-phone.png` });
+  await phone.close();
+});
+await test("storage quotas: usage on the namespace page for its user, the admin's table, and a quota set (bad size refused) and removed", async () => {
+  const q = (await http("GET", "/api/v1/quotas/alice", adminAuth)).json();
+  check(q.used > 0 && q.quota === null, "alice's usage: " + JSON.stringify(q));
+  const size = (n) => ap.evaluate(async (x) => (await import("/js/dom.js")).humanSize(x), n);
+  const p = await open(alice, "/u/alice");
+  await p.waitForSelector("#quota-usage");
+  eq(await p.textContent("#quota-usage"), `${await size(q.used)} used, no quota`, "usage for alice");
+  eq(await p.locator("#quota-form").count(), 0, "quota form for a non-admin");
+  await p.close();
+  const a = await open(anon, "/u/alice");
+  await a.waitForSelector(".repo-card");
+  eq(await a.locator("#quota").count(), 0, "storage card for an anonymous visitor");
+  await a.close();
+  await ap.goto(BASE + "/admin");
+  await ap.waitForSelector(".quotas-table");
+  eq(await ap.textContent(".quotas-table tr[data-namespace=alice] td:nth-child(2)"), await size(q.used), "used in the admin's table");
+  await ap.goto(BASE + "/u/alice");
+  await ap.waitForSelector("#quota-form");
+  await ap.fill("#quota-size", "ten gigs");
+  await ap.click("#quota-form button[type=submit]");
+  await ap.waitForSelector("#quota-size-error:not([hidden])");
+  eq((await http("GET", "/api/v1/quotas/alice", adminAuth)).json().quota, null, "quota after a bad size");
+  await ap.fill("#quota-size", "1 kB");
+  await ap.click("#quota-form button[type=submit]");
+  await ap.waitForSelector("#quota .alert-success >> text=Quota set to 1.00 KB");
+  eq((await http("GET", "/api/v1/quotas/alice", adminAuth)).json().quota, 1000, "quota stored");
+  check((await ap.textContent("#quota-usage")).includes("(100%)") && (await ap.textContent("#quota-usage")).includes("full"), "usage: " + (await ap.textContent("#quota-usage")));
+  eq((await http("POST", "/v2/alice/over-quota/blobs/uploads/", { Authorization: basic("alice", PW.alice) })).status, 403, "upload into a full namespace");
+  await ap.locator("#quota").screenshot({ path: `${SHOTS}/namespace-quota.png` });
+  await ap.click("#quota-remove");
+  await ap.waitForSelector("#quota .alert-success >> text=Quota removed");
+  eq((await http("GET", "/api/v1/quotas/alice", adminAuth)).json().quota, null, "quota removed");
+  const actions = (await http("GET", "/api/v1/audit?limit=50", adminAuth)).json().entries.map((e) => e.action);
+  check(actions.includes("quota_set"), "audit lacks quota_set");
+});
+
+await admin.close();
+
 await test("unknown pages and repositories get error pages", async () => {
   const p = await open(anon, "/no/such/page");
   check((await p.textContent(".empty")).includes("Page not found"), "page not found");
@@ -526,6 +1006,7 @@ await test("no dialogs, uncaught errors or CSP violations in the whole run", asy
   eq(problems.length, 0, problems.join("\n"));
 });
 
+receiver.close();
 await browser.close();
 console.log(`1..${n}`);
 process.exit(failed ? 1 : 0);

@@ -98,6 +98,19 @@ export function badge(text, kind) {
   return h("span", { class: "badge badge-" + (kind || text) }, text);
 }
 
+// For a repository of the pull-through cache (repo.mirror non-null): a "Mirror" badge whose
+// hover text names the upstream.
+export function mirrorBadge(mirror) {
+  if (!mirror) return null;
+  return h("span", { class: "badge badge-mirror", title: "Pull-through cache of " + mirror.upstream }, "Mirror");
+}
+
+// "Mirror of UPSTREAM · checked 3 minutes ago" (exact time on hover), for cards and pages.
+export function mirrorLine(mirror, cls = "mirror-line") {
+  if (!mirror) return null;
+  return h("p", { class: cls }, "Mirror of ", h("span", { class: "mono upstream" }, mirror.upstream), " · checked ", timeAgo(mirror.last_checked));
+}
+
 export function setTitle(...parts) {
   document.title = [...parts.filter(Boolean), "Berth"].join(" · ");
 }

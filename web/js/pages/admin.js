@@ -1,7 +1,13 @@
 // Administration, for registry administrators: users (create, disable, admin flag,
-// delete), organizations, and the audit log a page at a time.
+// delete), organizations, storage by namespace (pages/quota.js), garbage collection
+// (pages/gc.js), replication rules (pages/replication.js), a retention run
+// (pages/tagrules.js), and the audit log a page at a time.
 import { api, session } from "../api.js";
 import { alertBox, badge, confirmButton, emptyState, field, h, mount, setTitle, table, timeAgo } from "../dom.js";
+import { gcSection } from "./gc.js";
+import { quotasSection } from "./quota.js";
+import { replicationSection } from "./replication.js";
+import { retentionSection } from "./tagrules.js";
 
 function usersSection(users, rerender) {
   const msg = h("div", { "aria-live": "polite" });
@@ -76,12 +82,16 @@ export async function adminPage(root, ctx) {
     mount(root, emptyState("Administrators only", "This page is for the registry's administrators."));
     return;
   }
-  const [users, audit, orgs] = await Promise.all([api("GET", "/users"), api("GET", "/audit?limit=50"), api("GET", "/orgs")]);
+  const [users, audit, orgs, replication, gc, quotas] = await Promise.all([api("GET", "/users"), api("GET", "/audit?limit=50"), api("GET", "/orgs"), replicationSection(), gcSection(), quotasSection()]);
   if (!ctx.isCurrent()) return;
   mount(root, h("div", { class: "page" },
     h("h1", {}, "Administration"),
     usersSection(users.users, ctx.rerender),
     h("section", { class: "card section" }, h("h2", {}, "Organizations"),
       orgs.orgs.length ? h("ul", { class: "plain-list" }, orgs.orgs.map((o) => h("li", {}, h("a", { href: "/u/" + encodeURIComponent(o.name) }, o.name)))) : h("p", { class: "muted" }, "No organizations.")),
+    quotas,
+    gc,
+    replication,
+    retentionSection(),
     auditSection(audit)));
 }

@@ -1,7 +1,7 @@
 // Explore: every repository the viewer may see, searched by name and description, sorted
 // by name, last push or pulls, a page at a time.
 import { api } from "../api.js";
-import { badge, emptyState, h, humanCount, icon, mount, pager, repoPath, setTitle, timeAgo } from "../dom.js";
+import { badge, emptyState, h, humanCount, icon, mirrorBadge, mirrorLine, mount, pager, repoPath, setTitle, timeAgo } from "../dom.js";
 
 const PER_PAGE = 24;
 const SORTS = [["name", "Name"], ["updated", "Recently pushed"], ["pulls", "Most pulled"]];
@@ -10,8 +10,9 @@ export function repoCard(r) {
   return h("li", { class: "card repo-card" },
     h("div", { class: "repo-card-head" },
       h("a", { class: "repo-name", href: repoPath(r.name) }, r.name),
-      badge(r.visibility)),
+      h("span", { class: "badges" }, mirrorBadge(r.mirror), badge(r.visibility))),
     h("p", { class: r.description ? "repo-desc" : "repo-desc muted" }, r.description || "No description"),
+    mirrorLine(r.mirror, "mirror-line small"),
     h("div", { class: "repo-meta" },
       h("span", { title: r.pull_count + (r.pull_count === 1 ? " pull" : " pulls") }, icon("pull"), humanCount(r.pull_count), r.pull_count === 1 ? " pull" : " pulls"),
       h("span", {}, icon("tag"), String(r.tag_count), r.tag_count === 1 ? " tag" : " tags"),

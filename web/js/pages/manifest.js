@@ -99,7 +99,7 @@ export async function manifestPage(root, name, ref, ctx) {
             h("div", { class: "raw-tools" }, copyButton(raw, "Copy raw manifest")),
             h("pre", { class: "mono", id: "raw-manifest" }, raw)))),
       h("aside", { class: "layout-side" },
-        h("section", { class: "card section" }, h("h2", {}, "Pull"), pullCommand(full, "pull-ref")),
+        h("section", { class: "card section" }, h("h2", {}, "Pull and run"), pullCommand(full, "pull-ref")),
         doc.subject ? h("section", { class: "card section" }, h("h2", {}, "Refers to"),
           h("a", { class: "mono digest", href: repoPath(name) + "/-/tags/" + encodeURIComponent(doc.subject) }, shortDigest(doc.subject))) : null))));
   if (doc.kind !== "index" && !doc.layers.length && !doc.config) root.querySelector(".layout-main").prepend(emptyState("An artifact", "This manifest carries no image layers."));

@@ -1,8 +1,14 @@
 // A namespace (a user or an organization): its repositories; for an organization its
-// members, which its owners (and admins) can add, change and remove.
+// members, which its owners (and admins) can add, change and remove; for those who manage
+// the namespace (its user, an organization's owners, admins) its tag rules and webhooks;
+// for its user, its organization's members and admins its storage usage and quota (admins
+// set it there).
 import { api, session } from "../api.js";
 import { alertBox, confirmButton, emptyState, h, mount, pager, setTitle, table } from "../dom.js";
 import { repoCard } from "./explore.js";
+import { quotaCard } from "./quota.js";
+import { tagRulesSection } from "./tagrules.js";
+import { webhooksSection } from "./webhooks.js";
 
 const PER_PAGE = 24;
 const ROLES = ["owner", "writer", "reader"];
@@ -57,6 +63,13 @@ export async function namespacePage(root, ns, ctx) {
   ]);
   if (!ctx.isCurrent()) return;
   const mine = session.user && session.user.name === ns;
+  const manages = mine || (session.user && session.user.admin) || (org && org.role === "owner");
+  const [hooks, rules, quota] = await Promise.all([
+    manages ? webhooksSection("namespace", ns).catch(() => null) : null,
+    manages ? tagRulesSection("namespace", ns).catch(() => null) : null,
+    session.user ? quotaCard(ns, !!session.user.admin).catch(() => null) : null,
+  ]);
+  if (!ctx.isCurrent()) return;
   const list = doc.repositories.length
     ? h("ul", { class: "repo-grid" }, doc.repositories.map(repoCard))
     : emptyState("No repositories" + (mine ? " yet" : ""), mine
@@ -66,7 +79,10 @@ export async function namespacePage(root, ns, ctx) {
     h("div", { class: "page-head" },
       h("div", { class: "avatar", "aria-hidden": "true" }, ns.slice(0, 1).toUpperCase()),
       h("div", {}, h("h1", {}, ns), h("p", { class: "muted" }, org ? "Organization" + (org.role ? " · you are " + org.role : "") : "Namespace", " · ", `${doc.total} ${doc.total === 1 ? "repository" : "repositories"}`))),
+    quota,
     list,
     pager(page, PER_PAGE, doc.total, (p) => `/u/${encodeURIComponent(ns)}?page=${p}`),
-    org && org.members ? membersSection(org, ctx.rerender) : null));
+    org && org.members ? membersSection(org, ctx.rerender) : null,
+    rules,
+    hooks));
 }

@@ -1,21 +1,35 @@
 // A repository: name, visibility, descriptions (the long one rendered from Markdown by
-// berthd, sanitized there), the pull command with a copy button, pull count and the tag
-// table (digest, platforms, size, last pushed, last pulled), a page at a time.
+// berthd, sanitized there), the pull and run commands with copy buttons, pull count and the
+// tag table (digest, platforms, size, last pushed, last pulled), a page at a time. A
+// repository of the pull-through cache is marked with its upstream and last check time.
 import { api, session } from "../api.js";
-import { apiRepoPath, badge, copyButton, emptyState, h, humanCount, humanSize, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
+import { apiRepoPath, badge, copyButton, emptyState, h, humanCount, humanSize, mirrorBadge, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
 
 const PER_PAGE = 25;
-const CLIENTS = [["docker", "docker pull"], ["podman", "podman pull"], ["berth", "berth pull"]];
+// Each client's commands: pull, and run (each pulls what is missing, then runs it).
+const CLIENTS = [
+  ["docker", "docker pull", "docker run --rm -it"],
+  ["podman", "podman pull", "podman run --rm -it"],
+  ["berth", "berth pull", "berth run --rm -it"],
+];
 
-// The pull command box: a tab per client, the command, and a copy button.
+// The command box: a tab per client, then its pull and run commands, each with a copy
+// button. The chosen client is remembered (localStorage) for every page.
 export function pullCommand(ref, id = "pull") {
   let client = localStorage.getItem("berth.client") || "docker";
   if (!CLIENTS.some(([k]) => k === client)) client = "docker";
-  const code = h("code", { id: id + "-cmd" });
-  const text = () => CLIENTS.find(([k]) => k === client)[1] + " " + ref;
+  const pullCode = h("code", { id: id + "-cmd" });
+  const runCode = h("code", { id: id + "-run-cmd" });
+  const cmds = () => CLIENTS.find(([k]) => k === client);
+  const pullText = () => cmds()[1] + " " + ref;
+  const runText = () => cmds()[2] + " " + ref;
   const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Client" });
+  const panel = h("div", { class: "pull-cmds", role: "tabpanel", id: id + "-panel", "aria-label": "Commands" },
+    h("div", { class: "pull-cmd", "data-kind": "pull" }, h("span", { class: "cmd-kind" }, "Pull"), pullCode, copyButton(pullText, "Copy pull command")),
+    h("div", { class: "pull-cmd", "data-kind": "run" }, h("span", { class: "cmd-kind" }, "Run"), runCode, copyButton(runText, "Copy run command")));
   const update = () => {
-    code.textContent = text();
+    pullCode.textContent = pullText();
+    runCode.textContent = runText();
     for (const b of tabs.children) {
       const on = b.dataset.client === client;
       b.setAttribute("aria-selected", on ? "true" : "false");
@@ -23,7 +37,7 @@ export function pullCommand(ref, id = "pull") {
     }
   };
   CLIENTS.forEach(([k]) => {
-    const b = h("button", { type: "button", role: "tab", class: "tab", "data-client": k }, k);
+    const b = h("button", { type: "button", role: "tab", class: "tab", "data-client": k, "aria-controls": id + "-panel" }, k);
     b.addEventListener("click", () => {
       client = k;
       localStorage.setItem("berth.client", k);
@@ -41,12 +55,29 @@ export function pullCommand(ref, id = "pull") {
     tabs.appendChild(b);
   });
   update();
-  return h("div", { class: "pull-box" }, tabs, h("div", { class: "pull-cmd" }, code, copyButton(text, "Copy pull command")));
+  return h("div", { class: "pull-box" }, tabs, panel);
 }
 
 function platformChips(list) {
   if (!list || !list.length) return h("span", { class: "muted" }, "—");
   return h("div", { class: "chips" }, list.map((p) => h("span", { class: "chip" }, p)));
+}
+
+// What the caller may do here. A cached repository is read-only to everyone (berthd refuses
+// pushes under a mirrored name); its admins may still change it and drop it from the cache.
+function accessText(repo) {
+  const p = repo.permissions;
+  if (repo.mirror) return p.admin ? "pull, admin (read-only cache)" : session.user ? "pull (read-only cache)" : "pull (read-only cache, not signed in)";
+  return p.admin ? "admin" : p.push ? "push and pull" : session.user ? "pull" : "pull (not signed in)";
+}
+
+// The note above a cached repository's content: where it comes from and what that means.
+function mirrorNotice(mirror) {
+  if (!mirror) return null;
+  return h("div", { class: "alert alert-info mirror-notice", id: "mirror-notice", role: "note" },
+    h("strong", {}, "Pull-through cache"), " of ", h("span", { class: "mono" }, mirror.upstream),
+    ". A pull of a tag not cached yet, or cached longer than the registry's TTL, asks the upstream; pushes to this name are refused. Upstream last checked ",
+    timeAgo(mirror.last_checked), ".");
 }
 
 export async function repoPage(root, name, ctx) {
@@ -85,31 +116,35 @@ export async function repoPage(root, name, ctx) {
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/u/" + encodeURIComponent(ns) }, ns), " / ", h("span", { "aria-current": "page" }, name.slice(ns.length + 1) || name)),
     h("div", { class: "repo-head" },
       h("div", {},
-        h("h1", { class: "repo-title" }, name, " ", badge(repo.visibility)),
-        h("p", { class: repo.description ? "lead" : "lead muted", id: "repo-description" }, repo.description || "No description")),
+        h("h1", { class: "repo-title" }, name, " ", mirrorBadge(repo.mirror), badge(repo.visibility)),
+        h("p", { class: repo.description ? "lead" : "lead muted", id: "repo-description" }, repo.description || "No description"),
+        mirrorNotice(repo.mirror)),
       h("div", { class: "repo-stats" },
         h("div", { class: "stat" }, h("strong", { id: "pull-count", title: String(repo.pull_count) }, humanCount(repo.pull_count)), h("span", {}, repo.pull_count === 1 ? "pull" : "pulls")),
         h("div", { class: "stat" }, h("strong", {}, String(repo.tag_count)), h("span", {}, repo.tag_count === 1 ? "tag" : "tags")),
-        h("div", { class: "stat" }, h("strong", {}, timeAgo(repo.updated_at)), h("span", {}, "last push")))),
+        h("div", { class: "stat" }, h("strong", {}, timeAgo(repo.updated_at)), h("span", {}, repo.mirror ? "last fetched" : "last push")))),
     h("div", { class: "layout" },
       h("div", { class: "layout-main" },
         h("section", { class: "card section", "aria-labelledby": "tags-h" },
           h("h2", { id: "tags-h" }, "Tags ", h("span", { class: "count" }, String(tags.total))),
+          repo.mirror ? h("p", { class: "muted small" }, "The tags pulled through this registry so far, not every tag upstream.") : null,
           tags.tags.length
-            ? table(["Tag", "Digest", "Platforms", "Size", "Last pushed", "Last pulled"], rows, "tags-table")
+            ? table(["Tag", "Digest", "Platforms", "Size", repo.mirror ? "Cached" : "Last pushed", "Last pulled"], rows, "tags-table")
             : emptyState("No tags", "Every manifest here is untagged; push one with a tag."),
           pager(page, PER_PAGE, tags.total, (p) => repoPath(name) + "?page=" + p)),
         h("section", { class: "card section", "aria-labelledby": "overview-h" }, h("h2", { id: "overview-h" }, "Overview"), overview)),
       h("aside", { class: "layout-side" },
-        h("section", { class: "card section" }, h("h2", {}, "Pull this image"),
+        h("section", { class: "card section" }, h("h2", {}, "Pull and run"),
           pullCommand(host + "/" + name + (first ? ":" + first.name : ""))),
         repo.permissions.admin
-          ? h("section", { class: "card section" }, h("h2", {}, "Manage"), h("p", { class: "muted" }, "Visibility, descriptions, tags."),
+          ? h("section", { class: "card section" }, h("h2", {}, "Manage"), h("p", { class: "muted" }, repo.mirror ? "Visibility, descriptions, removal from the cache." : "Visibility, descriptions, tags."),
             h("a", { class: "btn", href: repoPath(name) + "/-/settings", id: "settings-link" }, "Repository settings"))
           : null,
         h("section", { class: "card section about" }, h("h2", {}, "About"),
           h("dl", { class: "kv" },
             h("dt", {}, "Visibility"), h("dd", {}, repo.visibility),
+            repo.mirror ? [h("dt", {}, "Mirror of"), h("dd", { class: "mono", id: "mirror-upstream" }, repo.mirror.upstream),
+              h("dt", {}, "Last checked"), h("dd", { id: "mirror-checked" }, timeAgo(repo.mirror.last_checked))] : null,
             h("dt", {}, "Created"), h("dd", {}, timeAgo(repo.created_at)),
-            h("dt", {}, "Your access"), h("dd", {}, repo.permissions.admin ? "admin" : repo.permissions.push ? "push and pull" : session.user ? "pull" : "pull (not signed in)")))))));
+            h("dt", {}, "Your access"), h("dd", {}, accessText(repo))))))));
 }

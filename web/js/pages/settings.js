@@ -1,7 +1,13 @@
 // Repository settings, for those with admin rights on it: visibility, the short and long
-// descriptions, deleting tags, deleting the repository.
+// descriptions, deleting tags, tag rules (pages/tagrules.js), webhooks (pages/webhooks.js),
+// deleting the repository. A repository of the pull-through cache is read-only (berthd
+// refuses pushes and tag deletes under a mirrored name): its tags are listed without delete
+// buttons, it has no tag rules, its webhooks are told of "mirror" events (a tag the cache
+// stored) instead of pushes and deletes, and deleting it drops it from the cache.
 import { api } from "../api.js";
-import { alertBox, apiRepoPath, confirmButton, emptyState, field, h, humanSize, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
+import { alertBox, apiRepoPath, confirmButton, emptyState, field, h, humanSize, mirrorBadge, mount, pager, repoPath, setTitle, shortDigest, table, timeAgo } from "../dom.js";
+import { immutableRulesFor, tagRulesSection } from "./tagrules.js";
+import { webhooksSection } from "./webhooks.js";
 
 const PER_PAGE = 25;
 
@@ -49,37 +55,60 @@ function descriptionSection(name, repo) {
     h("div", {}, h("button", { type: "submit", class: "btn btn-primary" }, "Save descriptions"))));
 }
 
-async function tagsSection(name, page, ctx) {
+// The tags table with a delete button per tag; returns the section and markImmutable(rules),
+// which swaps the button of each tag an immutable rule protects (berthd refuses to delete
+// it) for an "immutable" badge naming the rule.
+async function tagsSection(name, repo, page, ctx) {
   const tags = await api("GET", apiRepoPath(name) + `/tags?page=${page}&per_page=${PER_PAGE}`);
   const msg = h("div", { "aria-live": "polite" });
-  const rows = tags.tags.map((t) => h("tr", {},
-    h("td", {}, h("a", { href: repoPath(name) + "/-/tags/" + encodeURIComponent(t.name) }, t.name)),
-    h("td", { class: "mono", title: t.digest }, shortDigest(t.digest)),
-    h("td", { class: "num" }, humanSize(t.size)),
-    h("td", {}, timeAgo(t.pushed_at)),
-    h("td", {}, confirmButton("Delete", "Confirm delete", async () => {
+  const guards = [];
+  const rows = tags.tags.map((t) => {
+    const del = repo.mirror ? null : confirmButton("Delete", "Confirm delete", async () => {
       try {
         await api("DELETE", apiRepoPath(name) + "/tags/" + encodeURIComponent(t.name));
         ctx.rerender();
       } catch (e) {
         mount(msg, alertBox(e.message));
       }
-    }))));
-  return h("section", { class: "card section", "aria-labelledby": "stags-h" },
+    });
+    const lock = h("span", { class: "badge badge-immutable", hidden: true }, "immutable");
+    if (del) guards.push({ tag: t.name, del, lock });
+    return h("tr", { "data-tag": t.name },
+      h("td", {}, h("a", { href: repoPath(name) + "/-/tags/" + encodeURIComponent(t.name) }, t.name)),
+      h("td", { class: "mono", title: t.digest }, shortDigest(t.digest)),
+      h("td", { class: "num" }, humanSize(t.size)),
+      h("td", {}, timeAgo(t.pushed_at)),
+      del ? h("td", {}, del, lock) : null);
+  });
+  const markImmutable = (rules) => {
+    for (const g of guards) {
+      const by = immutableRulesFor(rules, g.tag);
+      g.del.hidden = by.length > 0;
+      g.lock.hidden = by.length === 0;
+      g.lock.title = by.length ? "Protected by the immutable rule " + by.map((r) => r.pattern).join(", ") : "";
+    }
+  };
+  const section = h("section", { class: "card section", "aria-labelledby": "stags-h" },
     h("h2", { id: "stags-h" }, "Tags"), msg,
-    h("p", { class: "muted" }, "Deleting a tag leaves its manifest reachable by digest."),
-    tags.tags.length ? table(["Tag", "Digest", "Size", "Pushed", ""], rows, "settings-tags") : emptyState("No tags", ""),
+    repo.mirror
+      ? h("p", { class: "muted", id: "mirror-tags-note" }, "This repository is a read-only cache of ", h("span", { class: "mono" }, repo.mirror.upstream),
+        ": its tags follow the upstream and cannot be deleted here. To drop cached content, remove the whole repository from the cache.")
+      : h("p", { class: "muted" }, "Deleting a tag leaves its manifest reachable by digest. Tags an immutable rule protects cannot be deleted."),
+    tags.tags.length ? table(repo.mirror ? ["Tag", "Digest", "Size", "Cached"] : ["Tag", "Digest", "Size", "Pushed", ""], rows, "settings-tags") : emptyState("No tags", ""),
     pager(page, PER_PAGE, tags.total, (p) => repoPath(name) + "/-/settings?page=" + p));
+  return { section, markImmutable };
 }
 
-function dangerSection(name, ctx) {
+function dangerSection(name, repo, ctx) {
   const msg = h("div", { "aria-live": "polite" });
   const confirmInput = h("input", { name: "confirm", autocomplete: "off", placeholder: name });
-  const btn = h("button", { type: "submit", class: "btn btn-danger", disabled: true }, "Delete this repository");
+  const btn = h("button", { type: "submit", class: "btn btn-danger", disabled: true }, repo.mirror ? "Remove from the cache" : "Delete this repository");
   confirmInput.addEventListener("input", () => (btn.disabled = confirmInput.value !== name));
   return h("section", { class: "card section danger", "aria-labelledby": "danger-h" },
-    h("h2", { id: "danger-h" }, "Delete repository"), msg,
-    h("p", {}, "This deletes every tag and manifest of ", h("strong", {}, name), ". It cannot be undone."),
+    h("h2", { id: "danger-h" }, repo.mirror ? "Remove from the cache" : "Delete repository"), msg,
+    repo.mirror
+      ? h("p", {}, "This drops every cached tag and manifest of ", h("strong", {}, name), " from this registry. The upstream keeps them: the next pull fetches them again.")
+      : h("p", {}, "This deletes every tag and manifest of ", h("strong", {}, name), ". It cannot be undone."),
     h("form", { class: "stack", id: "delete-repo-form", onsubmit: async (ev) => {
       ev.preventDefault();
       if (confirmInput.value !== name) return;
@@ -101,12 +130,18 @@ export async function settingsPage(root, name, ctx) {
     mount(root, emptyState("You cannot change this repository", "Its settings need admin rights on it: its owner, an organization owner, an admin grant or a registry administrator.", h("a", { class: "btn", href: repoPath(name) }, "Back to the repository")));
     return;
   }
-  const tags = await tagsSection(name, page, ctx);
+  const failed = (title) => (e) => h("section", { class: "card section" }, h("h2", {}, title), alertBox(e.message));
+  const tags = await tagsSection(name, repo, page, ctx);
+  const [hooks, rules] = await Promise.all([
+    webhooksSection("repository", name, repo.mirror ? ["mirror"] : ["push", "delete"]).catch(failed("Webhooks")),
+    repo.mirror ? null : tagRulesSection("repository", name, tags.markImmutable).catch(failed("Tag rules")),
+  ]);
   if (!ctx.isCurrent()) return;
   mount(root, h("div", { class: "page" },
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: repoPath(name) }, name), " / ", h("span", { "aria-current": "page" }, "Settings")),
-    h("h1", {}, "Settings"),
+    h("h1", {}, "Settings ", mirrorBadge(repo.mirror)),
     h("div", { class: "layout" },
-      h("div", { class: "layout-main" }, descriptionSection(name, repo), tags),
-      h("aside", { class: "layout-side" }, visibilitySection(name, repo), dangerSection(name, ctx)))));
+      h("div", { class: "layout-main" }, descriptionSection(name, repo), tags.section, rules),
+      h("aside", { class: "layout-side" }, visibilitySection(name, repo), dangerSection(name, repo, ctx))),
+    hooks));
 }
