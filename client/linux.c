@@ -32,7 +32,13 @@ static int in_root_open(int rootfd, const char *path, int flags)
 		path++;
 	if (!*path)
 		path = ".";
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+	/* RESOLVE_IN_ROOT answers EAGAIN when a rename or mount anywhere on the machine raced
+	 * the lookup: the kernel asks for a retry. */
+	long fd;
+	do
+		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+	while (fd < 0 && errno == EAGAIN);
+	return (int)fd;
 }
 
 /* Open path inside the root (O_PATH), creating missing components: directories on the
