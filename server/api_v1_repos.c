@@ -12,6 +12,7 @@
 #include "server/auth.h"
 #include "server/markdown.h"
 #include "server/proxy.h"
+#include "server/pulls.h"
 #include "server/registry.h"
 #include "server/tagcache.h"
 #include "server/webhooks.h"
@@ -250,7 +251,9 @@ void api_v1_repo(struct req *r, struct api_v1 *c)
 		api_v1_fail(r);
 		return;
 	}
-	tagcache_forget(info.id); /* its id may be given to the next repository created */
+	/* Its id may be given to the next repository created. */
+	tagcache_forget(info.id);
+	pulls_forget(info.id);
 	api_v1_audit_log(r, "repo_delete", c->p1, NULL);
 	api_v1_no_content(r);
 }

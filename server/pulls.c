@@ -97,13 +97,32 @@ void pulls_mark(int64_t repo_id, const char *digest)
 	pthread_mutex_unlock(&pulls.lock);
 }
 
-/* Write the last pull times gathered in marks (PULLS_MARK_SLOTS entries, `used` of them set). */
+void pulls_forget(int64_t repo_id)
+{
+	pthread_mutex_lock(&pulls.lock);
+	/* Slots stay taken (the probe chains through them must hold): their values go. */
+	for (size_t i = 0; pulls.table && i < PULLS_SLOTS; i++)
+		if (pulls.table[i].repo_id == repo_id)
+			pulls.table[i].count = 0;
+	for (size_t i = 0; pulls.marks && i < PULLS_MARK_SLOTS; i++)
+		if (pulls.marks[i].repo_id == repo_id)
+			pulls.marks[i].at = 0;
+	pthread_mutex_unlock(&pulls.lock);
+}
+
+/* Write the last pull times gathered in marks (PULLS_MARK_SLOTS entries, `used` of them set;
+ * those with no time were forgotten). */
 static void pulls_flush_marks(struct meta_pull_mark *marks, size_t used)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < PULLS_MARK_SLOTS && n < used; i++)
-		if (marks[i].repo_id)
-			marks[n++] = marks[i];
+	for (size_t i = 0; i < PULLS_MARK_SLOTS && used > 0; i++)
+		if (marks[i].repo_id) {
+			used--;
+			if (marks[i].at)
+				marks[n++] = marks[i];
+		}
+	if (n == 0)
+		return;
 	struct berr err = {0};
 	struct meta *m = meta_get(&err);
 	if (!m || meta_manifests_pulled(m, marks, n, &err) < 0)

@@ -13,6 +13,9 @@ int pulls_start(int interval);
 void pulls_count(int64_t repo_id);
 /* Note that the manifest `digest` of repo_id was pulled now (its "last pulled" time). */
 void pulls_mark(int64_t repo_id, const char *digest);
+/* Drop what is pending for repo_id (the repository was deleted: SQLite may give its id to
+ * the next repository created, which must not inherit its pulls). */
+void pulls_forget(int64_t repo_id);
 /* Stop the writer after a last write of what is pending. */
 void pulls_stop(void);
 

@@ -771,17 +771,24 @@ def _(reg):
 # A deleted repository leaves nothing behind
 
 
-@suite.case("a repository created after one was deleted never shows the deleted one's tag list")
+@suite.case("a repository created after one was deleted never shows its tag list nor inherits its pulls")
 def _(reg):
     push(reg, "admin", "admin/zz-secret", "topsecret-plan")
     t = v2(reg, "GET", "/v2/admin/zz-secret/tags/list", basic("admin", PW["admin"]))
     check(b"topsecret-plan" in t.body, "tags %r" % t.body)
+    for _ in range(3):  # pulls counted in memory, written within 5 s: they must not move to a new repository
+        expect_status(v2(reg, "GET", "/v2/admin/zz-secret/manifests/topsecret-plan", basic("admin", PW["admin"])), 200)
     expect_status(admin(reg).call("DELETE", "/repositories/admin/zz-secret"), 204)
     # SQLite gives the deleted repository's id (the largest) to the next one created.
     push(reg, "alice", "alice/zz-other", "v1")
     t = v2(reg, "GET", "/v2/alice/zz-other/tags/list", basic("alice", PW["alice"]))
     d = json.loads(t.body)
     check(d == {"name": "alice/zz-other", "tags": ["v1"]}, "tags list %r" % t.body)
+    time.sleep(6)
+    info = doc(as_user(reg, "alice").get("/repositories/alice/zz-other"))
+    check(info["pull_count"] == 0 and all(t["last_pulled_at"] is None
+                                          for t in doc(as_user(reg, "alice").get("/repositories/alice/zz-other/tags"))["tags"]),
+          "the new repository inherited pulls: %r" % info)
 
 
 # ---------------------------------------------------------------------------------------
