@@ -812,12 +812,12 @@ static int registry_check_digest(struct registry_client *c, const struct registr
 	return 0;
 }
 
-int registry_client_put_blob(struct registry_client *c, const char *location, const struct digest *d, int fd,
-                             uint64_t size, void (*progress)(void *arg, uint64_t sent), void *arg, struct berr *err)
+/* PUT ?digest=d to an upload's location with body u; 201 and the digest echoed back. */
+static int registry_put_blob_body(struct registry_client *c, const char *location, const struct digest *d,
+                                  struct registry_upload *u, struct berr *err)
 {
-	struct registry_upload u = {.fd = fd, .size = size, .progress = progress, .arg = arg};
 	struct registry_req r = {.method = "PUT",
-	                         .upload = &u,
+	                         .upload = u,
 	                         .req_content_type = "application/octet-stream",
 	                         .body_max = REGISTRY_ERROR_BODY_MAX};
 	r.url = xasprintf("%s%sdigest=%s", location, strchr(location, '?') ? "&" : "?", d->str);
@@ -830,6 +830,13 @@ int registry_client_put_blob(struct registry_client *c, const char *location, co
 		rc = registry_check_digest(c, &r, d, err);
 	registry_req_free(&r);
 	return rc;
+}
+
+int registry_client_put_blob(struct registry_client *c, const char *location, const struct digest *d, int fd,
+                             uint64_t size, void (*progress)(void *arg, uint64_t sent), void *arg, struct berr *err)
+{
+	struct registry_upload u = {.fd = fd, .size = size, .progress = progress, .arg = arg};
+	return registry_put_blob_body(c, location, d, &u, err);
 }
 
 int registry_client_put_manifest(struct registry_client *c, const char *reference, const char *body, size_t len,
@@ -855,20 +862,7 @@ int registry_client_put_blob_stream(struct registry_client *c, const char *locat
                                     struct berr *err)
 {
 	struct registry_upload u = {.fd = -1, .size = size, .stream = read_fn, .stream_arg = arg};
-	struct registry_req r = {.method = "PUT",
-	                         .upload = &u,
-	                         .req_content_type = "application/octet-stream",
-	                         .body_max = REGISTRY_ERROR_BODY_MAX};
-	r.url = xasprintf("%s%sdigest=%s", location, strchr(location, '?') ? "&" : "?", d->str);
-	int rc = registry_request(c, &r, err);
-	if (rc == 0 && r.status != 201) {
-		cleanup_free char *what = xasprintf("blob %s", d->str);
-		rc = registry_status_error(c, &r, what, BERR_BLOB_UPLOAD_INVALID, err);
-	}
-	if (rc == 0)
-		rc = registry_check_digest(c, &r, d, err);
-	registry_req_free(&r);
-	return rc;
+	return registry_put_blob_body(c, location, d, &u, err);
 }
 
 int registry_client_put_manifest_subject(struct registry_client *c, const char *reference, const char *body, size_t len,

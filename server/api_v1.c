@@ -513,16 +513,7 @@ void api_v1_audit_log(struct req *r, const char *action, const char *target, jso
 
 json_t *api_v1_string(const char *s)
 {
-	if (!s)
-		return json_null();
-	json_t *v = json_string(s);
-	if (v)
-		return v;
-	cleanup_free char *copy = xstrdup(s);
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	return json_string(copy);
+	return http_json_string(s);
 }
 
 json_t *api_v1_time(int64_t t)

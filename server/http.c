@@ -797,6 +797,20 @@ void req_respond_json(struct req *r, unsigned int status, char *json_text, const
 	req_respond(r, status, resp);
 }
 
+json_t *http_json_string(const char *s)
+{
+	if (!s)
+		return json_null();
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	cleanup_free char *copy = xstrdup(s);
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	return json_string(copy);
+}
+
 struct MHD_Response *resp_error(struct req *r, const struct berr *err, unsigned int *status)
 {
 	enum berr_code code = err->code == BERR_NONE ? BERR_INTERNAL : err->code;
@@ -806,18 +820,9 @@ struct MHD_Response *resp_error(struct req *r, const struct berr *err, unsigned 
 		log_error("%s %s: %s", r->method_str, r->url, message);
 	else
 		log_debug("%s %s: %s %s", r->method_str, r->url, berr_code_name(code), message);
-	/* Messages quote request bytes (names, query values), which need not be UTF-8: JSON
-	 * cannot carry those, so any byte outside ASCII becomes '?' when the whole is invalid. */
-	json_t *msg = json_string(message);
-	if (!msg) {
-		cleanup_free char *copy = xstrdup(message);
-		for (char *p = copy; *p; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-		msg = json_string(copy);
-	}
-	json_t *body =
-	    json_pack("{s:[{s:s,s:o*,s:{}}]}", "errors", "code", berr_code_name(code), "message", msg, "detail");
+	/* Messages quote request bytes (names, query values), which need not be UTF-8. */
+	json_t *body = json_pack("{s:[{s:s,s:o*,s:{}}]}", "errors", "code", berr_code_name(code), "message",
+	                         http_json_string(message), "detail");
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text)

@@ -4,6 +4,7 @@
 #ifndef BERTH_HTTP_H
 #define BERTH_HTTP_H
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,6 +82,9 @@ int64_t req_content_length(struct req *r);
 /* True if the request announces a body (Content-Length > 0 or Transfer-Encoding). */
 bool req_has_body(struct req *r);
 
+/* s as a JSON string (json_null for NULL). Text from requests or users need not be UTF-8,
+ * which JSON cannot carry: then every byte outside ASCII becomes '?'. */
+json_t *http_json_string(const char *s);
 /* Responses. Each queues exactly one response (later calls are ignored). Every response
  * carries Docker-Distribution-API-Version. */
 struct MHD_Response *resp_empty(void);
