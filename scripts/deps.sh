@@ -10,7 +10,8 @@ build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libarchive-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libseccomp-dev)
 test_pkgs=(python3 curl jq openssl skopeo podman runc docker-registry busybox-static
 	uidmap iptables sqlite3 apache2-utils python3-prometheus-client systemd man-db
-	chromium ceph-mon ceph-osd radosgw clang libclang-rt-dev valgrind)
+	chromium ceph-mon ceph-osd radosgw clang libclang-rt-dev valgrind
+	postgresql-15 postgresql-client-15)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

@@ -145,7 +145,7 @@ if make -s -C "$top" dist >/dev/null 2>&1 && mv "$top/berth-$version.tar.gz" "$t
 	missing=
 	for f in configure Makefile.in Dockerfile packaging/berthd.service.in packaging/berthd.conf.in \
 		packaging/berth.sysusers docs/man/berthd.8.in docs/man/berth.1.in docs/install.md docs/upgrade.md \
-		docs/configuration.md docs/operations.md $(cd "$top" && ls schema/*.sql server/*.c tests/cli/*.sh); do
+		docs/configuration.md docs/operations.md $(cd "$top" && ls schema/*.sql schema/postgres/*.sql server/*.c tests/cli/*.sh tests/unit/test_*.py); do
 		grep -qx "berth-$version/$f" <<<"$list" || missing="$missing $f"
 	done
 	check "the tarball has the build system, sources, schema, packaging, docs and tests${missing:+ (missing:$missing)}" \
