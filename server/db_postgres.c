@@ -3,7 +3,9 @@
  * statements); a statement is prepared on the server at its first run, with the parameter
  * types of that run, and its rows come back whole as text. Write transactions take one
  * transaction-level advisory lock, so writers on every node queue as they do on SQLite. */
+#include <dlfcn.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,54 @@ struct pg_stmt {
 
 static const struct db_ops pg_ops;
 
+/* The libpq calls the driver makes, resolved from libpq.so.5 at the first connection. */
+#define PG_FUNCS(X)             \
+	X(PQclear)              \
+	X(PQcmdTuples)          \
+	X(PQconnectdbParams)    \
+	X(PQerrorMessage)       \
+	X(PQexec)               \
+	X(PQexecPrepared)       \
+	X(PQfinish)             \
+	X(PQfreemem)            \
+	X(PQftype)              \
+	X(PQgetisnull)          \
+	X(PQgetlength)          \
+	X(PQgetvalue)           \
+	X(PQnfields)            \
+	X(PQntuples)            \
+	X(PQprepare)            \
+	X(PQreset)              \
+	X(PQresultErrorField)   \
+	X(PQresultErrorMessage) \
+	X(PQresultStatus)       \
+	X(PQsetNoticeProcessor) \
+	X(PQstatus)             \
+	X(PQtransactionStatus)  \
+	X(PQunescapeBytea)
+#define PG_FUNC_PTR(f) __typeof__(f) *f;
+static struct {
+	PG_FUNCS(PG_FUNC_PTR)
+} pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static char pq_error[256];
+
+static void pq_load(void)
+{
+	void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(pq_error, sizeof pq_error, "PostgreSQL needs libpq (apt-get install libpq5): %s", dlerror());
+		return;
+	}
+#define PG_FUNC_LOAD(f)                                                         \
+	if (!(pq.f = (__typeof__(f) *)dlsym(h, #f))) {                          \
+		snprintf(pq_error, sizeof pq_error, "libpq.so.5 lacks %s", #f); \
+		return;                                                         \
+	}
+	PG_FUNCS(PG_FUNC_LOAD)
+#undef PG_FUNC_LOAD
+}
+
 static void pg_set_error(struct pg_db *db, const char *what, const char *msg)
 {
 	snprintf(db->errmsg, sizeof db->errmsg, "%s%s%s", what ? what : "", what ? ": " : "", msg ? msg : "");
@@ -63,9 +113,9 @@ static void pg_set_error(struct pg_db *db, const char *what, const char *msg)
 /* Turn a failed result into a db_rc by its SQLSTATE; a lost connection is transient. */
 static int pg_result_rc(struct pg_db *db, PGresult *res)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	pg_set_error(db, NULL, res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
-	if (PQstatus(db->conn) != CONNECTION_OK || !state)
+	const char *state = res ? pq.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	pg_set_error(db, NULL, res ? pq.PQresultErrorMessage(res) : pq.PQerrorMessage(db->conn));
+	if (pq.PQstatus(db->conn) != CONNECTION_OK || !state)
 		return DB_BUSY;
 	if (strncmp(state, "08", 2) == 0 || strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
 	    strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 || strncmp(state, "57P", 3) == 0 ||
@@ -87,26 +137,29 @@ static void pg_notice(void *arg, const char *message)
 /* Settings every connection starts with: how long to wait for a lock, quiet notices. */
 static int pg_session_setup(struct pg_db *db)
 {
-	PQsetNoticeProcessor(db->conn, pg_notice, NULL);
+	pq.PQsetNoticeProcessor(db->conn, pg_notice, NULL);
 	char sql[160];
 	snprintf(sql, sizeof sql, "SET lock_timeout = %d; SET client_min_messages = warning; SET TIME ZONE 'UTC'",
 	         db->busy_timeout_ms);
-	PGresult *res = PQexec(db->conn, sql);
-	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_result_rc(db, res);
-	PQclear(res);
+	PGresult *res = pq.PQexec(db->conn, sql);
+	int rc = pq.PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_result_rc(db, res);
+	pq.PQclear(res);
 	return rc;
 }
 
 int db_postgres_open(const char *url, int busy_timeout_ms, struct db **out, struct berr *err)
 {
+	pthread_once(&pq_once, pq_load);
+	if (pq_error[0])
+		return berr_set(err, BERR_INTERNAL, "%s", pq_error);
 	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
 	const char *vals[] = {url, "berthd", "10", NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
-	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+	PGconn *conn = pq.PQconnectdbParams(keys, vals, 1);
+	if (!conn || pq.PQstatus(conn) != CONNECTION_OK) {
 		char msg[512];
-		snprintf(msg, sizeof msg, "%s", conn ? PQerrorMessage(conn) : "out of memory");
+		snprintf(msg, sizeof msg, "%s", conn ? pq.PQerrorMessage(conn) : "out of memory");
 		msg[strcspn(msg, "\n")] = 0;
-		PQfinish(conn);
+		pq.PQfinish(conn);
 		/* Unreachable is transient: the caller answers 503 and tries again later. */
 		return berr_set(err, BERR_UNAVAILABLE, "connect to PostgreSQL: %s", msg);
 	}
@@ -117,7 +170,7 @@ int db_postgres_open(const char *url, int busy_timeout_ms, struct db **out, stru
 	db->generation = 1;
 	if (pg_session_setup(db) != DB_OK) {
 		berr_set(err, BERR_INTERNAL, "PostgreSQL session set-up: %s", db->errmsg);
-		PQfinish(conn);
+		pq.PQfinish(conn);
 		free(db);
 		return -1;
 	}
@@ -129,11 +182,11 @@ int db_postgres_open(const char *url, int busy_timeout_ms, struct db **out, stru
  * transaction of the old connection is gone with it). */
 static int pg_ensure_connected(struct pg_db *db)
 {
-	if (PQstatus(db->conn) == CONNECTION_OK)
+	if (pq.PQstatus(db->conn) == CONNECTION_OK)
 		return DB_OK;
-	PQreset(db->conn);
-	if (PQstatus(db->conn) != CONNECTION_OK) {
-		pg_set_error(db, "connection to PostgreSQL lost", PQerrorMessage(db->conn));
+	pq.PQreset(db->conn);
+	if (pq.PQstatus(db->conn) != CONNECTION_OK) {
+		pg_set_error(db, "connection to PostgreSQL lost", pq.PQerrorMessage(db->conn));
 		return DB_BUSY;
 	}
 	db->generation++;
@@ -143,12 +196,12 @@ static int pg_ensure_connected(struct pg_db *db)
 
 static void pg_stmt_clear(struct pg_stmt *st)
 {
-	PQclear(st->res);
+	pq.PQclear(st->res);
 	st->res = NULL;
 	st->row = -1;
 	st->nrows = 0;
 	for (int i = 0; i < st->nblobs; i++) {
-		PQfreemem(st->blobs[i]);
+		pq.PQfreemem(st->blobs[i]);
 		st->blobs[i] = NULL;
 	}
 }
@@ -180,7 +233,7 @@ static void pg_close(struct db *base)
 		free(st->bloblens);
 		free(st);
 	}
-	PQfinish(db->conn);
+	pq.PQfinish(db->conn);
 	free(db);
 }
 
@@ -195,10 +248,10 @@ static int pg_exec(struct db *base, const char *sql)
 	int rc = pg_ensure_connected(db);
 	if (rc != DB_OK)
 		return rc;
-	PGresult *res = PQexec(db->conn, sql);
-	ExecStatusType s = PQresultStatus(res);
+	PGresult *res = pq.PQexec(db->conn, sql);
+	ExecStatusType s = pq.PQresultStatus(res);
 	rc = (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY) ? DB_OK : pg_result_rc(db, res);
-	PQclear(res);
+	pq.PQclear(res);
 	return rc;
 }
 
@@ -358,29 +411,29 @@ static int pg_run(struct pg_stmt *st)
 	if (rc != DB_OK)
 		return rc;
 	if (st->prepared_gen != db->generation) {
-		PGresult *p = PQprepare(db->conn, st->name, st->sql, st->nparams, st->types);
-		if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+		PGresult *p = pq.PQprepare(db->conn, st->name, st->sql, st->nparams, st->types);
+		if (pq.PQresultStatus(p) != PGRES_COMMAND_OK) {
 			rc = pg_result_rc(db, p);
-			PQclear(p);
+			pq.PQclear(p);
 			return rc;
 		}
-		PQclear(p);
+		pq.PQclear(p);
 		st->prepared_gen = db->generation;
 	}
-	st->res = PQexecPrepared(db->conn, st->name, st->nparams, (const char *const *)st->values, st->lengths,
-	                         st->formats, 0);
-	ExecStatusType s = PQresultStatus(st->res);
+	st->res = pq.PQexecPrepared(db->conn, st->name, st->nparams, (const char *const *)st->values, st->lengths,
+	                            st->formats, 0);
+	ExecStatusType s = pq.PQresultStatus(st->res);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 		rc = pg_result_rc(db, st->res);
-		PQclear(st->res);
+		pq.PQclear(st->res);
 		st->res = NULL;
 		return rc;
 	}
-	const char *tuples = PQcmdTuples(st->res);
+	const char *tuples = pq.PQcmdTuples(st->res);
 	if (tuples && *tuples)
 		db->changes = strtoll(tuples, NULL, 10);
-	st->nrows = s == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
-	int ncols = PQnfields(st->res);
+	st->nrows = s == PGRES_TUPLES_OK ? pq.PQntuples(st->res) : 0;
+	int ncols = pq.PQnfields(st->res);
 	if (ncols > st->nblobs) {
 		st->blobs = xrealloc(st->blobs, (size_t)ncols * sizeof *st->blobs);
 		st->bloblens = xrealloc(st->bloblens, (size_t)ncols * sizeof *st->bloblens);
@@ -401,7 +454,7 @@ static int pg_step(struct db_stmt *base)
 			return rc;
 	}
 	for (int i = 0; i < st->nblobs; i++) {
-		PQfreemem(st->blobs[i]);
+		pq.PQfreemem(st->blobs[i]);
 		st->blobs[i] = NULL;
 	}
 	if (st->row + 1 >= st->nrows) {
@@ -421,13 +474,13 @@ static void pg_reset(struct db_stmt *base)
 
 static bool pg_has_cell(struct pg_stmt *st, int col)
 {
-	return st->res && st->row >= 0 && st->row < st->nrows && col >= 0 && col < PQnfields(st->res);
+	return st->res && st->row >= 0 && st->row < st->nrows && col >= 0 && col < pq.PQnfields(st->res);
 }
 
 static bool pg_column_null(struct db_stmt *base, int col)
 {
 	struct pg_stmt *st = (struct pg_stmt *)base;
-	return !pg_has_cell(st, col) || PQgetisnull(st->res, st->row, col);
+	return !pg_has_cell(st, col) || pq.PQgetisnull(st->res, st->row, col);
 }
 
 static const char *pg_column_text(struct db_stmt *base, int col)
@@ -435,7 +488,7 @@ static const char *pg_column_text(struct db_stmt *base, int col)
 	struct pg_stmt *st = (struct pg_stmt *)base;
 	if (pg_column_null(base, col))
 		return NULL;
-	return PQgetvalue(st->res, st->row, col);
+	return pq.PQgetvalue(st->res, st->row, col);
 }
 
 static int64_t pg_column_int64(struct db_stmt *base, int col)
@@ -456,13 +509,13 @@ static const unsigned char *pg_blob(struct pg_stmt *st, int col, size_t *len)
 	*len = 0;
 	if (pg_column_null(&st->base, col))
 		return NULL;
-	if (PQftype(st->res, col) != PG_BYTEA_OID) {
-		*len = (size_t)PQgetlength(st->res, st->row, col);
-		return (const unsigned char *)PQgetvalue(st->res, st->row, col);
+	if (pq.PQftype(st->res, col) != PG_BYTEA_OID) {
+		*len = (size_t)pq.PQgetlength(st->res, st->row, col);
+		return (const unsigned char *)pq.PQgetvalue(st->res, st->row, col);
 	}
 	if (!st->blobs[col]) {
 		size_t n = 0;
-		st->blobs[col] = PQunescapeBytea((const unsigned char *)PQgetvalue(st->res, st->row, col), &n);
+		st->blobs[col] = pq.PQunescapeBytea((const unsigned char *)pq.PQgetvalue(st->res, st->row, col), &n);
 		st->bloblens[col] = n;
 	}
 	*len = st->bloblens[col];
@@ -493,9 +546,9 @@ static int pg_begin(struct db *base)
 	char sql[96];
 	snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", (long long)PG_WRITE_LOCK);
 	int rc = pg_exec(base, sql);
-	if (rc != DB_OK && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-		PGresult *res = PQexec(db->conn, "ROLLBACK");
-		PQclear(res);
+	if (rc != DB_OK && pq.PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+		PGresult *res = pq.PQexec(db->conn, "ROLLBACK");
+		pq.PQclear(res);
 	}
 	return rc;
 }
@@ -508,10 +561,10 @@ static int pg_commit(struct db *base)
 static void pg_rollback(struct db *base)
 {
 	struct pg_db *db = (struct pg_db *)base;
-	PGTransactionStatusType s = PQtransactionStatus(db->conn);
+	PGTransactionStatusType s = pq.PQtransactionStatus(db->conn);
 	if (s == PQTRANS_INTRANS || s == PQTRANS_INERROR) {
-		PGresult *res = PQexec(db->conn, "ROLLBACK");
-		PQclear(res);
+		PGresult *res = pq.PQexec(db->conn, "ROLLBACK");
+		pq.PQclear(res);
 	}
 }
 
@@ -524,26 +577,26 @@ static int pg_try_lock(struct db *base, int64_t key, bool *got)
 		return rc;
 	char sql[96];
 	snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%lld)", (long long)key);
-	PGresult *res = PQexec(db->conn, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+	PGresult *res = pq.PQexec(db->conn, sql);
+	if (pq.PQresultStatus(res) != PGRES_TUPLES_OK || pq.PQntuples(res) != 1) {
 		rc = pg_result_rc(db, res);
-		PQclear(res);
+		pq.PQclear(res);
 		return rc;
 	}
-	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
+	*got = strcmp(pq.PQgetvalue(res, 0, 0), "t") == 0;
+	pq.PQclear(res);
 	return DB_OK;
 }
 
 static void pg_unlock(struct db *base, int64_t key)
 {
 	struct pg_db *db = (struct pg_db *)base;
-	if (PQstatus(db->conn) != CONNECTION_OK)
+	if (pq.PQstatus(db->conn) != CONNECTION_OK)
 		return; /* the lock went with the connection */
 	char sql[96];
 	snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%lld)", (long long)key);
-	PGresult *res = PQexec(db->conn, sql);
-	PQclear(res);
+	PGresult *res = pq.PQexec(db->conn, sql);
+	pq.PQclear(res);
 }
 
 /* PostgreSQL checks its own pages (and data checksums, if the cluster has them). */
