@@ -733,6 +733,26 @@ void meta_gc_unlock(struct meta *m)
 	db_unlock(m->db, META_GC_LOCK);
 }
 
+/* An upload's lock key: FNV-1a of its id, kept clear of META_GC_LOCK's value. */
+static int64_t meta_upload_key(const char *id)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return (int64_t)(h | 1ULL << 62);
+}
+
+int meta_upload_lock(struct meta *m, const char *id, bool *got, struct berr *err)
+{
+	int rc = db_try_lock(m->db, meta_upload_key(id), got);
+	return rc == DB_OK ? 0 : meta_fail(m, rc, "upload lock", err);
+}
+
+void meta_upload_unlock(struct meta *m, const char *id)
+{
+	db_unlock(m->db, meta_upload_key(id));
+}
+
 int meta_setting_get(struct meta *m, const char *name, char **value, struct berr *err)
 {
 	struct db_stmt *st = meta_bind(m, ST_SETTING_GET, err, "t", name);

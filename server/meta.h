@@ -35,6 +35,10 @@ bool meta_is_shared(struct meta *m);
  * false when another node's collection holds it. Release with meta_gc_unlock. */
 int meta_gc_lock(struct meta *m, bool *got, struct berr *err);
 void meta_gc_unlock(struct meta *m);
+/* The lock a request holds while it writes to upload id, so nodes sharing the database
+ * refuse a second writer as one process does: *got is false when another holds it. */
+int meta_upload_lock(struct meta *m, const char *id, bool *got, struct berr *err);
+void meta_upload_unlock(struct meta *m, const char *id);
 /* A value every node must agree on (shared_settings): 1 and *value (heap, caller frees) if
  * set, 0 if not. */
 int meta_setting_get(struct meta *m, const char *name, char **value, struct berr *err);

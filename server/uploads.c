@@ -40,6 +40,8 @@ struct uploads {
 
 struct upload_chunk {
 	struct registry *reg;
+	struct meta *m; /* holds the upload's lock (meta_upload_lock) until the chunk ends */
+	char id[UPLOAD_ID_LEN + 1];
 	struct upload_state *st;
 	struct blob_writer *w;
 	uint64_t start;
@@ -237,6 +239,25 @@ fail:
 	return -1;
 }
 
+/* Take upload id's lock across the nodes sharing the database (always free on SQLite);
+ * a request writing to it on another node makes this one a RANGE_INVALID, as in-process. */
+static int uploads_lock_shared(struct meta *m, const char *id, struct berr *err)
+{
+	bool got = false;
+	struct berr le = {0};
+	if (meta_upload_lock(m, id, &got, &le) < 0) {
+		if (err)
+			*err = le;
+		return -1;
+	}
+	if (!got)
+		return berr_set(err, BERR_RANGE_INVALID, "another request is writing to upload %s on another node", id);
+	return 0;
+}
+
+static int uploads_finish_locked(struct registry *reg, struct meta *m, struct upload_state *st, const char *id,
+                                 int64_t repo_id, const struct digest *expected, uint64_t *size_out, struct berr *err);
+
 struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start, struct berr *err)
 {
 	uint64_t size;
@@ -258,10 +279,15 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	st->busy = true;
 	pthread_mutex_unlock(&reg->uploads->lock);
 
+	/* Nodes sharing the database: the same, for a chunk being written on another node. */
+	struct meta *m = meta_get(err);
+	bool got = m && uploads_lock_shared(m, id, err) == 0;
 	enum digest_algo algo = st->ctx ? digest_ctx_algo(st->ctx) : DIGEST_SHA256;
 	struct blob_writer *w = NULL;
-	if (uploads_rehash(reg, st, algo, size, err) < 0 ||
+	if (!got || uploads_rehash(reg, st, algo, size, err) < 0 ||
 	    !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err))) {
+		if (got)
+			meta_upload_unlock(m, id);
 		pthread_mutex_lock(&reg->uploads->lock);
 		st->busy = false;
 		pthread_cond_broadcast(&reg->uploads->idle);
@@ -270,6 +296,8 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	}
 	struct upload_chunk *c = xcalloc(1, sizeof *c);
 	c->reg = reg;
+	c->m = m;
+	snprintf(c->id, sizeof c->id, "%s", id);
 	c->st = st;
 	c->w = w;
 	c->start = c->pos = size;
@@ -300,6 +328,7 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 	c->st->busy = false;
 	pthread_cond_broadcast(&c->reg->uploads->idle);
 	pthread_mutex_unlock(&c->reg->uploads->lock);
+	meta_upload_unlock(c->m, c->id);
 	if (size)
 		*size = keep && rc == 0 ? c->pos : c->start;
 	free(c);
@@ -323,7 +352,6 @@ static int uploads_install(void *ctx, struct berr *err)
 int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, const struct digest *expected,
                    uint64_t *size_out, struct berr *err)
 {
-	uint64_t size;
 	pthread_mutex_lock(&reg->uploads->lock);
 	/* A racing PUT waits for the one in progress: afterwards the upload is gone (404) or,
 	 * if that one failed, still there to finish. The state is looked up again after each
@@ -341,6 +369,23 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
 	}
 	st->busy = true;
 	pthread_mutex_unlock(&reg->uploads->lock);
+	if (uploads_lock_shared(m, id, err) < 0) {
+		pthread_mutex_lock(&reg->uploads->lock);
+		st->busy = false;
+		pthread_cond_broadcast(&reg->uploads->idle);
+		pthread_mutex_unlock(&reg->uploads->lock);
+		return -1;
+	}
+	int rc = uploads_finish_locked(reg, m, st, id, repo_id, expected, size_out, err);
+	meta_upload_unlock(m, id);
+	return rc;
+}
+
+/* uploads_finish once the upload is this request's alone (st->busy, meta_upload_lock). */
+static int uploads_finish_locked(struct registry *reg, struct meta *m, struct upload_state *st, const char *id,
+                                 int64_t repo_id, const struct digest *expected, uint64_t *size_out, struct berr *err)
+{
+	uint64_t size;
 	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0) {
 		uploads_forget(reg->uploads, id);
 		return -1;
@@ -413,10 +458,19 @@ int uploads_sweep(struct registry *reg, struct meta *m, size_t *removed, struct 
 	int rc = blobstore_upload_list(reg->blobs, uploads_sweep_one, &sw, err);
 	*removed = 0;
 	for (size_t i = 0; i < sw.n; i++) {
-		if (rc == 0 && blobstore_upload_abort(reg->blobs, sw.orphans[i], err) < 0)
+		/* On a shared bucket a staging object without a session may be a monolithic upload
+		 * another node is receiving right now: it holds the upload's lock, so leave it. */
+		bool got = true;
+		if (rc == 0 && uploads_id_valid(sw.orphans[i]) && meta_upload_lock(m, sw.orphans[i], &got, err) < 0)
 			rc = -1;
-		else if (rc == 0)
-			(*removed)++;
+		if (rc == 0 && got) {
+			if (blobstore_upload_abort(reg->blobs, sw.orphans[i], err) < 0)
+				rc = -1;
+			else
+				(*removed)++;
+		}
+		if (got && uploads_id_valid(sw.orphans[i]))
+			meta_upload_unlock(m, sw.orphans[i]);
 		free(sw.orphans[i]);
 	}
 	free(sw.orphans);
@@ -450,6 +504,17 @@ static bool uploads_busy(struct uploads *u, const char *id)
 	return busy;
 }
 
+/* True unless a request on another node sharing the database writes to upload id now. */
+static bool uploads_lock_free(struct meta *m, const char *id)
+{
+	bool got = false;
+	if (!uploads_id_valid(id) || meta_upload_lock(m, id, &got, NULL) < 0)
+		return !uploads_id_valid(id);
+	if (got)
+		meta_upload_unlock(m, id);
+	return got;
+}
+
 int uploads_expire(struct registry *reg, struct meta *m, int64_t cutoff, bool dry_run, size_t *expired,
                    struct berr *err)
 {
@@ -462,7 +527,8 @@ int uploads_expire(struct registry *reg, struct meta *m, int64_t cutoff, bool dr
 			bool was = false;
 			if (rc == 0 && dry_run) {
 				(*expired)++;
-			} else if (rc == 0 && !uploads_busy(reg->uploads, ex.ids[i])) {
+			} else if (rc == 0 && !uploads_busy(reg->uploads, ex.ids[i]) &&
+			           uploads_lock_free(m, ex.ids[i])) {
 				/* The row goes first, in a statement that re-checks the age: a client
 				 * that just wrote keeps its session, and one that writes after gets 404. */
 				if (meta_upload_expire(m, ex.ids[i], cutoff, &was, err) < 0)
