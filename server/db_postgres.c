@@ -57,6 +57,7 @@ static const struct db_ops pg_ops;
 /* The libpq calls the driver makes, resolved from libpq.so.5 at the first connection. */
 #define PG_FUNCS(X)             \
 	X(PQclear)              \
+	X(PQcmdStatus)          \
 	X(PQcmdTuples)          \
 	X(PQconnectdbParams)    \
 	X(PQerrorMessage)       \
@@ -429,8 +430,9 @@ static int pg_run(struct pg_stmt *st)
 		st->res = NULL;
 		return rc;
 	}
+	/* As sqlite3_changes: rows an INSERT, UPDATE or DELETE touched; a SELECT leaves it. */
 	const char *tuples = pq.PQcmdTuples(st->res);
-	if (tuples && *tuples)
+	if (tuples && *tuples && strncmp(pq.PQcmdStatus(st->res), "SELECT", 6) != 0)
 		db->changes = strtoll(tuples, NULL, 10);
 	st->nrows = s == PGRES_TUPLES_OK ? pq.PQntuples(st->res) : 0;
 	int ncols = pq.PQnfields(st->res);
