@@ -23,12 +23,14 @@ static json_t *api_v1_rule_json(const struct meta_tag_rule *t)
 	return o;
 }
 
+/* meta_tag_rules_list's callback: the rule, if the caller may manage it. */
 static int api_v1_rules_add(void *ctx, const struct meta_tag_rule *t)
 {
 	api_v1_scoped_add(ctx, t->scope_kind, t->scope, api_v1_rule_json(t));
 	return 0;
 }
 
+/* The tag rules of scope_kind scope (NULL: all), for api_v1_scoped_get. */
 static int api_v1_rules_list(struct req *r, const char *scope_kind, const char *scope, struct api_v1_scoped *l)
 {
 	return meta_tag_rules_list(r->meta, NULL, scope_kind, scope, api_v1_rules_add, l, &r->err);

@@ -26,12 +26,14 @@ static json_t *api_v1_webhook_json(const struct meta_webhook *h)
 	                 (json_int_t)h->created_at);
 }
 
+/* meta_webhooks_list's callback: the webhook, if the caller may manage it. */
 static int api_v1_hooks_add(void *ctx, const struct meta_webhook *h)
 {
 	api_v1_scoped_add(ctx, h->scope_kind, h->scope, api_v1_webhook_json(h));
 	return 0;
 }
 
+/* The webhooks of scope_kind scope (NULL: all), for api_v1_scoped_get. */
 static int api_v1_hooks_list(struct req *r, const char *scope_kind, const char *scope, struct api_v1_scoped *l)
 {
 	return meta_webhooks_list(r->meta, scope_kind, scope, api_v1_hooks_add, l, &r->err);
