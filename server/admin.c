@@ -17,6 +17,7 @@
 
 #include "common/reference.h"
 #include "common/xalloc.h"
+#include "server/cli_args.h"
 #include "server/config.h"
 #include "server/meta.h"
 #include "server/secrets.h"
@@ -435,54 +436,27 @@ int admin_main(int argc, char **argv)
 {
 	const char *cmd = argv[1];
 	struct admin_args a = {.npos = 0};
+	const struct cli_opt opts[] = {{"--admin", .flag = &a.admin},  {"--password-stdin", .flag = &a.password_stdin},
+	                               {"--email", .value = &a.email}, {"--owner", .value = &a.owner},
+	                               {"--role", .value = &a.role},   {"--scope", .value = &a.scope},
+	                               {"--name", .value = &a.name},   {NULL}};
 	/* Split our flags and words from the server's (--data, --config...). */
-	char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	int nrest = 0;
-	for (int i = 2; i < argc; i++) {
-		const char *w = argv[i];
-		const char **slot = NULL;
-		if (!strcmp(w, "--help") || !strcmp(w, "-h")) {
-			fputs(admin_usage, stdout);
-			free(rest);
-			return 0;
-		} else if (!strcmp(w, "--admin"))
-			a.admin = true;
-		else if (!strcmp(w, "--password-stdin"))
-			a.password_stdin = true;
-		else if (!strcmp(w, "--email"))
-			slot = &a.email;
-		else if (!strcmp(w, "--owner"))
-			slot = &a.owner;
-		else if (!strcmp(w, "--role"))
-			slot = &a.role;
-		else if (!strcmp(w, "--scope"))
-			slot = &a.scope;
-		else if (!strcmp(w, "--name"))
-			slot = &a.name;
-		else if (!strncmp(w, "--", 2)) {
-			rest[nrest++] = argv[i];
-			if (!strchr(w, '=') && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 &&
-			    strcmp(w, "--read-only") != 0)
-				rest[nrest++] = argv[++i];
-		} else if (a.npos < 4)
-			a.pos[a.npos++] = w;
-		else {
-			free(rest);
-			return admin_fail("unexpected argument '%s'", w);
-		}
-		if (slot) {
-			if (i + 1 >= argc) {
-				free(rest);
-				return admin_fail("%s needs a value", w);
-			}
-			*slot = argv[++i];
-		}
-	}
-	struct config cfg;
+	struct cli_args args = {.pos = a.pos, .maxpos = 4};
 	struct berr err = {0};
+	if (cli_args_parse(argc, argv, 2, opts, &args, &err) < 0) {
+		cli_args_free(&args);
+		return admin_fail("%s", err.message);
+	}
+	if (args.help) {
+		cli_args_free(&args);
+		fputs(admin_usage, stdout);
+		return 0;
+	}
+	a.npos = args.npos;
+	struct config cfg;
 	bool exit_now;
-	int rc = config_load(&cfg, nrest, rest, &exit_now, &err);
-	free(rest);
+	int rc = config_load(&cfg, args.nrest, args.rest, &exit_now, &err);
+	cli_args_free(&args);
 	if (rc < 0) {
 		config_free(&cfg);
 		return admin_fail("%s", err.message);

@@ -78,12 +78,31 @@ void api_v1_retention(struct req *r, struct api_v1 *c);
 void api_v1_webhooks(struct req *r, struct api_v1 *c);
 void api_v1_webhook(struct req *r, struct api_v1 *c);
 void api_v1_webhook_deliveries(struct req *r, struct api_v1 *c);
+/* The scope of tag rules and webhooks, a repository or a namespace (api_v1_scope.c). */
 /* Whether the caller may manage rules or webhooks of a repository or namespace: admins,
  * the namespace's user or organization owners, and for a repository whoever has admin
- * rights on it. With respond, a refusal is answered (401/403). */
+ * rights on it; names of the pull-through cache only admins. With respond, a refusal is
+ * answered (401/403). */
 bool api_v1_may_manage_scope(struct req *r, const char *scope_kind, const char *scope, bool respond);
-/* Read exactly one of the body fields "namespace" and "repository" (400 otherwise). */
+/* Read exactly one of the body fields "namespace" and "repository", a valid name of its kind
+ * (400 otherwise). */
 int api_v1_scope_field(struct req *r, struct api_v1 *c, const char **scope_kind, const char **scope);
+/* A collection of scoped objects being listed for the caller. */
+struct api_v1_scoped {
+	struct req *r;
+	json_t *items;
+};
+/* Lists a collection (meta's list of it, with api_v1_scoped_add for each object) narrowed
+ * to scope_kind scope (both NULL: everything). Returns 0, or -1 with r->err. */
+typedef int (*api_v1_scoped_lister)(struct req *r, const char *scope_kind, const char *scope, struct api_v1_scoped *l);
+/* GET of a collection of scoped objects: a signed-in caller, at most one of ?namespace= and
+ * ?repository= to narrow it; answers {key: [the objects the caller may manage]}. */
+void api_v1_scoped_get(struct req *r, const char *key, api_v1_scoped_lister list);
+/* Add item (JSON, taken) of scope_kind scope to l if the caller may manage it. */
+void api_v1_scoped_add(struct api_v1_scoped *l, const char *scope_kind, const char *scope, json_t *item);
+/* For one object (what id) of scope_kind scope: true if the caller may manage it, else
+ * responds 404 as if there were no such object, so ids tell nothing to others. */
+bool api_v1_scoped_found(struct req *r, const char *scope_kind, const char *scope, const char *what, int64_t id);
 /* A numeric id path parameter p: positive decimal, or responds 404 and returns -1. */
 int api_v1_param_id(struct req *r, const char *p, int64_t *id);
 void api_v1_quotas(struct req *r, struct api_v1 *c);

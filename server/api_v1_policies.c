@@ -5,76 +5,11 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "common/reference.h"
 #include "common/xalloc.h"
 #include "server/api_v1.h"
 #include "server/auth.h"
-#include "server/proxy.h"
 #include "server/registry.h"
 #include "server/retention.h"
-
-bool api_v1_may_manage_scope(struct req *r, const char *scope_kind, const char *scope, bool respond)
-{
-	struct berr err = {0};
-	if (r->auth->is_admin)
-		return true;
-	if (r->auth->authenticated) {
-		char ns[REFERENCE_NAME_MAX + 1];
-		snprintf(ns, sizeof ns, "%s", scope);
-		if (strcmp(scope_kind, "repository") == 0) {
-			unsigned actions = 0;
-			if (auth_repo_actions(r->meta, r->auth, scope, &actions, &err) < 0) {
-				if (respond)
-					req_respond_error(r, &err);
-				return false;
-			}
-			if (actions & ACTION_DELETE)
-				return true;
-			/* The pull-through cache is the administrators' (see auth_repo_actions). */
-			if (proxy_is_mirrored(scope))
-				goto denied;
-			char *slash = strchr(ns, '/');
-			if (!slash)
-				goto denied;
-			*slash = '\0';
-		}
-		char probe[REFERENCE_NAME_MAX + 3];
-		snprintf(probe, sizeof probe, "%s/x", ns);
-		if (strcmp(scope_kind, "namespace") == 0 && proxy_is_mirrored(probe))
-			goto denied;
-		if (strcmp(ns, r->auth->name) == 0)
-			return true;
-		char role[16];
-		if (meta_org_role(r->meta, r->auth->user_id, ns, role, &err) < 0) {
-			if (respond)
-				req_respond_error(r, &err);
-			return false;
-		}
-		if (strcmp(role, "owner") == 0)
-			return true;
-	}
-denied:
-	if (respond)
-		req_fail(r, r->auth->authenticated ? BERR_DENIED : BERR_UNAUTHORIZED,
-		         "managing rules of %s %s needs admin rights on it (its namespace's owner or an administrator)",
-		         scope_kind, scope);
-	return false;
-}
-
-int api_v1_scope_field(struct req *r, struct api_v1 *c, const char **scope_kind, const char **scope)
-{
-	const char *ns = NULL, *repo = NULL;
-	if (api_v1_field_string(r, c, "namespace", REFERENCE_NAME_MAX, false, &ns) < 0 ||
-	    api_v1_field_string(r, c, "repository", REFERENCE_NAME_MAX, false, &repo) < 0)
-		return -1;
-	if (!!ns == !!repo) {
-		req_fail(r, BERR_BAD_REQUEST, "give exactly one of the fields 'namespace' and 'repository'");
-		return -1;
-	}
-	*scope_kind = ns ? "namespace" : "repository";
-	*scope = ns ? ns : repo;
-	return 0;
-}
 
 static json_t *api_v1_rule_json(const struct meta_tag_rule *t)
 {
@@ -88,17 +23,17 @@ static json_t *api_v1_rule_json(const struct meta_tag_rule *t)
 	return o;
 }
 
-struct api_v1_rules_ctx {
-	struct req *r;
-	json_t *list;
-};
-
+/* meta_tag_rules_list's callback: the rule, if the caller may manage it. */
 static int api_v1_rules_add(void *ctx, const struct meta_tag_rule *t)
 {
-	struct api_v1_rules_ctx *c = ctx;
-	if (api_v1_may_manage_scope(c->r, t->scope_kind, t->scope, false))
-		json_array_append_new(c->list, api_v1_rule_json(t));
+	api_v1_scoped_add(ctx, t->scope_kind, t->scope, api_v1_rule_json(t));
 	return 0;
+}
+
+/* The tag rules of scope_kind scope (NULL: all), for api_v1_scoped_get. */
+static int api_v1_rules_list(struct req *r, const char *scope_kind, const char *scope, struct api_v1_scoped *l)
+{
+	return meta_tag_rules_list(r->meta, NULL, scope_kind, scope, api_v1_rules_add, l, &r->err);
 }
 
 /* Integer field key of the body: absent or null leaves *out; otherwise min..max or 400. */
@@ -121,24 +56,7 @@ static int api_v1_field_count(struct req *r, struct api_v1 *c, const char *key, 
 void api_v1_tag_rules(struct req *r, struct api_v1 *c)
 {
 	if (r->method == HTTP_GET) {
-		if (!api_v1_require_user(r))
-			return;
-		const char *ns = req_query(r, "namespace"), *repo = req_query(r, "repository");
-		if (ns && repo) {
-			req_fail(r, BERR_BAD_REQUEST, "give namespace or repository, not both");
-			return;
-		}
-		struct api_v1_rules_ctx ctx = {.r = r, .list = json_array()};
-		if (meta_tag_rules_list(r->meta, NULL,
-		                        ns     ? "namespace"
-		                        : repo ? "repository"
-		                               : NULL,
-		                        ns ? ns : repo, api_v1_rules_add, &ctx, &r->err) < 0) {
-			json_decref(ctx.list);
-			api_v1_fail(r);
-			return;
-		}
-		api_v1_respond(r, 200, json_pack("{s:o}", "rules", ctx.list));
+		api_v1_scoped_get(r, "rules", api_v1_rules_list);
 		return;
 	}
 	if (r->method != HTTP_POST) {
@@ -211,10 +129,8 @@ void api_v1_tag_rule(struct req *r, struct api_v1 *c)
 		api_v1_fail(r);
 		return;
 	}
-	if (!api_v1_may_manage_scope(r, rule.scope_kind, rule.scope, false)) {
-		req_fail(r, BERR_NOT_FOUND, "there is no tag rule %lld", (long long)id);
+	if (!api_v1_scoped_found(r, rule.scope_kind, rule.scope, "tag rule", id))
 		return;
-	}
 	if (r->method == HTTP_GET) {
 		api_v1_respond(r, 200, api_v1_rule_json(&rule));
 		return;

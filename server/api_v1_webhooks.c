@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/reference.h"
 #include "common/xalloc.h"
 #include "server/api_v1.h"
 #include "server/auth.h"
@@ -27,17 +26,17 @@ static json_t *api_v1_webhook_json(const struct meta_webhook *h)
 	                 (json_int_t)h->created_at);
 }
 
-struct api_v1_hooks_ctx {
-	struct req *r;
-	json_t *list;
-};
-
+/* meta_webhooks_list's callback: the webhook, if the caller may manage it. */
 static int api_v1_hooks_add(void *ctx, const struct meta_webhook *h)
 {
-	struct api_v1_hooks_ctx *c = ctx;
-	if (api_v1_may_manage_scope(c->r, h->scope_kind, h->scope, false))
-		json_array_append_new(c->list, api_v1_webhook_json(h));
+	api_v1_scoped_add(ctx, h->scope_kind, h->scope, api_v1_webhook_json(h));
 	return 0;
+}
+
+/* The webhooks of scope_kind scope (NULL: all), for api_v1_scoped_get. */
+static int api_v1_hooks_list(struct req *r, const char *scope_kind, const char *scope, struct api_v1_scoped *l)
+{
+	return meta_webhooks_list(r->meta, scope_kind, scope, api_v1_hooks_add, l, &r->err);
 }
 
 /* The "events" field: an array of "push", "delete", "mirror" (absent: push and delete), as a
@@ -74,24 +73,7 @@ static int api_v1_webhook_events(struct req *r, struct api_v1 *c, char *out, siz
 void api_v1_webhooks(struct req *r, struct api_v1 *c)
 {
 	if (r->method == HTTP_GET) {
-		if (!api_v1_require_user(r))
-			return;
-		const char *ns = req_query(r, "namespace"), *repo = req_query(r, "repository");
-		if (ns && repo) {
-			req_fail(r, BERR_BAD_REQUEST, "give namespace or repository, not both");
-			return;
-		}
-		struct api_v1_hooks_ctx ctx = {.r = r, .list = json_array()};
-		if (meta_webhooks_list(r->meta,
-		                       ns     ? "namespace"
-		                       : repo ? "repository"
-		                              : NULL,
-		                       ns ? ns : repo, api_v1_hooks_add, &ctx, &r->err) < 0) {
-			json_decref(ctx.list);
-			api_v1_fail(r);
-			return;
-		}
-		api_v1_respond(r, 200, json_pack("{s:o}", "webhooks", ctx.list));
+		api_v1_scoped_get(r, "webhooks", api_v1_hooks_list);
 		return;
 	}
 	if (r->method != HTTP_POST) {
@@ -120,13 +102,6 @@ void api_v1_webhooks(struct req *r, struct api_v1 *c)
 	snprintf(h.url, sizeof h.url, "%s", url);
 	snprintf(h.secret, sizeof h.secret, "%s", secret ? secret : generated);
 	snprintf(h.created_by, sizeof h.created_by, "%s", r->auth->name);
-	struct berr e2 = {0};
-	bool scope_ok = strcmp(scope_kind, "namespace") == 0 ? reference_namespace_valid(scope)
-	                                                     : reference_check_name(scope, strlen(scope), &e2) == 0;
-	if (!scope_ok) {
-		req_fail(r, BERR_BAD_REQUEST, "'%s' is not a valid %s name", scope, scope_kind);
-		return;
-	}
 	if (webhooks_check(&h, &r->err) < 0) {
 		api_v1_fail(r);
 		return;
@@ -154,11 +129,7 @@ static int api_v1_webhook_load(struct req *r, struct api_v1 *c, struct meta_webh
 		api_v1_fail(r);
 		return -1;
 	}
-	if (!api_v1_may_manage_scope(r, h->scope_kind, h->scope, false)) {
-		req_fail(r, BERR_NOT_FOUND, "there is no webhook %lld", (long long)id);
-		return -1;
-	}
-	return 0;
+	return api_v1_scoped_found(r, h->scope_kind, h->scope, "webhook", id) ? 0 : -1;
 }
 
 /* GET or DELETE /api/v1/webhooks/{id}. */

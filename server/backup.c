@@ -18,6 +18,7 @@
 
 #include "common/digest.h"
 #include "common/xalloc.h"
+#include "server/cli_args.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/store.h"
@@ -150,27 +151,21 @@ static int backup_small_file(const char *from, const char *to)
 int backup_main(int argc, char **argv)
 {
 	const char *target = NULL;
-	char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	int nrest = 0;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf(
-			    "Usage: berthd backup DIR [--data SRC | --config FILE]\n"
-			    "Copies the data folder (database snapshot, blobs, signing key) to DIR while berthd runs.\n"
-			    "Restore: start berthd with --data DIR (or copy DIR back in place of the data folder).\n");
-			free(rest);
-			return 0;
-		}
-		if (strncmp(argv[i], "--", 2) != 0 && !target)
-			target = argv[i];
-		else
-			rest[nrest++] = argv[i];
-	}
-	struct config cfg;
+	struct cli_args args = {.pos = &target, .maxpos = 1};
 	struct berr err = {0};
+	int rc = cli_args_parse(argc, argv, 2, NULL, &args, &err);
+	if (rc == 0 && args.help) {
+		printf("Usage: berthd backup DIR [--data SRC | --config FILE]\n"
+		       "Copies the data folder (database snapshot, blobs, signing key) to DIR while berthd runs.\n"
+		       "Restore: start berthd with --data DIR (or copy DIR back in place of the data folder).\n");
+		cli_args_free(&args);
+		return 0;
+	}
+	struct config cfg = {0};
 	bool exit_now;
-	int rc = config_load(&cfg, nrest, rest, &exit_now, &err);
-	free(rest);
+	if (rc == 0)
+		rc = config_load(&cfg, args.nrest, args.rest, &exit_now, &err);
+	cli_args_free(&args);
 	if (rc < 0 || !target) {
 		fprintf(stderr, "berthd: %s\n", rc < 0 ? err.message : "usage: berthd backup DIR [--data SRC]");
 		config_free(&cfg);

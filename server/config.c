@@ -153,6 +153,12 @@ static const struct opt *config_find(const char *name)
 	return NULL;
 }
 
+bool config_option_is_switch(const char *name)
+{
+	const struct opt *o = config_find(name);
+	return o && o->kind == OPT_BOOL;
+}
+
 static int config_parse_bool(const char *v, bool *out)
 {
 	if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))

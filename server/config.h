@@ -71,6 +71,9 @@ bool config_database_missing(const char *db);
  * then check that DATA/berth.db exists. On failure prints the reason, frees cfg and returns
  * 2 (the exit status); else 0, with *db the database path (heap, caller frees). */
 int config_load_data(struct config *cfg, int argc, char **argv, char **db);
+/* Whether the command-line option --name (given without its dashes) is a switch, which
+ * takes no separate value (--read-only); false for the others and for unknown names. */
+bool config_option_is_switch(const char *name);
 /* The usage text for --help. */
 void config_usage(FILE *out);
 

@@ -16,6 +16,7 @@
 
 #include "common/digest.h"
 #include "common/xalloc.h"
+#include "server/cli_args.h"
 #include "server/config.h"
 #include "server/store.h"
 #include "server/gc.h"
@@ -216,30 +217,20 @@ static void fsck_repair_dangling(struct fsck *f, struct dangling_list *dl)
 	}
 }
 
+static const char *const fsck_usage =
+    "Usage: berthd fsck [--repair] [--data DIR | --config FILE]\n"
+    "Checks every blob against the metadata; --repair quarantines corrupt blobs and fixes the metadata.\n";
+
 int fsck_main(int argc, char **argv)
 {
 	struct fsck f = {0};
-	char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	int nrest = 0;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--repair"))
-			f.repair = true;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("Usage: berthd fsck [--repair] [--data DIR | --config FILE]\n"
-			       "Checks every blob against the metadata; --repair quarantines corrupt blobs and fixes "
-			       "the metadata.\n");
-			free(rest);
-			return 0;
-		} else
-			rest[nrest++] = argv[i];
-	}
+	const struct cli_opt opts[] = {{"--repair", .flag = &f.repair}, {NULL}};
 	struct config cfg;
-	struct berr err = {0};
 	cleanup_free char *db = NULL;
-	int rc = config_load_data(&cfg, nrest, rest, &db);
-	free(rest);
-	if (rc != 0)
+	int rc;
+	if (!cli_args_load_data(argc, argv, opts, fsck_usage, &cfg, &db, &rc))
 		return rc;
+	struct berr err = {0};
 	if (meta_init(db, &err) < 0 || !(f.m = meta_get(&err)) || !(f.bs = store_open(&cfg, &err))) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();

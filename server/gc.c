@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "server/cli_args.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/registry.h"
@@ -631,34 +632,24 @@ void gc_stop(void)
 	gc_thread_started = false;
 }
 
+static const char *const gc_usage =
+    "Usage: berthd gc [--dry-run] [--gc-grace SECONDS] [--gc-untagged] [--upload-expiry SECONDS]\n"
+    "                 [--data DIR | --config FILE]\n"
+    "Deletes blobs no manifest references and not used within the grace period, blob files\n"
+    "no metadata owns, upload sessions idle for longer than the upload expiry and, with\n"
+    "--gc-untagged, untagged manifests no tag reaches. Safe while berthd serves the same\n"
+    "data folder. --dry-run only counts what would go.\n";
+
 int gc_main(int argc, char **argv)
 {
 	bool dry_run = false;
-	char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	int nrest = 0;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--dry-run"))
-			dry_run = true;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("Usage: berthd gc [--dry-run] [--gc-grace SECONDS] [--gc-untagged] [--upload-expiry "
-			       "SECONDS]\n"
-			       "                 [--data DIR | --config FILE]\n"
-			       "Deletes blobs no manifest references and not used within the grace period, blob files\n"
-			       "no metadata owns, upload sessions idle for longer than the upload expiry and, with\n"
-			       "--gc-untagged, untagged manifests no tag reaches. Safe while berthd serves the same\n"
-			       "data folder. --dry-run only counts what would go.\n");
-			free(rest);
-			return 0;
-		} else
-			rest[nrest++] = argv[i];
-	}
+	const struct cli_opt opts[] = {{"--dry-run", .flag = &dry_run}, {NULL}};
 	struct config cfg;
-	struct berr err = {0};
 	cleanup_free char *db = NULL;
-	int rc = config_load_data(&cfg, nrest, rest, &db);
-	free(rest);
-	if (rc != 0)
+	int rc;
+	if (!cli_args_load_data(argc, argv, opts, gc_usage, &cfg, &db, &rc))
 		return rc;
+	struct berr err = {0};
 	log_set_level((enum log_level)cfg.log_level);
 	struct registry reg = {.cfg = &cfg};
 	struct meta *m = NULL;

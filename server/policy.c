@@ -11,6 +11,7 @@
 
 #include "common/reference.h"
 #include "common/xalloc.h"
+#include "server/cli_args.h"
 #include "server/config.h"
 #include "server/meta.h"
 #include "server/retention.h"
@@ -38,55 +39,25 @@ struct policy_args {
 	int npos;
 	const char *ns, *repo, *pattern, *keep_last, *keep_days, *url, *secret, *events;
 	bool dry_run;
-	char **rest; /* options for config_load */
-	int nrest;
+	struct cli_args args; /* .rest: the options for config_load */
 };
 
-/* Split argv (from index `from`) into our options and the server's. Returns -1 after
- * printing an error. */
-static int policy_parse(int argc, char **argv, int from, struct policy_args *a)
+/* Split argv (from index 2) into our options and the server's. Returns -1 after printing an
+ * error. */
+static int policy_parse(int argc, char **argv, struct policy_args *a)
 {
-	a->rest = xcalloc((size_t)argc + 1, sizeof *a->rest);
-	for (int i = from; i < argc; i++) {
-		const char *w = argv[i];
-		const char **slot = NULL;
-		if (!strcmp(w, "--namespace"))
-			slot = &a->ns;
-		else if (!strcmp(w, "--repository"))
-			slot = &a->repo;
-		else if (!strcmp(w, "--pattern"))
-			slot = &a->pattern;
-		else if (!strcmp(w, "--keep-last"))
-			slot = &a->keep_last;
-		else if (!strcmp(w, "--keep-days"))
-			slot = &a->keep_days;
-		else if (!strcmp(w, "--url"))
-			slot = &a->url;
-		else if (!strcmp(w, "--secret"))
-			slot = &a->secret;
-		else if (!strcmp(w, "--events"))
-			slot = &a->events;
-		else if (!strcmp(w, "--dry-run"))
-			a->dry_run = true;
-		else if (!strncmp(w, "--", 2)) {
-			a->rest[a->nrest++] = argv[i];
-			if (!strchr(w, '=') && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 &&
-			    strcmp(w, "--read-only") != 0)
-				a->rest[a->nrest++] = argv[++i];
-		} else if (a->npos < 2)
-			a->pos[a->npos++] = w;
-		else {
-			fprintf(stderr, "berthd: unexpected argument '%s'\n", w);
-			return -1;
-		}
-		if (slot) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "berthd: %s needs a value\n", w);
-				return -1;
-			}
-			*slot = argv[++i];
-		}
+	const struct cli_opt opts[] = {{"--namespace", .value = &a->ns},        {"--repository", .value = &a->repo},
+	                               {"--pattern", .value = &a->pattern},     {"--keep-last", .value = &a->keep_last},
+	                               {"--keep-days", .value = &a->keep_days}, {"--url", .value = &a->url},
+	                               {"--secret", .value = &a->secret},       {"--events", .value = &a->events},
+	                               {"--dry-run", .flag = &a->dry_run},      {NULL}};
+	a->args = (struct cli_args){.pos = a->pos, .maxpos = 2};
+	struct berr err = {0};
+	if (cli_args_parse(argc, argv, 2, opts, &a->args, &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		return -1;
 	}
+	a->npos = a->args.npos;
 	return 0;
 }
 
@@ -95,7 +66,7 @@ static struct meta *policy_open(struct policy_args *a, struct config *cfg)
 {
 	struct berr err = {0};
 	bool exit_now;
-	if (config_load(cfg, a->nrest, a->rest, &exit_now, &err) < 0) {
+	if (config_load(cfg, a->args.nrest, a->args.rest, &exit_now, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		return NULL;
 	}
@@ -208,7 +179,7 @@ int policy_main(int argc, char **argv)
 	struct policy_args a = {0};
 	struct config cfg = {0};
 	int rc = 1;
-	if (policy_parse(argc, argv, 2, &a) == 0) {
+	if (policy_parse(argc, argv, &a) == 0) {
 		struct meta *m = policy_open(&a, &cfg);
 		if (m) {
 			struct berr err = {0};
@@ -219,7 +190,7 @@ int policy_main(int argc, char **argv)
 		}
 	}
 	config_free(&cfg);
-	free(a.rest);
+	cli_args_free(&a.args);
 	return rc;
 }
 
@@ -243,7 +214,7 @@ int policy_retention_main(int argc, char **argv)
 	struct policy_args a = {0};
 	struct config cfg = {0};
 	int rc = 1;
-	if (policy_parse(argc, argv, 2, &a) == 0) {
+	if (policy_parse(argc, argv, &a) == 0) {
 		if (a.npos > 0 || a.ns || a.repo || a.pattern || a.keep_last || a.keep_days) {
 			fprintf(stderr, "berthd: usage: berthd retention [--dry-run] [--data DIR]\n");
 		} else {
@@ -270,7 +241,7 @@ int policy_retention_main(int argc, char **argv)
 		}
 	}
 	config_free(&cfg);
-	free(a.rest);
+	cli_args_free(&a.args);
 	return rc;
 }
 
@@ -364,7 +335,7 @@ int policy_webhook_main(int argc, char **argv)
 	struct policy_args a = {0};
 	struct config cfg = {0};
 	int rc = 1;
-	if (policy_parse(argc, argv, 2, &a) == 0) {
+	if (policy_parse(argc, argv, &a) == 0) {
 		struct meta *m = policy_open(&a, &cfg);
 		if (m) {
 			struct berr err = {0};
@@ -375,6 +346,6 @@ int policy_webhook_main(int argc, char **argv)
 		}
 	}
 	config_free(&cfg);
-	free(a.rest);
+	cli_args_free(&a.args);
 	return rc;
 }

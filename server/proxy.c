@@ -97,6 +97,8 @@ static int proxy_parse_entry(const char *entry, int default_ttl, struct proxy_up
 	if (eq && (!scheme || eq < scheme)) {
 		*eq = '\0';
 		url = eq + 1;
+		/* One component, so the cache has a namespace to itself: a deeper prefix would share
+		 * its first component with an account's namespace (see proxy_namespace_cached). */
 		if (!*first || reference_check_name(first, strlen(first), NULL) < 0 || strchr(first, '/'))
 			return berr_set(
 			    err, BERR_INTERNAL,
@@ -263,6 +265,17 @@ bool proxy_is_mirrored(const char *name)
 {
 	char urepo[REFERENCE_NAME_MAX + 1];
 	return proxy_nups && proxy_map(name, urepo) != NULL;
+}
+
+bool proxy_namespace_cached(const char *ns)
+{
+	size_t n = strlen(ns);
+	for (size_t i = 0; i < proxy_nups; i++) {
+		const char *p = proxy_ups[i].prefix;
+		if (!*p || (strncmp(p, ns, n) == 0 && (p[n] == '\0' || p[n] == '/')))
+			return true;
+	}
+	return false;
 }
 
 struct registry_client *proxy_client_get(const struct proxy_upstream *up, const char *urepo)

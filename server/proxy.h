@@ -42,6 +42,10 @@ void proxy_stop_after(int seconds);
 void proxy_shutdown(void);
 /* True if repository name is served from an upstream. */
 bool proxy_is_mirrored(const char *name);
+/* True if some repositories of namespace ns (ns/...) are served from an upstream: under a
+ * root mirror, or a prefix that is ns or lies under ns/. Such a namespace is not wholly its
+ * owner's, so only administrators set rules or webhooks on the namespace as a whole. */
+bool proxy_namespace_cached(const char *ns);
 /* True if anonymous callers may pull a mirrored repository not cached yet
  * (--default-visibility public). */
 bool proxy_default_public(void);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
+#include "server/cli_args.h"
 #include "server/config.h"
 #include "server/meta.h"
 #include "server/replication.h"
@@ -170,62 +171,38 @@ static int mirror_run(struct meta *m, const char *name, bool wait, struct berr *
 int replication_cli_main(int argc, char **argv)
 {
 	struct mirror_args a = {0};
-	char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	int nrest = 0;
-	for (int i = 2; i < argc; i++) {
-		const char *w = argv[i];
-		const char **slot = NULL;
-		if (!strcmp(w, "--help") || !strcmp(w, "-h")) {
-			fputs(mirror_usage, stdout);
-			free(rest);
-			return 0;
-		} else if (!strcmp(w, "--source"))
-			slot = &a.source;
-		else if (!strcmp(w, "--repositories"))
-			slot = &a.repositories;
-		else if (!strcmp(w, "--tags"))
-			slot = &a.tags;
-		else if (!strcmp(w, "--destination"))
-			slot = &a.destination;
-		else if (!strcmp(w, "--interval"))
-			slot = &a.interval;
-		else if (!strcmp(w, "--username"))
-			slot = &a.username;
-		else if (!strcmp(w, "--password-stdin"))
-			a.password_stdin = true;
-		else if (!strcmp(w, "--wait"))
-			a.wait = true;
-		else if (!strncmp(w, "--", 2)) {
-			rest[nrest++] = argv[i];
-			if (!strchr(w, '=') && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 &&
-			    strcmp(w, "--read-only") != 0)
-				rest[nrest++] = argv[++i];
-		} else if (a.npos < 2)
-			a.pos[a.npos++] = w;
-		else {
-			free(rest);
-			return mirror_fail("unexpected argument '%s'", w);
-		}
-		if (slot) {
-			if (i + 1 >= argc) {
-				free(rest);
-				return mirror_fail("%s needs a value", w);
-			}
-			*slot = argv[++i];
-		}
+	const struct cli_opt opts[] = {{"--source", .value = &a.source},
+	                               {"--repositories", .value = &a.repositories},
+	                               {"--tags", .value = &a.tags},
+	                               {"--destination", .value = &a.destination},
+	                               {"--interval", .value = &a.interval},
+	                               {"--username", .value = &a.username},
+	                               {"--password-stdin", .flag = &a.password_stdin},
+	                               {"--wait", .flag = &a.wait},
+	                               {NULL}};
+	struct cli_args args = {.pos = a.pos, .maxpos = 2};
+	struct berr err = {0};
+	if (cli_args_parse(argc, argv, 2, opts, &args, &err) < 0) {
+		cli_args_free(&args);
+		return mirror_fail("%s", err.message);
 	}
+	if (args.help) {
+		cli_args_free(&args);
+		fputs(mirror_usage, stdout);
+		return 0;
+	}
+	a.npos = args.npos;
 	const char *verb = a.npos ? a.pos[0] : "";
 	bool named = !strcmp(verb, "add") || !strcmp(verb, "del") || !strcmp(verb, "run");
 	if ((!named && strcmp(verb, "list") != 0) || (named && a.npos != 2) || (!named && a.npos != 1)) {
-		free(rest);
+		cli_args_free(&args);
 		fputs(mirror_usage, stderr);
 		return 2;
 	}
 	struct config cfg;
-	struct berr err = {0};
 	bool exit_now;
-	int rc = config_load(&cfg, nrest, rest, &exit_now, &err);
-	free(rest);
+	int rc = config_load(&cfg, args.nrest, args.rest, &exit_now, &err);
+	cli_args_free(&args);
 	if (rc < 0) {
 		config_free(&cfg);
 		return mirror_fail("%s", err.message);

@@ -18,52 +18,13 @@ os.environ["BERTH_TEST_AUTH"] = "token"
 import berthtest  # noqa: E402
 from berthtest import *  # noqa: E402,F401,F403
 
-# With accounts, GET /v2/ answers 401 to an anonymous caller: that is ready too.
-_orig_wait_ready = Registry.wait_ready
-
-
-def _wait_ready(self, timeout):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError("server exited with status %s" % self.proc.returncode)
-        try:
-            r = _orig_request(self, "GET", "/v2/", timeout=2)
-            if r.status in (200, 401):
-                return
-            last = "GET /v2/ -> %d" % r.status
-        except OSError as e:
-            last = str(e)
-        time.sleep(0.05)
-    raise RuntimeError("GET /v2/ not ready within %ds (%s)" % (timeout, last))
-
-
-# Registry helpers push without credentials; reg.default_auth adds them to /v2/ requests.
-_orig_request = Registry.request
-
-
-def _request(self, method, path, headers=None, body=None, **kw):
-    auth = getattr(self, "default_auth", None)
-    if auth and path.startswith("/v2/"):
-        h = dict(headers.items()) if isinstance(headers, dict) else dict(headers or [])
-        if not any(k.lower() == "authorization" for k in h):
-            h["Authorization"] = auth
-        headers = h
-    return _orig_request(self, method, path, headers, body, **kw)
-
-
-Registry.wait_ready = _wait_ready
-Registry.request = _request
-
 suite = Suite("api_v1")
 S = {}
 PW = {"admin": "admin-password-1", "alice": "alice-password-1", "bob": "bob-password-1",
       "carol": "carol-password-1"}
 
 
-def basic(user, password):
-    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+basic = basic_auth
 
 
 class Client:
@@ -104,12 +65,7 @@ class Client:
         return r
 
 
-def doc(r, status=200):
-    expect_status(r, status)
-    try:
-        return r.json()
-    except ValueError:
-        raise CheckFailed("body is not JSON", r)
+doc = json_doc
 
 
 def as_user(reg, name):
@@ -133,7 +89,7 @@ def push(reg, user, repo, tag="latest", **kw):
 
 
 def v2(reg, method, path, auth=None):
-    return _orig_request(reg, method, path, {"Authorization": auth} if auth else None)
+    return reg.request(method, path, {"Authorization": auth} if auth else None)
 
 
 # ---------------------------------------------------------------------------------------

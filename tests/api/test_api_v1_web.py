@@ -6,7 +6,6 @@ the tag list, the Markdown overview rendered safely (full_description_html), eve
 input and permission check, and the web UI's own files at / (types, ETags, security
 headers, page fallback)."""
 
-import base64
 import json
 import os
 import subprocess
@@ -17,72 +16,33 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 os.environ["BERTH_TEST_AUTH"] = "token"
 from berthtest import *  # noqa: E402,F401,F403
 
-_orig_request = Registry.request
-
-
-def _wait_ready(self, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError("server exited with status %s" % self.proc.returncode)
-        try:
-            if _orig_request(self, "GET", "/v2/", timeout=2).status in (200, 401):
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("GET /v2/ not ready within %ds" % timeout)
-
-
-def _request(self, method, path, headers=None, body=None, **kw):
-    auth = getattr(self, "default_auth", None)
-    if auth and path.startswith("/v2/"):
-        h = dict(headers or {})
-        h.setdefault("Authorization", auth)
-        headers = h
-    return _orig_request(self, method, path, headers, body, **kw)
-
-
-Registry.wait_ready = _wait_ready
-Registry.request = _request
-
 suite = Suite("api_v1_web")
 PW = {"admin": "admin-password-1", "alice": "alice-password-1", "bob": "bob-password-1"}
 S = {}
 
 
-def basic(user, password):
-    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+ACCOUNTS = Accounts(PW)
+doc = json_doc
 
 
 def call(reg, method, path, user=None, body=None):
-    h = {"Authorization": basic(user, PW[user])} if user else {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    return _orig_request(reg, method, "/api/v1" + path, h, data)
-
-
-def doc(r, status=200):
-    expect_status(r, status)
-    return r.json()
+    return ACCOUNTS.api(reg, user, method, path, body)
 
 
 def push_blob_as(reg, user, repo, data):
-    reg.default_auth = basic(user, PW[user])
+    ACCOUNTS.as_user(reg, user)
     try:
         return reg.push_blob(repo, data)
     finally:
-        reg.default_auth = None
+        ACCOUNTS.as_user(reg, None)
 
 
 def put_manifest_as(reg, user, repo, ref, body, mt):
-    reg.default_auth = basic(user, PW[user])
+    ACCOUNTS.as_user(reg, user)
     try:
         return reg.push_manifest(repo, ref, body, mt)
     finally:
-        reg.default_auth = None
+        ACCOUNTS.as_user(reg, None)
 
 
 def push_configured_image(reg, repo, tag, arch="amd64", nlayers=2, annotations=None):
@@ -110,13 +70,7 @@ def push_configured_image(reg, repo, tag, arch="amd64", nlayers=2, annotations=N
 
 @suite.case("set-up: accounts admin, alice, bob; alice pushes an image, an index and a signature")
 def _(reg):
-    for name in ("admin", "alice", "bob"):
-        args = [reg.binary(), "user", "add", name, "--password-stdin", *reg.data_args()]
-        if name == "admin":
-            args.insert(4, "--admin")
-        p = subprocess.run(args, input=(PW[name] + "\n").encode(), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=30)
-        check(p.returncode == 0, "berthd user add %s: %s" % (name, p.stdout.decode()))
+    ACCOUNTS.add(reg)
     S["img"] = push_configured_image(reg, "alice/web", "v1", annotations={"org.example.note": "hi <there>"})
     S["arm"] = push_configured_image(reg, "alice/web", "arm-only", arch="arm64", nlayers=1)
     amd_d, amd_body = S["img"][0], S["img"][1]
@@ -201,10 +155,10 @@ def _(reg):
 
 @suite.case("tag list: last_pulled_at is set by a manifest GET (not HEAD), per manifest, within seconds")
 def _(reg):
-    auth = basic("alice", PW["alice"])
-    expect_status(_orig_request(reg, "HEAD", "/v2/alice/web/manifests/arm-only", {"Authorization": auth}), 200)
+    auth = ACCOUNTS.basic("alice")
+    expect_status(reg.request("HEAD", "/v2/alice/web/manifests/arm-only", {"Authorization": auth}), 200)
     before = int(time.time())
-    expect_status(_orig_request(reg, "GET", "/v2/alice/web/manifests/v1", {"Authorization": auth,
+    expect_status(reg.request("GET", "/v2/alice/web/manifests/v1", {"Authorization": auth,
                                                                          "Accept": MT_OCI_MANIFEST}), 200)
     tags = {}
     for _ in range(40):
@@ -304,7 +258,7 @@ def _(reg):
 
 @suite.case("web UI files: types, ETag and 304, security headers, page fallback, 404 and 405")
 def _(reg):
-    r = _orig_request(reg, "GET", "/")
+    r = reg.request("GET", "/")
     expect_status(r, 200)
     check(r.h("Content-Type") == "text/html; charset=utf-8", "type %r" % r.h("Content-Type"))
     csp = r.h("Content-Security-Policy") or ""
@@ -316,30 +270,30 @@ def _(reg):
     check(r.h("Referrer-Policy") == "same-origin", "Referrer-Policy %r" % r.h("Referrer-Policy"))
     for path, ctype in (("/app.css", "text/css; charset=utf-8"), ("/js/main.js", "text/javascript; charset=utf-8"),
                         ("/favicon.svg", "image/svg+xml")):
-        a = _orig_request(reg, "GET", path)
+        a = reg.request("GET", path)
         expect_status(a, 200)
         check(a.h("Content-Type") == ctype, "%s type %r" % (path, a.h("Content-Type")))
         etag = a.h("ETag")
         check(etag and etag.startswith('"') and a.h("Cache-Control") == "no-cache", "%s caching" % path, a)
-        expect_status(_orig_request(reg, "GET", path, {"If-None-Match": etag}), 304)
-        expect_status(_orig_request(reg, "GET", path, {"If-None-Match": '"other"'}), 200)
+        expect_status(reg.request("GET", path, {"If-None-Match": etag}), 304)
+        expect_status(reg.request("GET", path, {"If-None-Match": '"other"'}), 200)
     for page in ("/r/alice/web", "/r/alice/web/-/tags/v1", "/u/alice", "/account", "/signin?next=/admin",
                  "/r/some.name/with.dots"):
-        p = _orig_request(reg, "GET", page)
+        p = reg.request("GET", page)
         expect_status(p, 200)
         check(p.body == r.body, "%s is not index.html" % page)
-    h = _orig_request(reg, "HEAD", "/js/main.js")
+    h = reg.request("HEAD", "/js/main.js")
     expect_status(h, 200)
     check(h.body == b"", "HEAD has a body")
     for missing in ("/js/nope.js", "/nope.css", "/favicon.ico"):
-        m = _orig_request(reg, "GET", missing)
+        m = reg.request("GET", missing)
         expect_status(m, 404)
         check(m.h("Content-Security-Policy") == csp, "404 lacks the CSP")
     for method in ("POST", "PUT", "DELETE", "PATCH"):
-        x = _orig_request(reg, method, "/", {"Content-Type": "text/plain"}, b"x")
+        x = reg.request(method, "/", {"Content-Type": "text/plain"}, b"x")
         expect_status(x, 405)
         check(x.h("Allow") == "GET, HEAD", "Allow %r" % x.h("Allow"))
-    expect_error(_orig_request(reg, "GET", "/api/nope"), 404, "NOT_FOUND")
+    expect_error(reg.request("GET", "/api/nope"), 404, "NOT_FOUND")
 
 
 @suite.case("under TLS the session cookie is Secure, and the UI is served with its headers")

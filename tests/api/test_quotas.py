@@ -6,76 +6,38 @@ re-tagging what is already counted still works, deletions give the space back, u
 survives a restart; /api/v1/quotas (who may see and set what, every bad input) and the
 `berthd quota` command (sizes, bad input)."""
 
-import base64
-import json
 import os
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 os.environ["BERTH_TEST_AUTH"] = "token"
 from berthtest import *  # noqa: E402,F401,F403
-
-_orig_request = Registry.request
-
-
-def _wait_ready(self, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError("server exited with status %s" % self.proc.returncode)
-        try:
-            if _orig_request(self, "GET", "/v2/", timeout=2).status in (200, 401):
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("GET /v2/ not ready within %ds" % timeout)
-
-
-def _request(self, method, path, headers=None, body=None, **kw):
-    """Every request carries the admin's credentials unless it has its own."""
-    h = dict(headers.items()) if isinstance(headers, dict) else dict(headers or [])
-    if getattr(self, "default_auth", None) and not any(k.lower() == "authorization" for k in h):
-        h["Authorization"] = self.default_auth
-    return _orig_request(self, method, path, h, body, **kw)
-
-
-Registry.wait_ready = _wait_ready
-Registry.request = _request
 
 suite = Suite("quotas", needs_process=True)
 S = {}
 PW = {"admin": "admin-password-1", "qalice": "alice-password-1", "qbob": "bob-password-1"}
 
 
-def basic(user):
-    return "Basic " + base64.b64encode(("%s:%s" % (user, PW[user])).encode()).decode()
+ACCOUNTS = Accounts(PW)
+basic = ACCOUNTS.basic
 
 
 def cli(reg, *args, stdin=None):
-    return subprocess.run([reg.binary()] + list(args) + reg.data_args(), input=stdin,
-                          capture_output=True, text=True, timeout=30)
+    return berthd_cli(reg, *args, stdin=stdin, text=True)
 
 
 def setup(reg):
     if S:
         return
-    for user, admin in (("admin", True), ("qalice", False), ("qbob", False)):
-        p = cli(reg, "user", "add", user, *(["--admin"] if admin else []), "--password-stdin",
-                stdin=PW[user] + "\n")
-        check(p.returncode == 0, "user add %s: %s" % (user, p.stderr))
+    ACCOUNTS.add(reg)
     p = cli(reg, "org", "add", "qacme", "--owner", "qalice")
     check(p.returncode == 0, "org add: %s" % p.stderr)
-    reg.default_auth = basic("admin")
+    ACCOUNTS.as_user(reg, "admin")
     S["ready"] = True
 
 
 def api(reg, method, path, body=None, user="admin"):
-    data = json.dumps(body).encode() if body is not None else None
-    return reg.request(method, "/api/v1" + path,
-                       {"Authorization": basic(user), "Content-Type": "application/json"}, data)
+    return ACCOUNTS.api(reg, user, method, path, body)
 
 
 def usage(reg, ns):

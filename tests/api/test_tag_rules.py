@@ -6,72 +6,19 @@ unchanged), also through a manifest delete; retention by count and by push/pull 
 runs that change nothing (API and `berthd retention --dry-run`), immutable tags kept,
 untagged manifests still there by digest; the metrics counters move."""
 
-import base64
-import json
 import os
-import sqlite3
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 os.environ["BERTH_TEST_AUTH"] = "token"
-import berthtest  # noqa: E402
 from berthtest import *  # noqa: E402,F401,F403
-
-_orig_request = Registry.request
-
-
-def _wait_ready(self, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if _orig_request(self, "GET", "/v2/", timeout=2).status in (200, 401):
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("GET /v2/ not ready within %ds" % timeout)
-
-
-def _request(self, method, path, headers=None, body=None, **kw):
-    auth = getattr(self, "default_auth", None)
-    if auth and (path.startswith("/v2/") or path == "/metrics"):
-        h = dict(headers or {})
-        if not any(k.lower() == "authorization" for k in h):
-            h["Authorization"] = auth
-        headers = h
-    return _orig_request(self, method, path, headers, body, **kw)
-
-
-Registry.wait_ready = _wait_ready
-Registry.request = _request
 
 suite = Suite("tag_rules", needs_process=True)
 PW = {"admin": "admin-password-1", "alice": "alice-password-1", "bob": "bob-password-1"}
+ACCOUNTS = Accounts(PW)
 S = {}
-
-
-def basic(user):
-    return "Basic " + base64.b64encode(("%s:%s" % (user, PW[user])).encode()).decode()
-
-
-def api(reg, user, method, path, body=None):
-    h = {"Authorization": basic(user)} if user else {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    return _orig_request(reg, method, "/api/v1" + path, h, data)
-
-
-def doc(r, status=200):
-    expect_status(r, status)
-    return r.json()
-
-
-def as_user(reg, user):
-    reg.default_auth = basic(user)
+basic, api, as_user, doc, berthd = ACCOUNTS.basic, ACCOUNTS.api, ACCOUNTS.as_user, json_doc, berthd_cli
 
 
 def rules(reg, user="admin"):
@@ -83,11 +30,6 @@ def tags(reg, repo):
     r = reg.get("/v2/%s/tags/list" % repo)
     expect_status(r, 200)
     return sorted(r.json().get("tags") or [])
-
-
-def berthd(reg, *args):
-    return subprocess.run([reg.binary()] + list(args) + reg.data_args(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=60)
 
 
 def backdate(reg, repo, tag, days, pulled_days=None):
@@ -105,13 +47,7 @@ def backdate(reg, repo, tag, days, pulled_days=None):
 
 @suite.case("set-up: admin, alice and bob; alice pushes alice/app:v1")
 def _(reg):
-    for name in ("admin", "alice", "bob"):
-        args = [reg.binary(), "user", "add", name, "--password-stdin", *reg.data_args()]
-        if name == "admin":
-            args.append("--admin")
-        p = subprocess.run(args, input=(PW[name] + "\n").encode(), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=30)
-        check(p.returncode == 0, "user add %s: %s" % (name, p.stdout.decode()))
+    ACCOUNTS.add(reg)
     as_user(reg, "alice")
     S["v1"] = reg.push_image("alice/app", "v1")
     S["other"] = reg.push_image("alice/app", "scratch")

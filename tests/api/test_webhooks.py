@@ -5,58 +5,33 @@ delete deliveries (HMAC-SHA256 checked here), the events filter, retries with ba
 the receiver answers 500, giving up after --webhook-max-attempts, the delivery history,
 and a queue that survives a restart."""
 
-import base64
 import hashlib
 import hmac
 import http.server
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 os.environ["BERTH_TEST_AUTH"] = "token"
-import berthtest  # noqa: E402
 from berthtest import *  # noqa: E402,F401,F403
 
-_orig_request = Registry.request
 _orig_command = Registry._command
-
-
-def _wait_ready(self, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if _orig_request(self, "GET", "/v2/", timeout=2).status in (200, 401):
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("GET /v2/ not ready within %ds" % timeout)
-
-
-def _request(self, method, path, headers=None, body=None, **kw):
-    auth = getattr(self, "default_auth", None)
-    if auth and (path.startswith("/v2/") or path == "/metrics"):
-        h = dict(headers or {})
-        h.setdefault("Authorization", auth)
-        headers = h
-    return _orig_request(self, method, path, headers, body, **kw)
 
 
 def _command(self, port, read_only):
     return _orig_command(self, port, read_only) + ["--webhook-retry-base", "1", "--webhook-max-attempts", "4"]
 
 
-Registry.wait_ready = _wait_ready
-Registry.request = _request
 Registry._command = _command
 
 suite = Suite("webhooks", needs_process=True)
 PW = {"admin": "admin-password-1", "alice": "alice-password-1", "bob": "bob-password-1"}
+ACCOUNTS = Accounts(PW)
+api, as_user, doc = ACCOUNTS.api, ACCOUNTS.as_user, json_doc
 SECRET = "s3cret-for-the-tests-0123456789"
 S = {}
 
@@ -112,24 +87,6 @@ class Receiver:
         self.srv.server_close()
 
 
-def basic(user):
-    return "Basic " + base64.b64encode(("%s:%s" % (user, PW[user])).encode()).decode()
-
-
-def api(reg, user, method, path, body=None):
-    h = {"Authorization": basic(user)} if user else {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    return _orig_request(reg, method, "/api/v1" + path, h, data)
-
-
-def doc(r, status=200):
-    expect_status(r, status)
-    return r.json()
-
-
 def hooks(reg, user="admin"):
     return doc(api(reg, user, "GET", "/webhooks"))["webhooks"]
 
@@ -160,13 +117,7 @@ def signed(headers, body, secret=SECRET):
 
 @suite.case("set-up: admin, alice and bob; a receiver on 127.0.0.1")
 def _(reg):
-    for name in ("admin", "alice", "bob"):
-        args = [reg.binary(), "user", "add", name, "--password-stdin", *reg.data_args()]
-        if name == "admin":
-            args.append("--admin")
-        p = subprocess.run(args, input=(PW[name] + "\n").encode(), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=30)
-        check(p.returncode == 0, "user add %s: %s" % (name, p.stdout.decode()))
+    ACCOUNTS.add(reg)
     S["rx"] = Receiver()
 
 
@@ -228,7 +179,7 @@ def _(reg):
 @suite.case("a push is delivered signed, with repository, tag, digest, pusher and time")
 def _(reg):
     rx = S["rx"]
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     img = reg.push_image("alice/app", "v1")
     S["img"] = img
     (h, body), = rx.wait("/ns", 1)
@@ -249,7 +200,7 @@ def _(reg):
 @suite.case("a tag delete is delivered; a push-only webhook gets pushes and no deletes")
 def _(reg):
     rx = S["rx"]
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     img = reg.push_image("alice/gen", "t1")
     (h, body), = rx.wait("/gen", 1)
     check(signed(h, body, S["gen"]["secret"]), "generated secret signature")
@@ -270,7 +221,7 @@ def _(reg):
     rx = S["rx"]
     rx.fail["/flaky"] = 2
     hid = add_hook(reg, "alice", repository="alice/flaky", url=rx.url("/flaky"), secret=SECRET)["id"]
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     reg.push_image("alice/flaky", "v1")
     d = wait_delivery(reg, hid, lambda d: d["state"] == "delivered")
     posts = rx.posts("/flaky")
@@ -285,7 +236,7 @@ def _(reg):
     rx = S["rx"]
     rx.fail["/down"] = -1
     hid = add_hook(reg, "alice", repository="alice/down", url=rx.url("/down"), secret=SECRET)["id"]
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     t0 = time.time()
     reg.push_image("alice/down", "v1")
     pend = wait_delivery(reg, hid, lambda d: d["attempts"] >= 1)
@@ -305,7 +256,7 @@ def _(reg):
     s.close()  # nothing listens there now: connection refused
     hid = add_hook(reg, "alice", repository="alice/later", url="http://127.0.0.1:%d/later" % port,
                    secret=SECRET)["id"]
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     reg.push_image("alice/later", "v1")
     d = wait_delivery(reg, hid, lambda d: d["attempts"] >= 1)
     check(d["state"] == "pending" and d["last_status"] is None and d["last_error"], "refused %r" % d)
@@ -325,14 +276,13 @@ def _(reg):
     rx = S["rx"]
 
     def cli(*args):
-        return subprocess.run([reg.binary(), "webhook"] + list(args) + reg.data_args(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=60)
+        return berthd_cli(reg, "webhook", *args)
 
     p = cli("add", "--repository", "alice/cli", "--url", rx.url("/cli"), "--secret", SECRET, "--events", "push")
     check(p.returncode == 0 and p.stdout.startswith(b"added webhook "), "add: %r %r" % (p.stdout, p.stderr))
     hid = int(p.stdout.split()[2])
     check(("%d repository alice/cli push %s" % (hid, rx.url("/cli"))).encode() in cli("list").stdout, "list")
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     reg.push_image("alice/cli", "v1")
     (h, b), = rx.wait("/cli", 1)
     check(signed(h, b), "CLI webhook signature")
@@ -355,7 +305,7 @@ def _(reg):
 @suite.case("a tag untagged by retention sends a delete event with pusher \"retention\"")
 def _(reg):
     rx = S["rx"]
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     reg.push_image("alice/ret", "r1")
     reg.push_image("alice/ret", "r2")
     doc(api(reg, "alice", "POST", "/tag-rules", {"kind": "retention", "repository": "alice/ret", "pattern": "r*",
@@ -377,7 +327,7 @@ def _(reg):
 @suite.case("DELETE /api/v1/repositories/{name} sends a delete event for each of its tags")
 def _(reg):
     rx = S["rx"]
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     imgs = {t: reg.push_image("alice/gone", t) for t in ("g1", "g2")}
     expect_status(api(reg, "alice", "DELETE", "/repositories/alice/gone"), 204)
     deadline, dels = time.time() + 15, []
@@ -395,11 +345,11 @@ def _(reg):
     n = len(rx.posts("/ns"))
     expect_status(api(reg, "alice", "DELETE", "/webhooks/%d" % S["ns"]), 204)
     expect_error(api(reg, "alice", "DELETE", "/webhooks/%d" % S["ns"]), 404, "NOT_FOUND")
-    reg.default_auth = basic("alice")
+    as_user(reg, "alice")
     reg.push_image("alice/app", "v2")
     time.sleep(1.5)
     check(len(rx.posts("/ns")) == n, "a deleted webhook still gets events")
-    reg.default_auth = basic("admin")
+    as_user(reg, "admin")
     r = reg.get("/metrics")
     expect_status(r, 200)
     vals = {l.split()[0]: float(l.split()[1]) for l in r.body.decode().splitlines() if l and l[0] != "#"}

@@ -201,5 +201,31 @@ check "the interrupted blob is unknown (404), not partial (got $code)" test "$co
 kill -TERM $pid
 wait $pid
 
+# The subcommands share one argument parser (server/cli_args.c): their own options as
+# "--opt VALUE" or "--opt=VALUE", the server's (--data...) passed on, a server switch
+# (--read-only, --gc-untagged) taking no word after it, and the same errors everywhere.
+sub=$tmp/sub
+printf 'pw-0123456789\n' | "$BERTHD" user add carol --password-stdin --email=carol@example.org --data="$sub" >/dev/null 2>&1
+email=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT email FROM accounts WHERE name = ?", ("carol",)).fetchone()[0])' "$sub/berth.db" 2>&1)
+check "user add takes --email=VALUE and --data=DIR (email: $email)" test "$email" = carol@example.org
+bad "a subcommand option without its value" "--email needs a value" user add dave --data "$sub" --email
+bad "a subcommand switch given a value" "--password-stdin takes no value" user add dave --password-stdin=yes --data "$sub"
+bad "one word too many for user" "unexpected argument 'd'" user add a b c d --data "$sub"
+bad "one word too many for mirror" "unexpected argument 'c'" mirror del a c --data "$sub"
+bad "one word too many for policy" "unexpected argument 'c'" policy del 1 c --data "$sub"
+bad "one word too many for gc" "unexpected argument 'now'" gc now --data "$sub"
+bad "a word after a server switch is a word" "unexpected argument 'now'" gc --gc-untagged now --data "$sub"
+bad "fsck takes no word" "unexpected argument 'x'" fsck x --data "$sub"
+bad "an unknown server option in a subcommand" "unknown option --bogus" webhook list --bogus 1 --data "$sub"
+bad "backup takes one folder" "unexpected argument 'two'" backup "$tmp/b1" two --data "$sub"
+out=$("$BERTHD" policy immutable --namespace=carol --pattern='v*' --data "$sub" 2>&1)
+check "policy takes --namespace=NS --pattern=GLOB" grep -q "immutable namespace carol v\*" <<<"$out"
+out=$("$BERTHD" gc --data "$sub" --gc-untagged --dry-run 2>&1)
+check "gc: --dry-run after a server switch" grep -q "would delete" <<<"$out"
+"$BERTHD" backup --data "$sub" "$tmp/b2" >/dev/null 2>&1
+check "backup: the folder may follow --data SRC" test -f "$tmp/b2/berth.db"
+out=$("$BERTHD" mirror --help --bogus 2>&1)
+check "mirror --help before anything else" grep -q "berthd mirror add" <<<"$out"
+
 echo "1..$n"
 [ $fails -eq 0 ]

@@ -113,6 +113,10 @@ bad_config() {
 	grep -q "two upstreams" <<<"$out" || { echo "$out"; return 1; }
 	out=$("$BERTHD" --data "$TEST_DIR/never" --mirror "Bad/x=http://a" 2>&1) && return 1
 	grep -q "prefix" <<<"$out" || { echo "$out"; return 1; }
+	# A prefix of several segments would share its first one with an account's namespace,
+	# which the cache's owners (the admins) and that account would then both manage.
+	out=$("$BERTHD" --data "$TEST_DIR/never" --mirror "a/b=http://a" 2>&1) && return 1
+	grep -q "the prefix 'a/b' must be one lowercase path component" <<<"$out" || { echo "$out"; return 1; }
 	out=$("$BERTHD" --data "$TEST_DIR/never" --mirror "http://a colour=red" 2>&1) && return 1
 	grep -q "unknown setting" <<<"$out" || { echo "$out"; return 1; }
 	out=$("$BERTHD" --data "$TEST_DIR/never" --mirror "http://a username=u" 2>&1) && return 1
@@ -377,7 +381,8 @@ cache_admin_only() {
 	berthd_stop
 	BERTH_TEST_AUTH=token berthd_start "$data" --mirror "up=http://$DIST" --default-visibility public || return 1
 	printf 'admin-password-1\n' | "$BERTHD" user add admin --admin --password-stdin --data "$data" >/dev/null &&
-		printf 'up-password-1\n' | "$BERTHD" user add up --password-stdin --data "$data" >/dev/null || return 1
+		printf 'up-password-1\n' | "$BERTHD" user add up --password-stdin --data "$data" >/dev/null &&
+		printf 'ann-password-1\n' | "$BERTHD" user add ann --password-stdin --data "$data" >/dev/null || return 1
 	expect_ref_digest "docker://$BERTHD_ADDR/up/tools/app:v1" "$APP" || return 1
 	expect_eq "admin deletes a cached tag" "$(api_v1_cache admin:admin-password-1 DELETE /repositories/up/tools/app/tags/v1)" 403 &&
 		expect_eq "code" "$(jq -r '.errors[0].code' "$OUT/api.json")" DENIED &&
@@ -395,6 +400,17 @@ cache_admin_only() {
 			'{"kind":"immutable","repository":"up/tools/app","pattern":"*"}')" 403 &&
 		expect_eq "up adds a webhook on its namespace" "$(api_v1_cache up:up-password-1 POST /webhooks \
 			'{"namespace":"up","url":"http://127.0.0.1:9/x","secret":"0123456789abcdef0123"}')" 403 &&
+		expect_eq "code" "$(jq -r '.errors[0].code' "$OUT/api.json")" DENIED &&
+		expect_eq "up adds a webhook on the cached repository" "$(api_v1_cache up:up-password-1 POST /webhooks \
+			'{"repository":"up/tools/app","url":"http://127.0.0.1:9/x","secret":"0123456789abcdef0123"}')" 403 &&
+		expect_eq "admin adds a tag rule on the cached namespace" "$(api_v1_cache admin:admin-password-1 POST \
+			/tag-rules '{"kind":"immutable","namespace":"up","pattern":"release-*"}')" 201 &&
+		expect_eq "up lists the rules it may manage" "$(api_v1_cache up:up-password-1 GET /tag-rules)" 200 &&
+		expect_eq "up's rules (not the admin's)" "$(jq -c .rules "$OUT/api.json")" '[]' &&
+		expect_eq "ann, outside the cache, adds a tag rule on her namespace" "$(api_v1_cache ann:ann-password-1 POST \
+			/tag-rules '{"kind":"immutable","namespace":"ann","pattern":"*"}')" 201 &&
+		expect_eq "ann adds a webhook on her repository" "$(api_v1_cache ann:ann-password-1 POST /webhooks \
+			'{"repository":"ann/x","url":"http://127.0.0.1:9/x","secret":"0123456789abcdef0123"}')" 201 &&
 		expect_eq "admin changes the visibility" \
 			"$(api_v1_cache admin:admin-password-1 PATCH /repositories/up/tools/app '{"visibility":"public"}')" 200 &&
 		expect_eq "admin drops the cached repository" "$(api_v1_cache admin:admin-password-1 DELETE /repositories/up/tools/app)" 204 &&

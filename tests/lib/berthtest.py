@@ -19,6 +19,7 @@ Environment:
                      PostgreSQL metadata instead of SQLite
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -666,8 +667,17 @@ class Registry:
     def connect(self, timeout=None):
         return Conn(self.host, self.port, timeout or DEFAULT_TIMEOUT)
 
+    # Credentials ("Basic ..." or "Bearer ...") that request() sends with every /v2/ and
+    # /metrics request having no Authorization of its own: against berthd --auth token, the
+    # push helpers and state snapshots then act as this caller (see as_user).
+    default_auth = None
+
     def request(self, method, path, headers=None, body=None, chunked=False, auto_length=True,
                 sink=None, timeout=None):
+        if self.default_auth and (path.startswith("/v2/") or path == "/metrics"):
+            h = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+            if not any(k.lower() == "authorization" for k, _ in h):
+                headers = h + [("Authorization", self.default_auth)]
         with self.connect(timeout or DEFAULT_TIMEOUT) as c:
             return c.request(method, path, headers, body, chunked, auto_length, sink)
 
@@ -906,6 +916,72 @@ class Registry:
         diffs = diff_snapshots(before, after)
         if diffs:
             raise CheckFailed("stored state changed after a rejected request", extra=diffs)
+
+
+# ---------------------------------------------------------------------------------------
+# Accounts: suites that run berthd with --auth token (BERTH_TEST_AUTH=token before the
+# Registry is made) create their users with `berthd user add` and call /api/v1 as them.
+
+
+def basic_auth(user, password):
+    """The Authorization value of HTTP Basic credentials."""
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def berthd_cli(reg, *args, stdin=None, text=False):
+    """Run `berthd ARGS...` on reg's data (folder and database). Returns the
+    subprocess.CompletedProcess with stdout and stderr (bytes, or str with text)."""
+    if stdin is not None and not text and isinstance(stdin, str):
+        stdin = stdin.encode()
+    return subprocess.run([reg.binary()] + list(args) + reg.data_args(), input=stdin, capture_output=True,
+                          text=text, timeout=60)
+
+
+class Accounts:
+    """A suite's accounts, {name: password}; those named in admins are administrators.
+
+        ACCOUNTS = Accounts({"admin": "admin-password-1", "alice": "alice-password-1"})
+        ACCOUNTS.add(reg)                          # berthd user add, in a set-up case
+        ACCOUNTS.as_user(reg, "alice")             # /v2/ requests (pushes) as alice
+        ACCOUNTS.api(reg, "alice", "GET", "/user") # /api/v1 as alice (None: anonymous)
+    """
+
+    def __init__(self, passwords, admins=("admin",)):
+        self.passwords = dict(passwords)
+        self.admins = tuple(admins)
+
+    def add(self, reg):
+        """Create every account with `berthd user add` on reg's data."""
+        for name, password in self.passwords.items():
+            admin = ["--admin"] if name in self.admins else []
+            p = berthd_cli(reg, "user", "add", name, "--password-stdin", *admin, stdin=password + "\n")
+            check(p.returncode == 0, "berthd user add %s: %s" % (name, (p.stdout + p.stderr).decode()))
+
+    def basic(self, user):
+        """The Basic Authorization value of user."""
+        return basic_auth(user, self.passwords[user])
+
+    def as_user(self, reg, user):
+        """Make reg's /v2/ and /metrics requests carry user's credentials (None: none)."""
+        reg.default_auth = self.basic(user) if user else None
+
+    def api(self, reg, user, method, path, body=None):
+        """METHOD /api/v1 + path as user (None: anonymous), body sent as JSON unless None."""
+        h = {"Authorization": self.basic(user)} if user else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        return reg.request(method, "/api/v1" + path, h, data)
+
+
+def json_doc(resp, status=200):
+    """resp's JSON body, after checking its status."""
+    expect_status(resp, status)
+    try:
+        return resp.json()
+    except ValueError:
+        raise CheckFailed("body is not JSON", resp)
 
 
 def diff_snapshots(a, b):
