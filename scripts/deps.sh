@@ -11,6 +11,8 @@ build_pkgs=(build-essential autoconf automake libtool pkg-config
 test_pkgs=(python3 curl jq openssl skopeo podman runc docker-registry busybox-static
 	uidmap iptables sqlite3 apache2-utils python3-prometheus-client systemd man-db
 	chromium ceph-mon ceph-osd radosgw clang libclang-rt-dev valgrind)
+# The scale-out tests (tests/scaleout): a throwaway PostgreSQL, haproxy in front of the nodes.
+test_pkgs+=(postgresql-15 haproxy)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
