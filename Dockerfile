@@ -9,8 +9,9 @@
 FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential autoconf automake libtool pkg-config \
-        libmicrohttpd-dev libsqlite3-dev libssl-dev libjansson-dev libargon2-dev \
-        libcurl4-openssl-dev libarchive-dev \
+        libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libpq-dev libssl-dev libjansson-dev \
+        libargon2-dev libcurl4-openssl-dev libarchive-dev libcmark-gfm-dev \
+        libcmark-gfm-extensions-dev libseccomp-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -21,7 +22,8 @@ RUN autoreconf -fi \
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libsqlite3-0 libssl3 libjansson4 libargon2-1 libcurl4 ca-certificates \
+        libmicrohttpd12 libgnutls30 libsqlite3-0 libpq5 libssl3 libjansson4 libargon2-1 libcurl4 \
+        libcmark-gfm0.29.0.gfm.6 libcmark-gfm-extensions0.29.0.gfm.6 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 999 berth \
     && useradd --system --uid 999 --gid berth --home-dir /var/lib/berth --shell /usr/sbin/nologin berth \

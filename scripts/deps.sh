@@ -6,13 +6,14 @@
 set -euo pipefail
 
 build_pkgs=(build-essential autoconf automake libtool pkg-config
-	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libssl-dev libjansson-dev libargon2-dev libcurl4-openssl-dev
+	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libpq-dev libssl-dev libjansson-dev libargon2-dev libcurl4-openssl-dev
 	libarchive-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libseccomp-dev)
 test_pkgs=(python3 curl jq openssl skopeo podman runc docker-registry busybox-static
-	uidmap iptables sqlite3 apache2-utils python3-prometheus-client systemd man-db
-	chromium ceph-mon ceph-osd radosgw clang libclang-rt-dev valgrind)
-# The scale-out tests (tests/scaleout): a throwaway PostgreSQL, haproxy in front of the nodes.
-test_pkgs+=(postgresql-15 haproxy)
+	uidmap iptables sqlite3 apache2-utils python3-prometheus-client python3-psycopg2 systemd man-db
+	chromium ceph-mon ceph-osd radosgw clang libclang-rt-dev valgrind
+	postgresql-15 postgresql-client-15)
+# The scale-out cluster tests (tests/scaleout/cluster.sh): haproxy in front of the nodes.
+test_pkgs+=(haproxy)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

@@ -488,8 +488,8 @@ int admin_main(int argc, char **argv)
 		return admin_fail("%s", err.message);
 	}
 	mkdir(cfg.data_dir, 0750);
-	cleanup_free char *db = xasprintf("%s/berth.db", cfg.data_dir);
-	if (access(db, F_OK) != 0 && strcmp(cmd, "user") != 0) {
+	cleanup_free char *db = config_database(&cfg);
+	if (config_database_missing(db) && strcmp(cmd, "user") != 0) {
 		fprintf(stderr, "berthd: no database at %s (start berthd once, or create a user first)\n", db);
 		config_free(&cfg);
 		return 1;

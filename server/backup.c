@@ -19,6 +19,7 @@
 #include "common/digest.h"
 #include "common/xalloc.h"
 #include "server/config.h"
+#include "server/db.h"
 #include "server/store.h"
 #include "server/gc.h"
 #include "server/meta.h"
@@ -175,8 +176,14 @@ int backup_main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	cleanup_free char *db = xasprintf("%s/berth.db", cfg.data_dir);
+	cleanup_free char *db = config_database(&cfg);
 	struct stat st;
+	if (db_is_postgres(db)) {
+		fprintf(stderr, "berthd: backup copies a SQLite data folder; the metadata is in PostgreSQL: back it up "
+		                "with pg_dump and the blobs with the object store's tools (docs/scale-out.md)\n");
+		config_free(&cfg);
+		return 2;
+	}
 	if (access(db, F_OK) != 0) {
 		fprintf(stderr, "berthd: no database at %s\n", db);
 		config_free(&cfg);

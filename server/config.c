@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "server/db.h"
 
 enum opt_kind { OPT_STRING, OPT_BOOL, OPT_INT, OPT_COUNT, OPT_LOGLEVEL, OPT_LIST };
 
@@ -43,6 +44,10 @@ static void config_list_clear(struct config *cfg)
 static const struct opt config_opts[] = {
     {"listen", "BERTH_LISTEN", OPT_STRING, OFF(listen), "address and port to serve on", "ADDR:PORT"},
     {"data", "BERTH_DATA", OPT_STRING, OFF(data_dir), "data folder (SQLite database and blobs)", "DIR"},
+    {"database", "BERTH_DATABASE", OPT_STRING, OFF(database),
+     "metadata database: a SQLite file (default DATA/berth.db) or postgres://USER@HOST:PORT/DB for several nodes "
+     "sharing one database (see docs/scale-out.md)",
+     "URL"},
     {"auth", "BERTH_AUTH", OPT_STRING, OFF(auth),
      "token (accounts and Docker token auth; the default) or none (an open registry)", "MODE"},
     {"service", "BERTH_SERVICE", OPT_STRING, OFF(service), "token service name (default berth)", "NAME"},
@@ -479,6 +484,7 @@ void config_free(struct config *cfg)
 	free(cfg->listen);
 	free(cfg->listen_host);
 	free(cfg->data_dir);
+	free(cfg->database);
 	free(cfg->auth);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
@@ -499,6 +505,18 @@ void config_free(struct config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 }
 
+char *config_database(const struct config *cfg)
+{
+	if (cfg->database && *cfg->database)
+		return xstrdup(cfg->database);
+	return xasprintf("%s/berth.db", cfg->data_dir);
+}
+
+bool config_database_missing(const char *db)
+{
+	return !db_is_postgres(db) && access(db, F_OK) != 0;
+}
+
 int config_load_data(struct config *cfg, int argc, char **argv, char **db)
 {
 	struct berr err = {0};
@@ -509,8 +527,8 @@ int config_load_data(struct config *cfg, int argc, char **argv, char **db)
 		config_free(cfg);
 		return 2;
 	}
-	*db = xasprintf("%s/berth.db", cfg->data_dir);
-	if (access(*db, F_OK) != 0) {
+	*db = config_database(cfg);
+	if (config_database_missing(*db)) {
 		fprintf(stderr, "berthd: no database at %s\n", *db);
 		free(*db);
 		*db = NULL;

@@ -13,6 +13,7 @@ struct config {
 	char *listen_host; /* parsed address ("0.0.0.0", "::1") */
 	int listen_port;
 	char *data_dir;
+	char *database; /* NULL: DATA/berth.db; or a SQLite path, or a postgres:// URL */
 	char *auth; /* "none" */
 	char *tls_cert;
 	char *tls_key;
@@ -62,6 +63,10 @@ struct config {
  * Sets *exit_now for --help/--version (already printed). */
 int config_load(struct config *cfg, int argc, char **argv, bool *exit_now, struct berr *err);
 void config_free(struct config *cfg);
+/* The metadata database berthd uses: --database, else DATA/berth.db (heap, caller frees). */
+char *config_database(const struct config *cfg);
+/* Whether db (from config_database) is a SQLite file that does not exist yet. */
+bool config_database_missing(const char *db);
 /* For the commands that work on an existing data folder (fsck, gc): config_load from argv,
  * then check that DATA/berth.db exists. On failure prints the reason, frees cfg and returns
  * 2 (the exit status); else 0, with *db the database path (heap, caller frees). */

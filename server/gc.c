@@ -475,6 +475,20 @@ int gc_run(struct registry *reg, struct meta *m, const struct gc_options *opt, s
 	gc_current.phase = "trash";
 	gc_current.run = *run;
 	pthread_mutex_unlock(&gc_lock);
+	/* Nodes sharing one database collect one at a time. */
+	bool got = false;
+	struct berr le = {0};
+	if (meta_gc_lock(m, &got, &le) < 0 || !got) {
+		if (le.code != BERR_NONE && err)
+			*err = le;
+		else
+			berr_set(err, BERR_CONFLICT, "a garbage collection is running on another node");
+		pthread_mutex_lock(&gc_lock);
+		gc_current.running = false;
+		gc_current.phase = NULL;
+		pthread_mutex_unlock(&gc_lock);
+		return -1;
+	}
 
 	log_info("gc: %s run started (%s; grace %llds, untagged manifests %s, upload expiry %llds)", run->trigger,
 	         opt->dry_run ? "dry run" : "deleting", (long long)opt->grace, opt->untagged ? "deleted" : "kept",
@@ -503,6 +517,7 @@ int gc_run(struct registry *reg, struct meta *m, const struct gc_options *opt, s
 		metrics_count(METRICS_GC_RUNS, 1);
 		metrics_count(METRICS_GC_BLOBS_DELETED, (uint64_t)run->blobs_deleted);
 	}
+	meta_gc_unlock(m);
 	struct berr e3;
 	if (meta_gc_run_record(m, run, &e3) < 0)
 		log_warn("gc: could not record the run: %s", e3.message);

@@ -95,14 +95,17 @@ static int berthd_serve(struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct registry reg = {.cfg = cfg};
-	cleanup_free char *dbpath = xasprintf("%s/berth.db", cfg->data_dir);
+	cleanup_free char *dbpath = config_database(cfg);
 	reg.blobs = store_open(cfg, &err);
 	if (!reg.blobs || meta_init(dbpath, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		blobstore_close(reg.blobs);
 		return 1;
 	}
-	if (strcmp(cfg->auth, "token") == 0 && token_keys_init(cfg->data_dir, &err) < 0) {
+	struct meta *m0 = strcmp(cfg->auth, "token") == 0 ? meta_get(&err) : NULL;
+	if (strcmp(cfg->auth, "token") == 0 &&
+	    (!m0 ||
+	     (meta_is_shared(m0) ? token_keys_init_shared(m0, &err) : token_keys_init(cfg->data_dir, &err)) < 0)) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
 		blobstore_close(reg.blobs);

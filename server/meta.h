@@ -28,6 +28,18 @@ void meta_shutdown(void);
 struct meta *meta_get(struct berr *err);
 /* Schema version the database is at. */
 int meta_schema_version(struct meta *m);
+/* Whether several berthd nodes may share this database (PostgreSQL), so what a node would
+ * keep for itself (the token signing key) must live in the database instead. */
+bool meta_is_shared(struct meta *m);
+/* The lock one garbage collection holds across every node sharing the database: *got is
+ * false when another node's collection holds it. Release with meta_gc_unlock. */
+int meta_gc_lock(struct meta *m, bool *got, struct berr *err);
+void meta_gc_unlock(struct meta *m);
+/* A value every node must agree on (shared_settings): 1 and *value (heap, caller frees) if
+ * set, 0 if not. */
+int meta_setting_get(struct meta *m, const char *name, char **value, struct berr *err);
+/* Set name to value unless some node set it first (then the stored value stays). */
+int meta_setting_put_new(struct meta *m, const char *name, const char *value, struct berr *err);
 
 /* Repository id by name; BERR_NAME_UNKNOWN if there is none. */
 int meta_repo_lookup(struct meta *m, const char *name, int64_t *id, struct berr *err);

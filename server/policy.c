@@ -99,8 +99,8 @@ static struct meta *policy_open(struct policy_args *a, struct config *cfg)
 		fprintf(stderr, "berthd: %s\n", err.message);
 		return NULL;
 	}
-	cleanup_free char *db = xasprintf("%s/berth.db", cfg->data_dir);
-	if (access(db, F_OK) != 0) {
+	cleanup_free char *db = config_database(cfg);
+	if (config_database_missing(db)) {
 		fprintf(stderr, "berthd: no database at %s (start berthd once first)\n", db);
 		return NULL;
 	}

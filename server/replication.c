@@ -385,7 +385,8 @@ int replication_start(const struct config *cfg, struct berr *err)
 		         repl.dst_registry, h);
 	repl.dst_plain_http = cfg->tls_cert == NULL;
 	struct meta *m = meta_get(err);
-	if (!m || meta_replication_reset_running(m, err) < 0)
+	/* On a database several nodes share, a run marked running may be another node's. */
+	if (!m || (!meta_is_shared(m) && meta_replication_reset_running(m, err) < 0))
 		return -1;
 	int rc = pthread_create(&repl.tid, NULL, replication_thread, NULL);
 	if (rc != 0)

@@ -230,8 +230,8 @@ int replication_cli_main(int argc, char **argv)
 		config_free(&cfg);
 		return mirror_fail("%s", err.message);
 	}
-	cleanup_free char *db = xasprintf("%s/berth.db", cfg.data_dir);
-	if (access(db, F_OK) != 0) {
+	cleanup_free char *db = config_database(&cfg);
+	if (config_database_missing(db)) {
 		config_free(&cfg);
 		return mirror_fail("no database at %s (start berthd once first)", db);
 	}

@@ -4,6 +4,7 @@
 #include "server/token.h"
 
 #include <errno.h>
+#include <openssl/bio.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/ec.h>
@@ -20,6 +21,7 @@
 #include "common/base64.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "server/meta.h"
 
 #define TOKEN_LEEWAY  60
 #define TOKEN_MAX_LEN 16384
@@ -93,6 +95,68 @@ int token_keys_init(const char *data_dir, struct berr *err)
 	} else {
 		return berr_sys(err, errno, "open %s", path);
 	}
+	token_make_kid(token_key);
+	return 0;
+}
+
+/* The key's name among the shared settings. */
+#define TOKEN_KEY_SETTING "token-signing-key"
+
+/* A PEM private key from memory: the EC key tokens are signed with, or NULL. */
+static EVP_PKEY *token_key_from_pem(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	if (key && EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+	return key;
+}
+
+/* A new P-256 key as PEM text (heap, caller frees), or NULL. */
+static char *token_key_new_pem(void)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+	if (key && bio && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
+		char *data;
+		long n = BIO_get_mem_data(bio, &data);
+		if (n > 0)
+			pem = xstrndup(data, (size_t)n);
+	}
+	BIO_free(bio);
+	EVP_PKEY_free(key);
+	return pem;
+}
+
+int token_keys_init_shared(struct meta *m, struct berr *err)
+{
+	char *pem = NULL;
+	int found = meta_setting_get(m, TOKEN_KEY_SETTING, &pem, err);
+	if (found < 0)
+		return -1;
+	if (found == 0) {
+		/* The first node to start makes the key; one that starts at the same moment keeps
+		 * whichever was stored first. */
+		cleanup_free char *fresh = token_key_new_pem();
+		if (!fresh)
+			return berr_set(err, BERR_INTERNAL, "could not generate the token signing key");
+		if (meta_setting_put_new(m, TOKEN_KEY_SETTING, fresh, err) < 0)
+			return -1;
+		found = meta_setting_get(m, TOKEN_KEY_SETTING, &pem, err);
+		if (found < 0)
+			return -1;
+		if (found == 0)
+			return berr_set(err, BERR_INTERNAL, "the token signing key vanished from the database");
+		log_info("stored a new token signing key in the shared database");
+	}
+	token_key = token_key_from_pem(pem);
+	free(pem);
+	if (!token_key)
+		return berr_set(err, BERR_INTERNAL, "the token signing key in the database is not an EC private key");
 	token_make_kid(token_key);
 	return 0;
 }

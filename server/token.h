@@ -34,6 +34,10 @@ struct token_claims {
 
 /* Load the signing key from DIR/token-signing-key.pem, creating it (mode 0600) if absent. */
 int token_keys_init(const char *data_dir, struct berr *err);
+/* Load the signing key every node shares from the database (creating it the first time), for
+ * several nodes on one PostgreSQL: a token any node issued is then accepted by all. */
+struct meta;
+int token_keys_init_shared(struct meta *m, struct berr *err);
 void token_keys_shutdown(void);
 /* The key id put in each token's header. */
 const char *token_key_id(void);

@@ -111,7 +111,7 @@ def push_configured_image(reg, repo, tag, arch="amd64", nlayers=2, annotations=N
 @suite.case("set-up: accounts admin, alice, bob; alice pushes an image, an index and a signature")
 def _(reg):
     for name in ("admin", "alice", "bob"):
-        args = [reg.binary(), "user", "add", name, "--password-stdin", "--data", reg.data]
+        args = [reg.binary(), "user", "add", name, "--password-stdin", *reg.data_args()]
         if name == "admin":
             args.insert(4, "--admin")
         p = subprocess.run(args, input=(PW[name] + "\n").encode(), stdout=subprocess.PIPE,

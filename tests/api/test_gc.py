@@ -32,7 +32,7 @@ suite = Suite("gc", needs_process=True)
 
 
 def gc(reg, *args, expect=0):
-    p = subprocess.run([reg.binary(), "gc", "--data", reg.data, "--log-level", "warn"] + list(args),
+    p = subprocess.run([reg.binary(), "gc", *reg.data_args(), "--log-level", "warn"] + list(args),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     out = p.stdout.decode() + p.stderr.decode()
     check(p.returncode == expect, "berthd gc %s: exit %d, want %d: %s" % (" ".join(args), p.returncode, expect,
@@ -68,7 +68,7 @@ def pull_ok(reg, img):
 
 
 def fsck_clean(reg):
-    p = subprocess.run([reg.binary(), "fsck", "--data", reg.data], stdout=subprocess.PIPE,
+    p = subprocess.run([reg.binary(), "fsck", *reg.data_args()], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=120)
     check(p.returncode == 0 and "0 corrupt, 0 missing, 0 unreferenced files, 0 dangling" in p.stdout.decode(),
           "fsck: %s" % p.stdout.decode())
@@ -334,7 +334,7 @@ def _(reg):
 @suite.case("each run is recorded in the database (gc_runs) with its trigger and counts")
 def _(reg):
     gc(reg, "--dry-run")
-    db = sqlite3.connect(os.path.join(reg.data, "berth.db"))
+    db = reg.db()
     try:
         row = db.execute("SELECT trigger_source, dry_run, error FROM gc_runs ORDER BY id DESC LIMIT 1").fetchone()
     finally:

@@ -55,7 +55,7 @@ def basic(user):
 
 
 def cli(reg, *args, stdin=None):
-    return subprocess.run([reg.binary()] + list(args) + ["--data", reg.data], input=stdin,
+    return subprocess.run([reg.binary()] + list(args) + reg.data_args(), input=stdin,
                           capture_output=True, text=True, timeout=30)
 
 

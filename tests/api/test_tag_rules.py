@@ -86,13 +86,13 @@ def tags(reg, repo):
 
 
 def berthd(reg, *args):
-    return subprocess.run([reg.binary()] + list(args) + ["--data", reg.data], stdout=subprocess.PIPE,
+    return subprocess.run([reg.binary()] + list(args) + reg.data_args(), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=60)
 
 
 def backdate(reg, repo, tag, days, pulled_days=None):
     """Make tag look pushed `days` ago (and its manifest pulled pulled_days ago, or never)."""
-    db = sqlite3.connect(os.path.join(reg.data, "berth.db"), timeout=30)
+    db = reg.db()
     now = int(time.time())
     rid = db.execute("SELECT id FROM repositories WHERE name = ?", (repo,)).fetchone()[0]
     db.execute("UPDATE tags SET updated_at = ? WHERE repository_id = ? AND name = ?", (now - days * 86400, rid, tag))
@@ -106,7 +106,7 @@ def backdate(reg, repo, tag, days, pulled_days=None):
 @suite.case("set-up: admin, alice and bob; alice pushes alice/app:v1")
 def _(reg):
     for name in ("admin", "alice", "bob"):
-        args = [reg.binary(), "user", "add", name, "--password-stdin", "--data", reg.data]
+        args = [reg.binary(), "user", "add", name, "--password-stdin", *reg.data_args()]
         if name == "admin":
             args.append("--admin")
         p = subprocess.run(args, input=(PW[name] + "\n").encode(), stdout=subprocess.PIPE,

@@ -161,7 +161,7 @@ def signed(headers, body, secret=SECRET):
 @suite.case("set-up: admin, alice and bob; a receiver on 127.0.0.1")
 def _(reg):
     for name in ("admin", "alice", "bob"):
-        args = [reg.binary(), "user", "add", name, "--password-stdin", "--data", reg.data]
+        args = [reg.binary(), "user", "add", name, "--password-stdin", *reg.data_args()]
         if name == "admin":
             args.append("--admin")
         p = subprocess.run(args, input=(PW[name] + "\n").encode(), stdout=subprocess.PIPE,
@@ -325,7 +325,7 @@ def _(reg):
     rx = S["rx"]
 
     def cli(*args):
-        return subprocess.run([reg.binary(), "webhook"] + list(args) + ["--data", reg.data], stdout=subprocess.PIPE,
+        return subprocess.run([reg.binary(), "webhook"] + list(args) + reg.data_args(), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=60)
 
     p = cli("add", "--repository", "alice/cli", "--url", rx.url("/cli"), "--secret", SECRET, "--events", "push")

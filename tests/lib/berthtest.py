@@ -14,6 +14,9 @@ Environment:
   BERTH_TEST_ONLY=REGEX  run only the cases whose description matches
   BERTH_TEST_ARGS    extra berthd arguments (shell words), e.g. "--storage s3 --s3-endpoint
                      URL --s3-bucket B" to run a suite against another blob store
+  BERTH_TEST_POSTGRES  postgres://USER@HOST:PORT of a PostgreSQL server: each berthd data
+                     folder gets a fresh database there (--database), so the suite runs on
+                     PostgreSQL metadata instead of SQLite
 """
 
 import hashlib
@@ -35,6 +38,57 @@ import traceback
 import urllib.parse
 
 API_VERSION_HEADER = "Docker-Distribution-API-Version"
+
+
+class PgConnection:
+    """The few sqlite3.Connection calls the tests use, over psycopg2."""
+
+    def __init__(self, url):
+        try:
+            import psycopg2
+        except ImportError:  # Debian's python3-psycopg2, under a python3 not Debian's own
+            sys.path.append("/usr/lib/python3/dist-packages")
+            import psycopg2
+        self.conn = psycopg2.connect(url)
+
+    def execute(self, sql, params=()):
+        cur = self.conn.cursor()
+        cur.execute(sql.replace("?", "%s"), tuple(params))
+        return cur
+
+    def commit(self):
+        self.conn.commit()
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is None:
+            self.conn.commit()
+        else:
+            self.conn.rollback()
+        return False
+
+
+def postgres_database(data_dir):
+    """With BERTH_TEST_POSTGRES set, the URL of a database for the berthd whose data folder is
+    data_dir: created empty the first time (one per folder, so a restart keeps its data and
+    every new registry starts empty), else None."""
+    server = os.environ.get("BERTH_TEST_POSTGRES")
+    if not server:
+        return None
+    name = "berth_" + hashlib.sha256(os.path.realpath(data_dir).encode()).hexdigest()[:16]
+    marker = os.path.join(data_dir, ".test-postgres-db")
+    if not os.path.exists(marker):
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", server.rstrip("/") + "/postgres",
+                        "-c", "DROP DATABASE IF EXISTS %s" % name, "-c", "CREATE DATABASE %s" % name],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(marker, "w") as f:
+            f.write(name + "\n")
+    return server.rstrip("/") + "/" + name
 
 MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -443,6 +497,39 @@ class Registry:
             return cand
         return None
 
+    def data_args(self):
+        """Arguments naming this registry's data (for berthd's subcommands): its data folder
+        and, on PostgreSQL, its database."""
+        args = ["--data", self.data]
+        pg = postgres_database(self.data)
+        if pg:
+            args += ["--database", pg]
+        return args
+
+    def db(self):
+        """A connection to this registry's metadata database (sqlite3's, or on PostgreSQL a
+        psycopg2 one behind the same execute/commit/close calls and ? parameters)."""
+        pg = postgres_database(self.data)
+        if not pg:
+            import sqlite3
+            return sqlite3.connect(os.path.join(self.data, "berth.db"), timeout=30)
+        return PgConnection(pg)
+
+    def signing_key_path(self):
+        """The PEM file of the token signing key: the data folder's, or on PostgreSQL (where
+        every node shares the key kept in the database) a copy read from the database."""
+        pg = postgres_database(self.data)
+        if not pg:
+            return os.path.join(self.data, "token-signing-key.pem")
+        p = subprocess.run(["psql", "-qAt", pg, "-c",
+                            "SELECT value FROM shared_settings WHERE name = 'token-signing-key'"],
+                           check=True, stdout=subprocess.PIPE)
+        path = os.path.join(self.tmp, "shared-signing-key.pem")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(p.stdout)
+        return path
+
     def _command(self, port, read_only):
         if self.impl == "docker-registry":
             cfg = os.path.join(self.tmp, "config-%d.yml" % port)
@@ -459,6 +546,9 @@ class Registry:
                "--log-level", "warn", "--auth", os.environ.get("BERTH_TEST_AUTH", "none")]
         if read_only:
             cmd.append("--read-only")
+        pg = postgres_database(self.data)
+        if pg:
+            cmd += ["--database", pg]
         cmd += shlex.split(os.environ.get("BERTH_TEST_ARGS", ""))
         return cmd
 

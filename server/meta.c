@@ -1,11 +1,10 @@
-/* The SQLite metadata driver: one connection per thread (WAL, synchronous=FULL, foreign
- * keys on), statements prepared once per connection and reused, numbered migrations from
- * schema/ applied at start-up. Write transactions use BEGIN IMMEDIATE so concurrent writers
- * queue on the busy timeout instead of failing to upgrade a read lock. */
+/* Registry metadata over server/db.h: every SQL statement of berthd, written once for both
+ * engines (SQLite, the embedded default, and PostgreSQL for several nodes), prepared once
+ * per connection (one per thread) and reused; numbered migrations from schema/ (and
+ * schema/postgres/) applied at start-up. Write transactions serialize writers on both. */
 #include <fnmatch.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +13,12 @@
 #include "common/embed.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "server/db.h"
 #include "server/meta.h"
 #include "server/metrics.h"
 
 extern const struct embed_file schema_files[];
+extern const struct embed_file schema_pg_files[];
 
 /* How long a writer waits for another connection's transaction before giving up with 503. */
 #define META_BUSY_TIMEOUT_MS 30000
@@ -155,9 +156,9 @@ enum stmt_id {
 	ST_USAGE_GET,
 	ST_USAGE_LIST,
 	ST_USAGE_BY_REPO,
-	ST_BEGIN_IMMEDIATE,
-	ST_COMMIT,
-	ST_ROLLBACK,
+	ST_SETTING_GET,
+	ST_SETTING_PUT_NEW,
+	ST_DELIVERY_CLAIM,
 	ST_COUNT
 };
 
@@ -214,7 +215,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MANIFEST_ID] = "SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2",
     [ST_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, "
                            "annotations, size, content, created_at, pushed_at) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
     [ST_MANIFEST_UPDATE_TYPE] = "UPDATE manifests SET media_type = ?2, pushed_at = ?3 WHERE id = ?1",
     [ST_MANIFEST_REF_INSERT] = "INSERT INTO manifest_references (manifest_id, kind, position, digest, size, "
                                "media_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -245,7 +246,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACCOUNT_GET_ID] = "SELECT id, name, kind, COALESCE(email, ''), COALESCE(password_hash, ''), is_admin, "
                           "disabled, created_at FROM accounts WHERE id = ?1",
     [ST_ACCOUNT_INSERT] = "INSERT INTO accounts (name, kind, email, password_hash, is_admin, disabled, created_at, "
-                          "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)",
+                          "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6) RETURNING id",
     [ST_ACCOUNT_UPDATE] = "UPDATE accounts SET password_hash = COALESCE(?2, password_hash), "
                           "email = COALESCE(?3, email), is_admin = CASE WHEN ?4 < 0 THEN is_admin ELSE ?4 END, "
                           "disabled = CASE WHEN ?5 < 0 THEN disabled ELSE ?5 END, updated_at = ?6 WHERE name = ?1",
@@ -273,7 +274,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BLOB_REPOS] = "SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id "
                       "WHERE rb.digest = ?1 ORDER BY r.name LIMIT 100",
     [ST_PAT_INSERT] = "INSERT INTO access_tokens (user_id, name, scope, secret_hash, created_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5)",
+                      "VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
     [ST_PAT_GET] = "SELECT id, user_id, name, scope, created_at, COALESCE(last_used_at, 0), COALESCE(revoked_at, 0) "
                    "FROM access_tokens WHERE secret_hash = ?1",
     [ST_PAT_TOUCH] = "UPDATE access_tokens SET last_used_at = ?2 WHERE id = ?1 AND "
@@ -292,7 +293,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_AUDIT_LIST] = "SELECT id, at, actor, action, target, detail, remote_addr FROM audit_log "
                       "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2",
     [ST_SESSION_INSERT] = "INSERT INTO sessions (user_id, secret_hash, csrf_token, created_at, last_seen_at, "
-                          "expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                          "expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5) RETURNING id",
     [ST_SESSION_GET] = "SELECT id, user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions "
                        "WHERE secret_hash = ?1 AND expires_at > ?2 AND last_seen_at > ?3",
     [ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1 AND last_seen_at < ?2 - 60",
@@ -376,7 +377,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_UPLOADS_COUNT] = "SELECT COUNT(*) FROM uploads",
     /* ops: tag rules, retention */
     [ST_RULE_INSERT] = "INSERT INTO tag_rules (kind, scope_kind, scope, pattern, keep_last, keep_days, created_by, "
-                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
     [ST_RULE_GET] = "SELECT " META_RULE_COLUMNS " FROM tag_rules WHERE id = ?1",
     [ST_RULE_DELETE] = "DELETE FROM tag_rules WHERE id = ?1",
     [ST_RULES_LIST] = "SELECT " META_RULE_COLUMNS " FROM tag_rules WHERE (?1 IS NULL OR kind = ?1) "
@@ -394,7 +395,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "manifest_id = (SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?4)",
     /* ops: webhooks */
     [ST_HOOK_INSERT] = "INSERT INTO webhooks (scope_kind, scope, url, secret, events, created_by, created_at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
     [ST_HOOK_GET] = "SELECT " META_HOOK_COLUMNS " FROM webhooks WHERE id = ?1",
     [ST_HOOK_DELETE] = "DELETE FROM webhooks WHERE id = ?1",
     [ST_HOOKS_LIST] = "SELECT " META_HOOK_COLUMNS " FROM webhooks WHERE (?1 IS NULL OR scope_kind = ?1) "
@@ -468,18 +469,23 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "WHERE used > 0 OR quota IS NOT NULL ORDER BY namespace",
     [ST_USAGE_BY_REPO] = "SELECT r.namespace, COALESCE(u.quota, -1), COALESCE(u.used, 0) FROM repositories r "
                          "LEFT JOIN namespace_usage u ON u.namespace = r.namespace WHERE r.id = ?1",
-    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
-    [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
+    /* A node takes a due delivery for a while, so no other node sends it too. */
+    [ST_DELIVERY_CLAIM] = "UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE id = ?1 AND state = 'pending' "
+                          "AND next_attempt_at <= ?3",
+    [ST_SETTING_GET] = "SELECT value FROM shared_settings WHERE name = ?1",
+    [ST_SETTING_PUT_NEW] = "INSERT INTO shared_settings (name, value, created_at) VALUES (?1, ?2, ?3) "
+                           "ON CONFLICT (name) DO NOTHING",
 };
 
 struct meta {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[ST_COUNT];
+	struct db *db;
+	struct db_stmt *stmt[ST_COUNT];
 	struct meta *next; /* in the list of all connections, for shutdown */
 };
 
-static sqlite3_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err, const char *types, ...);
+static struct db_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err, const char *types, ...);
+static int meta_insert_id(struct meta *m, struct db_stmt *st, const char *what, int64_t *id, struct berr *err);
+static int meta_exec_bound(struct meta *m, struct db_stmt *st, const char *what, int *changes, struct berr *err);
 /* ops: tag immutability checks, run inside the transaction of the change they guard. */
 static int meta_immutable_check_tag(struct meta *m, int64_t repo_id, const char *tag, const struct digest *new_digest,
                                     struct berr *err);
@@ -487,7 +493,7 @@ static int meta_immutable_check_put(struct meta *m, int64_t repo_id, const struc
                                     size_t ntags, struct berr *err);
 static int meta_immutable_check_manifest(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err);
 
-static char *meta_path;
+static char *meta_target; /* the SQLite file's path or the PostgreSQL URL */
 static bool meta_default_public;
 static pthread_mutex_t meta_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct meta *meta_list;
@@ -498,56 +504,31 @@ static int64_t meta_now(void)
 	return (int64_t)time(NULL);
 }
 
-/* Turn a SQLite failure into a berr: busy/locked is a transient 503, the rest a 500. */
+/* Turn a database failure into a berr: busy/locked (or a lost PostgreSQL connection) is a
+ * transient 503, a full disk 507, the rest a 500. */
 static int meta_fail(struct meta *m, int rc, const char *what, struct berr *err)
 {
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+	if (rc == DB_BUSY)
 		return berr_set(err, BERR_UNAVAILABLE, "database busy (%s); retry", what);
-	if (rc == SQLITE_FULL)
+	if (rc == DB_FULL)
 		return berr_set(err, BERR_STORAGE_FULL, "the disk is full (%s): no space for the database", what);
-	return berr_set(err, BERR_INTERNAL, "database error in %s: %s", what, m ? sqlite3_errmsg(m->db) : "");
+	return berr_set(err, BERR_INTERNAL, "database error in %s: %s", what, m ? db_errmsg(m->db) : "");
 }
 
-static int meta_exec(sqlite3 *db, const char *sql, struct berr *err)
+static int meta_exec(struct db *db, const char *sql, struct berr *err)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		berr_set(err, BERR_INTERNAL, "database: %s", msg ? msg : "error");
-		sqlite3_free(msg);
-		return -1;
-	}
+	int rc = db_exec(db, sql);
+	if (rc != DB_OK)
+		return berr_set(err, rc == DB_BUSY ? BERR_UNAVAILABLE : BERR_INTERNAL, "database: %s", db_errmsg(db));
 	return 0;
 }
 
-static int meta_open_db(const char *path, sqlite3 **out, struct berr *err)
+static struct db_stmt *meta_stmt(struct meta *m, enum stmt_id id, struct berr *err)
 {
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		berr_set(err, BERR_INTERNAL, "open database %s: %s", path,
-		         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		sqlite3_close(db);
-		return -1;
-	}
-	sqlite3_busy_timeout(db, META_BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(db, 0);
-	if (meta_exec(db,
-	              "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-	              "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -4000;",
-	              err) < 0) {
-		sqlite3_close(db);
-		return -1;
-	}
-	*out = db;
-	return 0;
-}
-
-static sqlite3_stmt *meta_stmt(struct meta *m, enum stmt_id id, struct berr *err)
-{
-	sqlite3_stmt *st = m->stmt[id];
+	struct db_stmt *st = m->stmt[id];
 	if (!st) {
-		int rc = sqlite3_prepare_v3(m->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-		if (rc != SQLITE_OK) {
+		int rc = db_prepare(m->db, stmt_sql[id], &st);
+		if (rc != DB_OK) {
 			meta_fail(m, rc, "prepare", err);
 			return NULL;
 		}
@@ -557,125 +538,138 @@ static sqlite3_stmt *meta_stmt(struct meta *m, enum stmt_id id, struct berr *err
 }
 
 /* Run a statement that returns no rows (bindings already made), then reset it. */
-static int meta_step_done(struct meta *m, sqlite3_stmt *st, const char *what, struct berr *err)
+static int meta_step_done(struct meta *m, struct db_stmt *st, const char *what, struct berr *err)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_DONE && rc != DB_ROW)
 		return meta_fail(m, rc, what, err);
 	return 0;
 }
 
 static int meta_begin(struct meta *m, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_BEGIN_IMMEDIATE, err);
-	return st ? meta_step_done(m, st, "begin", err) : -1;
+	int rc = db_begin(m->db);
+	return rc == DB_OK ? 0 : meta_fail(m, rc, "begin", err);
 }
 
 static int meta_commit(struct meta *m, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_COMMIT, err);
-	return st ? meta_step_done(m, st, "commit", err) : -1;
+	int rc = db_commit(m->db);
+	return rc == DB_OK ? 0 : meta_fail(m, rc, "commit", err);
 }
 
 static void meta_rollback(struct meta *m)
 {
-	if (sqlite3_get_autocommit(m->db))
-		return;
-	sqlite3_stmt *st = meta_stmt(m, ST_ROLLBACK, NULL);
-	if (st)
-		meta_step_done(m, st, "rollback", NULL);
+	db_rollback(m->db);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+static void bind_text(struct db_stmt *st, int i, const char *s)
 {
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
+	db_bind_text(st, i, s);
 }
 
-/* Apply every embedded migration newer than the database's version, each in its own
- * transaction together with its row in schema_migrations. */
-static int meta_migrate(sqlite3 *db, struct berr *err)
+/* The schema's version: 0 before the first migration. */
+static int meta_version(struct db *db, int *version, struct berr *err)
 {
-	if (meta_exec(db,
-	              "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-	              "name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-	              err) < 0)
-		return -1;
-	int current = 0;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st, NULL) ==
-	        SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		current = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	struct db_stmt *st = NULL;
+	int rc = db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &st);
+	if (rc == DB_OK) {
+		rc = db_step(st);
+		if (rc == DB_ROW)
+			*version = (int)db_column_int64(st, 0);
+		db_finalize(st);
+	}
+	if (rc != DB_ROW)
+		return berr_set(err, rc == DB_BUSY ? BERR_UNAVAILABLE : BERR_INTERNAL, "read the schema version: %s",
+		                db_errmsg(db));
+	return 0;
+}
 
+/* Apply every embedded migration newer than the database's version, each in its own write
+ * transaction together with its row in schema_migrations. The version is read inside that
+ * transaction, so nodes starting together against one PostgreSQL apply each step once. */
+static int meta_migrate(struct db *db, struct berr *err)
+{
+	const struct embed_file *files = db_engine(db) == DB_POSTGRES ? schema_pg_files : schema_files;
 	int latest = 0;
-	for (const struct embed_file *f = schema_files; f->name; f++) {
+	for (const struct embed_file *f = files; f->name; f++) {
 		int version = atoi(f->name);
-		if (version <= 0)
-			continue;
 		if (version > latest)
 			latest = version;
 	}
-	if (current > latest)
-		return berr_set(err, BERR_INTERNAL,
-		                "database schema version %d is newer than this berthd (%d): upgrade berthd", current,
-		                latest);
-	/* Apply in version order; the embedded table is in file-name order already, but do
-	 * not rely on it. */
-	for (int v = current + 1; v <= latest; v++) {
+	for (;;) {
+		if (db_begin(db) != DB_OK)
+			return berr_set(err, BERR_UNAVAILABLE, "database: %s", db_errmsg(db));
+		int current = 0;
+		if (meta_exec(db,
+		              "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+		              "name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+		              err) < 0 ||
+		    meta_version(db, &current, err) < 0) {
+			db_rollback(db);
+			return -1;
+		}
+		if (current > latest) {
+			db_rollback(db);
+			return berr_set(err, BERR_INTERNAL,
+			                "database schema version %d is newer than this berthd (%d): upgrade berthd",
+			                current, latest);
+		}
+		if (current == latest)
+			return db_commit(db) == DB_OK ? 0 : berr_set(err, BERR_INTERNAL, "database: %s", db_errmsg(db));
+		/* The embedded table is in file-name order already, but do not rely on it. */
+		int v = current + 1;
 		const struct embed_file *mig = NULL;
-		for (const struct embed_file *f = schema_files; f->name; f++)
+		for (const struct embed_file *f = files; f->name; f++)
 			if (atoi(f->name) == v)
 				mig = f;
-		if (!mig)
+		if (!mig) {
+			db_rollback(db);
 			return berr_set(err, BERR_INTERNAL, "schema migration %03d is missing", v);
-		if (meta_exec(db, "BEGIN IMMEDIATE", err) < 0)
-			return -1;
+		}
 		if (meta_exec(db, (const char *)mig->data, err) < 0) {
 			berr_prefix(err, "schema migration %s", mig->name);
-			meta_exec(db, "ROLLBACK", NULL);
+			db_rollback(db);
 			return -1;
 		}
 		cleanup_free char *ins = xasprintf("INSERT INTO schema_migrations (version, name, applied_at) "
 		                                   "VALUES (%d, '%s', %lld)",
 		                                   v, mig->name, (long long)meta_now());
-		if (meta_exec(db, ins, err) < 0 || meta_exec(db, "COMMIT", err) < 0) {
-			meta_exec(db, "ROLLBACK", NULL);
+		if (meta_exec(db, ins, err) < 0 || db_commit(db) != DB_OK) {
+			if (err && err->code == BERR_NONE)
+				berr_set(err, BERR_INTERNAL, "database: %s", db_errmsg(db));
+			db_rollback(db);
 			return -1;
 		}
 		log_info("database: applied schema migration %s", mig->name);
 	}
-	return 0;
 }
 
-int meta_init(const char *path, struct berr *err)
+int meta_init(const char *target, struct berr *err)
 {
-	sqlite3 *db = NULL;
-	if (meta_open_db(path, &db, err) < 0)
+	struct db *db = NULL;
+	if (db_open(target, META_BUSY_TIMEOUT_MS, &db, err) < 0)
 		return -1;
 	int rc = meta_migrate(db, err);
+	if (rc == 0 && db_check(db, err) < 0)
+		rc = -1;
+	if (rc < 0 && db_engine(db) == DB_SQLITE)
+		berr_prefix(err, "database %s", target);
+	db_close(db);
 	if (rc == 0) {
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK &&
-		    sqlite3_step(st) == SQLITE_ROW) {
-			const char *res = (const char *)sqlite3_column_text(st, 0);
-			if (!res || strcmp(res, "ok") != 0)
-				rc = berr_set(err, BERR_INTERNAL, "database %s failed its integrity check: %s", path,
-				              res ? res : "?");
-		}
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	if (rc == 0) {
-		free(meta_path);
-		meta_path = xstrdup(path);
+		free(meta_target);
+		meta_target = xstrdup(target);
 	}
 	return rc;
+}
+
+static void meta_close(struct meta *m)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		db_finalize(m->stmt[i]);
+	db_close(m->db);
+	free(m);
 }
 
 void meta_shutdown(void)
@@ -683,28 +677,25 @@ void meta_shutdown(void)
 	pthread_mutex_lock(&meta_list_lock);
 	for (struct meta *m = meta_list, *next; m; m = next) {
 		next = m->next;
-		for (int i = 0; i < ST_COUNT; i++)
-			sqlite3_finalize(m->stmt[i]);
-		sqlite3_close(m->db);
-		free(m);
+		meta_close(m);
 	}
 	meta_list = NULL;
 	pthread_mutex_unlock(&meta_list_lock);
 	meta_tls = NULL;
-	free(meta_path);
-	meta_path = NULL;
+	free(meta_target);
+	meta_target = NULL;
 }
 
 struct meta *meta_get(struct berr *err)
 {
 	if (meta_tls)
 		return meta_tls;
-	if (!meta_path) {
+	if (!meta_target) {
 		berr_set(err, BERR_INTERNAL, "database not initialised");
 		return NULL;
 	}
 	struct meta *m = xcalloc(1, sizeof *m);
-	if (meta_open_db(meta_path, &m->db, err) < 0) {
+	if (db_open(meta_target, META_BUSY_TIMEOUT_MS, &m->db, err) < 0) {
 		free(m);
 		return NULL;
 	}
@@ -718,39 +709,73 @@ struct meta *meta_get(struct berr *err)
 
 int meta_schema_version(struct meta *m)
 {
-	sqlite3_stmt *st = NULL;
 	int v = 0;
-	if (sqlite3_prepare_v2(m->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st, NULL) ==
-	        SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	meta_version(m->db, &v, NULL);
 	return v;
+}
+
+bool meta_is_shared(struct meta *m)
+{
+	return db_engine(m->db) == DB_POSTGRES;
+}
+
+/* The advisory lock key of garbage collection: "BerthGC" in ASCII. */
+#define META_GC_LOCK 0x4265727468474322LL
+
+int meta_gc_lock(struct meta *m, bool *got, struct berr *err)
+{
+	int rc = db_try_lock(m->db, META_GC_LOCK, got);
+	return rc == DB_OK ? 0 : meta_fail(m, rc, "garbage collection lock", err);
+}
+
+void meta_gc_unlock(struct meta *m)
+{
+	db_unlock(m->db, META_GC_LOCK);
+}
+
+int meta_setting_get(struct meta *m, const char *name, char **value, struct berr *err)
+{
+	struct db_stmt *st = meta_bind(m, ST_SETTING_GET, err, "t", name);
+	if (!st)
+		return -1;
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
+		const char *v = db_column_text(st, 0);
+		*value = xstrdup(v ? v : "");
+	}
+	db_reset(st);
+	if (rc == DB_ROW)
+		return 1;
+	return rc == DB_DONE ? 0 : meta_fail(m, rc, "read a shared setting", err);
+}
+
+int meta_setting_put_new(struct meta *m, const char *name, const char *value, struct berr *err)
+{
+	return meta_exec_bound(m, meta_bind(m, ST_SETTING_PUT_NEW, err, "tti", name, value, meta_now()),
+	                       "store a shared setting", NULL, err);
 }
 
 /* Run a one-row lookup keyed by (int64, text) or (text); returns 1 found, 0 not, -1 error,
  * leaving the statement positioned on the row for the caller to read, then reset by it. */
-static int meta_lookup_row(struct meta *m, sqlite3_stmt *st, const char *what, struct berr *err)
+static int meta_lookup_row(struct meta *m, struct db_stmt *st, const char *what, struct berr *err)
 {
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	int rc = db_step(st);
+	if (rc == DB_ROW)
 		return 1;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE)
+	db_reset(st);
+	if (rc == DB_DONE)
 		return 0;
 	return meta_fail(m, rc, what, err);
 }
 
-static void meta_reset(sqlite3_stmt *st)
+static void meta_reset(struct db_stmt *st)
 {
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	db_reset(st);
 }
 
 int meta_repo_lookup(struct meta *m, const char *name, int64_t *id, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_REPO_LOOKUP, err);
+	struct db_stmt *st = meta_stmt(m, ST_REPO_LOOKUP, err);
 	if (!st)
 		return -1;
 	bind_text(st, 1, name);
@@ -759,14 +784,14 @@ int meta_repo_lookup(struct meta *m, const char *name, int64_t *id, struct berr 
 		return -1;
 	if (r == 0)
 		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
-	*id = sqlite3_column_int64(st, 0);
+	*id = db_column_int64(st, 0);
 	meta_reset(st);
 	return 0;
 }
 
 int meta_repo_lookup_version(struct meta *m, const char *name, int64_t *id, int64_t *tags_version, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_REPO_LOOKUP_VERSION, err, "t", name);
+	struct db_stmt *st = meta_bind(m, ST_REPO_LOOKUP_VERSION, err, "t", name);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "repository lookup", err);
@@ -774,8 +799,8 @@ int meta_repo_lookup_version(struct meta *m, const char *name, int64_t *id, int6
 		return -1;
 	if (r == 0)
 		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
-	*id = sqlite3_column_int64(st, 0);
-	*tags_version = sqlite3_column_int64(st, 1);
+	*id = db_column_int64(st, 0);
+	*tags_version = db_column_int64(st, 1);
 	meta_reset(st);
 	return 0;
 }
@@ -791,14 +816,14 @@ static int meta_repo_ensure_in(struct meta *m, const char *name, int64_t *id, st
 			*err = e2;
 		return -1;
 	}
-	sqlite3_stmt *st = meta_stmt(m, ST_REPO_INSERT, err);
+	struct db_stmt *st = meta_stmt(m, ST_REPO_INSERT, err);
 	if (!st)
 		return -1;
 	const char *slash = strchr(name, '/');
 	bind_text(st, 1, name);
-	sqlite3_bind_int64(st, 2, meta_now());
+	db_bind_int64(st, 2, meta_now());
 	if (slash)
-		sqlite3_bind_text(st, 3, name, (int)(slash - name), SQLITE_TRANSIENT);
+		db_bind_textn(st, 3, name, (size_t)(slash - name));
 	else
 		bind_text(st, 3, "");
 	bind_text(st, 4, meta_default_public ? "public" : "private");
@@ -822,24 +847,24 @@ int meta_repo_ensure(struct meta *m, const char *name, int64_t *id, struct berr 
 
 int meta_repo_blob_get(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t *size, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_REPO_BLOB_GET, err);
+	struct db_stmt *st = meta_stmt(m, ST_REPO_BLOB_GET, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, d->str);
 	int r = meta_lookup_row(m, st, "blob lookup", err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
 		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not in this repository", d->str);
-	*size = (uint64_t)sqlite3_column_int64(st, 0);
+	*size = (uint64_t)db_column_int64(st, 0);
 	meta_reset(st);
 	return 0;
 }
 
 int meta_blob_get(struct meta *m, const struct digest *d, uint64_t *size, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_BLOB_GET, err);
+	struct db_stmt *st = meta_stmt(m, ST_BLOB_GET, err);
 	if (!st)
 		return -1;
 	bind_text(st, 1, d->str);
@@ -848,7 +873,7 @@ int meta_blob_get(struct meta *m, const struct digest *d, uint64_t *size, struct
 		return -1;
 	if (r == 0)
 		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not stored", d->str);
-	*size = (uint64_t)sqlite3_column_int64(st, 0);
+	*size = (uint64_t)db_column_int64(st, 0);
 	meta_reset(st);
 	return 0;
 }
@@ -856,20 +881,20 @@ int meta_blob_get(struct meta *m, const struct digest *d, uint64_t *size, struct
 static int meta_link_in(struct meta *m, int64_t repo_id, const struct digest *d, uint64_t size, struct berr *err)
 {
 	int64_t now = meta_now();
-	sqlite3_stmt *st = meta_stmt(m, ST_BLOB_INSERT, err);
+	struct db_stmt *st = meta_stmt(m, ST_BLOB_INSERT, err);
 	if (!st)
 		return -1;
 	bind_text(st, 1, d->str);
-	sqlite3_bind_int64(st, 2, (int64_t)size);
-	sqlite3_bind_int64(st, 3, now);
+	db_bind_int64(st, 2, (int64_t)size);
+	db_bind_int64(st, 3, now);
 	if (meta_step_done(m, st, "record blob", err) < 0)
 		return -1;
 	st = meta_stmt(m, ST_REPO_BLOB_INSERT, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, d->str);
-	sqlite3_bind_int64(st, 3, now);
+	db_bind_int64(st, 3, now);
 	return meta_step_done(m, st, "link blob", err);
 }
 
@@ -899,14 +924,14 @@ int meta_blob_mount(struct meta *m, int64_t repo_id, int64_t from_repo, const st
 
 int meta_repo_blob_unlink(struct meta *m, int64_t repo_id, const struct digest *d, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_REPO_BLOB_DELETE, err);
+	struct db_stmt *st = meta_stmt(m, ST_REPO_BLOB_DELETE, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, d->str);
 	if (meta_step_done(m, st, "unlink blob", err) < 0)
 		return -1;
-	if (sqlite3_changes(m->db) == 0)
+	if (db_changes(m->db) == 0)
 		return berr_set(err, BERR_BLOB_UNKNOWN, "blob %s is not in this repository", d->str);
 	return 0;
 }
@@ -919,10 +944,10 @@ static int meta_check_references(struct meta *m, int64_t repo_id, const struct m
 		if (desc->foreign)
 			continue;
 		enum stmt_id id = desc->kind == MANIFEST_REF_CHILD ? ST_MANIFEST_ID : ST_REPO_BLOB_GET;
-		sqlite3_stmt *st = meta_stmt(m, id, err);
+		struct db_stmt *st = meta_stmt(m, id, err);
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, repo_id);
+		db_bind_int64(st, 1, repo_id);
 		bind_text(st, 2, desc->digest.str);
 		int r = meta_lookup_row(m, st, "reference check", err);
 		if (r < 0)
@@ -933,8 +958,8 @@ static int meta_check_references(struct meta *m, int64_t repo_id, const struct m
 			                : desc->kind == MANIFEST_REF_CONFIG ? "config blob"
 			                                                    : "layer blob",
 			                desc->digest.str);
-		if (desc->kind != MANIFEST_REF_CHILD && (uint64_t)sqlite3_column_int64(st, 0) != (uint64_t)desc->size) {
-			int64_t have = sqlite3_column_int64(st, 0);
+		if (desc->kind != MANIFEST_REF_CHILD && (uint64_t)db_column_int64(st, 0) != (uint64_t)desc->size) {
+			int64_t have = db_column_int64(st, 0);
 			meta_reset(st);
 			return berr_set(err, BERR_MANIFEST_INVALID, "blob %s has size %lld, the manifest says %lld",
 			                desc->digest.str, (long long)have, (long long)desc->size);
@@ -947,24 +972,24 @@ static int meta_check_references(struct meta *m, int64_t repo_id, const struct m
 static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct manifest *mf, const struct digest *d,
                                 const void *content, size_t size, int64_t *manifest_id, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_MANIFEST_ID, err);
+	struct db_stmt *st = meta_stmt(m, ST_MANIFEST_ID, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, d->str);
 	int r = meta_lookup_row(m, st, "manifest lookup", err);
 	if (r < 0)
 		return -1;
 	if (r == 1) {
 		/* Same digest, same bytes: only the media type it was pushed with may differ. */
-		*manifest_id = sqlite3_column_int64(st, 0);
+		*manifest_id = db_column_int64(st, 0);
 		meta_reset(st);
 		st = meta_stmt(m, ST_MANIFEST_UPDATE_TYPE, err);
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, *manifest_id);
+		db_bind_int64(st, 1, *manifest_id);
 		bind_text(st, 2, mf->media_type);
-		sqlite3_bind_int64(st, 3, meta_now());
+		db_bind_int64(st, 3, meta_now());
 		return meta_step_done(m, st, "update manifest", err);
 	}
 	const char *artifact_type = mf->artifact_type;
@@ -973,29 +998,28 @@ static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct ma
 	st = meta_stmt(m, ST_MANIFEST_INSERT, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, d->str);
 	bind_text(st, 3, mf->media_type);
 	bind_text(st, 4, artifact_type);
 	bind_text(st, 5, mf->has_subject ? mf->subject.str : NULL);
 	bind_text(st, 6, mf->annotations_json);
-	sqlite3_bind_int64(st, 7, (int64_t)size);
-	sqlite3_bind_blob64(st, 8, content, size, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, meta_now());
-	if (meta_step_done(m, st, "insert manifest", err) < 0)
+	db_bind_int64(st, 7, (int64_t)size);
+	db_bind_blob(st, 8, content, size);
+	db_bind_int64(st, 9, meta_now());
+	if (meta_insert_id(m, st, "insert manifest", manifest_id, err) < 0)
 		return -1;
-	*manifest_id = sqlite3_last_insert_rowid(m->db);
 
 	for (size_t i = 0; i < mf->ndescriptors; i++) {
 		const struct manifest_descriptor *desc = &mf->descriptors[i];
 		st = meta_stmt(m, ST_MANIFEST_REF_INSERT, err);
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, *manifest_id);
-		sqlite3_bind_int(st, 2, (int)desc->kind);
-		sqlite3_bind_int64(st, 3, (int64_t)i);
+		db_bind_int64(st, 1, *manifest_id);
+		db_bind_int64(st, 2, (int)desc->kind);
+		db_bind_int64(st, 3, (int64_t)i);
 		bind_text(st, 4, desc->digest.str);
-		sqlite3_bind_int64(st, 5, desc->size);
+		db_bind_int64(st, 5, desc->size);
 		bind_text(st, 6, desc->media_type ? desc->media_type : "");
 		if (meta_step_done(m, st, "insert manifest reference", err) < 0)
 			return -1;
@@ -1003,17 +1027,17 @@ static int meta_manifest_insert(struct meta *m, int64_t repo_id, const struct ma
 	return 0;
 }
 
-static void meta_usage_row(sqlite3_stmt *st, struct meta_usage *u)
+static void meta_usage_row(struct db_stmt *st, struct meta_usage *u)
 {
-	const char *ns = (const char *)sqlite3_column_text(st, 0);
+	const char *ns = (const char *)db_column_text(st, 0);
 	snprintf(u->namespace, sizeof u->namespace, "%s", ns ? ns : "");
-	u->quota = sqlite3_column_int64(st, 1);
-	u->used = sqlite3_column_int64(st, 2);
+	u->quota = db_column_int64(st, 1);
+	u->used = db_column_int64(st, 2);
 }
 
 int meta_usage_of_repo(struct meta *m, int64_t repo_id, struct meta_usage *out, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_USAGE_BY_REPO, err, "i", repo_id);
+	struct db_stmt *st = meta_bind(m, ST_USAGE_BY_REPO, err, "i", repo_id);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "namespace usage", err);
@@ -1028,13 +1052,13 @@ int meta_usage_of_repo(struct meta *m, int64_t repo_id, struct meta_usage *out, 
 
 int meta_quota_set(struct meta *m, const char *ns, int64_t quota, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_QUOTA_SET, err, "ti", ns, quota);
+	struct db_stmt *st = meta_bind(m, ST_QUOTA_SET, err, "ti", ns, quota);
 	return st ? meta_step_done(m, st, "set quota", err) : -1;
 }
 
 int meta_usage_get(struct meta *m, const char *ns, struct meta_usage *out, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_USAGE_GET, err, "t", ns);
+	struct db_stmt *st = meta_bind(m, ST_USAGE_GET, err, "t", ns);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "namespace usage", err);
@@ -1053,18 +1077,18 @@ int meta_usage_get(struct meta *m, const char *ns, struct meta_usage *out, struc
 
 int meta_usage_list(struct meta *m, meta_usage_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_USAGE_LIST, err, "");
+	struct db_stmt *st = meta_bind(m, ST_USAGE_LIST, err, "");
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_usage u;
 		meta_usage_row(st, &u);
 		if (fn(ctx, &u))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list namespace usage", err);
 	return 0;
 }
@@ -1095,21 +1119,21 @@ int meta_manifest_put(struct meta *m, const char *name, const struct manifest *m
 	}
 	int64_t now = meta_now();
 	for (size_t i = 0; i < ntags; i++) {
-		sqlite3_stmt *st = meta_stmt(m, ST_TAG_UPSERT, err);
+		struct db_stmt *st = meta_stmt(m, ST_TAG_UPSERT, err);
 		if (!st)
 			goto fail;
-		sqlite3_bind_int64(st, 1, repo_id);
+		db_bind_int64(st, 1, repo_id);
 		bind_text(st, 2, tags[i]);
-		sqlite3_bind_int64(st, 3, manifest_id);
-		sqlite3_bind_int64(st, 4, now);
+		db_bind_int64(st, 3, manifest_id);
+		db_bind_int64(st, 4, now);
 		if (meta_step_done(m, st, "tag manifest", err) < 0)
 			goto fail;
 	}
-	sqlite3_stmt *st = meta_stmt(m, ST_REPO_TOUCH, err);
+	struct db_stmt *st = meta_stmt(m, ST_REPO_TOUCH, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, repo_id);
-	sqlite3_bind_int64(st, 2, now);
+	db_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 2, now);
 	if (meta_step_done(m, st, "touch repository", err) < 0 || meta_commit(m, err) < 0)
 		goto fail;
 	return 0;
@@ -1123,10 +1147,10 @@ int meta_manifest_get(struct meta *m, int64_t repo_id, const char *reference, bo
 {
 	enum stmt_id id = is_digest ? (with_content ? ST_MANIFEST_BY_DIGEST_CONTENT : ST_MANIFEST_BY_DIGEST)
 	                            : (with_content ? ST_MANIFEST_BY_TAG_CONTENT : ST_MANIFEST_BY_TAG);
-	sqlite3_stmt *st = meta_stmt(m, id, err);
+	struct db_stmt *st = meta_stmt(m, id, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, reference);
 	int r = meta_lookup_row(m, st, "manifest lookup", err);
 	if (r < 0)
@@ -1134,18 +1158,18 @@ int meta_manifest_get(struct meta *m, int64_t repo_id, const char *reference, bo
 	if (r == 0)
 		return berr_set(err, BERR_MANIFEST_UNKNOWN, "manifest %s is not in this repository", reference);
 	struct berr e2;
-	const char *dg = (const char *)sqlite3_column_text(st, 0);
+	const char *dg = (const char *)db_column_text(st, 0);
 	if (digest_parse(dg ? dg : "", &out->digest, &e2) < 0) {
 		meta_reset(st);
 		return berr_set(err, BERR_INTERNAL, "stored manifest digest is corrupt");
 	}
-	const char *mt = (const char *)sqlite3_column_text(st, 1);
+	const char *mt = (const char *)db_column_text(st, 1);
 	snprintf(out->media_type, sizeof out->media_type, "%s", mt ? mt : "");
-	out->size = (uint64_t)sqlite3_column_int64(st, 2);
+	out->size = (uint64_t)db_column_int64(st, 2);
 	out->content = NULL;
 	if (with_content) {
-		const void *blob = sqlite3_column_blob(st, 3);
-		size_t n = (size_t)sqlite3_column_bytes(st, 3);
+		const void *blob = db_column_blob(st, 3);
+		size_t n = (size_t)db_column_bytes(st, 3);
 		out->content = xmalloc(n);
 		if (n)
 			memcpy(out->content, blob, n);
@@ -1162,14 +1186,14 @@ int meta_manifest_delete(struct meta *m, int64_t repo_id, const struct digest *d
 		return -1;
 	if (meta_immutable_check_manifest(m, repo_id, d, err) < 0)
 		goto fail;
-	sqlite3_stmt *st = meta_stmt(m, ST_MANIFEST_DELETE, err);
+	struct db_stmt *st = meta_stmt(m, ST_MANIFEST_DELETE, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, d->str);
 	if (meta_step_done(m, st, "delete manifest", err) < 0)
 		goto fail;
-	if (sqlite3_changes(m->db) == 0) {
+	if (db_changes(m->db) == 0) {
 		berr_set(err, BERR_MANIFEST_UNKNOWN, "manifest %s is not in this repository", d->str);
 		goto fail;
 	}
@@ -1188,14 +1212,14 @@ int meta_tag_delete(struct meta *m, int64_t repo_id, const char *tag, struct ber
 		return -1;
 	if (meta_immutable_check_tag(m, repo_id, tag, NULL, err) < 0)
 		goto fail;
-	sqlite3_stmt *st = meta_stmt(m, ST_TAG_DELETE, err);
+	struct db_stmt *st = meta_stmt(m, ST_TAG_DELETE, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, tag);
 	if (meta_step_done(m, st, "delete tag", err) < 0)
 		goto fail;
-	if (sqlite3_changes(m->db) == 0) {
+	if (db_changes(m->db) == 0) {
 		berr_set(err, BERR_MANIFEST_UNKNOWN, "tag %s is not in this repository", tag);
 		goto fail;
 	}
@@ -1209,25 +1233,25 @@ fail:
 
 /* Shared by tags and catalog: step through a name listing, asking one row more than the
  * limit to learn whether another page follows. */
-static int meta_list_names(struct meta *m, sqlite3_stmt *st, int limit_index, int64_t limit, meta_name_fn fn, void *ctx,
-                           bool *more, struct berr *err)
+static int meta_list_names(struct meta *m, struct db_stmt *st, int limit_index, int64_t limit, meta_name_fn fn,
+                           void *ctx, bool *more, struct berr *err)
 {
 	*more = false;
-	sqlite3_bind_int64(st, limit_index, limit < 0 ? -1 : limit + 1);
+	db_bind_int64(st, limit_index, limit < 0 ? INT64_MAX : limit + 1);
 	int64_t count = 0;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (limit >= 0 && count == limit) {
 			*more = true;
 			break;
 		}
-		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *name = (const char *)db_column_text(st, 0);
 		count++;
 		if (fn(ctx, name ? name : ""))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list", err);
 	return 0;
 }
@@ -1235,10 +1259,10 @@ static int meta_list_names(struct meta *m, sqlite3_stmt *st, int limit_index, in
 int meta_tags_list(struct meta *m, int64_t repo_id, const char *last, int64_t limit, meta_name_fn fn, void *ctx,
                    bool *more, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_TAGS_LIST, err);
+	struct db_stmt *st = meta_stmt(m, ST_TAGS_LIST, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, last ? last : "");
 	return meta_list_names(m, st, 3, limit, fn, ctx, more, err);
 }
@@ -1246,7 +1270,7 @@ int meta_tags_list(struct meta *m, int64_t repo_id, const char *last, int64_t li
 int meta_catalog(struct meta *m, const char *last, int64_t limit, meta_name_fn fn, void *ctx, bool *more,
                  struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_CATALOG, err);
+	struct db_stmt *st = meta_stmt(m, ST_CATALOG, err);
 	if (!st)
 		return -1;
 	bind_text(st, 1, last ? last : "");
@@ -1256,45 +1280,45 @@ int meta_catalog(struct meta *m, const char *last, int64_t limit, meta_name_fn f
 int meta_referrers(struct meta *m, int64_t repo_id, const struct digest *subject, const char *artifact_type,
                    meta_referrer_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, artifact_type ? ST_REFERRERS_TYPE : ST_REFERRERS, err);
+	struct db_stmt *st = meta_stmt(m, artifact_type ? ST_REFERRERS_TYPE : ST_REFERRERS, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, subject->str);
 	if (artifact_type)
 		bind_text(st, 3, artifact_type);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_referrer r = {
-		    .digest = (const char *)sqlite3_column_text(st, 0),
-		    .media_type = (const char *)sqlite3_column_text(st, 1),
-		    .artifact_type = (const char *)sqlite3_column_text(st, 2),
-		    .annotations = (const char *)sqlite3_column_text(st, 3),
-		    .size = (uint64_t)sqlite3_column_int64(st, 4),
+		    .digest = (const char *)db_column_text(st, 0),
+		    .media_type = (const char *)db_column_text(st, 1),
+		    .artifact_type = (const char *)db_column_text(st, 2),
+		    .annotations = (const char *)db_column_text(st, 3),
+		    .size = (uint64_t)db_column_int64(st, 4),
 		};
 		if (fn(ctx, &r))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "referrers", err);
 	return 0;
 }
 
 int meta_upload_create(struct meta *m, const char *id, int64_t repo_id, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_INSERT, err);
+	struct db_stmt *st = meta_stmt(m, ST_UPLOAD_INSERT, err);
 	if (!st)
 		return -1;
 	bind_text(st, 1, id);
-	sqlite3_bind_int64(st, 2, repo_id);
-	sqlite3_bind_int64(st, 3, meta_now());
+	db_bind_int64(st, 2, repo_id);
+	db_bind_int64(st, 3, meta_now());
 	return meta_step_done(m, st, "create upload", err);
 }
 
 int meta_upload_get(struct meta *m, const char *id, int64_t *repo_id, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_GET, err);
+	struct db_stmt *st = meta_stmt(m, ST_UPLOAD_GET, err);
 	if (!st)
 		return -1;
 	bind_text(st, 1, id);
@@ -1303,14 +1327,14 @@ int meta_upload_get(struct meta *m, const char *id, int64_t *repo_id, struct ber
 		return -1;
 	if (r == 0)
 		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s is not known", id);
-	*repo_id = sqlite3_column_int64(st, 0);
+	*repo_id = db_column_int64(st, 0);
 	meta_reset(st);
 	return 0;
 }
 
 int meta_upload_delete(struct meta *m, const char *id, struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_UPLOAD_DELETE, err);
+	struct db_stmt *st = meta_stmt(m, ST_UPLOAD_DELETE, err);
 	if (!st)
 		return -1;
 	bind_text(st, 1, id);
@@ -1324,9 +1348,9 @@ void meta_set_default_visibility(bool public_default)
 
 /* Prepare statement id and bind arguments described by types: 'i' int64, 't' text (NULL
  * binds NULL), 'b' an int used as a boolean. Returns the statement, or NULL with err. */
-static sqlite3_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err, const char *types, ...)
+static struct db_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err, const char *types, ...)
 {
-	sqlite3_stmt *st = meta_stmt(m, id, err);
+	struct db_stmt *st = meta_stmt(m, id, err);
 	if (!st)
 		return NULL;
 	va_list ap;
@@ -1334,10 +1358,10 @@ static sqlite3_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err
 	for (int i = 0; types[i]; i++) {
 		switch (types[i]) {
 		case 'i':
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			db_bind_int64(st, i + 1, va_arg(ap, int64_t));
 			break;
 		case 'b':
-			sqlite3_bind_int(st, i + 1, va_arg(ap, int) ? 1 : 0);
+			db_bind_int64(st, i + 1, va_arg(ap, int) ? 1 : 0);
 			break;
 		case 't':
 			bind_text(st, i + 1, va_arg(ap, const char *));
@@ -1349,52 +1373,64 @@ static sqlite3_stmt *meta_bind(struct meta *m, enum stmt_id id, struct berr *err
 }
 
 /* Run a bound statement that returns no rows. Sets *changes when not NULL. */
-static int meta_exec_bound(struct meta *m, sqlite3_stmt *st, const char *what, int *changes, struct berr *err)
+static int meta_exec_bound(struct meta *m, struct db_stmt *st, const char *what, int *changes, struct berr *err)
 {
 	if (!st || meta_step_done(m, st, what, err) < 0)
 		return -1;
 	if (changes)
-		*changes = sqlite3_changes(m->db);
+		*changes = db_changes(m->db);
 	return 0;
 }
 
+/* Run a bound INSERT ... RETURNING id; *id (if not NULL) gets the new row's id. */
+static int meta_insert_id(struct meta *m, struct db_stmt *st, const char *what, int64_t *id, struct berr *err)
+{
+	if (!st)
+		return -1;
+	int rc = db_step(st);
+	if (rc == DB_ROW && id)
+		*id = db_column_int64(st, 0);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : meta_fail(m, rc, what, err);
+}
+
 /* Call fn for each row's first column as text. */
-static int meta_each_name(struct meta *m, sqlite3_stmt *st, meta_name_fn fn, void *ctx, const char *what,
+static int meta_each_name(struct meta *m, struct db_stmt *st, meta_name_fn fn, void *ctx, const char *what,
                           struct berr *err)
 {
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(st, 0);
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *v = (const char *)db_column_text(st, 0);
 		if (fn(ctx, v ? v : ""))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, what, err);
 	return 0;
 }
 
 /* Call fn for each row's first two columns as text (a name and its role or permission). */
-static int meta_each_pair(struct meta *m, sqlite3_stmt *st, meta_member_fn fn, void *ctx, const char *what,
+static int meta_each_pair(struct meta *m, struct db_stmt *st, meta_member_fn fn, void *ctx, const char *what,
                           struct berr *err)
 {
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+	while ((rc = db_step(st)) == DB_ROW)
+		if (fn(ctx, (const char *)db_column_text(st, 0), (const char *)db_column_text(st, 1)))
 			break;
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, what, err);
 	return 0;
 }
 
-static void meta_copy_text(char *dst, size_t dstlen, sqlite3_stmt *st, int col)
+static void meta_copy_text(char *dst, size_t dstlen, struct db_stmt *st, int col)
 {
-	const char *v = (const char *)sqlite3_column_text(st, col);
+	const char *v = (const char *)db_column_text(st, col);
 	snprintf(dst, dstlen, "%s", v ? v : "");
 }
 
@@ -1404,29 +1440,29 @@ int meta_catalog_visible(struct meta *m, const struct meta_viewer *viewer, const
 	if (viewer->sees_all)
 		return meta_catalog(m, last, limit, fn, ctx, more, err);
 	/* ?2 is the limit meta_list_names binds; ?3 = 0: not everything is visible. */
-	sqlite3_stmt *st = meta_bind(m, ST_CATALOG_VISIBLE, err, "iiiti", (int64_t)0, (int64_t)0, (int64_t)0,
-	                             viewer->name, viewer->user_id);
+	struct db_stmt *st = meta_bind(m, ST_CATALOG_VISIBLE, err, "iiiti", (int64_t)0, (int64_t)0, (int64_t)0,
+	                               viewer->name, viewer->user_id);
 	if (!st)
 		return -1;
 	bind_text(st, 1, last ? last : "");
 	return meta_list_names(m, st, 2, limit, fn, ctx, more, err);
 }
 
-static void meta_account_row(sqlite3_stmt *st, struct meta_account *out)
+static void meta_account_row(struct db_stmt *st, struct meta_account *out)
 {
 	memset(out, 0, sizeof *out);
-	out->id = sqlite3_column_int64(st, 0);
+	out->id = db_column_int64(st, 0);
 	meta_copy_text(out->name, sizeof out->name, st, 1);
-	const char *kind = (const char *)sqlite3_column_text(st, 2);
+	const char *kind = (const char *)db_column_text(st, 2);
 	out->is_org = kind && strcmp(kind, "org") == 0;
 	meta_copy_text(out->email, sizeof out->email, st, 3);
 	meta_copy_text(out->password_hash, sizeof out->password_hash, st, 4);
-	out->is_admin = sqlite3_column_int(st, 5) != 0;
-	out->disabled = sqlite3_column_int(st, 6) != 0;
-	out->created_at = sqlite3_column_int64(st, 7);
+	out->is_admin = db_column_int64(st, 5) != 0;
+	out->disabled = db_column_int64(st, 6) != 0;
+	out->created_at = db_column_int64(st, 7);
 }
 
-static int meta_account_fetch(struct meta *m, sqlite3_stmt *st, const char *what, struct meta_account *out,
+static int meta_account_fetch(struct meta *m, struct db_stmt *st, const char *what, struct meta_account *out,
                               struct berr *err)
 {
 	if (!st)
@@ -1456,18 +1492,18 @@ int meta_account_get_by_id(struct meta *m, int64_t id, struct meta_account *out,
 int meta_account_create(struct meta *m, const char *name, bool is_org, const char *email, const char *password_hash,
                         bool is_admin, int64_t *id, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_ACCOUNT_INSERT, err, "ttttbi", name, is_org ? "org" : "user",
-	                             email && *email ? email : NULL, password_hash, (int)is_admin, meta_now());
+	struct db_stmt *st = meta_bind(m, ST_ACCOUNT_INSERT, err, "ttttbi", name, is_org ? "org" : "user",
+	                               email && *email ? email : NULL, password_hash, (int)is_admin, meta_now());
 	if (!st)
 		return -1;
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
+	if (rc == DB_ROW && id)
+		*id = db_column_int64(st, 0);
 	meta_reset(st);
-	if (rc == SQLITE_CONSTRAINT)
+	if (rc == DB_CONSTRAINT)
 		return berr_set(err, BERR_CONFLICT, "the name %s is taken", name);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_ROW)
 		return meta_fail(m, rc, "create account", err);
-	if (id)
-		*id = sqlite3_last_insert_rowid(m->db);
 	return 0;
 }
 
@@ -1475,8 +1511,8 @@ int meta_account_update(struct meta *m, const char *name, const char *password_h
                         int disabled, struct berr *err)
 {
 	int changes = 0;
-	sqlite3_stmt *st = meta_bind(m, ST_ACCOUNT_UPDATE, err, "tttiii", name, password_hash, email, (int64_t)is_admin,
-	                             (int64_t)disabled, meta_now());
+	struct db_stmt *st = meta_bind(m, ST_ACCOUNT_UPDATE, err, "tttiii", name, password_hash, email,
+	                               (int64_t)is_admin, (int64_t)disabled, meta_now());
 	if (meta_exec_bound(m, st, "update account", &changes, err) < 0)
 		return -1;
 	if (changes == 0)
@@ -1496,31 +1532,31 @@ int meta_account_delete(struct meta *m, const char *name, struct berr *err)
 
 int meta_accounts_list(struct meta *m, int kind, meta_account_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_ACCOUNT_LIST, err, "i", (int64_t)kind);
+	struct db_stmt *st = meta_bind(m, ST_ACCOUNT_LIST, err, "i", (int64_t)kind);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_account a;
 		meta_account_row(st, &a);
 		if (fn(ctx, &a))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list accounts", err);
 	return 0;
 }
 
 int meta_users_count(struct meta *m, int64_t *n, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_USERS_COUNT, err, "");
+	struct db_stmt *st = meta_bind(m, ST_USERS_COUNT, err, "");
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "count users", err);
 	if (r < 0)
 		return -1;
-	*n = r ? sqlite3_column_int64(st, 0) : 0;
+	*n = r ? db_column_int64(st, 0) : 0;
 	if (r)
 		meta_reset(st);
 	return 0;
@@ -1575,7 +1611,7 @@ int meta_org_members(struct meta *m, const char *org, meta_member_fn fn, void *c
 }
 
 /* One short text value of a one-row lookup into out ("" when there is no row). */
-static int meta_lookup_text(struct meta *m, sqlite3_stmt *st, const char *what, char *out, size_t outlen,
+static int meta_lookup_text(struct meta *m, struct db_stmt *st, const char *what, char *out, size_t outlen,
                             struct berr *err)
 {
 	out[0] = '\0';
@@ -1599,7 +1635,7 @@ int meta_org_role(struct meta *m, int64_t user_id, const char *org, char role[16
 int meta_repo_info(struct meta *m, const char *name, struct meta_repo_info *out, struct berr *err)
 {
 	memset(out, 0, sizeof *out);
-	sqlite3_stmt *st = meta_bind(m, ST_REPO_INFO, err, "t", name);
+	struct db_stmt *st = meta_bind(m, ST_REPO_INFO, err, "t", name);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "repository lookup", err);
@@ -1607,8 +1643,8 @@ int meta_repo_info(struct meta *m, const char *name, struct meta_repo_info *out,
 		return -1;
 	if (r) {
 		out->exists = true;
-		out->id = sqlite3_column_int64(st, 0);
-		const char *vis = (const char *)sqlite3_column_text(st, 1);
+		out->id = db_column_int64(st, 0);
+		const char *vis = (const char *)db_column_text(st, 1);
 		out->is_public = vis && strcmp(vis, "public") == 0;
 		meta_reset(st);
 	}
@@ -1624,7 +1660,7 @@ int meta_repo_grant_get(struct meta *m, int64_t repo_id, int64_t user_id, char p
 int meta_repo_set_visibility(struct meta *m, const char *name, bool is_public, struct berr *err)
 {
 	int changes = 0;
-	sqlite3_stmt *st =
+	struct db_stmt *st =
 	    meta_bind(m, ST_REPO_VISIBILITY, err, "tti", name, is_public ? "public" : "private", meta_now());
 	if (meta_exec_bound(m, st, "set visibility", &changes, err) < 0)
 		return -1;
@@ -1638,32 +1674,28 @@ int meta_blob_repositories(struct meta *m, const struct digest *d, meta_name_fn 
 	return meta_each_name(m, meta_bind(m, ST_BLOB_REPOS, err, "t", d->str), fn, ctx, "blob repositories", err);
 }
 
-static void meta_pat_row(sqlite3_stmt *st, struct meta_pat *t)
+static void meta_pat_row(struct db_stmt *st, struct meta_pat *t)
 {
 	memset(t, 0, sizeof *t);
-	t->id = sqlite3_column_int64(st, 0);
-	t->user_id = sqlite3_column_int64(st, 1);
+	t->id = db_column_int64(st, 0);
+	t->user_id = db_column_int64(st, 1);
 	meta_copy_text(t->name, sizeof t->name, st, 2);
 	meta_copy_text(t->scope, sizeof t->scope, st, 3);
-	t->created_at = sqlite3_column_int64(st, 4);
-	t->last_used_at = sqlite3_column_int64(st, 5);
-	t->revoked_at = sqlite3_column_int64(st, 6);
+	t->created_at = db_column_int64(st, 4);
+	t->last_used_at = db_column_int64(st, 5);
+	t->revoked_at = db_column_int64(st, 6);
 }
 
 int meta_pat_create(struct meta *m, int64_t user_id, const char *name, const char *scope, const char *secret_hash,
                     int64_t *id, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_PAT_INSERT, err, "ittti", user_id, name, scope, secret_hash, meta_now());
-	if (meta_exec_bound(m, st, "create token", NULL, err) < 0)
-		return -1;
-	if (id)
-		*id = sqlite3_last_insert_rowid(m->db);
-	return 0;
+	struct db_stmt *st = meta_bind(m, ST_PAT_INSERT, err, "ittti", user_id, name, scope, secret_hash, meta_now());
+	return meta_insert_id(m, st, "create token", id, err);
 }
 
 int meta_pat_use(struct meta *m, const char *secret_hash, struct meta_pat *out, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_PAT_GET, err, "t", secret_hash);
+	struct db_stmt *st = meta_bind(m, ST_PAT_GET, err, "t", secret_hash);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "token lookup", err);
@@ -1683,18 +1715,18 @@ int meta_pat_use(struct meta *m, const char *secret_hash, struct meta_pat *out, 
 
 int meta_pat_list(struct meta *m, int64_t user_id, meta_pat_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_PAT_LIST, err, "i", user_id);
+	struct db_stmt *st = meta_bind(m, ST_PAT_LIST, err, "i", user_id);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_pat t;
 		meta_pat_row(st, &t);
 		if (fn(ctx, &t))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list tokens", err);
 	return 0;
 }
@@ -1713,14 +1745,14 @@ int meta_pat_revoke(struct meta *m, int64_t user_id, int64_t id, struct berr *er
 int meta_refresh_create(struct meta *m, int64_t user_id, const char *client_id, const char *secret_hash,
                         const char *scope_cap, struct berr *err)
 {
-	sqlite3_stmt *st =
+	struct db_stmt *st =
 	    meta_bind(m, ST_REFRESH_INSERT, err, "ittti", user_id, client_id, secret_hash, scope_cap, meta_now());
 	return meta_exec_bound(m, st, "create refresh token", NULL, err);
 }
 
 int meta_refresh_use(struct meta *m, const char *secret_hash, int64_t *user_id, char scope_cap[24], struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_REFRESH_GET, err, "t", secret_hash);
+	struct db_stmt *st = meta_bind(m, ST_REFRESH_GET, err, "t", secret_hash);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "refresh token lookup", err);
@@ -1728,8 +1760,8 @@ int meta_refresh_use(struct meta *m, const char *secret_hash, int64_t *user_id, 
 		return -1;
 	if (r == 0)
 		return berr_set(err, BERR_UNAUTHORIZED, "unknown or revoked refresh token");
-	int64_t id = sqlite3_column_int64(st, 0);
-	*user_id = sqlite3_column_int64(st, 1);
+	int64_t id = db_column_int64(st, 0);
+	*user_id = db_column_int64(st, 1);
 	meta_copy_text(scope_cap, 24, st, 2);
 	meta_reset(st);
 	meta_exec_bound(m, meta_bind(m, ST_REFRESH_TOUCH, NULL, "ii", id, meta_now()), "touch refresh token", NULL,
@@ -1746,32 +1778,32 @@ int meta_refresh_revoke_all(struct meta *m, int64_t user_id, struct berr *err)
 int meta_audit(struct meta *m, const char *actor, const char *action, const char *target, const char *detail,
                const char *remote_addr, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_AUDIT_INSERT, err, "ittttt", meta_now(), actor && *actor ? actor : "-",
-	                             action, target ? target : "", detail, remote_addr);
+	struct db_stmt *st = meta_bind(m, ST_AUDIT_INSERT, err, "ittttt", meta_now(), actor && *actor ? actor : "-",
+	                               action, target ? target : "", detail, remote_addr);
 	return meta_exec_bound(m, st, "audit", NULL, err);
 }
 
 int meta_audit_list(struct meta *m, int64_t before_id, int64_t limit, meta_audit_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_AUDIT_LIST, err, "ii", before_id, limit);
+	struct db_stmt *st = meta_bind(m, ST_AUDIT_LIST, err, "ii", before_id, limit);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_audit_entry e = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .at = sqlite3_column_int64(st, 1),
-		    .actor = (const char *)sqlite3_column_text(st, 2),
-		    .action = (const char *)sqlite3_column_text(st, 3),
-		    .target = (const char *)sqlite3_column_text(st, 4),
-		    .detail = (const char *)sqlite3_column_text(st, 5),
-		    .remote_addr = (const char *)sqlite3_column_text(st, 6),
+		    .id = db_column_int64(st, 0),
+		    .at = db_column_int64(st, 1),
+		    .actor = (const char *)db_column_text(st, 2),
+		    .action = (const char *)db_column_text(st, 3),
+		    .target = (const char *)db_column_text(st, 4),
+		    .detail = (const char *)db_column_text(st, 5),
+		    .remote_addr = (const char *)db_column_text(st, 6),
 		};
 		if (fn(ctx, &e))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "audit list", err);
 	return 0;
 }
@@ -1779,20 +1811,16 @@ int meta_audit_list(struct meta *m, int64_t before_id, int64_t limit, meta_audit
 int meta_session_create(struct meta *m, int64_t user_id, const char *secret_hash, const char *csrf_token,
                         int64_t expires_at, int64_t *id, struct berr *err)
 {
-	sqlite3_stmt *st =
+	struct db_stmt *st =
 	    meta_bind(m, ST_SESSION_INSERT, err, "ittii", user_id, secret_hash, csrf_token, meta_now(), expires_at);
-	if (meta_exec_bound(m, st, "create session", NULL, err) < 0)
-		return -1;
-	if (id)
-		*id = sqlite3_last_insert_rowid(m->db);
-	return 0;
+	return meta_insert_id(m, st, "create session", id, err);
 }
 
 int meta_session_use(struct meta *m, const char *secret_hash, int64_t idle_since, struct meta_session *out,
                      struct berr *err)
 {
 	int64_t now = meta_now();
-	sqlite3_stmt *st = meta_bind(m, ST_SESSION_GET, err, "tii", secret_hash, now, idle_since);
+	struct db_stmt *st = meta_bind(m, ST_SESSION_GET, err, "tii", secret_hash, now, idle_since);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "session lookup", err);
@@ -1801,12 +1829,12 @@ int meta_session_use(struct meta *m, const char *secret_hash, int64_t idle_since
 	if (r == 0)
 		return berr_set(err, BERR_UNAUTHORIZED, "the session has expired; sign in again");
 	memset(out, 0, sizeof *out);
-	out->id = sqlite3_column_int64(st, 0);
-	out->user_id = sqlite3_column_int64(st, 1);
+	out->id = db_column_int64(st, 0);
+	out->user_id = db_column_int64(st, 1);
 	meta_copy_text(out->csrf_token, sizeof out->csrf_token, st, 2);
-	out->created_at = sqlite3_column_int64(st, 3);
-	out->last_seen_at = sqlite3_column_int64(st, 4);
-	out->expires_at = sqlite3_column_int64(st, 5);
+	out->created_at = db_column_int64(st, 3);
+	out->last_seen_at = db_column_int64(st, 4);
+	out->expires_at = db_column_int64(st, 5);
 	meta_reset(st);
 	/* Recorded at most once a minute, like access tokens; failing to is no refusal. */
 	meta_exec_bound(m, meta_bind(m, ST_SESSION_TOUCH, NULL, "ii", out->id, now), "touch session", NULL, NULL);
@@ -1832,45 +1860,45 @@ int meta_sessions_purge(struct meta *m, int64_t idle_since, struct berr *err)
 
 int meta_user_orgs(struct meta *m, int64_t user_id, meta_member_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_USER_ORGS, err, "i", user_id);
+	struct db_stmt *st = meta_bind(m, ST_USER_ORGS, err, "i", user_id);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+	while ((rc = db_step(st)) == DB_ROW)
+		if (fn(ctx, (const char *)db_column_text(st, 0), (const char *)db_column_text(st, 1)))
 			break;
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list organizations", err);
 	return 0;
 }
 
 /* Call fn for each repository row of a REPO_SEARCH_SELECT or ST_REPO_DESCRIBE statement;
  * *count gets the number of rows. */
-static int meta_each_repo(struct meta *m, sqlite3_stmt *st, meta_repo_fn fn, void *ctx, int64_t *count,
-                          struct berr *err)
+static int meta_each_repo(struct meta *m, struct db_stmt *st, bool with_full, meta_repo_fn fn, void *ctx,
+                          int64_t *count, struct berr *err)
 {
 	int rc;
 	*count = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_repo_row row = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .name = (const char *)sqlite3_column_text(st, 1),
-		    .ns = (const char *)sqlite3_column_text(st, 2),
-		    .visibility = (const char *)sqlite3_column_text(st, 3),
-		    .description = (const char *)sqlite3_column_text(st, 4),
-		    .created_at = sqlite3_column_int64(st, 5),
-		    .updated_at = sqlite3_column_int64(st, 6),
-		    .tag_count = sqlite3_column_int64(st, 7),
-		    .pull_count = sqlite3_column_int64(st, 8),
-		    .full_description = sqlite3_column_count(st) > 9 ? (const char *)sqlite3_column_text(st, 9) : NULL,
+		    .id = db_column_int64(st, 0),
+		    .name = (const char *)db_column_text(st, 1),
+		    .ns = (const char *)db_column_text(st, 2),
+		    .visibility = (const char *)db_column_text(st, 3),
+		    .description = (const char *)db_column_text(st, 4),
+		    .created_at = db_column_int64(st, 5),
+		    .updated_at = db_column_int64(st, 6),
+		    .tag_count = db_column_int64(st, 7),
+		    .pull_count = db_column_int64(st, 8),
+		    .full_description = with_full ? db_column_text(st, 9) : NULL,
 		};
 		(*count)++;
 		if (fn(ctx, &row))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list repositories", err);
 	return 0;
 }
@@ -1889,14 +1917,14 @@ int meta_repo_search(struct meta *m, const struct meta_viewer *viewer, const cha
 	const char *vname = viewer->sees_all ? NULL : viewer->name;
 	int64_t vid = viewer->sees_all ? -1 : viewer->user_id;
 	const char *nsf = ns && *ns ? ns : NULL;
-	sqlite3_stmt *st =
+	struct db_stmt *st =
 	    meta_bind(m, ST_REPO_SEARCH_COUNT, err, "btitt", (int)viewer->sees_all, vname, vid, nsf, (const char *)lq);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "count repositories", err);
 	if (r < 0)
 		return -1;
-	*total = r ? sqlite3_column_int64(st, 0) : 0;
+	*total = r ? db_column_int64(st, 0) : 0;
 	if (r)
 		meta_reset(st);
 	enum stmt_id id = sort == META_REPO_SORT_UPDATED ? ST_REPO_SEARCH_UPDATED
@@ -1906,14 +1934,14 @@ int meta_repo_search(struct meta *m, const struct meta_viewer *viewer, const cha
 	if (!st)
 		return -1;
 	int64_t n;
-	return meta_each_repo(m, st, fn, ctx, &n, err);
+	return meta_each_repo(m, st, false, fn, ctx, &n, err);
 }
 
 int meta_repo_describe(struct meta *m, const char *name, meta_repo_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_REPO_DESCRIBE, err, "t", name);
+	struct db_stmt *st = meta_bind(m, ST_REPO_DESCRIBE, err, "t", name);
 	int64_t n;
-	if (!st || meta_each_repo(m, st, fn, ctx, &n, err) < 0)
+	if (!st || meta_each_repo(m, st, true, fn, ctx, &n, err) < 0)
 		return -1;
 	if (n == 0)
 		return berr_set(err, BERR_NAME_UNKNOWN, "repository %s is not known", name);
@@ -1924,7 +1952,7 @@ int meta_repo_update(struct meta *m, const char *name, const char *visibility, c
                      const char *full_description, struct berr *err)
 {
 	int changes = 0;
-	sqlite3_stmt *st = meta_bind(m, ST_REPO_UPDATE, err, "tttt", name, visibility, description, full_description);
+	struct db_stmt *st = meta_bind(m, ST_REPO_UPDATE, err, "tttt", name, visibility, description, full_description);
 	if (meta_exec_bound(m, st, "update repository", &changes, err) < 0)
 		return -1;
 	if (changes == 0)
@@ -2030,33 +2058,33 @@ int meta_manifests_pulled(struct meta *m, const struct meta_pull_mark *marks, si
 int meta_tags_page(struct meta *m, int64_t repo_id, int64_t offset, int64_t limit, meta_tag_fn fn, void *ctx,
                    int64_t *total, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_TAGS_COUNT, err, "i", repo_id);
+	struct db_stmt *st = meta_bind(m, ST_TAGS_COUNT, err, "i", repo_id);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "count tags", err);
 	if (r < 0)
 		return -1;
-	*total = r ? sqlite3_column_int64(st, 0) : 0;
+	*total = r ? db_column_int64(st, 0) : 0;
 	if (r)
 		meta_reset(st);
 	st = meta_bind(m, ST_TAGS_PAGE, err, "iii", repo_id, limit, offset);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_tag_row t = {
-		    .name = (const char *)sqlite3_column_text(st, 0),
-		    .digest = (const char *)sqlite3_column_text(st, 1),
-		    .media_type = (const char *)sqlite3_column_text(st, 2),
-		    .pushed_at = sqlite3_column_int64(st, 3),
-		    .size = (uint64_t)sqlite3_column_int64(st, 4),
-		    .last_pulled_at = sqlite3_column_int64(st, 5),
+		    .name = (const char *)db_column_text(st, 0),
+		    .digest = (const char *)db_column_text(st, 1),
+		    .media_type = (const char *)db_column_text(st, 2),
+		    .pushed_at = db_column_int64(st, 3),
+		    .size = (uint64_t)db_column_int64(st, 4),
+		    .last_pulled_at = db_column_int64(st, 5),
 		};
 		if (fn(ctx, &t))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list tags", err);
 	return 0;
 }
@@ -2087,17 +2115,17 @@ int meta_repo_grants(struct meta *m, int64_t repo_id, meta_member_fn fn, void *c
 
 int meta_blobs_each(struct meta *m, meta_blob_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_BLOBS_EACH, err, "");
+	struct db_stmt *st = meta_bind(m, ST_BLOBS_EACH, err, "");
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *d = (const char *)sqlite3_column_text(st, 0);
-		if (fn(ctx, d ? d : "", (uint64_t)sqlite3_column_int64(st, 1)))
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *d = (const char *)db_column_text(st, 0);
+		if (fn(ctx, d ? d : "", (uint64_t)db_column_int64(st, 1)))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list blobs", err);
 	return 0;
 }
@@ -2117,59 +2145,35 @@ int meta_blob_forget(struct meta *m, const struct digest *d, struct berr *err)
 
 int meta_dangling_each(struct meta *m, meta_dangling_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_DANGLING, err, "");
+	struct db_stmt *st = meta_bind(m, ST_DANGLING, err, "");
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_dangling dr = {
-		    .repository = (const char *)sqlite3_column_text(st, 0),
-		    .manifest = (const char *)sqlite3_column_text(st, 1),
-		    .missing = (const char *)sqlite3_column_text(st, 2),
-		    .kind = sqlite3_column_int(st, 3),
+		    .repository = (const char *)db_column_text(st, 0),
+		    .manifest = (const char *)db_column_text(st, 1),
+		    .missing = (const char *)db_column_text(st, 2),
+		    .kind = db_column_int64(st, 3),
 		};
 		if (fn(ctx, &dr))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "dangling references", err);
 	return 0;
 }
 
 int meta_backup(struct meta *m, const char *path, struct berr *err)
 {
-	sqlite3 *dst = NULL;
-	int rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, NULL);
-	if (rc != SQLITE_OK) {
-		berr_set(err, BERR_INTERNAL, "create %s: %s", path, dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
-		sqlite3_close(dst);
-		return -1;
-	}
-	sqlite3_backup *b = sqlite3_backup_init(dst, "main", m->db, "main");
-	if (!b) {
-		berr_set(err, BERR_INTERNAL, "backup to %s: %s", path, sqlite3_errmsg(dst));
-		sqlite3_close(dst);
-		return -1;
-	}
-	/* All pages in one step: one consistent snapshot of the source. */
-	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		sqlite3_sleep(50);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE) {
-		berr_set(err, BERR_INTERNAL, "backup to %s: %s", path, sqlite3_errstr(rc));
-		sqlite3_close(dst);
-		return -1;
-	}
-	rc = sqlite3_exec(dst, "PRAGMA journal_mode = WAL; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
-	sqlite3_close(dst);
-	return rc == SQLITE_OK ? 0 : berr_set(err, BERR_INTERNAL, "finish %s", path);
+	return db_backup(m->db, path, err);
 }
 
-static void meta_replication_row(sqlite3_stmt *st, struct meta_replication_rule *r)
+static void meta_replication_row(struct db_stmt *st, struct meta_replication_rule *r)
 {
 	memset(r, 0, sizeof *r);
-	r->id = sqlite3_column_int64(st, 0);
+	r->id = db_column_int64(st, 0);
 	meta_copy_text(r->name, sizeof r->name, st, 1);
 	meta_copy_text(r->source, sizeof r->source, st, 2);
 	meta_copy_text(r->username, sizeof r->username, st, 3);
@@ -2177,27 +2181,27 @@ static void meta_replication_row(sqlite3_stmt *st, struct meta_replication_rule 
 	meta_copy_text(r->repositories, sizeof r->repositories, st, 5);
 	meta_copy_text(r->tags, sizeof r->tags, st, 6);
 	meta_copy_text(r->destination, sizeof r->destination, st, 7);
-	r->interval = sqlite3_column_int64(st, 8);
-	r->created_at = sqlite3_column_int64(st, 9);
-	r->run_requested = sqlite3_column_int(st, 10) != 0;
-	r->last_started_at = sqlite3_column_int64(st, 11);
-	r->last_finished_at = sqlite3_column_int64(st, 12);
+	r->interval = db_column_int64(st, 8);
+	r->created_at = db_column_int64(st, 9);
+	r->run_requested = db_column_int64(st, 10) != 0;
+	r->last_started_at = db_column_int64(st, 11);
+	r->last_finished_at = db_column_int64(st, 12);
 	meta_copy_text(r->last_result, sizeof r->last_result, st, 13);
-	r->last_images = sqlite3_column_int64(st, 14);
-	r->last_unchanged = sqlite3_column_int64(st, 15);
-	r->last_errors = sqlite3_column_int64(st, 16);
+	r->last_images = db_column_int64(st, 14);
+	r->last_unchanged = db_column_int64(st, 15);
+	r->last_errors = db_column_int64(st, 16);
 	meta_copy_text(r->last_message, sizeof r->last_message, st, 17);
-	r->total_images = sqlite3_column_int64(st, 18);
+	r->total_images = db_column_int64(st, 18);
 }
 
 int meta_replication_create(struct meta *m, const struct meta_replication_rule *r, struct berr *err)
 {
 	int changes = 0;
-	sqlite3_stmt *st =
+	struct db_stmt *st =
 	    meta_bind(m, ST_REPL_INSERT, err, "ttttttti", r->name, r->source, r->username[0] ? r->username : NULL,
 	              r->password[0] ? r->password : NULL, r->repositories, r->tags, r->destination, r->interval);
 	if (st)
-		sqlite3_bind_int64(st, 9, meta_now());
+		db_bind_int64(st, 9, meta_now());
 	if (meta_exec_bound(m, st, "create replication rule", &changes, err) < 0)
 		return -1;
 	if (changes == 0)
@@ -2206,7 +2210,8 @@ int meta_replication_create(struct meta *m, const struct meta_replication_rule *
 }
 
 /* One rule from a bound statement: 1 found, 0 none, -1 error. */
-static int meta_replication_fetch(struct meta *m, sqlite3_stmt *st, struct meta_replication_rule *out, struct berr *err)
+static int meta_replication_fetch(struct meta *m, struct db_stmt *st, struct meta_replication_rule *out,
+                                  struct berr *err)
 {
 	if (!st)
 		return -1;
@@ -2228,19 +2233,19 @@ int meta_replication_get(struct meta *m, const char *name, struct meta_replicati
 
 int meta_replication_list(struct meta *m, meta_replication_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_REPL_LIST, err, "");
+	struct db_stmt *st = meta_bind(m, ST_REPL_LIST, err, "");
 	if (!st)
 		return -1;
 	int rc;
 	struct meta_replication_rule *rule = xmalloc(sizeof *rule);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		meta_replication_row(st, rule);
 		if (fn(ctx, rule))
 			break;
 	}
 	free(rule);
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list replication rules", err);
 	return 0;
 }
@@ -2270,12 +2275,22 @@ int meta_replication_request_run(struct meta *m, const char *name, struct berr *
 int meta_replication_claim_due(struct meta *m, struct meta_replication_rule *out, struct berr *err)
 {
 	int64_t now = meta_now();
-	int r = meta_replication_fetch(m, meta_bind(m, ST_REPL_DUE, err, "i", now), out, err);
-	if (r != 1)
-		return r;
-	if (meta_exec_bound(m, meta_bind(m, ST_REPL_START, err, "ii", out->id, now), "start a replication run", NULL,
-	                    err) < 0)
+	/* One transaction, so of several nodes' schedulers exactly one starts the run. */
+	if (meta_begin(m, err) < 0)
 		return -1;
+	int r = meta_replication_fetch(m, meta_bind(m, ST_REPL_DUE, err, "i", now), out, err);
+	if (r != 1) {
+		if (r == 0 && meta_commit(m, err) < 0)
+			r = -1;
+		meta_rollback(m);
+		return r;
+	}
+	if (meta_exec_bound(m, meta_bind(m, ST_REPL_START, err, "ii", out->id, now), "start a replication run", NULL,
+	                    err) < 0 ||
+	    meta_commit(m, err) < 0) {
+		meta_rollback(m);
+		return -1;
+	}
 	out->run_requested = false;
 	out->last_started_at = now;
 	snprintf(out->last_result, sizeof out->last_result, "running");
@@ -2285,7 +2300,7 @@ int meta_replication_claim_due(struct meta *m, struct meta_replication_rule *out
 int meta_replication_finish(struct meta *m, int64_t id, const char *result, int64_t images, int64_t unchanged,
                             int64_t errors, const char *message, struct berr *err)
 {
-	sqlite3_stmt *st =
+	struct db_stmt *st =
 	    meta_bind(m, ST_REPL_FINISH, err, "iitiiit", id, meta_now(), result, images, unchanged, errors, message);
 	return meta_exec_bound(m, st, "record a replication run", NULL, err);
 }
@@ -2303,12 +2318,12 @@ int meta_replication_reset_running(struct meta *m, struct berr *err)
 static int meta_mirror_mark(struct meta *m, int64_t repo_id, const char *upstream, const char *tag, struct berr *err)
 {
 	int64_t now = meta_now();
-	sqlite3_stmt *st = meta_stmt(m, ST_MIRROR_REPO_UPSERT, err);
+	struct db_stmt *st = meta_stmt(m, ST_MIRROR_REPO_UPSERT, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, upstream);
-	sqlite3_bind_int64(st, 3, now);
+	db_bind_int64(st, 3, now);
 	if (meta_step_done(m, st, "record mirror repository", err) < 0)
 		return -1;
 	if (!tag)
@@ -2316,9 +2331,9 @@ static int meta_mirror_mark(struct meta *m, int64_t repo_id, const char *upstrea
 	st = meta_stmt(m, ST_MIRROR_TAG_UPSERT, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, tag);
-	sqlite3_bind_int64(st, 3, now);
+	db_bind_int64(st, 3, now);
 	return meta_step_done(m, st, "record mirror tag", err);
 }
 
@@ -2333,23 +2348,23 @@ int meta_mirror_manifest_put(struct meta *m, const char *name, const char *upstr
 	    meta_manifest_insert(m, repo_id, mf, d, content, size, &manifest_id, err) < 0)
 		goto fail;
 	int64_t now = meta_now();
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	if (tag) {
 		st = meta_stmt(m, ST_TAG_UPSERT, err);
 		if (!st)
 			goto fail;
-		sqlite3_bind_int64(st, 1, repo_id);
+		db_bind_int64(st, 1, repo_id);
 		bind_text(st, 2, tag);
-		sqlite3_bind_int64(st, 3, manifest_id);
-		sqlite3_bind_int64(st, 4, now);
+		db_bind_int64(st, 3, manifest_id);
+		db_bind_int64(st, 4, now);
 		if (meta_step_done(m, st, "tag manifest", err) < 0)
 			goto fail;
 	}
 	st = meta_stmt(m, ST_REPO_TOUCH, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, repo_id);
-	sqlite3_bind_int64(st, 2, now);
+	db_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 2, now);
 	if (meta_step_done(m, st, "touch repository", err) < 0 ||
 	    meta_mirror_mark(m, repo_id, upstream, tag, err) < 0 || meta_commit(m, err) < 0)
 		goto fail;
@@ -2373,15 +2388,15 @@ int meta_mirror_tag_confirmed(struct meta *m, int64_t repo_id, const char *upstr
 int meta_mirror_tag_checked(struct meta *m, int64_t repo_id, const char *tag, int64_t *checked_at, struct berr *err)
 {
 	*checked_at = 0;
-	sqlite3_stmt *st = meta_stmt(m, ST_MIRROR_TAG_GET, err);
+	struct db_stmt *st = meta_stmt(m, ST_MIRROR_TAG_GET, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, tag);
 	int r = meta_lookup_row(m, st, "mirror tag lookup", err);
 	if (r <= 0)
 		return r;
-	*checked_at = sqlite3_column_int64(st, 0);
+	*checked_at = db_column_int64(st, 0);
 	meta_reset(st);
 	return 1;
 }
@@ -2389,16 +2404,16 @@ int meta_mirror_tag_checked(struct meta *m, int64_t repo_id, const char *tag, in
 int meta_mirror_repo_get(struct meta *m, int64_t repo_id, char *upstream, size_t upstream_len, int64_t *last_checked,
                          struct berr *err)
 {
-	sqlite3_stmt *st = meta_stmt(m, ST_MIRROR_REPO_GET, err);
+	struct db_stmt *st = meta_stmt(m, ST_MIRROR_REPO_GET, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, repo_id);
+	db_bind_int64(st, 1, repo_id);
 	int r = meta_lookup_row(m, st, "mirror repository lookup", err);
 	if (r <= 0)
 		return r;
-	const char *u = (const char *)sqlite3_column_text(st, 0);
+	const char *u = (const char *)db_column_text(st, 0);
 	snprintf(upstream, upstream_len, "%s", u ? u : "");
-	*last_checked = sqlite3_column_int64(st, 1);
+	*last_checked = db_column_int64(st, 1);
 	meta_reset(st);
 	return 1;
 }
@@ -2416,27 +2431,24 @@ void meta_release(void)
 			break;
 		}
 	pthread_mutex_unlock(&meta_list_lock);
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(m->stmt[i]);
-	sqlite3_close(m->db);
-	free(m);
+	meta_close(m);
 }
 
 /* ops: metrics */
 
 int meta_storage_each(struct meta *m, meta_storage_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_STORAGE_BY_NAMESPACE, err, "");
+	struct db_stmt *st = meta_bind(m, ST_STORAGE_BY_NAMESPACE, err, "");
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *ns = (const char *)sqlite3_column_text(st, 0);
-		if (fn(ctx, ns ? ns : "", sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2)))
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *ns = (const char *)db_column_text(st, 0);
+		if (fn(ctx, ns ? ns : "", db_column_int64(st, 1), (uint64_t)db_column_int64(st, 2)))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "storage by namespace", err);
 	return 0;
 }
@@ -2444,15 +2456,15 @@ int meta_storage_each(struct meta *m, meta_storage_fn fn, void *ctx, struct berr
 /* Run a one-row statement with up to two integer columns. */
 static int meta_two_ints(struct meta *m, enum stmt_id id, const char *what, int64_t *a, int64_t *b, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, id, err, "");
+	struct db_stmt *st = meta_bind(m, id, err, "");
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, what, err);
 	if (r < 0)
 		return -1;
-	*a = r ? sqlite3_column_int64(st, 0) : 0;
+	*a = r ? db_column_int64(st, 0) : 0;
 	if (b)
-		*b = r ? sqlite3_column_int64(st, 1) : 0;
+		*b = r ? db_column_int64(st, 1) : 0;
 	if (r)
 		meta_reset(st);
 	return 0;
@@ -2475,41 +2487,38 @@ int meta_uploads_count(struct meta *m, int64_t *n, struct berr *err)
 
 /* ops: tag rules (immutability, retention) */
 
-static void meta_rule_row(sqlite3_stmt *st, struct meta_tag_rule *r)
+static void meta_rule_row(struct db_stmt *st, struct meta_tag_rule *r)
 {
 	memset(r, 0, sizeof *r);
-	r->id = sqlite3_column_int64(st, 0);
+	r->id = db_column_int64(st, 0);
 	meta_copy_text(r->kind, sizeof r->kind, st, 1);
 	meta_copy_text(r->scope_kind, sizeof r->scope_kind, st, 2);
 	meta_copy_text(r->scope, sizeof r->scope, st, 3);
 	meta_copy_text(r->pattern, sizeof r->pattern, st, 4);
-	r->keep_last = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5);
-	r->keep_days = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 6);
+	r->keep_last = db_column_null(st, 5) ? -1 : db_column_int64(st, 5);
+	r->keep_days = db_column_null(st, 6) ? -1 : db_column_int64(st, 6);
 	meta_copy_text(r->created_by, sizeof r->created_by, st, 7);
-	r->created_at = sqlite3_column_int64(st, 8);
+	r->created_at = db_column_int64(st, 8);
 }
 
 int meta_tag_rule_add(struct meta *m, const struct meta_tag_rule *rule, int64_t *id, struct berr *err)
 {
-	sqlite3_stmt *st =
+	struct db_stmt *st =
 	    meta_bind(m, ST_RULE_INSERT, err, "tttt", rule->kind, rule->scope_kind, rule->scope, rule->pattern);
 	if (!st)
 		return -1;
 	if (rule->keep_last >= 0)
-		sqlite3_bind_int64(st, 5, rule->keep_last);
+		db_bind_int64(st, 5, rule->keep_last);
 	if (rule->keep_days >= 0)
-		sqlite3_bind_int64(st, 6, rule->keep_days);
+		db_bind_int64(st, 6, rule->keep_days);
 	bind_text(st, 7, rule->created_by);
-	sqlite3_bind_int64(st, 8, meta_now());
-	if (meta_exec_bound(m, st, "add tag rule", NULL, err) < 0)
-		return -1;
-	*id = sqlite3_last_insert_rowid(m->db);
-	return 0;
+	db_bind_int64(st, 8, meta_now());
+	return meta_insert_id(m, st, "add tag rule", id, err);
 }
 
 int meta_tag_rule_get(struct meta *m, int64_t id, struct meta_tag_rule *out, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_RULE_GET, err, "i", id);
+	struct db_stmt *st = meta_bind(m, ST_RULE_GET, err, "i", id);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "tag rule", err);
@@ -2533,19 +2542,19 @@ int meta_tag_rule_delete(struct meta *m, int64_t id, struct berr *err)
 }
 
 /* Call fn for each rule row of st (bound), then reset it. */
-static int meta_each_rule(struct meta *m, sqlite3_stmt *st, meta_tag_rule_fn fn, void *ctx, struct berr *err)
+static int meta_each_rule(struct meta *m, struct db_stmt *st, meta_tag_rule_fn fn, void *ctx, struct berr *err)
 {
 	if (!st)
 		return -1;
 	int rc;
 	struct meta_tag_rule rule;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		meta_rule_row(st, &rule);
 		if (fn(ctx, &rule))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list tag rules", err);
 	return 0;
 }
@@ -2577,13 +2586,13 @@ static int meta_immutable_match(void *ctx, const struct meta_tag_rule *rule)
 static int meta_immutable_check_tag(struct meta *m, int64_t repo_id, const char *tag, const struct digest *new_digest,
                                     struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_MANIFEST_BY_TAG, err, "it", repo_id, tag);
+	struct db_stmt *st = meta_bind(m, ST_MANIFEST_BY_TAG, err, "it", repo_id, tag);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "tag lookup", err);
 	if (r <= 0)
 		return r; /* a new tag is never refused */
-	const char *cur = (const char *)sqlite3_column_text(st, 0);
+	const char *cur = (const char *)db_column_text(st, 0);
 	bool same = new_digest && cur && strcmp(cur, new_digest->str) == 0;
 	meta_reset(st);
 	if (same)
@@ -2651,37 +2660,37 @@ static int meta_immutable_check_manifest(struct meta *m, int64_t repo_id, const 
 
 int meta_repos_each(struct meta *m, meta_repo_each_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_REPOS_ALL, err, "");
+	struct db_stmt *st = meta_bind(m, ST_REPOS_ALL, err, "");
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		const char *ns = (const char *)sqlite3_column_text(st, 2);
-		if (fn(ctx, sqlite3_column_int64(st, 0), name ? name : "", ns ? ns : ""))
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *name = (const char *)db_column_text(st, 1);
+		const char *ns = (const char *)db_column_text(st, 2);
+		if (fn(ctx, db_column_int64(st, 0), name ? name : "", ns ? ns : ""))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list repositories", err);
 	return 0;
 }
 
 int meta_repo_tag_rows(struct meta *m, int64_t repo_id, meta_tag_times_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_REPO_TAG_ROWS, err, "i", repo_id);
+	struct db_stmt *st = meta_bind(m, ST_REPO_TAG_ROWS, err, "i", repo_id);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *dg = (const char *)sqlite3_column_text(st, 1);
-		int64_t pulled = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
-		if (fn(ctx, name ? name : "", dg ? dg : "", sqlite3_column_int64(st, 2), pulled))
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *name = (const char *)db_column_text(st, 0);
+		const char *dg = (const char *)db_column_text(st, 1);
+		int64_t pulled = db_column_null(st, 3) ? 0 : db_column_int64(st, 3);
+		if (fn(ctx, name ? name : "", dg ? dg : "", db_column_int64(st, 2), pulled))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list tags", err);
 	return 0;
 }
@@ -2706,35 +2715,32 @@ int meta_tag_delete_if(struct meta *m, int64_t repo_id, const char *tag, const c
 
 /* ops: webhooks */
 
-static void meta_hook_row(sqlite3_stmt *st, struct meta_webhook *h)
+static void meta_hook_row(struct db_stmt *st, struct meta_webhook *h)
 {
 	memset(h, 0, sizeof *h);
-	h->id = sqlite3_column_int64(st, 0);
+	h->id = db_column_int64(st, 0);
 	meta_copy_text(h->scope_kind, sizeof h->scope_kind, st, 1);
 	meta_copy_text(h->scope, sizeof h->scope, st, 2);
 	meta_copy_text(h->url, sizeof h->url, st, 3);
 	meta_copy_text(h->secret, sizeof h->secret, st, 4);
 	meta_copy_text(h->events, sizeof h->events, st, 5);
 	meta_copy_text(h->created_by, sizeof h->created_by, st, 6);
-	h->created_at = sqlite3_column_int64(st, 7);
+	h->created_at = db_column_int64(st, 7);
 }
 
 int meta_webhook_add(struct meta *m, const struct meta_webhook *h, int64_t *id, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_HOOK_INSERT, err, "tttttt", h->scope_kind, h->scope, h->url, h->secret,
-	                             h->events, h->created_by);
+	struct db_stmt *st = meta_bind(m, ST_HOOK_INSERT, err, "tttttt", h->scope_kind, h->scope, h->url, h->secret,
+	                               h->events, h->created_by);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 7, meta_now());
-	if (meta_exec_bound(m, st, "add webhook", NULL, err) < 0)
-		return -1;
-	*id = sqlite3_last_insert_rowid(m->db);
-	return 0;
+	db_bind_int64(st, 7, meta_now());
+	return meta_insert_id(m, st, "add webhook", id, err);
 }
 
 int meta_webhook_get(struct meta *m, int64_t id, struct meta_webhook *out, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_HOOK_GET, err, "i", id);
+	struct db_stmt *st = meta_bind(m, ST_HOOK_GET, err, "i", id);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "webhook", err);
@@ -2757,19 +2763,19 @@ int meta_webhook_delete(struct meta *m, int64_t id, struct berr *err)
 	return 0;
 }
 
-static int meta_each_hook(struct meta *m, sqlite3_stmt *st, meta_webhook_fn fn, void *ctx, struct berr *err)
+static int meta_each_hook(struct meta *m, struct db_stmt *st, meta_webhook_fn fn, void *ctx, struct berr *err)
 {
 	if (!st)
 		return -1;
 	int rc;
 	struct meta_webhook h;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		meta_hook_row(st, &h);
 		if (fn(ctx, &h))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list webhooks", err);
 	return 0;
 }
@@ -2792,71 +2798,85 @@ int meta_delivery_add(struct meta *m, int64_t webhook_id, const char *event, con
 	                       "queue delivery", NULL, err);
 }
 
-static void meta_delivery_row(sqlite3_stmt *st, struct meta_delivery *d, bool full)
+static void meta_delivery_row(struct db_stmt *st, struct meta_delivery *d, bool full)
 {
 	memset(d, 0, sizeof *d);
-	d->id = sqlite3_column_int64(st, 0);
-	d->webhook_id = sqlite3_column_int64(st, 1);
+	d->id = db_column_int64(st, 0);
+	d->webhook_id = db_column_int64(st, 1);
 	meta_copy_text(d->event, sizeof d->event, st, 2);
-	const char *p = (const char *)sqlite3_column_text(st, 3);
+	const char *p = (const char *)db_column_text(st, 3);
 	d->payload = xstrdup(p ? p : "");
 	if (!full)
 		return;
 	meta_copy_text(d->state, sizeof d->state, st, 4);
-	d->attempts = sqlite3_column_int64(st, 5);
-	d->next_attempt_at = sqlite3_column_int64(st, 6);
-	d->last_status = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
+	d->attempts = db_column_int64(st, 5);
+	d->next_attempt_at = db_column_int64(st, 6);
+	d->last_status = db_column_null(st, 7) ? 0 : db_column_int64(st, 7);
 	meta_copy_text(d->last_error, sizeof d->last_error, st, 8);
-	d->created_at = sqlite3_column_int64(st, 9);
-	d->finished_at = sqlite3_column_type(st, 10) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 10);
+	d->created_at = db_column_int64(st, 9);
+	d->finished_at = db_column_null(st, 10) ? 0 : db_column_int64(st, 10);
 }
+
+/* Seconds a node holds a delivery it is attempting: well over one attempt's timeout. */
+#define META_DELIVERY_LEASE 120
 
 int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, meta_due_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_DELIVERIES_DUE, err, "ii", now, limit);
+	struct db_stmt *st = meta_bind(m, ST_DELIVERIES_DUE, err, "ii", now, limit);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_delivery d;
 		meta_delivery_row(st, &d, false);
-		d.attempts = sqlite3_column_int64(st, 4);
+		d.attempts = db_column_int64(st, 4);
 		char url[META_WEBHOOK_URL_MAX + 1], secret[META_WEBHOOK_SECRET_MAX + 1];
 		meta_copy_text(url, sizeof url, st, 5);
 		meta_copy_text(secret, sizeof secret, st, 6);
-		int stop = fn(ctx, &d, url, secret);
+		/* Nodes sharing the database each run a delivery worker: claim the delivery for
+		 * the time one attempt may take (its outcome then sets the real next time). */
+		int claimed = 1;
+		if (meta_is_shared(m) &&
+		    meta_exec_bound(m,
+		                    meta_bind(m, ST_DELIVERY_CLAIM, err, "iii", d.id, now + META_DELIVERY_LEASE, now),
+		                    "claim a delivery", &claimed, err) < 0) {
+			free(d.payload);
+			meta_reset(st);
+			return -1;
+		}
+		int stop = claimed ? fn(ctx, &d, url, secret) : 0;
 		free(d.payload);
 		if (stop)
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "due deliveries", err);
 	return 0;
 }
 
 int meta_delivery_update(struct meta *m, const struct meta_delivery *d, struct berr *err)
 {
-	sqlite3_stmt *st =
+	struct db_stmt *st =
 	    meta_bind(m, ST_DELIVERY_UPDATE, err, "itii", d->id, d->state, d->attempts, d->next_attempt_at);
 	if (!st)
 		return -1;
 	if (d->last_status)
-		sqlite3_bind_int64(st, 5, d->last_status);
+		db_bind_int64(st, 5, d->last_status);
 	bind_text(st, 6, d->last_error[0] ? d->last_error : NULL);
 	if (d->finished_at)
-		sqlite3_bind_int64(st, 7, d->finished_at);
+		db_bind_int64(st, 7, d->finished_at);
 	return meta_exec_bound(m, st, "update delivery", NULL, err);
 }
 
 int meta_deliveries_list(struct meta *m, int64_t webhook_id, int64_t before_id, int64_t limit, meta_delivery_fn fn,
                          void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_DELIVERIES_LIST, err, "iii", webhook_id, before_id, limit);
+	struct db_stmt *st = meta_bind(m, ST_DELIVERIES_LIST, err, "iii", webhook_id, before_id, limit);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_delivery d;
 		meta_delivery_row(st, &d, true);
 		int stop = fn(ctx, &d);
@@ -2865,7 +2885,7 @@ int meta_deliveries_list(struct meta *m, int64_t webhook_id, int64_t before_id, 
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list deliveries", err);
 	return 0;
 }
@@ -2897,22 +2917,22 @@ int meta_locked(struct meta *m, meta_locked_fn fn, void *ctx, struct berr *err)
 
 int meta_gc_untagged(struct meta *m, int64_t cutoff, meta_gc_manifest_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_GC_UNTAGGED, err, "i", cutoff);
+	struct db_stmt *st = meta_bind(m, ST_GC_UNTAGGED, err, "i", cutoff);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_gc_manifest c = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .repo_id = sqlite3_column_int64(st, 1),
-		    .tags_version = sqlite3_column_int64(st, 2),
-		    .manifests_version = sqlite3_column_int64(st, 3),
+		    .id = db_column_int64(st, 0),
+		    .repo_id = db_column_int64(st, 1),
+		    .tags_version = db_column_int64(st, 2),
+		    .manifests_version = db_column_int64(st, 3),
 		};
 		if (fn(ctx, &c))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "find untagged manifests", err);
 	return 0;
 }
@@ -2946,17 +2966,17 @@ int meta_gc_manifests_delete(struct meta *m, const struct meta_gc_manifest *list
 int meta_gc_blob_candidates(struct meta *m, int64_t cutoff, const char *after, int64_t limit, meta_blob_fn fn,
                             void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_GC_BLOB_CANDIDATES, err, "iti", cutoff, after ? after : "", limit);
+	struct db_stmt *st = meta_bind(m, ST_GC_BLOB_CANDIDATES, err, "iti", cutoff, after ? after : "", limit);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *dg = (const char *)sqlite3_column_text(st, 0);
-		if (fn(ctx, dg ? dg : "", (uint64_t)sqlite3_column_int64(st, 1)))
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *dg = (const char *)db_column_text(st, 0);
+		if (fn(ctx, dg ? dg : "", (uint64_t)db_column_int64(st, 1)))
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "find unreferenced blobs", err);
 	return 0;
 }
@@ -2967,7 +2987,7 @@ int meta_gc_blob_delete(struct meta *m, const struct digest *d, int64_t cutoff, 
 	*deleted = false;
 	if (meta_begin(m, err) < 0)
 		return -1;
-	sqlite3_stmt *st = meta_bind(m, ST_GC_BLOB_RECHECK, err, "ti", d->str, cutoff);
+	struct db_stmt *st = meta_bind(m, ST_GC_BLOB_RECHECK, err, "ti", d->str, cutoff);
 	if (!st)
 		goto fail;
 	int r = meta_lookup_row(m, st, "recheck blob", err);
@@ -2978,7 +2998,7 @@ int meta_gc_blob_delete(struct meta *m, const struct digest *d, int64_t cutoff, 
 		meta_rollback(m);
 		return 0;
 	}
-	*size = (uint64_t)sqlite3_column_int64(st, 0);
+	*size = (uint64_t)db_column_int64(st, 0);
 	meta_reset(st);
 	if (meta_exec_bound(m, meta_bind(m, ST_BLOB_UNLINK_ALL, err, "t", d->str), "unlink blob", NULL, err) < 0 ||
 	    meta_exec_bound(m, meta_bind(m, ST_BLOB_DELETE, err, "t", d->str), "delete blob", NULL, err) < 0 ||
@@ -3024,21 +3044,21 @@ int meta_gc_run_record(struct meta *m, const struct meta_gc_run *run, struct ber
 
 int meta_gc_runs(struct meta *m, int64_t limit, meta_gc_run_fn fn, void *ctx, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_GC_RUNS_LIST, err, "i", limit);
+	struct db_stmt *st = meta_bind(m, ST_GC_RUNS_LIST, err, "i", limit);
 	if (!st)
 		return -1;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct meta_gc_run run = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .started_at = sqlite3_column_int64(st, 1),
-		    .finished_at = sqlite3_column_int64(st, 2),
-		    .dry_run = sqlite3_column_int(st, 4) != 0,
-		    .manifests_deleted = sqlite3_column_int64(st, 5),
-		    .blobs_deleted = sqlite3_column_int64(st, 6),
-		    .bytes_freed = sqlite3_column_int64(st, 7),
-		    .files_removed = sqlite3_column_int64(st, 8),
-		    .uploads_expired = sqlite3_column_int64(st, 9),
+		    .id = db_column_int64(st, 0),
+		    .started_at = db_column_int64(st, 1),
+		    .finished_at = db_column_int64(st, 2),
+		    .dry_run = db_column_int64(st, 4) != 0,
+		    .manifests_deleted = db_column_int64(st, 5),
+		    .blobs_deleted = db_column_int64(st, 6),
+		    .bytes_freed = db_column_int64(st, 7),
+		    .files_removed = db_column_int64(st, 8),
+		    .uploads_expired = db_column_int64(st, 9),
 		};
 		meta_copy_text(run.trigger, sizeof run.trigger, st, 3);
 		meta_copy_text(run.error, sizeof run.error, st, 10);
@@ -3046,14 +3066,14 @@ int meta_gc_runs(struct meta *m, int64_t limit, meta_gc_run_fn fn, void *ctx, st
 			break;
 	}
 	meta_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return meta_fail(m, rc, "list garbage collection runs", err);
 	return 0;
 }
 
 int meta_blob_keep(struct meta *m, const struct digest *d, int64_t stale_before, struct berr *err)
 {
-	sqlite3_stmt *st = meta_bind(m, ST_BLOB_STALE, err, "ti", d->str, stale_before);
+	struct db_stmt *st = meta_bind(m, ST_BLOB_STALE, err, "ti", d->str, stale_before);
 	if (!st)
 		return -1;
 	int r = meta_lookup_row(m, st, "blob lookup", err);
