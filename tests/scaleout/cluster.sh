@@ -123,7 +123,8 @@ start_node() {
 	return 1
 }
 
-# start_nodes: starts every node. On PostgreSQL all at once, as in a deployment; on one
+# start_nodes: starts every node. On PostgreSQL all at once, as in a deployment (the first
+# start on an empty database: every node migrates it at the same moment); on one
 # shared SQLite folder one after the other, since the first start there creates files
 # (the token signing key) that concurrent first starts would race for.
 start_nodes() {
@@ -254,7 +255,7 @@ start() {
 	# shellcheck disable=SC2206 # a list of words
 	SHARED+=(${CLUSTER_BERTHD_ARGS:-})
 	LB_PORT=$(free_port)
-	ADMIN_USER=admin
+	ADMIN_USER='admin'
 	ADMIN_PASSWORD=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24)
 	{
 		echo "NODES=$NODES"
@@ -267,15 +268,14 @@ start() {
 	} >"$DIR/state"
 	chmod 0600 "$DIR/state"
 
-	# The admin account, once, in the shared database (this also creates the schema).
-	printf '%s\n' "$ADMIN_PASSWORD" | "$BERTHD" user add "$ADMIN_USER" --admin --password-stdin \
-		--data "$(node_data admin)" "${SHARED[@]}" >"$DIR/log/user-add.log" 2>&1 ||
-		{ cat "$DIR/log/user-add.log" >&2; stop; die "berthd user add $ADMIN_USER failed"; }
-
 	for ((n = 1; n <= NODES; n++)); do
 		free_port >"$DIR/run/node$n.port"
 	done
 	start_nodes || { stop; die "a node did not start"; }
+	# The admin account, once, in the shared database, with berthd beside the nodes.
+	printf '%s\n' "$ADMIN_PASSWORD" | "$BERTHD" user add "$ADMIN_USER" --admin --password-stdin \
+		--data "$(node_data admin)" "${SHARED[@]}" >"$DIR/log/user-add.log" 2>&1 ||
+		{ cat "$DIR/log/user-add.log" >&2; stop; die "berthd user add $ADMIN_USER failed"; }
 
 	write_haproxy_cfg
 	haproxy -c -q -f "$DIR/haproxy.cfg" >"$DIR/log/haproxy-check.log" 2>&1 ||
