@@ -60,8 +60,13 @@ RAW=$OUT/raw.jsonl
 : >"$RAW"
 W=$(mktemp -d "${BENCH_TMP:-/var/tmp}/berth-scaleout.XXXXXX")
 D_PID=
+# cleanup: runs under set -e from the EXIT trap, so no step may fail it before the cluster
+# is stopped.
 cleanup() {
-	[ -n "$D_PID" ] && kill "$D_PID" 2>/dev/null && wait "$D_PID" 2>/dev/null
+	if [ -n "$D_PID" ]; then
+		kill "$D_PID" 2>/dev/null || true
+		wait "$D_PID" 2>/dev/null || true
+	fi
 	"$REPO/tests/scaleout/cluster.sh" stop "$W/cluster" >/dev/null 2>&1 || true
 	if [ "$KEEP" = 1 ]; then log "scratch kept in $W"; else rm -rf "$W"; fi
 }
