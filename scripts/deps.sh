@@ -12,6 +12,8 @@ test_pkgs=(python3 curl jq openssl skopeo podman runc docker-registry busybox-st
 	uidmap iptables sqlite3 apache2-utils python3-prometheus-client python3-psycopg2 systemd man-db
 	chromium ceph-mon ceph-osd radosgw clang libclang-rt-dev valgrind
 	postgresql-15 postgresql-client-15)
+# The scale-out cluster tests (tests/scaleout/cluster.sh): haproxy in front of the nodes.
+test_pkgs+=(haproxy)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Scale-out benchmark (issue 10): the same workload, in the same run, alternating, against
+#   cluster       three berthd nodes on PostgreSQL + Ceph RGW behind haproxy (round robin)
+#   node          one of those berthd nodes, reached directly (same database and bucket)
+#   distribution  Debian's docker-registry (CNCF Distribution) with its s3 driver on the
+#                 same Ceph RGW (a bucket of its own), blob redirects off so that both
+#                 registries stream the bytes themselves
+# all on 127.0.0.1, started by tests/scaleout/cluster.sh. Cases: push of one large blob
+# (POST, one PUT with the body), pull of it, N parallel skopeo copies of small images, and
+# manifest HEAD req/s at 50 connections (ab, keep-alive). Medians over the runs; the order
+# of the three rotates from run to run. Not part of the test suite.
+#
+# usage: bench/scaleout.sh [--quick] [--out DIR] [--keep]
+#   --quick   a smoke run: 64 MiB blob, 2 runs, 4 images, 2 s load runs
+#   --out DIR results folder (default bench/results/<date>-scaleout[-quick])
+#   --keep    keep the scratch folder (cluster data, logs) after the run
+# Environment: BERTHD (default: the berthd built in this tree; ./configure's -g -O2),
+# BENCH_TMP (scratch parent, default /var/tmp), BENCH_RUNS (3), BENCH_BLOB_MIB (256),
+# BENCH_SKOPEO_IMAGES (10), BENCH_DURATION (seconds per load run, 5), BENCH_CONNS (50).
+# Output: raw.jsonl (one record per measurement), summary.txt (lines like
+# "push_blob: cluster X, node Y, distribution Z, ratio cluster/distribution R").
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+QUICK=0 OUT= KEEP=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1; shift ;;
+	--out) OUT=${2:?}; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+	*) echo "bench/scaleout.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+if [ "$QUICK" = 1 ]; then
+	RUNS=${BENCH_RUNS:-2} BLOB_MIB=${BENCH_BLOB_MIB:-64} IMAGES=${BENCH_SKOPEO_IMAGES:-4} DURATION=${BENCH_DURATION:-2}
+else
+	RUNS=${BENCH_RUNS:-3} BLOB_MIB=${BENCH_BLOB_MIB:-256} IMAGES=${BENCH_SKOPEO_IMAGES:-10} DURATION=${BENCH_DURATION:-5}
+fi
+CONNS=${BENCH_CONNS:-50}
+BERTHD=${BERTHD:-$REPO/berthd}
+IMPLS=(cluster node distribution)
+MT_MANIFEST=application/vnd.oci.image.manifest.v1+json
+
+log() { printf '[scaleout %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ -x "$BERTHD" ] || die "$BERTHD is not built (./run test or make, or set BERTHD)"
+for b in haproxy ab skopeo jq curl /usr/bin/docker-registry /usr/lib/postgresql/15/bin/initdb radosgw; do
+	command -v "$b" >/dev/null || die "$b not found (scripts/deps.sh test installs what the scale-out tests need; ab is apache2-utils)"
+done
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
+[ -n "$OUT" ] || OUT=$HERE/results/$STAMP-scaleout$([ "$QUICK" = 1 ] && echo -quick || true)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+RAW=$OUT/raw.jsonl
+: >"$RAW"
+W=$(mktemp -d "${BENCH_TMP:-/var/tmp}/berth-scaleout.XXXXXX")
+D_PID=
+# cleanup: runs under set -e from the EXIT trap, so no step may fail it before the cluster
+# is stopped.
+cleanup() {
+	if [ -n "$D_PID" ]; then
+		kill "$D_PID" 2>/dev/null || true
+		wait "$D_PID" 2>/dev/null || true
+	fi
+	"$REPO/tests/scaleout/cluster.sh" stop "$W/cluster" >/dev/null 2>&1 || true
+	if [ "$KEEP" = 1 ]; then log "scratch kept in $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rec() { printf '%s\n' "$1" >>"$RAW"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# ---------------------------------------------------------------- the registries
+log "starting PostgreSQL, Ceph, three berthd nodes and haproxy in $W/cluster"
+# Room for every blob the runs push (nothing is collected during the run), sparse.
+export CEPH_OSD_SIZE=${CEPH_OSD_SIZE:-$(((BLOB_MIB * RUNS * 3 / 1024) + 4))G}
+CLUSTER_AUTH=none CLUSTER_BERTHD_ARGS="--log-level off --max-connections-per-address 0" \
+	"$REPO/tests/scaleout/cluster.sh" start "$W/cluster" >"$W/cluster.env" 2>"$W/cluster.err" ||
+	{ tail -n 30 "$W/cluster.err" >&2; die "the cluster did not start"; }
+set -a
+# shellcheck disable=SC1091
+. "$W/cluster.env"
+set +a
+
+log "starting docker-registry with its s3 driver on the same Ceph (bucket distribution)"
+python3 "$REPO/tests/scaleout/s3req.py" PUT /distribution >/dev/null || die "cannot create the bucket distribution"
+D_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$W/distribution.yml" <<-EOF
+	version: 0.1
+	log:
+	  level: error
+	  accesslog:
+	    disabled: true
+	storage:
+	  s3:
+	    accesskey: $AWS_ACCESS_KEY_ID
+	    secretkey: $AWS_SECRET_ACCESS_KEY
+	    region: $S3_REGION
+	    regionendpoint: $S3_ENDPOINT
+	    bucket: distribution
+	    secure: false
+	    v4auth: true
+	    rootdirectory: /registry
+	  redirect:
+	    disable: true
+	  delete:
+	    enabled: true
+	  maintenance:
+	    uploadpurging:
+	      enabled: false
+	  cache:
+	    blobdescriptor: inmemory
+	http:
+	  addr: 127.0.0.1:$D_PORT
+	  secret: berth-scaleout-$STAMP
+EOF
+chmod 0600 "$W/distribution.yml"
+# REGISTRY_* variables would override the file; the AWS SDK's AWS_CA_BUNDLE (set on some
+# hosts) makes Distribution 2.8 panic at start ("HTTPClient's transport unsupported type").
+env $(env | sed -n 's/^\(REGISTRY_[A-Za-z0-9_]*\)=.*/-u \1/p') -u AWS_CA_BUNDLE \
+	/usr/bin/docker-registry serve "$W/distribution.yml" </dev/null >"$W/distribution.log" 2>&1 &
+D_PID=$!
+for ((i = 0; i < 200; i++)); do
+	curl -sf -o /dev/null "http://127.0.0.1:$D_PORT/v2/" && break
+	kill -0 "$D_PID" 2>/dev/null || { tail -n 20 "$W/distribution.log" >&2; die "docker-registry exited"; }
+	sleep 0.1
+done
+curl -sf -o /dev/null "http://127.0.0.1:$D_PORT/v2/" || die "docker-registry did not answer"
+
+url_of() {
+	case $1 in
+	cluster) echo "$LB_URL" ;;
+	node) echo "$NODE1_URL" ;;
+	distribution) echo "http://127.0.0.1:$D_PORT" ;;
+	esac
+}
+# order RUN: the three implementations, rotated by one each run.
+order() {
+	local k=$(($1 % 3))
+	echo "${IMPLS[@]:k}" "${IMPLS[@]:0:k}"
+}
+
+rec "$(jq -cn --arg stamp "$STAMP" --arg commit "$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)" \
+	--arg dist "$(dpkg-query -W -f='${Version}' docker-registry)" --arg ceph "$(dpkg-query -W -f='${Version}' radosgw)" \
+	--arg pg "$(dpkg-query -W -f='${Version}' postgresql-15)" --arg haproxy "$(dpkg-query -W -f='${Version}' haproxy)" \
+	--argjson quick "$QUICK" --argjson runs "$RUNS" --argjson blob_mib "$BLOB_MIB" --argjson images "$IMAGES" \
+	--argjson duration "$DURATION" --argjson conns "$CONNS" --argjson cores "$(nproc)" \
+	--arg cpu "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
+	'{kind:"meta", date:$stamp, commit:$commit, distribution:$dist, ceph:$ceph, postgresql:$pg,
+	  haproxy:$haproxy, quick:$quick, runs:$runs, blob_mib:$blob_mib, skopeo_images:$images,
+	  duration_s:$duration, conns:$conns, cores:$cores, cpu:$cpu}')"
+
+# ---------------------------------------------------------------- data
+# Every push of every run gets images of its own (a seed each), so that no registry finds
+# the blobs already stored by an earlier push.
+log "building $((IMAGES * RUNS * 3)) small images"
+for ((r = 1; r <= RUNS; r++)); do
+	for impl in "${IMPLS[@]}"; do
+		for ((i = 1; i <= IMAGES; i++)); do
+			"$REPO/tests/fixtures/mkimage.sh" "$W/images/$impl-$r-img$i" --seed "scaleout-$impl-$r-$i" >/dev/null
+		done
+	done
+done
+
+# ---------------------------------------------------------------- blob push and pull
+# Each push sends a blob never stored before (fresh random bytes), so no registry can skip
+# the write; the pull reads that blob back.
+log "blob cases: $BLOB_MIB MiB, $RUNS runs"
+for ((r = 1; r <= RUNS; r++)); do
+	for impl in $(order "$r"); do
+		f=$W/blob
+		head -c $((BLOB_MIB << 20)) /dev/urandom >"$f"
+		d=sha256:$(sha256sum "$f" | cut -d' ' -f1)
+		url=$(url_of "$impl")
+		out=$(python3 "$HERE/blobclient.py" push-mono "$url" "bench-$impl/blob" "$f" "$d")
+		rec "$(jq -c --arg i "$impl" --argjson r "$r" '{kind:"blob", case:"push_blob", impl:$i, run:$r} + .' <<<"$out")"
+		log "push_blob $impl run $r: $(jq -r '"\(.bytes / .seconds / 1e6 | floor) MB/s"' <<<"$out")"
+		out=$(curl -sf -o "$W/pulled" -w '{"bytes":%{size_download},"seconds":%{time_total}}' \
+			"$url/v2/bench-$impl/blob/blobs/$d") || die "pull from $impl failed"
+		[ "sha256:$(sha256sum "$W/pulled" | cut -d' ' -f1)" = "$d" ] || die "$impl served other bytes for $d"
+		rec "$(jq -c --arg i "$impl" --argjson r "$r" '{kind:"blob", case:"pull_blob", impl:$i, run:$r} + .' <<<"$out")"
+		log "pull_blob $impl run $r: $(jq -r '"\(.bytes / .seconds / 1e6 | floor) MB/s"' <<<"$out")"
+		rm -f "$f" "$W/pulled"
+	done
+done
+
+# ---------------------------------------------------------------- parallel skopeo copies
+mkdir -p "$W/containers/registries.d"
+echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$W/containers/policy.json"
+# skopeo_all SRC_FMT DST_FMT DIR: IMAGES copies in parallel (%d: the image number); prints
+# {"seconds":..,"failures":..}.
+skopeo_all() {
+	local src=$1 dst=$2 dir=$3 i t0 t1 fails=0 pids=()
+	mkdir -p "$dir/home" "$dir/tmp"
+	t0=$(date +%s.%N)
+	for ((i = 1; i <= IMAGES; i++)); do
+		# shellcheck disable=SC2059 # the formats are ours
+		_CONTAINERS_ROOTLESS_UID=4242 HOME=$dir/home XDG_DATA_HOME=$dir/home TMPDIR=$dir/tmp \
+			skopeo --policy "$W/containers/policy.json" --registries.d "$W/containers/registries.d" \
+			--tmpdir "$dir/tmp" --command-timeout 300s copy -q --src-tls-verify=false --dest-tls-verify=false \
+			"$(printf "$src" "$i")" "$(printf "$dst" "$i")" >>"$W/skopeo.log" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || fails=$((fails + 1)); done
+	t1=$(date +%s.%N)
+	echo "{\"seconds\":$(elapsed "$t0" "$t1"),\"failures\":$fails}"
+}
+log "skopeo: $IMAGES parallel pushes, then $IMAGES parallel pulls, $RUNS runs"
+for ((r = 1; r <= RUNS; r++)); do
+	for impl in $(order "$r"); do
+		a=$(url_of "$impl")
+		a=${a#http://}
+		out=$(skopeo_all "oci:$W/images/$impl-$r-img%d:latest" "docker://$a/skopeo-$impl-$r/img%d:latest" "$W/sk-$impl-$r")
+		rec "$(jq -c --arg i "$impl" --argjson r "$r" --argjson n "$IMAGES" '{kind:"skopeo", case:"skopeo_push", impl:$i, run:$r, images:$n} + .' <<<"$out")"
+		log "skopeo_push $impl run $r: $out"
+		rm -rf "$W/pulled-images"
+		mkdir -p "$W/pulled-images"
+		out=$(skopeo_all "docker://$a/skopeo-$impl-$r/img%d:latest" "oci:$W/pulled-images/img%d:latest" "$W/sk-$impl-$r-pull")
+		rec "$(jq -c --arg i "$impl" --argjson r "$r" --argjson n "$IMAGES" '{kind:"skopeo", case:"skopeo_pull", impl:$i, run:$r, images:$n} + .' <<<"$out")"
+		log "skopeo_pull $impl run $r: $out"
+	done
+done
+
+# ---------------------------------------------------------------- manifest HEAD
+log "manifest HEAD: $CONNS connections, ${DURATION}s, $RUNS runs"
+for impl in "${IMPLS[@]}"; do
+	curl -sf -o /dev/null -I -H "Accept: $MT_MANIFEST" "$(url_of "$impl")/v2/skopeo-$impl-1/img1/manifests/latest" ||
+		die "no manifest to HEAD on $impl"
+done
+for ((r = 1; r <= RUNS; r++)); do
+	for impl in $(order "$r"); do
+		ab -q -i -k -r -s 30 -c "$CONNS" -t "$DURATION" -n 100000000 -e "$W/ab.csv" -H "Accept: $MT_MANIFEST" \
+			"$(url_of "$impl")/v2/skopeo-$impl-1/img1/manifests/latest" >"$W/ab.out" 2>&1 || true
+		out=$(python3 "$HERE/report.py" parse-ab "$W/ab.out" "$W/ab.csv")
+		rec "$(jq -c --arg i "$impl" --argjson r "$r" --argjson n "$CONNS" '{kind:"req", case:"manifest_head", impl:$i, run:$r, conns:$n} + .' <<<"$out")"
+		log "manifest_head $impl run $r: $(jq -r '"\(.rps | floor) req/s p50 \(.p50_ms) ms p99 \(.p99_ms) ms errors \(.errors)"' <<<"$out")"
+	done
+done
+
+# ---------------------------------------------------------------- summary
+python3 - "$RAW" "$OUT/summary.txt" <<'PY'
+import json, statistics, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+meta = next(r for r in recs if r["kind"] == "meta")
+impls = ["cluster", "node", "distribution"]
+lines = ["scale-out benchmark %s (commit %s): %d runs, %d MiB blob, %d skopeo images, %d connections, %d cores" % (
+    meta["date"], meta["commit"][:12], meta["runs"], meta["blob_mib"], meta["skopeo_images"], meta["conns"], meta["cores"]),
+    "cluster = 3 berthd nodes behind haproxy, node = 1 of them directly, both on PostgreSQL %s + Ceph RGW %s;"
+    " distribution = docker-registry %s, s3 driver, same RGW" % (meta["postgresql"], meta["ceph"], meta["distribution"]), ""]
+
+def med(case, f, kind):
+    out = {}
+    for i in impls:
+        xs = [f(r) for r in recs if r["kind"] == kind and r["case"] == case and r["impl"] == i]
+        out[i] = statistics.median(xs) if xs else float("nan")
+    return out
+
+def line(case, m, unit, higher_better=True):
+    """Three lines: berthd's three nodes and one node against Distribution, like bench/run's,
+    and what the two extra nodes bring."""
+    ratio = lambda a, b: (a / b if higher_better else b / a) if a and b else float("nan")
+    return "\n".join([
+        "%s (3 nodes + haproxy): berthd %s, distribution %s, ratio %.2fx" % (
+            case, unit(m["cluster"]), unit(m["distribution"]), ratio(m["cluster"], m["distribution"])),
+        "%s (1 node): berthd %s, distribution %s, ratio %.2fx" % (
+            case, unit(m["node"]), unit(m["distribution"]), ratio(m["node"], m["distribution"])),
+        "%s: 3 nodes / 1 node %.2fx" % (case, ratio(m["cluster"], m["node"]))])
+
+mbs = lambda v: "%.0f MB/s" % (v / 1e6)
+for case in ("push_blob", "pull_blob"):
+    lines.append(line(case, med(case, lambda r: r["bytes"] / r["seconds"], "blob"), mbs))
+secs = lambda v: "%.2f s" % v
+for case in ("skopeo_push", "skopeo_pull"):
+    m = med(case, lambda r: r["seconds"], "skopeo")
+    fails = sum(r["failures"] for r in recs if r["kind"] == "skopeo" and r["case"] == case)
+    lines.append(line(case, m, secs, higher_better=False) + ("; %d copies FAILED" % fails if fails else ""))
+m = med("manifest_head", lambda r: r["rps"], "req")
+errs = sum(max(r["errors"], 0) for r in recs if r["kind"] == "req")
+lines.append(line("manifest_head", m, lambda v: "%.0f req/s" % v) + ("; %d errors" % errs if errs else ""))
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+PY
+cp "$W/cluster/haproxy.cfg" "$OUT/haproxy.cfg"
+sed '/secretkey\|accesskey/d' "$W/distribution.yml" >"$OUT/distribution.yml"
+cat "$OUT/summary.txt"
+log "done: $OUT"
