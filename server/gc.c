@@ -605,6 +605,15 @@ int gc_start(struct registry *reg, struct berr *err)
 
 int gc_request(bool dry_run, struct berr *err)
 {
+	/* A run on another node sharing the database is refused here, so the caller hears 409
+	 * instead of a start the scheduler then cannot make. */
+	struct meta *m = meta_get(err);
+	bool got = false;
+	if (!m || meta_gc_lock(m, &got, err) < 0)
+		return -1;
+	if (!got)
+		return berr_set(err, BERR_CONFLICT, "a garbage collection is running on another node");
+	meta_gc_unlock(m);
 	pthread_mutex_lock(&gc_lock);
 	int rc = 0;
 	if (!gc_thread_started || gc_stopping)

@@ -260,14 +260,6 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 
 struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start, struct berr *err)
 {
-	uint64_t size;
-	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0)
-		return NULL;
-	if (start != UINT64_MAX && start != size) {
-		berr_set(err, BERR_RANGE_INVALID, "chunk starts at byte %llu but the upload has %llu bytes",
-		         (unsigned long long)start, (unsigned long long)size);
-		return NULL;
-	}
 	pthread_mutex_lock(&reg->uploads->lock);
 	struct upload_state *st = uploads_find(reg->uploads, id, true);
 	if (st->busy) {
@@ -279,12 +271,21 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	st->busy = true;
 	pthread_mutex_unlock(&reg->uploads->lock);
 
-	/* Nodes sharing the database: the same, for a chunk being written on another node. */
+	/* Nodes sharing the database: the same, for a chunk being written on another node. The
+	 * upload's size is read once it is this request's alone, so two chunks sent at once for
+	 * the same range, even to two nodes, cannot both start at its end. */
 	struct meta *m = meta_get(err);
 	bool got = m && uploads_lock_shared(m, id, err) == 0;
+	uint64_t size = 0;
+	bool placed = got && blobstore_upload_size(reg->blobs, id, &size, err) == 0;
+	if (placed && start != UINT64_MAX && start != size) {
+		berr_set(err, BERR_RANGE_INVALID, "chunk starts at byte %llu but the upload has %llu bytes",
+		         (unsigned long long)start, (unsigned long long)size);
+		placed = false;
+	}
 	enum digest_algo algo = st->ctx ? digest_ctx_algo(st->ctx) : DIGEST_SHA256;
 	struct blob_writer *w = NULL;
-	if (!got || uploads_rehash(reg, st, algo, size, err) < 0 ||
+	if (!placed || uploads_rehash(reg, st, algo, size, err) < 0 ||
 	    !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err))) {
 		if (got)
 			meta_upload_unlock(m, id);
