@@ -239,16 +239,28 @@ fail:
 	return -1;
 }
 
-/* Take upload id's lock across the nodes sharing the database (always free on SQLite);
- * a request writing to it on another node makes this one a RANGE_INVALID, as in-process. */
-static int uploads_lock_shared(struct meta *m, const char *id, struct berr *err)
+/* Take upload id's lock across the nodes sharing the database (always free on SQLite),
+ * waiting up to wait_seconds for a request writing to it on another node; if that one is
+ * still at it, this one is a RANGE_INVALID, as in-process. */
+static int uploads_lock_shared(struct meta *m, const char *id, int wait_seconds, struct berr *err)
 {
 	bool got = false;
 	struct berr le = {0};
-	if (meta_upload_lock(m, id, &got, &le) < 0) {
-		if (err)
-			*err = le;
-		return -1;
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += wait_seconds;
+	for (;;) {
+		if (meta_upload_lock(m, id, &got, &le) < 0) {
+			if (err)
+				*err = le;
+			return -1;
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (got || now.tv_sec > deadline.tv_sec ||
+		    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
 	}
 	if (!got)
 		return berr_set(err, BERR_RANGE_INVALID, "another request is writing to upload %s on another node", id);
@@ -275,7 +287,7 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	 * upload's size is read once it is this request's alone, so two chunks sent at once for
 	 * the same range, even to two nodes, cannot both start at its end. */
 	struct meta *m = meta_get(err);
-	bool got = m && uploads_lock_shared(m, id, err) == 0;
+	bool got = m && uploads_lock_shared(m, id, 0, err) == 0;
 	uint64_t size = 0;
 	bool placed = got && blobstore_upload_size(reg->blobs, id, &size, err) == 0;
 	if (placed && start != UINT64_MAX && start != size) {
@@ -370,7 +382,8 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
 	}
 	st->busy = true;
 	pthread_mutex_unlock(&reg->uploads->lock);
-	if (uploads_lock_shared(m, id, err) < 0) {
+	/* As a racing PUT on this node waits above, one on another node waits here. */
+	if (uploads_lock_shared(m, id, UPLOADS_FINISH_WAIT, err) < 0) {
 		pthread_mutex_lock(&reg->uploads->lock);
 		st->busy = false;
 		pthread_cond_broadcast(&reg->uploads->idle);
