@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "client/cmd.h"
-#include "client/copy.h"
 #include "client/credentials.h"
-#include "client/registry_client.h"
+#include "common/copy.h"
 #include "common/reference.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 
 #define COPY_USAGE                                                                                  \

@@ -5,7 +5,7 @@
  * Authorization; the token is shared by all threads. Every body read is size-capped. */
 #include "autoconfig.h"
 
-#include "client/registry_client.h"
+#include "common/registry_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,9 +18,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "client/www_auth.h"
 #include "common/manifest.h"
 #include "common/reference.h"
+#include "common/www_auth.h"
 #include "common/xalloc.h"
 
 /* Caps on what is read from the network besides blobs. */
@@ -511,7 +511,7 @@ static int registry_fetch_token(struct registry_client *c, const struct www_auth
 	free(query);
 	cleanup_free char *basic = NULL;
 	if (c->has_cred) {
-		cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
+		cleanup_free char *b64 = credential_encode_basic(c->cred.username, c->cred.password);
 		basic = xasprintf("Basic %s", b64);
 	}
 	int rc = registry_do(c, &r, basic, err);
@@ -565,7 +565,7 @@ static int registry_authenticate(struct registry_client *c, const char *challeng
 			free(token);
 		}
 	} else if (ch.scheme == WWW_AUTH_BASIC && c->has_cred) {
-		cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
+		cleanup_free char *b64 = credential_encode_basic(c->cred.username, c->cred.password);
 		authz = xasprintf("Basic %s", b64);
 	} else if (ch.scheme == WWW_AUTH_BASIC) {
 		rc = berr_set(err, BERR_UNAUTHORIZED, "%s: authentication required (run `berth login %s`)", c->registry,
@@ -1007,7 +1007,7 @@ void registry_client_send_basic(struct registry_client *c)
 {
 	if (!c->has_cred)
 		return;
-	cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
+	cleanup_free char *b64 = credential_encode_basic(c->cred.username, c->cred.password);
 	pthread_mutex_lock(&c->auth_lock);
 	free(c->authorization);
 	c->authorization = xasprintf("Basic %s", b64);
