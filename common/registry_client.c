@@ -842,19 +842,7 @@ int registry_client_put_blob(struct registry_client *c, const char *location, co
 int registry_client_put_manifest(struct registry_client *c, const char *reference, const char *body, size_t len,
                                  const char *media_type, const struct digest *d, struct berr *err)
 {
-	struct registry_upload u = {.data = body, .fd = -1, .size = len};
-	struct registry_req r = {
-	    .method = "PUT", .upload = &u, .req_content_type = media_type, .body_max = REGISTRY_ERROR_BODY_MAX};
-	r.url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repository, reference);
-	int rc = registry_request(c, &r, err);
-	if (rc == 0 && r.status != 201) {
-		cleanup_free char *what = xasprintf("manifest %s", reference);
-		rc = registry_status_error(c, &r, what, BERR_MANIFEST_INVALID, err);
-	}
-	if (rc == 0)
-		rc = registry_check_digest(c, &r, d, err);
-	registry_req_free(&r);
-	return rc;
+	return registry_client_put_manifest_subject(c, reference, body, len, media_type, d, NULL, err);
 }
 
 int registry_client_put_blob_stream(struct registry_client *c, const char *location, const struct digest *d,
