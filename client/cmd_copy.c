@@ -1,5 +1,5 @@
 /* berth copy [OPTIONS] SRC DST: copy an image (or, with --all-tags, a repository) from one
- * registry to another through client/copy.c, without the local store. */
+ * registry to another through common/copy.c, without the local store. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
