@@ -1,15 +1,15 @@
 /* berth copy [OPTIONS] SRC DST: copy an image (or, with --all-tags, a repository) from one
- * registry to another through client/copy.c, without the local store. */
+ * registry to another through common/copy.c, without the local store. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client/cmd.h"
-#include "client/copy.h"
 #include "client/credentials.h"
-#include "client/registry_client.h"
+#include "common/copy.h"
 #include "common/reference.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 
 #define COPY_USAGE                                                                                  \

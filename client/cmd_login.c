@@ -11,7 +11,7 @@
 
 #include "client/cmd.h"
 #include "client/credentials.h"
-#include "client/registry_client.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 
 #define LOGIN_LINE_MAX 4096

@@ -37,16 +37,6 @@ char *credentials_path(void)
 	return xasprintf("%s/.docker/config.json", home);
 }
 
-char *credentials_encode_basic(const char *username, const char *password)
-{
-	cleanup_free char *plain = xasprintf("%s:%s", username, password);
-	size_t len = strlen(plain);
-	char *out = xmalloc(4 * ((len + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)plain, (int)len);
-	OPENSSL_cleanse(plain, len);
-	return out;
-}
-
 /* Decode base64 "user:password" into out; returns 0 or -1 if malformed. */
 static int credentials_decode_basic(const char *b64, struct credential *out)
 {
@@ -237,7 +227,7 @@ int credentials_store(const char *registry, const char *username, const char *pa
 		json_object_set_new(root, "auths", auths);
 	}
 	credentials_remove_entries(auths, registry);
-	cleanup_free char *b64 = credentials_encode_basic(username, password);
+	cleanup_free char *b64 = credential_encode_basic(username, password);
 	const char *key = strcmp(registry, "docker.io") == 0 ? CREDENTIALS_DOCKER_HUB_KEY : registry;
 	json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64));
 	int rc = credentials_save(path, root, err);
@@ -261,15 +251,4 @@ int credentials_erase(const char *registry, bool *found, struct berr *err)
 	}
 	json_decref(root);
 	return rc;
-}
-
-void credential_free(struct credential *c)
-{
-	if (!c)
-		return;
-	if (c->password)
-		OPENSSL_cleanse(c->password, strlen(c->password));
-	free(c->username);
-	free(c->password);
-	c->username = c->password = NULL;
 }

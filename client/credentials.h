@@ -9,11 +9,7 @@
 #include <stdbool.h>
 
 #include "common/berr.h"
-
-struct credential {
-	char *username; /* heap */
-	char *password; /* heap; never printed */
-};
+#include "common/credential.h"
 
 /* Path of the config file; heap, caller frees. */
 char *credentials_path(void);
@@ -24,9 +20,5 @@ int credentials_get(const char *registry, struct credential *out, struct berr *e
 int credentials_store(const char *registry, const char *username, const char *password, struct berr *err);
 /* Remove the registry's entries; *found says whether there was one. */
 int credentials_erase(const char *registry, bool *found, struct berr *err);
-void credential_free(struct credential *c);
-/* base64("user:password"), the value of an `auth` entry and of a Basic Authorization
- * header; heap, caller frees. */
-char *credentials_encode_basic(const char *username, const char *password);
 
 #endif

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "client/cmd.h"
-#include "client/registry_client.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 
 static const struct {

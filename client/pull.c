@@ -16,9 +16,9 @@
 #include "client/credentials.h"
 #include "client/image_index.h"
 #include "client/progress.h"
-#include "client/registry_client.h"
 #include "client/unpack.h"
 #include "common/reference.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 
 #define PULL_PARALLEL_DEFAULT 3

@@ -15,8 +15,8 @@
 #include "client/credentials.h"
 #include "client/image_index.h"
 #include "client/progress.h"
-#include "client/registry_client.h"
 #include "common/reference.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 
 struct push_blob_progress {

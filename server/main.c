@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "client/registry_client.h"
 #include "common/log.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 #include "server/admin.h"
 #include "server/backup.h"

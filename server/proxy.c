@@ -2,8 +2,8 @@
  * upstream clients (one per upstream repository, keeping its token), and the manifest
  * side: fetch on a miss, revalidate a tag with HEAD once its TTL has passed, and serve
  * the cached tag whenever the upstream is down, slow or rate-limiting. Blobs are in
- * proxy_blob.c. The v2 client and its WWW-Authenticate flow are berth's own
- * (client/registry_client.c), linked into berthd. */
+ * proxy_blob.c. The v2 client and its WWW-Authenticate flow are the ones berth uses too
+ * (common/registry_client.c). */
 #include "server/proxy.h"
 
 #include <errno.h>
@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/registry_client.h"
 #include "common/log.h"
 #include "common/manifest.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 #include "server/config.h"
 #include "server/http.h"

@@ -22,8 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/registry_client.h"
 #include "common/log.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 #include "server/http.h"
 #include "server/meta.h"

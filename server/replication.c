@@ -16,10 +16,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/copy.h"
-#include "client/registry_client.h"
+#include "common/copy.h"
 #include "common/log.h"
 #include "common/reference.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 #include "server/secrets.h"
 

@@ -1,7 +1,7 @@
 /* Server-side replication: rules that copy images from another registry into local
  * repositories, checked by a scheduler thread in berthd. A run lists the source's matching
  * repositories and tags and copies each tag whose digest differs from the local one with
- * the copy engine of berth (client/copy.c), the destination being berthd itself over
+ * the copy engine `berth copy` uses too (common/copy.c), the destination being berthd itself over
  * loopback HTTP: pushes go through the same validation, storage and metadata code as any
  * client's. Under --auth token that loopback client signs in as REPLICATION_USER with a
  * random secret that exists only in this process's memory. */

@@ -21,7 +21,6 @@
 #include "common/base64.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "server/meta.h"
 
 #define TOKEN_LEEWAY  60
 #define TOKEN_MAX_LEN 16384
@@ -99,9 +98,6 @@ int token_keys_init(const char *data_dir, struct berr *err)
 	return 0;
 }
 
-/* The key's name among the shared settings. */
-#define TOKEN_KEY_SETTING "token-signing-key"
-
 /* A PEM private key from memory: the EC key tokens are signed with, or NULL. */
 static EVP_PKEY *token_key_from_pem(const char *pem)
 {
@@ -115,8 +111,7 @@ static EVP_PKEY *token_key_from_pem(const char *pem)
 	return key;
 }
 
-/* A new P-256 key as PEM text (heap, caller frees), or NULL. */
-static char *token_key_new_pem(void)
+char *token_key_new_pem(void)
 {
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	BIO *bio = BIO_new(BIO_s_mem());
@@ -132,31 +127,11 @@ static char *token_key_new_pem(void)
 	return pem;
 }
 
-int token_keys_init_shared(struct meta *m, struct berr *err)
+int token_keys_init_pem(const char *pem, const char *what, struct berr *err)
 {
-	char *pem = NULL;
-	int found = meta_setting_get(m, TOKEN_KEY_SETTING, &pem, err);
-	if (found < 0)
-		return -1;
-	if (found == 0) {
-		/* The first node to start makes the key; one that starts at the same moment keeps
-		 * whichever was stored first. */
-		cleanup_free char *fresh = token_key_new_pem();
-		if (!fresh)
-			return berr_set(err, BERR_INTERNAL, "could not generate the token signing key");
-		if (meta_setting_put_new(m, TOKEN_KEY_SETTING, fresh, err) < 0)
-			return -1;
-		found = meta_setting_get(m, TOKEN_KEY_SETTING, &pem, err);
-		if (found < 0)
-			return -1;
-		if (found == 0)
-			return berr_set(err, BERR_INTERNAL, "the token signing key vanished from the database");
-		log_info("stored a new token signing key in the shared database");
-	}
 	token_key = token_key_from_pem(pem);
-	free(pem);
 	if (!token_key)
-		return berr_set(err, BERR_INTERNAL, "the token signing key in the database is not an EC private key");
+		return berr_set(err, BERR_INTERNAL, "%s is not an EC private key", what);
 	token_make_kid(token_key);
 	return 0;
 }

@@ -38,6 +38,11 @@ int token_keys_init(const char *data_dir, struct berr *err);
  * several nodes on one PostgreSQL: a token any node issued is then accepted by all. */
 struct meta;
 int token_keys_init_shared(struct meta *m, struct berr *err);
+/* Sign with the EC private key in pem (PEM text) from now on; what names it in the error
+ * when it is none. */
+int token_keys_init_pem(const char *pem, const char *what, struct berr *err);
+/* A new P-256 private key as PEM text (heap, caller frees), or NULL. */
+char *token_key_new_pem(void);
 void token_keys_shutdown(void);
 /* The key id put in each token's header. */
 const char *token_key_id(void);

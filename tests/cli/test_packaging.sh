@@ -145,7 +145,7 @@ if make -s -C "$top" dist >/dev/null 2>&1 && mv "$top/berth-$version.tar.gz" "$t
 	missing=
 	for f in configure Makefile.in Dockerfile packaging/berthd.service.in packaging/berthd.conf.in \
 		packaging/berth.sysusers docs/man/berthd.8.in docs/man/berth.1.in docs/install.md docs/upgrade.md \
-		docs/configuration.md docs/operations.md $(cd "$top" && ls schema/*.sql schema/postgres/*.sql server/*.c tests/cli/*.sh tests/unit/test_*.py); do
+		docs/configuration.md docs/operations.md $(cd "$top" && ls schema/*.sql schema/postgres/*.sql server/*.c common/*.c client/*.c tests/cli/*.sh tests/unit/test_*.py); do
 		grep -qx "berth-$version/$f" <<<"$list" || missing="$missing $f"
 	done
 	check "the tarball has the build system, sources, schema, packaging, docs and tests${missing:+ (missing:$missing)}" \
@@ -174,6 +174,44 @@ buildstage=$(sed -n '/^FROM debian:12 AS build/,/^FROM debian:12-slim/p' "$df")
 for dev in $(sed -n '/^build_pkgs=(/,/)/p' "$top/scripts/deps.sh" | tr -d '()' | sed 's/build_pkgs=//'); do
 	check "the build stage installs $dev (scripts/deps.sh build)" bash -c "grep -qw -- '$dev' <<<'$buildstage'"
 done
+
+# --- the source layout (STYLE.md, "Which part may know which"): server/ and client/ never
+# include each other, common/ includes nothing of ours but common/, storage/ nothing of the
+# binaries'; berthd does not link berth's library and libcommon.a needs no libcurl.
+includes_of() { # includes_of DIR PART...: files under DIR including "PART/..." (or <PART/...>)
+	local dir=$1
+	shift
+	local alt
+	alt=$(
+		IFS='|'
+		echo "$*"
+	)
+	grep -rlE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"<]($alt)/" "$dir" --include='*.c' --include='*.h' 2>/dev/null | sort
+}
+mkdir -p "$tmp/layout/server"
+printf '#include <stdio.h>\n  #  include "client/copy.h"\n' >"$tmp/layout/server/planted.c"
+check "the layout check notices a planted include (the check can fail)" \
+	test "$(includes_of "$tmp/layout/server" client)" = "$tmp/layout/server/planted.c"
+bad=$(includes_of "$top/server" client)
+check "no file under server/ includes client/${bad:+ (offending: $(echo $bad))}" test -z "$bad"
+bad=$(includes_of "$top/client" server storage)
+check "no file under client/ includes server/ or storage/${bad:+ (offending: $(echo $bad))}" test -z "$bad"
+bad=$(includes_of "$top/common" server client storage)
+check "no file under common/ includes server/, client/ or storage/${bad:+ (offending: $(echo $bad))}" test -z "$bad"
+bad=$(includes_of "$top/storage" server client)
+check "no file under storage/ includes server/ or client/${bad:+ (offending: $(echo $bad))}" test -z "$bad"
+berthd_libs=$(make -s -C "$top" -f - print-berthd-libs <<EOF2 2>/dev/null
+include Makefile
+print-berthd-libs:
+	@echo \$(berthd_LDADD) \$(berthd_DEPENDENCIES)
+EOF2
+)
+berthd_libs=$(tr ' ' '\n' <<<"$berthd_libs" | grep -E '\.a$' | sort -u | tr '\n' ' ')
+check "berthd links libregistry_client.a, not libclient.a (its libraries: ${berthd_libs% })" \
+	bash -c "grep -qw 'libregistry_client.a' <<<'$berthd_libs' && ! grep -qw 'libclient.a' <<<'$berthd_libs'"
+curl_refs=$(nm -u "$top/libcommon.a" 2>/dev/null | grep -cE ' curl_' || true)
+check "libcommon.a needs no libcurl (undefined curl_ symbols: $curl_refs)" \
+	bash -c "[ -s '$top/libcommon.a' ] && [ '$curl_refs' = 0 ]"
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

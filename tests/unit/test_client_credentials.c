@@ -1,4 +1,4 @@
-/* Unit tests for client/credentials.c: docker config.json read, store, erase. */
+/* Unit tests for client/credentials.c: docker config.json read, store, erase (berth login). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>

@@ -5,7 +5,7 @@
  * Authorization; the token is shared by all threads. Every body read is size-capped. */
 #include "autoconfig.h"
 
-#include "client/registry_client.h"
+#include "common/registry_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,9 +18,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "client/www_auth.h"
 #include "common/manifest.h"
 #include "common/reference.h"
+#include "common/www_auth.h"
 #include "common/xalloc.h"
 
 /* Caps on what is read from the network besides blobs. */
@@ -511,7 +511,7 @@ static int registry_fetch_token(struct registry_client *c, const struct www_auth
 	free(query);
 	cleanup_free char *basic = NULL;
 	if (c->has_cred) {
-		cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
+		cleanup_free char *b64 = credential_encode_basic(c->cred.username, c->cred.password);
 		basic = xasprintf("Basic %s", b64);
 	}
 	int rc = registry_do(c, &r, basic, err);
@@ -565,7 +565,7 @@ static int registry_authenticate(struct registry_client *c, const char *challeng
 			free(token);
 		}
 	} else if (ch.scheme == WWW_AUTH_BASIC && c->has_cred) {
-		cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
+		cleanup_free char *b64 = credential_encode_basic(c->cred.username, c->cred.password);
 		authz = xasprintf("Basic %s", b64);
 	} else if (ch.scheme == WWW_AUTH_BASIC) {
 		rc = berr_set(err, BERR_UNAUTHORIZED, "%s: authentication required (run `berth login %s`)", c->registry,
@@ -842,19 +842,7 @@ int registry_client_put_blob(struct registry_client *c, const char *location, co
 int registry_client_put_manifest(struct registry_client *c, const char *reference, const char *body, size_t len,
                                  const char *media_type, const struct digest *d, struct berr *err)
 {
-	struct registry_upload u = {.data = body, .fd = -1, .size = len};
-	struct registry_req r = {
-	    .method = "PUT", .upload = &u, .req_content_type = media_type, .body_max = REGISTRY_ERROR_BODY_MAX};
-	r.url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repository, reference);
-	int rc = registry_request(c, &r, err);
-	if (rc == 0 && r.status != 201) {
-		cleanup_free char *what = xasprintf("manifest %s", reference);
-		rc = registry_status_error(c, &r, what, BERR_MANIFEST_INVALID, err);
-	}
-	if (rc == 0)
-		rc = registry_check_digest(c, &r, d, err);
-	registry_req_free(&r);
-	return rc;
+	return registry_client_put_manifest_subject(c, reference, body, len, media_type, d, NULL, err);
 }
 
 int registry_client_put_blob_stream(struct registry_client *c, const char *location, const struct digest *d,
@@ -1007,7 +995,7 @@ void registry_client_send_basic(struct registry_client *c)
 {
 	if (!c->has_cred)
 		return;
-	cleanup_free char *b64 = credentials_encode_basic(c->cred.username, c->cred.password);
+	cleanup_free char *b64 = credential_encode_basic(c->cred.username, c->cred.password);
 	pthread_mutex_lock(&c->auth_lock);
 	free(c->authorization);
 	c->authorization = xasprintf("Basic %s", b64);

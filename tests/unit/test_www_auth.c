@@ -1,5 +1,5 @@
-/* Unit tests for client/www_auth.c: WWW-Authenticate challenges registries send. */
-#include "client/www_auth.h"
+/* Unit tests for common/www_auth.c: WWW-Authenticate challenges registries send. */
+#include "common/www_auth.h"
 #include "tests/unit/tap.h"
 
 static const struct {

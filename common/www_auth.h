@@ -1,8 +1,8 @@
 /* The WWW-Authenticate challenge a registry answers 401 with (RFC 9110 section 11.6.1):
  * `Bearer realm="...",service="...",scope="..."` or `Basic realm="..."`. Parsing only; the
  * token request itself is registry_client's. */
-#ifndef BERTH_CLIENT_WWW_AUTH_H
-#define BERTH_CLIENT_WWW_AUTH_H
+#ifndef BERTH_WWW_AUTH_H
+#define BERTH_WWW_AUTH_H
 
 #include <stddef.h>
 

@@ -1,16 +1,16 @@
 /* An HTTP client for one repository of a v2 registry (libcurl): manifests and blobs, with
  * the WWW-Authenticate flow (anonymous or credentialed Bearer tokens, Basic). One client
  * may serve several threads downloading blobs at once; they share connections and token. */
-#ifndef BERTH_CLIENT_REGISTRY_CLIENT_H
-#define BERTH_CLIENT_REGISTRY_CLIENT_H
+#ifndef BERTH_REGISTRY_CLIENT_H
+#define BERTH_REGISTRY_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "client/credentials.h"
 #include "common/berr.h"
+#include "common/credential.h"
 #include "common/digest.h"
 
 struct registry_client;

@@ -2,16 +2,16 @@
  * (so every digest is kept), an index with all its platforms, the referrers of everything
  * copied, and blobs streamed from the source's GET straight into the destination's PUT,
  * several at once, verified on the way. Used by `berth copy` and by berthd's replication. */
-#ifndef BERTH_CLIENT_COPY_H
-#define BERTH_CLIENT_COPY_H
+#ifndef BERTH_COPY_H
+#define BERTH_COPY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "client/credentials.h"
 #include "common/berr.h"
+#include "common/credential.h"
 #include "common/digest.h"
 
 /* One registry end of a copy. */

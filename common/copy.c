@@ -8,7 +8,7 @@
  * corrupt blob never completes at the destination. Nothing touches the local disk. */
 #include "autoconfig.h"
 
-#include "client/copy.h"
+#include "common/copy.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client/registry_client.h"
 #include "common/manifest.h"
+#include "common/registry_client.h"
 #include "common/xalloc.h"
 
 /* Manifests one copy may visit (an index's children, referrers and theirs). */

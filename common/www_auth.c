@@ -1,7 +1,7 @@
 /* Parser for WWW-Authenticate challenges: a scheme token, then comma-separated
  * `name=token` or `name="quoted \"string\""` parameters. Only the first challenge of the
  * value is read, which is what registries send. */
-#include "client/www_auth.h"
+#include "common/www_auth.h"
 
 #include <ctype.h>
 #include <stdlib.h>
