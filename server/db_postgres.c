@@ -31,6 +31,7 @@ struct pg_db {
 	unsigned generation; /* bumped on each reconnect: statements prepared before are gone */
 	unsigned next_name;
 	int64_t changes;
+	int locks_held; /* session advisory locks taken and not released (db_try_lock) */
 	char errmsg[512];
 	struct pg_stmt *stmts;
 };
@@ -140,7 +141,9 @@ static int pg_session_setup(struct pg_db *db)
 {
 	pq.PQsetNoticeProcessor(db->conn, pg_notice, NULL);
 	char sql[160];
-	snprintf(sql, sizeof sql, "SET lock_timeout = %d; SET client_min_messages = warning; SET TIME ZONE 'UTC'",
+	snprintf(sql, sizeof sql,
+	         "SET lock_timeout = %d; SET client_min_messages = warning; SET TIME ZONE 'UTC'; "
+	         "SET default_transaction_isolation = 'read committed'",
 	         db->busy_timeout_ms);
 	PGresult *res = pq.PQexec(db->conn, sql);
 	int rc = pq.PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_result_rc(db, res);
@@ -185,6 +188,12 @@ static int pg_ensure_connected(struct pg_db *db)
 {
 	if (pq.PQstatus(db->conn) == CONNECTION_OK)
 		return DB_OK;
+	/* A new connection would not hold the locks this one held: their holders must learn
+	 * it (their statements fail) and let go before the connection is made again. */
+	if (db->locks_held > 0) {
+		pg_set_error(db, "connection to PostgreSQL lost while holding a lock", pq.PQerrorMessage(db->conn));
+		return DB_BUSY;
+	}
 	pq.PQreset(db->conn);
 	if (pq.PQstatus(db->conn) != CONNECTION_OK) {
 		pg_set_error(db, "connection to PostgreSQL lost", pq.PQerrorMessage(db->conn));
@@ -218,21 +227,26 @@ static void pg_stmt_unbind(struct pg_stmt *st)
 	}
 }
 
+static void pg_stmt_free(struct pg_stmt *st)
+{
+	pg_stmt_clear(st);
+	pg_stmt_unbind(st);
+	free(st->sql);
+	free(st->types);
+	free(st->values);
+	free(st->lengths);
+	free(st->formats);
+	free(st->blobs);
+	free(st->bloblens);
+	free(st);
+}
+
 static void pg_close(struct db *base)
 {
 	struct pg_db *db = (struct pg_db *)base;
 	for (struct pg_stmt *st = db->stmts, *next; st; st = next) {
 		next = st->next;
-		pg_stmt_clear(st);
-		pg_stmt_unbind(st);
-		free(st->sql);
-		free(st->types);
-		free(st->values);
-		free(st->lengths);
-		free(st->formats);
-		free(st->blobs);
-		free(st->bloblens);
-		free(st);
+		pg_stmt_free(st);
 	}
 	pq.PQfinish(db->conn);
 	free(db);
@@ -315,10 +329,23 @@ static int pg_prepare(struct db *base, const char *sql, struct db_stmt **out)
 	return DB_OK;
 }
 
-/* Statements stay prepared until the connection closes (pg_close frees them). */
+/* Forget the statement here and on the server. */
 static void pg_finalize(struct db_stmt *base)
 {
-	pg_stmt_clear((struct pg_stmt *)base);
+	struct pg_stmt *st = (struct pg_stmt *)base;
+	struct pg_db *db = (struct pg_db *)base->db;
+	for (struct pg_stmt **p = &db->stmts; *p; p = &(*p)->next)
+		if (*p == st) {
+			*p = st->next;
+			break;
+		}
+	if (st->prepared_gen == db->generation && pq.PQstatus(db->conn) == CONNECTION_OK &&
+	    pq.PQtransactionStatus(db->conn) != PQTRANS_INERROR) {
+		char sql[48];
+		snprintf(sql, sizeof sql, "DEALLOCATE %s", st->name);
+		pq.PQclear(pq.PQexec(db->conn, sql));
+	}
+	pg_stmt_free(st);
 }
 
 static void pg_bind(struct pg_stmt *st, int i, Oid type, char *value, int length, int format)
@@ -555,9 +582,18 @@ static int pg_begin(struct db *base)
 	return rc;
 }
 
+/* PostgreSQL answers the COMMIT of a transaction a statement failed in with ROLLBACK. */
 static int pg_commit(struct db *base)
 {
-	return pg_exec(base, "COMMIT");
+	struct pg_db *db = (struct pg_db *)base;
+	PGresult *res = pq.PQexec(db->conn, "COMMIT");
+	int rc = pq.PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_result_rc(db, res);
+	if (rc == DB_OK && strcmp(pq.PQcmdStatus(res), "COMMIT") != 0) {
+		pg_set_error(db, "commit", "the transaction had failed and was rolled back");
+		rc = DB_ERROR;
+	}
+	pq.PQclear(res);
+	return rc;
 }
 
 static void pg_rollback(struct db *base)
@@ -587,12 +623,16 @@ static int pg_try_lock(struct db *base, int64_t key, bool *got)
 	}
 	*got = strcmp(pq.PQgetvalue(res, 0, 0), "t") == 0;
 	pq.PQclear(res);
+	if (*got)
+		db->locks_held++;
 	return DB_OK;
 }
 
 static void pg_unlock(struct db *base, int64_t key)
 {
 	struct pg_db *db = (struct pg_db *)base;
+	if (db->locks_held > 0)
+		db->locks_held--;
 	if (pq.PQstatus(db->conn) != CONNECTION_OK)
 		return; /* the lock went with the connection */
 	char sql[96];

@@ -605,6 +605,11 @@ int gc_start(struct registry *reg, struct berr *err)
 
 int gc_request(bool dry_run, struct berr *err)
 {
+	pthread_mutex_lock(&gc_lock);
+	bool local = gc_current.running || gc_pending;
+	pthread_mutex_unlock(&gc_lock);
+	if (local)
+		return berr_set(err, BERR_CONFLICT, "a garbage collection is already running");
 	/* A run on another node sharing the database is refused here, so the caller hears 409
 	 * instead of a start the scheduler then cannot make. */
 	struct meta *m = meta_get(err);

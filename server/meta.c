@@ -322,8 +322,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REPL_REQUEST] = "UPDATE replication_rules SET run_requested = 1 WHERE name = ?1",
     /* Asked-for runs first, then the rule waiting longest past its interval. */
     [ST_REPL_DUE] =
-        REPL_SELECT " WHERE run_requested = 1 OR (interval_seconds > 0 AND "
-                    "COALESCE(last_started_at, 0) + interval_seconds <= ?1) "
+        REPL_SELECT " WHERE (run_requested = 1 OR (interval_seconds > 0 AND "
+                    "COALESCE(last_started_at, 0) + interval_seconds <= ?1)) "
+                    /* not while a run is going on (another node's, on a shared database),
+                     * unless it started so long ago that its node must have died */
+                    "AND (last_result IS NULL OR last_result <> 'running' OR last_started_at <= ?1 - ?2) "
                     "ORDER BY run_requested DESC, COALESCE(last_started_at, 0) + interval_seconds, id LIMIT 1",
     [ST_REPL_START] = "UPDATE replication_rules SET run_requested = 0, last_started_at = ?2, "
                       "last_result = 'running' WHERE id = ?1",
@@ -2292,13 +2295,17 @@ int meta_replication_request_run(struct meta *m, const char *name, struct berr *
 	return 0;
 }
 
+/* Seconds after which a run still marked running is taken for one whose node died. */
+#define META_REPL_STALE (6 * 3600)
+
 int meta_replication_claim_due(struct meta *m, struct meta_replication_rule *out, struct berr *err)
 {
 	int64_t now = meta_now();
 	/* One transaction, so of several nodes' schedulers exactly one starts the run. */
 	if (meta_begin(m, err) < 0)
 		return -1;
-	int r = meta_replication_fetch(m, meta_bind(m, ST_REPL_DUE, err, "i", now), out, err);
+	int r =
+	    meta_replication_fetch(m, meta_bind(m, ST_REPL_DUE, err, "ii", now, (int64_t)META_REPL_STALE), out, err);
 	if (r != 1) {
 		if (r == 0 && meta_commit(m, err) < 0)
 			r = -1;
@@ -2837,10 +2844,8 @@ static void meta_delivery_row(struct db_stmt *st, struct meta_delivery *d, bool 
 	d->finished_at = db_column_null(st, 10) ? 0 : db_column_int64(st, 10);
 }
 
-/* Seconds a node holds a delivery it is attempting: well over one attempt's timeout. */
-#define META_DELIVERY_LEASE 120
-
-int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, meta_due_fn fn, void *ctx, struct berr *err)
+int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, int64_t lease, meta_due_fn fn, void *ctx,
+                        struct berr *err)
 {
 	struct db_stmt *st = meta_bind(m, ST_DELIVERIES_DUE, err, "ii", now, limit);
 	if (!st)
@@ -2857,8 +2862,7 @@ int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, meta_due_fn 
 		 * the time one attempt may take (its outcome then sets the real next time). */
 		int claimed = 1;
 		if (meta_is_shared(m) &&
-		    meta_exec_bound(m,
-		                    meta_bind(m, ST_DELIVERY_CLAIM, err, "iii", d.id, now + META_DELIVERY_LEASE, now),
+		    meta_exec_bound(m, meta_bind(m, ST_DELIVERY_CLAIM, err, "iii", d.id, now + lease, now),
 		                    "claim a delivery", &claimed, err) < 0) {
 			free(d.payload);
 			meta_reset(st);

@@ -460,7 +460,10 @@ int meta_delivery_add(struct meta *m, int64_t webhook_id, const char *event, con
 /* Pending deliveries due at `now`, oldest first, at most limit, with their webhook's url
  * and secret (only id, webhook_id, event, payload and attempts of d are filled). */
 typedef int (*meta_due_fn)(void *ctx, const struct meta_delivery *d, const char *url, const char *secret);
-int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, meta_due_fn fn, void *ctx, struct berr *err);
+/* On a database several nodes share, each delivery passed to fn is first claimed for `lease`
+ * seconds (no other node takes it meanwhile): make it longer than sending the batch takes. */
+int meta_deliveries_due(struct meta *m, int64_t now, int64_t limit, int64_t lease, meta_due_fn fn, void *ctx,
+                        struct berr *err);
 /* Store d's state, attempts, next_attempt_at, last_status, last_error and finished_at. */
 int meta_delivery_update(struct meta *m, const struct meta_delivery *d, struct berr *err);
 /* Deliveries of webhook_id, newest first, with id < before_id (0: from the newest), at most limit. */

@@ -417,6 +417,10 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 			rc = -1;
 		}
 	}
+	/* The slow part of storing the blob (on S3 a copy of all of it) runs before the write
+	 * lock every node shares, so other writes do not wait behind a large layer. */
+	if (rc == 0)
+		rc = blobstore_upload_prepare(reg->blobs, id, expected, err);
 	if (rc == 0) {
 		struct uploads_install inst = {.reg = reg, .id = id, .d = expected};
 		rc = meta_blob_install(m, repo_id, expected, size, uploads_install, &inst, err);

@@ -21,8 +21,11 @@
 #include "common/xalloc.h"
 #include "server/metrics.h"
 
-#define WEBHOOKS_BATCH       16
-#define WEBHOOKS_TIMEOUT     10   /* seconds for one attempt */
+#define WEBHOOKS_BATCH   16
+#define WEBHOOKS_TIMEOUT 10 /* seconds for one attempt */
+/* Seconds a node sharing the database holds the deliveries of one batch: the whole batch
+ * at the longest, so no other node sends one of them meanwhile. */
+#define WEBHOOKS_LEASE       (WEBHOOKS_BATCH * WEBHOOKS_TIMEOUT + 60)
 #define WEBHOOKS_BACKOFF_MAX 3600 /* seconds between attempts at most */
 #define WEBHOOKS_REPLY_MAX   (64 * 1024)
 
@@ -255,7 +258,8 @@ static int webhooks_round(void)
 	struct meta *m = meta_get(&err);
 	struct webhooks_jobs *jobs = xcalloc(1, sizeof *jobs);
 	int made = 0;
-	if (!m || meta_deliveries_due(m, (int64_t)time(NULL), WEBHOOKS_BATCH, webhooks_take, jobs, &err) < 0) {
+	if (!m || meta_deliveries_due(m, (int64_t)time(NULL), WEBHOOKS_BATCH, WEBHOOKS_LEASE, webhooks_take, jobs,
+	                              &err) < 0) {
 		log_warn("webhooks: could not read the delivery queue: %s", err.message);
 		made = -1;
 	}

@@ -181,6 +181,11 @@ ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, 
 	return bs->ops->upload_pread(bs->drv, id, buf, len, offset, err);
 }
 
+int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err)
+{
+	return bs->ops->upload_prepare ? bs->ops->upload_prepare(bs->drv, id, d, err) : 0;
+}
+
 int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err)
 {
 	return bs->ops->upload_commit(bs->drv, id, d, err);

@@ -95,6 +95,9 @@ ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, 
 /* Make the staging object the blob `d`, durably (fsync, rename, fsync dir). The caller has
  * verified the digest. If the blob already exists the staging object is just dropped. */
 int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err);
+/* Before blobstore_upload_commit, outside any lock: the part of it that takes time on this
+ * store (on S3 the copy into the blob's key; nothing on the local disk). */
+int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err);
 /* Call fn with the id of every staging object, in no order; fn returning non-zero stops. */
 int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
 /* Call fn with the digest of every stored blob, in no order; fn returning non-zero stops.

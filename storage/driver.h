@@ -34,6 +34,10 @@ struct blob_driver_ops {
 	/* Optional (NULL: not supported). */
 	int (*upload_checkpoint)(void *drv, const char *id, uint64_t *size, char **state, struct berr *err);
 	char *(*presign)(void *drv, const struct digest *d, unsigned expires, struct berr *err);
+	/* Do the slow part of upload_commit ahead of it, outside the metadata's write lock,
+	 * leaving upload_commit only a quick check (it must still work if this was not called,
+	 * or if the blob was removed since). */
+	int (*upload_prepare)(void *drv, const char *id, const struct digest *d, struct berr *err);
 };
 
 /* A writer appends to one staging object; drivers embed this as their first member. */

@@ -1063,7 +1063,11 @@ static int s3_upload_commit(void *drv, const char *id, const struct digest *d, s
 		rc = s3_copy(s3, st.tail, dst, st.tail_size, err);
 	} else {
 		cleanup_free char *data_key = s3_upload_key(s3, id, "data");
-		rc = s3_complete(s3, id, &st, data_key, err);
+		/* An earlier call (upload_prepare) may have completed it already. */
+		uint64_t done = 0;
+		rc = s3_simple(s3, "HEAD", data_key, NULL, 0, &done, err);
+		if (rc == 1 || (rc == 0 && done != st.size))
+			rc = s3_complete(s3, id, &st, data_key, err);
 		if (rc == 0)
 			rc = s3_copy(s3, data_key, dst, st.size, err);
 	}
@@ -1291,6 +1295,10 @@ static const struct blob_driver_ops s3_ops = {
     .upload_open = s3_upload_open,
     .upload_pread = s3_upload_pread,
     .upload_commit = s3_upload_commit,
+    /* The blob key is content-addressed and written whole, so copying into it early is
+     * safe; the commit under the lock then finds it in place with one HEAD (or copies
+     * again if garbage collection removed it in between). */
+    .upload_prepare = s3_upload_commit,
     .upload_abort = s3_upload_abort,
     .upload_list = s3_upload_list,
     .list = s3_list_blobs,

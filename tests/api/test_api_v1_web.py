@@ -310,12 +310,12 @@ def _(reg):
                             "-days", "1", "-subj", "/CN=127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=60)
         check(p.returncode == 0, "openssl: %s" % p.stdout.decode())
-        p = subprocess.run([reg.binary(), "user", "add", "alice", "--password-stdin", "--data", data],
+        p = subprocess.run([reg.binary(), "user", "add", "alice", "--password-stdin", *data_args(data)],
                            input=(PW["alice"] + "\n").encode(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=30)
         check(p.returncode == 0, "berthd user add: %s" % p.stdout.decode())
         port = free_port()
-        proc = subprocess.Popen([reg.binary(), "--listen", "127.0.0.1:%d" % port, "--data", data, "--auth", "token",
+        proc = subprocess.Popen([reg.binary(), "--listen", "127.0.0.1:%d" % port, *data_args(data), "--auth", "token",
                                  "--tls-cert", cert, "--tls-key", key, "--log-level", "warn"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ctx = ssl.create_default_context()

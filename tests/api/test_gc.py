@@ -380,15 +380,15 @@ suite.cases[-1] = (suite.cases[-1][0], suite.cases[-1][1], [
 def _api_server(reg, name="data-api", extra=()):
     data = os.path.join(reg.tmp, name)
     os.makedirs(data, exist_ok=True)
-    p = subprocess.run([reg.binary(), "user", "add", "root", "--admin", "--password-stdin", "--data", data],
+    p = subprocess.run([reg.binary(), "user", "add", "root", "--admin", "--password-stdin", *data_args(data)],
                        input=b"root-password-1\n", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
     check(p.returncode == 0, "user add: %s" % p.stdout.decode())
-    p = subprocess.run([reg.binary(), "user", "add", "joe", "--password-stdin", "--data", data],
+    p = subprocess.run([reg.binary(), "user", "add", "joe", "--password-stdin", *data_args(data)],
                        input=b"joe-password-1\n", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
     check(p.returncode == 0, "user add: %s" % p.stdout.decode())
     port = free_port()
     log = open(os.path.join(reg.tmp, "server-api.log"), "ab")
-    proc = subprocess.Popen([reg.binary(), "--listen", "127.0.0.1:%d" % port, "--data", data, "--auth", "token",
+    proc = subprocess.Popen([reg.binary(), "--listen", "127.0.0.1:%d" % port, *data_args(data), "--auth", "token",
                              "--gc-interval", "1", "--gc-grace", "5", "--log-level", "info"] + list(extra),
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()

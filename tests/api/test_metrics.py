@@ -129,7 +129,7 @@ def spawn(reg, tag, *args):
     port = free_port()
     data = os.path.join(reg.tmp, "data-" + tag)
     log = open(os.path.join(reg.tmp, "berthd-%s.log" % tag), "wb")
-    p = subprocess.Popen([reg.binary(), "--listen", "127.0.0.1:%d" % port, "--data", data, "--log-level", "warn"]
+    p = subprocess.Popen([reg.binary(), "--listen", "127.0.0.1:%d" % port, *data_args(data), "--log-level", "warn"]
                          + list(args), stdout=log, stderr=subprocess.STDOUT)
     for _ in range(100):
         try:
@@ -183,7 +183,7 @@ def _(reg):
     p, port, data = spawn(reg, "tok", "--auth", "token")
     try:
         for name, admin in (("root", True), ("joe", False)):
-            args = [reg.binary(), "user", "add", name, "--password-stdin", "--data", data]
+            args = [reg.binary(), "user", "add", name, "--password-stdin", *data_args(data)]
             if admin:
                 args.insert(4, "--admin")
             r = subprocess.run(args, input=b"password-of-" + name.encode() + b"\n", stdout=subprocess.PIPE,

@@ -74,6 +74,28 @@ class PgConnection:
         return False
 
 
+def data_args(data_dir):
+    """berthd arguments for the data folder data_dir: --data, and with BERTH_TEST_POSTGRES
+    the --database made for that folder."""
+    pg = postgres_database(data_dir)
+    return ["--data", data_dir] + (["--database", pg] if pg else [])
+
+
+def db_contents(data_dir):
+    """Every byte the metadata database of data_dir holds: the SQLite files, or on
+    PostgreSQL a plain pg_dump of its database."""
+    pg = postgres_database(data_dir)
+    if pg:
+        return subprocess.run(["pg_dump", "--no-owner", pg], check=True, stdout=subprocess.PIPE).stdout
+    raw = b""
+    for f in ("berth.db", "berth.db-wal"):
+        p = os.path.join(data_dir, f)
+        if os.path.exists(p):
+            with open(p, "rb") as fh:
+                raw += fh.read()
+    return raw
+
+
 def postgres_database(data_dir):
     """With BERTH_TEST_POSTGRES set, the URL of a database for the berthd whose data folder is
     data_dir: created empty the first time (one per folder, so a restart keeps its data and
@@ -81,6 +103,7 @@ def postgres_database(data_dir):
     server = os.environ.get("BERTH_TEST_POSTGRES")
     if not server:
         return None
+    os.makedirs(data_dir, exist_ok=True)
     name = "berth_" + hashlib.sha256(os.path.realpath(data_dir).encode()).hexdigest()[:16]
     marker = os.path.join(data_dir, ".test-postgres-db")
     if not os.path.exists(marker):
@@ -501,11 +524,7 @@ class Registry:
     def data_args(self):
         """Arguments naming this registry's data (for berthd's subcommands): its data folder
         and, on PostgreSQL, its database."""
-        args = ["--data", self.data]
-        pg = postgres_database(self.data)
-        if pg:
-            args += ["--database", pg]
-        return args
+        return data_args(self.data)
 
     def db(self):
         """A connection to this registry's metadata database (sqlite3's, or on PostgreSQL a
