@@ -421,14 +421,19 @@ gc_after_release() {
 		[ "$(curl -sf -u "$ADMIN" "$NODE3_URL/api/v1/gc" | jq -r .running)" = false ] && break
 		sleep 0.1
 	done
+	local before last
+	before=$(curl -sf -u "$ADMIN" "$NODE1_URL/api/v1/gc?limit=1" | jq -r '.runs[0].id // 0')
 	code=$(status POST "$NODE3_URL/api/v1/gc" -u "$ADMIN")
 	expect_eq "status of POST /api/v1/gc on node 3 once the lock is free" "$code" 202 || { cat "$WORK/body"; return 1; }
-	for ((i = 0; i < 100; i++)); do
-		[ "$(curl -sf -u "$ADMIN" "$NODE3_URL/api/v1/gc" | jq -r .running)" = false ] && break
+	# The run is recorded (seen from node 1) once it ends: a new one, without an error.
+	for ((i = 0; i < 200; i++)); do
+		last=$(curl -sf -u "$ADMIN" "$NODE1_URL/api/v1/gc?limit=1")
+		[ "$(jq -r '.runs[0].id // 0' <<<"$last")" -gt "$before" ] && break
 		sleep 0.1
 	done
-	curl -sf -u "$ADMIN" "$NODE1_URL/api/v1/gc?limit=1" | jq -e '.runs[0].error == null' >/dev/null ||
-		{ echo "the last run failed: $(curl -sf -u "$ADMIN" "$NODE1_URL/api/v1/gc?limit=1")"; return 1; }
+	[ "$(jq -r '.runs[0].id // 0' <<<"$last")" -gt "$before" ] ||
+		{ echo "no new run was recorded within 20 s (last: $last)"; return 1; }
+	jq -e '.runs[0].error == null' <<<"$last" >/dev/null || { echo "the run failed: $last"; return 1; }
 }
 if [ -z "${PG_URL:-}" ]; then
 	tap_skip "while a collection holds the lock, berthd gc beside another node fails" \
