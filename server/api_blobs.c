@@ -133,11 +133,11 @@ static void api_blob_get(struct req *r, const struct digest *d)
 	if (api_blob_redirect(r, d))
 		return;
 	struct blob_reader br;
-	int rc = blobstore_open_read(r->reg->blobs, d, &br, &r->err);
+	int rc = blobstore_open_read_cached(r->reg->blobs, d, size, &br, &r->err);
 	bool restored = false;
 	if (rc < 0 && r->err.code == BERR_BLOB_UNKNOWN &&
 	    gc_blob_restore(r->reg->blobs, r->meta, d, &restored, NULL) == 0 && restored)
-		rc = blobstore_open_read(r->reg->blobs, d, &br, &r->err);
+		rc = blobstore_open_read_cached(r->reg->blobs, d, size, &br, &r->err);
 	if (rc < 0) {
 		if (r->err.code == BERR_BLOB_UNKNOWN)
 			berr_set(&r->err, BERR_BLOB_UNKNOWN, "blob %s is recorded but missing from storage", d->str);

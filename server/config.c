@@ -16,7 +16,7 @@
 #include "common/xalloc.h"
 #include "server/db.h"
 
-enum opt_kind { OPT_STRING, OPT_BOOL, OPT_INT, OPT_COUNT, OPT_LOGLEVEL, OPT_LIST };
+enum opt_kind { OPT_STRING, OPT_BOOL, OPT_INT, OPT_COUNT, OPT_LOGLEVEL, OPT_LIST, OPT_SIZE };
 
 struct opt {
 	const char *name; /* flag without "--", config-file key */
@@ -84,6 +84,10 @@ static const struct opt config_opts[] = {
      "S3 secret key (default: $AWS_SECRET_ACCESS_KEY; prefer it or the config file)", "KEY"},
     {"storage-redirect", "BERTH_STORAGE_REDIRECT", OPT_BOOL, OFF(storage_redirect),
      "answer blob GETs with a redirect to a presigned S3 URL", NULL},
+    {"blob-cache", "BERTH_BLOB_CACHE", OPT_STRING, OFF(blob_cache),
+     "keep recently pulled blobs in this local folder and serve them from it (--storage s3 only)", "DIR"},
+    {"blob-cache-size", "BERTH_BLOB_CACHE_SIZE", OPT_SIZE, OFF(blob_cache_size),
+     "most bytes --blob-cache holds, like 500M or 10G (default 10G)", "SIZE"},
     {"gc-interval", "BERTH_GC_INTERVAL", OPT_COUNT, OFF(gc_interval),
      "seconds between garbage collections (default 3600; 0: only when asked)", "SECONDS"},
     {"gc-grace", "BERTH_GC_GRACE", OPT_COUNT, OFF(gc_grace),
@@ -170,6 +174,34 @@ static int config_parse_bool(const char *v, bool *out)
 	return 0;
 }
 
+/* Parse a byte count: digits with an optional K, M, G or T (powers of 1024; "KiB", "KB" and
+ * so on mean the same), case-insensitive. Returns 0, or -1 when malformed, 0 or over 2^62. */
+static int config_parse_size(const char *s, uint64_t *out)
+{
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	static const char units[] = "kmgt";
+	unsigned shift = 0;
+	if (*end) {
+		const char *u = strchr(units, tolower((unsigned char)*end));
+		if (!u)
+			return -1;
+		shift = 10 * (unsigned)(u - units + 1);
+		end++;
+		if (!strcasecmp(end, "ib") || !strcasecmp(end, "b"))
+			end += strlen(end);
+	}
+	if (*end || v == 0 || v > (1ULL << 62) >> shift)
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
 /* Apply one setting; `source` names where it came from for the error message. */
 static int config_apply(struct config *cfg, const struct opt *o, const char *value, const char *source,
                         struct berr *err)
@@ -208,6 +240,11 @@ static int config_apply(struct config *cfg, const struct opt *o, const char *val
 		(*list)[cfg->nmirrors++] = xstrdup(value);
 		return 0;
 	}
+	case OPT_SIZE:
+		if (config_parse_size(value, (uint64_t *)field) < 0)
+			return berr_set(err, BERR_INTERNAL, "%s: %s wants a size like 500M or 10G, not '%s'", source,
+			                o->name, value);
+		return 0;
 	case OPT_LOGLEVEL: {
 		int lvl = log_level_parse(value);
 		if (lvl < 0)
@@ -303,9 +340,19 @@ static int config_parse_listen(struct config *cfg, struct berr *err)
  * environment variables every S3 tool reads. */
 static int config_check_storage(struct config *cfg, struct berr *err)
 {
+	if (cfg->blob_cache_size && !cfg->blob_cache)
+		return berr_set(err, BERR_INTERNAL, "--blob-cache-size needs --blob-cache");
+	if (cfg->blob_cache && !*cfg->blob_cache)
+		return berr_set(err, BERR_INTERNAL, "--blob-cache must not be empty");
+	if (cfg->blob_cache && !cfg->blob_cache_size)
+		cfg->blob_cache_size = 10ULL << 30;
 	if (strcmp(cfg->storage, "fs") == 0) {
 		if (cfg->storage_redirect)
 			return berr_set(err, BERR_INTERNAL, "--storage-redirect needs --storage s3");
+		if (cfg->blob_cache)
+			return berr_set(
+			    err, BERR_INTERNAL,
+			    "--blob-cache needs --storage s3 (with fs the blobs are on local disk already)");
 		return 0;
 	}
 	if (strcmp(cfg->storage, "s3") != 0)
@@ -506,6 +553,7 @@ void config_free(struct config *cfg)
 	free(cfg->s3_prefix);
 	free(cfg->s3_access_key);
 	free(cfg->s3_secret_key);
+	free(cfg->blob_cache);
 	free(cfg->log_format);
 	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof *cfg);

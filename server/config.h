@@ -4,6 +4,7 @@
 #define BERTH_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/berr.h"
@@ -56,6 +57,11 @@ struct config {
 	int gc_grace;          /* seconds an unreferenced blob (or untagged manifest) is kept */
 	bool gc_untagged;      /* also delete untagged manifests no tag reaches */
 	int upload_expiry;     /* seconds an idle upload session is kept */
+
+	/* Node-local blob read cache in front of S3 (storage/blob_cache.h): folder, bytes
+	 * (10 GiB when only the folder is given). */
+	char *blob_cache;
+	uint64_t blob_cache_size;
 };
 
 /* Fill cfg from all sources. argv is berthd's command line after the subcommand, if any.

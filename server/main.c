@@ -97,6 +97,10 @@ static int berthd_serve(struct config *cfg)
 	struct registry reg = {.cfg = cfg};
 	cleanup_free char *dbpath = config_database(cfg);
 	reg.blobs = store_open(cfg, &err);
+	if (reg.blobs && store_open_cache(cfg, reg.blobs, &err) < 0) {
+		blobstore_close(reg.blobs);
+		reg.blobs = NULL;
+	}
 	if (!reg.blobs || meta_init(dbpath, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		blobstore_close(reg.blobs);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/xalloc.h"
+#include "storage/blob_cache.h"
 
 struct blobstore *store_open(const struct config *cfg, struct berr *err)
 {
@@ -27,4 +28,15 @@ char *store_describe(const struct config *cfg)
 		return xasprintf("data folder %s", cfg->data_dir);
 	return xasprintf("S3 bucket %s%s%s at %s", cfg->s3_bucket, *cfg->s3_prefix ? " prefix " : "", cfg->s3_prefix,
 	                 cfg->s3_endpoint);
+}
+
+int store_open_cache(const struct config *cfg, struct blobstore *bs, struct berr *err)
+{
+	if (!cfg->blob_cache)
+		return 0;
+	struct blob_cache *c = blob_cache_open(cfg->blob_cache, cfg->blob_cache_size, err);
+	if (!c)
+		return -1;
+	blobstore_set_cache(bs, c);
+	return 0;
 }

@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
+#include "storage/blob_cache.h"
 #include "storage/driver.h"
 #include "storage/writer_pipe.h"
 
 struct blobstore {
 	const struct blob_driver_ops *ops;
 	void *drv;
+	struct blob_cache *cache; /* NULL: none (see blobstore_set_cache) */
 };
 
 struct blobstore *blobstore_open(const char *url, struct berr *err)
@@ -61,6 +63,7 @@ void blobstore_close(struct blobstore *bs)
 	if (!bs)
 		return;
 	bs->ops->close(bs->drv);
+	blob_cache_close(bs->cache);
 	free(bs);
 }
 
@@ -82,6 +85,30 @@ int blobstore_open_read(struct blobstore *bs, const struct digest *d, struct blo
 		return -1;
 	out->pos = 0;
 	out->end = out->size;
+	return 0;
+}
+
+void blobstore_set_cache(struct blobstore *bs, struct blob_cache *cache)
+{
+	bs->cache = cache;
+}
+
+int blobstore_open_read_cached(struct blobstore *bs, const struct digest *d, uint64_t size, struct blob_reader *out,
+                               struct berr *err)
+{
+	if (!bs->cache)
+		return blobstore_open_read(bs, d, out, err);
+	memset(out, 0, sizeof *out);
+	out->fd = -1;
+	if (blob_cache_lookup(bs->cache, d, size, out) == 1) {
+		out->pos = 0;
+		out->end = out->size;
+		return 0;
+	}
+	if (blobstore_open_read(bs, d, out, err) < 0)
+		return -1;
+	if (out->size == size)
+		blob_cache_wrap(bs->cache, d, out);
 	return 0;
 }
 
@@ -127,6 +154,8 @@ void blob_reader_close(struct blob_reader *br)
 
 int blobstore_delete(struct blobstore *bs, const struct digest *d, struct berr *err)
 {
+	if (bs->cache)
+		blob_cache_drop(bs->cache, d);
 	return bs->ops->remove(bs->drv, d, err);
 }
 
@@ -208,11 +237,15 @@ int blobstore_list(struct blobstore *bs, int (*fn)(void *ctx, const struct diges
 
 int blobstore_quarantine(struct blobstore *bs, const struct digest *d, struct berr *err)
 {
+	if (bs->cache)
+		blob_cache_drop(bs->cache, d);
 	return bs->ops->quarantine(bs->drv, d, err);
 }
 
 int blobstore_trash(struct blobstore *bs, const struct digest *d, struct berr *err)
 {
+	if (bs->cache)
+		blob_cache_drop(bs->cache, d);
 	return bs->ops->trash(bs->drv, d, err);
 }
 

@@ -15,6 +15,7 @@
 struct blobstore;
 struct blob_writer;
 struct blob_stream;
+struct blob_cache;
 
 /* An open blob for reading. The local driver gives a file descriptor the HTTP layer can
  * sendfile from (fd >= 0); an object store gives a stream (fd < 0) read in order with
@@ -53,6 +54,14 @@ char *blobstore_presign(struct blobstore *bs, const struct digest *d, unsigned e
 int blobstore_stat(struct blobstore *bs, const struct digest *d, uint64_t *size, struct berr *err);
 /* Open a stored blob for reading; BERR_BLOB_UNKNOWN if it is not stored. */
 int blobstore_open_read(struct blobstore *bs, const struct digest *d, struct blob_reader *out, struct berr *err);
+/* Put the node-local read cache (storage/blob_cache.h) in front of the store, which then
+ * owns it: blobstore_open_read_cached serves from it, and delete, trash and quarantine drop
+ * the blob from it too. */
+void blobstore_set_cache(struct blobstore *bs, struct blob_cache *cache);
+/* blobstore_open_read for serving blob d whose recorded size is `size`: from the cache on a
+ * hit (an fd reader); on a miss from the store, filling the cache if the blob is read whole. */
+int blobstore_open_read_cached(struct blobstore *bs, const struct digest *d, uint64_t size, struct blob_reader *out,
+                               struct berr *err);
 /* Limit what blob_reader_read gives to [off, off+len); call before the first read. */
 void blob_reader_range(struct blob_reader *br, uint64_t off, uint64_t len);
 /* Read up to max bytes of the range into buf; returns the count, 0 at its end, -1 with err. */

@@ -2,7 +2,8 @@
 # berthd on S3 storage (--storage s3) against a real single-node Ceph RGW started by
 # tests/scaleout/ceph.sh: the API conformance suites, skopeo push/pull, chunked uploads with
 # chunks under and over S3's 5 MiB part minimum, ranged GETs, a restart (and a SIGKILL) in
-# the middle of an upload, fsck and fsck --repair on the bucket, --storage-redirect, and bad
+# the middle of an upload, fsck and fsck --repair on the bucket, --storage-redirect, the
+# node-local --blob-cache (hits without S3, ranges, refetch, eviction, restart, GC), and bad
 # settings. Prints TAP; reports how long Ceph took to start and what it used.
 #
 # usage: BERTHD=/abs/path/berthd tests/scaleout/test_s3.sh
@@ -380,6 +381,166 @@ gc_on_s3() {
 }
 tap_check "berthd gc on the S3 store frees an unreferenced blob (trash emptied) and keeps referenced ones" gc_on_s3
 
+# ---------------------------------------------------------------- the node-local blob cache
+
+# A berthd of its own (prefix cache/) with a 40 MiB --blob-cache: blobs over 10 MiB are not
+# cached. Blobs are pushed by monolithic uploads and read back with curl.
+CACHE=$TEST_DIR/blob-cache
+CWORK=$WORK/cache
+mkdir -p "$CWORK"
+# cache_push NAME KB: a random blob of KB KiB in $CWORK/NAME, pushed to s3/cache; prints its digest.
+cache_push() {
+	local f=$CWORK/$1 d loc
+	head -c $(($2 * 1024)) /dev/urandom >"$f"
+	d=sha256:$(sha256sum <"$f" | cut -d' ' -f1)
+	loc=$(upload_start s3/cache) && [ -n "$loc" ] || return 1
+	curl -sf -X PUT --data-binary @"$f" -H 'Content-Type: application/octet-stream' \
+		"http://$R$loc?digest=$d" >/dev/null || return 1
+	echo "$d"
+}
+cache_file() { echo "$CACHE/sha256/${1:7:2}/${1#sha256:}"; }
+cache_key() { echo "/$S3_BUCKET/cache/blobs/sha256/${1:7:2}/${1#sha256:}"; }
+# cache_wait_file DIGEST SIZE: the cache file appears with SIZE bytes (it is linked in when the
+# response's stream is closed, just after the client has the last byte).
+cache_wait_file() {
+	local f
+	f=$(cache_file "$1")
+	for _ in $(seq 50); do
+		[ "$(stat -c %s "$f" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "no cache file $f of $2 bytes: $(ls -l "$f" 2>&1)"
+	return 1
+}
+# cache_get NAME DIGEST: a whole GET gives the bytes of $CWORK/NAME.
+cache_get() {
+	curl -sf "http://$R/v2/s3/cache/blobs/$2" -o "$CWORK/got" || { echo "GET $2 failed"; return 1; }
+	cmp -s "$CWORK/got" "$CWORK/$1" || { echo "GET $2 gave other bytes"; return 1; }
+}
+# cache_range NAME DIGEST FROM LEN: a ranged GET gives those bytes of $CWORK/NAME.
+cache_range() {
+	local code
+	code=$(curl -s -o "$CWORK/range" -w '%{http_code}' -H "Range: bytes=$3-$(($3 + $4 - 1))" \
+		"http://$R/v2/s3/cache/blobs/$2")
+	expect_eq "status of Range bytes=$3-$(($3 + $4 - 1))" "$code" 206 || return 1
+	tail -c +$(($3 + 1)) "$CWORK/$1" | head -c "$4" | cmp -s - "$CWORK/range" ||
+		{ echo "Range bytes=$3-... gave other bytes"; return 1; }
+}
+
+cache_start() {
+	BERTH_TEST_ARGS="$S3ARGS --s3-prefix cache/" berthd_start "$TEST_DIR/cache-data" \
+		--blob-cache "$CACHE" --blob-cache-size 40M --gc-grace 0 --gc-interval 0 || return 1
+	R=$BERTHD_ADDR
+}
+
+cache_fills_and_hits() {
+	cache_start || { echo "berthd --blob-cache did not start"; return 1; }
+	CA=$(cache_push a 3000) || { echo "push failed"; return 1; }
+	[ ! -e "$(cache_file "$CA")" ] || { echo "the push alone filled the cache"; return 1; }
+	cache_get a "$CA" || return 1
+	cache_wait_file "$CA" $((3000 * 1024)) || return 1
+	cmp -s "$(cache_file "$CA")" "$CWORK/a" || { echo "the cache file differs from the blob"; return 1; }
+	# With the object gone from the bucket, only the cache can answer.
+	s3req DELETE "$(cache_key "$CA")" >/dev/null || return 1
+	cache_get a "$CA" || return 1
+	cache_range a "$CA" 1000 1000 || return 1
+	cache_range a "$CA" $((3000 * 1024 - 1)) 1 || return 1
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' -I "http://$R/v2/s3/cache/blobs/$CA")
+	expect_eq "status of a HEAD on a cached blob" "$code" 200 || return 1
+	s3req PUT "$(cache_key "$CA")" "$CWORK/a" >/dev/null
+}
+tap_check "--blob-cache: a full GET fills the cache; later GETs, ranges and HEADs are served from it without S3" \
+	cache_fills_and_hits
+
+cache_wrong_size_refetched() {
+	local f
+	f=$(cache_file "$CA")
+	truncate -s 1000 "$f" || return 1
+	cache_get a "$CA" || return 1
+	cache_wait_file "$CA" $((3000 * 1024)) || return 1
+	cmp -s "$f" "$CWORK/a" || { echo "the refetched cache file differs"; return 1; }
+}
+tap_check "--blob-cache: a cache file of the wrong size is ignored, and the blob fetched and cached again" \
+	cache_wrong_size_refetched
+
+cache_range_and_partial_leave_nothing() {
+	CB=$(cache_push b 6000) || { echo "push failed"; return 1; }
+	cache_range b "$CB" 0 1000000 || return 1
+	cache_range b "$CB" 5000000 1000000 || return 1
+	# A client that goes away after 100 KB.
+	curl -s --limit-rate 2M "http://$R/v2/s3/cache/blobs/$CB" | head -c 100000 >/dev/null
+	sleep 1
+	[ ! -e "$(cache_file "$CB")" ] || { echo "a ranged or cut-short read left $(cache_file "$CB")"; return 1; }
+	local left
+	left=$(find "$CACHE" -type f ! -path "$CACHE/sha256/*")
+	[ -z "$left" ] || { echo "temporary files left: $left"; return 1; }
+	# The same blob read whole is cached.
+	cache_get b "$CB" || return 1
+	cache_wait_file "$CB" $((6000 * 1024))
+}
+tap_check "--blob-cache: ranged GETs of a miss and a client that disconnects early leave no file" \
+	cache_range_and_partial_leave_nothing
+
+cache_evicts_oldest() {
+	local d i big used
+	# 11 MiB is over a quarter of 40 MiB: streamed, never cached.
+	big=$(cache_push big 11264) || return 1
+	cache_get big "$big" || return 1
+	for i in 1 2 3 4 5 6; do
+		d=$(cache_push "e$i" 8000) || return 1
+		cache_get "e$i" "$d" || return 1
+		cache_wait_file "$d" $((8000 * 1024)) || return 1
+		sleep 1 # distinct mtimes, so "oldest" is well defined
+	done
+	used=$(find "$CACHE" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+	[ "$used" -le $((40 * 1024 * 1024)) ] || { echo "the cache holds $used bytes, over 40 MiB"; return 1; }
+	[ ! -e "$(cache_file "$big")" ] || { echo "a blob over a quarter of the size was cached"; return 1; }
+	[ ! -e "$(cache_file "$CA")" ] || { echo "the oldest blob was not evicted"; return 1; }
+	[ -e "$(cache_file "$d")" ] || { echo "the newest blob was evicted"; return 1; }
+	CE=$d
+	echo "cache holds $used bytes in $(find "$CACHE" -type f | wc -l) files"
+}
+tap_check "--blob-cache: eviction keeps the folder under --blob-cache-size, oldest first; big blobs are not cached" \
+	cache_evicts_oldest
+
+cache_restart_cleans() {
+	berthd_stop
+	local empty=$CACHE/sha256/00/00$(printf '%062d' 0)
+	mkdir -p "$CACHE/sha256/00" && : >"$empty" && echo junk >"$CACHE/.tmp-crashed" || return 1
+	cache_start || { echo "berthd did not start again"; return 1; }
+	[ ! -e "$empty" ] && [ ! -e "$CACHE/.tmp-crashed" ] || { echo "start-up left a temporary or empty file"; return 1; }
+	# The survivors are still served from the cache, even with the bucket's object gone.
+	s3req DELETE "$(cache_key "$CE")" >/dev/null || return 1
+	cache_get e6 "$CE" || return 1
+	s3req PUT "$(cache_key "$CE")" "$CWORK/e6" >/dev/null
+}
+tap_check "--blob-cache: a restart removes temporary and empty files and keeps serving cached blobs" \
+	cache_restart_cleans
+
+cache_gc_drops() {
+	local f
+	f=$(cache_file "$CE")
+	[ -e "$f" ] || { echo "$f is not cached to start with"; return 1; }
+	# Every blob of s3/cache is unreferenced: berthd's own collection, every 2 s, frees them.
+	berthd_stop
+	BERTH_TEST_ARGS="$S3ARGS --s3-prefix cache/" berthd_start "$TEST_DIR/cache-data" \
+		--blob-cache "$CACHE" --blob-cache-size 40M --gc-grace 0 --gc-interval 2 || return 1
+	R=$BERTHD_ADDR
+	for _ in $(seq 100); do
+		! s3req GET "$(cache_key "$CE")" >/dev/null 2>&1 && [ ! -e "$f" ] && break
+		sleep 0.2
+	done
+	s3req GET "$(cache_key "$CE")" >/dev/null 2>&1 && { echo "gc left the object in the bucket"; return 1; }
+	[ ! -e "$f" ] || { echo "gc left the cached copy $f"; return 1; }
+	[ -z "$(find "$CACHE" -type f)" ] || { echo "gc left cached copies: $(find "$CACHE" -type f)"; return 1; }
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://$R/v2/s3/cache/blobs/$CE")
+	expect_eq "status of the collected blob" "$code" 404
+}
+tap_check "--blob-cache: garbage collection drops the collected blobs from the cache" cache_gc_drops
+berthd_stop
+
 # ---------------------------------------------------------------- the pull-through cache on S3
 
 mirror_on_s3() {
@@ -416,6 +577,11 @@ tap_check "an invalid bucket name is refused" bad_start "no valid bucket name" \
 	--storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket 'Bad_Bucket'
 tap_check "--storage-redirect without s3 is refused" bad_start "needs --storage s3" --storage-redirect
 tap_check "an unknown --storage is refused" bad_start "must be fs or s3" --storage nfs
+tap_check "--blob-cache with --storage fs is refused" bad_start "blob-cache needs --storage s3" --blob-cache "$TEST_DIR/bc"
+tap_check "--blob-cache-size without --blob-cache is refused" bad_start "needs --blob-cache" \
+	$S3ARGS --blob-cache-size 1G
+tap_check "a malformed --blob-cache-size is refused" bad_start "wants a size" \
+	$S3ARGS --blob-cache "$TEST_DIR/bc" --blob-cache-size 10Q
 tap_check "missing credentials are refused" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
 	bash -c "$(declare -f bad_start); BERTHD=$BERTHD TEST_DIR=$TEST_DIR bad_start 'needs credentials' $S3ARGS"
 tap_check "a wrong secret key fails at start with S3's reason" env AWS_SECRET_ACCESS_KEY=wrong \

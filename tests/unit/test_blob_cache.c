@@ -1,0 +1,262 @@
+/* Unit tests for storage/blob_cache.c over a stream reader in memory: a whole, in-order read
+ * fills the cache and a lookup then gives an fd; partial, ranged, failed and wrong-digest reads
+ * leave nothing; a file of the wrong size is a miss and goes; eviction removes the oldest
+ * files; drop removes one; start-up removes temporary and empty files and counts the rest. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/digest.h"
+#include "common/xalloc.h"
+#include "storage/blob_cache.h"
+#include "storage/driver.h"
+#include "tests/unit/tap.h"
+
+/* A stream over a buffer; fails at `fail_at` bytes if it is not 0. */
+struct mem_stream {
+	struct blob_stream base;
+	const unsigned char *data;
+	uint64_t fail_at;
+	int *closed;
+};
+
+static ssize_t mem_read(struct blob_stream *s, void *buf, size_t max, uint64_t pos, uint64_t end, struct berr *err)
+{
+	struct mem_stream *m = (struct mem_stream *)s;
+	if (max > end - pos)
+		max = (size_t)(end - pos);
+	if (max > 1000)
+		max = 1000; /* several reads per blob */
+	if (m->fail_at && pos + max > m->fail_at)
+		return berr_set(err, BERR_UNAVAILABLE, "store went away (test)");
+	memcpy(buf, m->data + pos, max);
+	return (ssize_t)max;
+}
+
+static void mem_close(struct blob_stream *s)
+{
+	struct mem_stream *m = (struct mem_stream *)s;
+	(*m->closed)++;
+	free(m);
+}
+
+static int closed_count;
+
+/* A stream reader over data[0, size) as the S3 driver would hand it out. */
+static void mem_reader(struct blob_reader *br, const unsigned char *data, uint64_t size, uint64_t fail_at)
+{
+	struct mem_stream *m = xcalloc(1, sizeof *m);
+	m->base.read = mem_read;
+	m->base.close = mem_close;
+	m->data = data;
+	m->fail_at = fail_at;
+	m->closed = &closed_count;
+	memset(br, 0, sizeof *br);
+	br->fd = -1;
+	br->size = size;
+	br->stream = &m->base;
+	br->pos = 0;
+	br->end = size;
+}
+
+/* Read the reader's range to its end (or an error); returns the bytes read. */
+static uint64_t drain(struct blob_reader *br, uint64_t limit)
+{
+	char buf[4096];
+	uint64_t total = 0;
+	struct berr err = {0};
+	while (total < limit) {
+		ssize_t n = blob_reader_read(br, buf, sizeof buf, &err);
+		if (n <= 0)
+			break;
+		total += (uint64_t)n;
+	}
+	return total;
+}
+
+static bool file_exists(const char *dir, const struct digest *d)
+{
+	cleanup_free char *p = xasprintf("%s/sha256/%.2s/%s", dir, digest_hex(d), digest_hex(d));
+	return access(p, F_OK) == 0;
+}
+
+/* Files anywhere under dir (recursively). */
+static int count_files(const char *dir)
+{
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(dh))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		cleanup_free char *p = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) < 0)
+			continue;
+		n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
+	}
+	closedir(dh);
+	return n;
+}
+
+/* Fill the cache with blob `data` by one whole read; returns its digest in *d. */
+static void fill(struct blob_cache *c, const unsigned char *data, size_t size, struct digest *d)
+{
+	digest_buffer(DIGEST_SHA256, data, size, d);
+	struct blob_reader br;
+	mem_reader(&br, data, size, 0);
+	blob_cache_wrap(c, d, &br);
+	drain(&br, UINT64_MAX);
+	blob_reader_close(&br);
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/berth-blobcache-XXXXXX";
+	char *root = mkdtemp(tmpl);
+	if (!root)
+		return 1;
+	cleanup_free char *dir = xasprintf("%s/cache", root);
+	struct berr err = {0};
+	struct blob_cache *c = blob_cache_open(dir, 100000, &err);
+	tap_ok(c != NULL, "open creates the folder (%s)", err.message);
+	tap_is_int(blob_cache_used(c), 0, "a new cache holds nothing");
+
+	size_t n = 20000;
+	unsigned char *data = xmalloc(n);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i * 7 + i / 251);
+	struct digest d;
+	digest_buffer(DIGEST_SHA256, data, n, &d);
+
+	/* A miss before anything was read. */
+	struct blob_reader br = {.fd = -1};
+	tap_is_int(blob_cache_lookup(c, &d, n, &br), 0, "lookup of an uncached blob is a miss");
+
+	/* Partial read, ranged read, failing stream, wrong digest: nothing is kept. */
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br);
+	tap_ok(br.stream != NULL && br.fd < 0, "wrap keeps a stream reader");
+	drain(&br, 5000);
+	blob_reader_close(&br);
+	tap_ok(!file_exists(dir, &d), "a read that stops early leaves no file");
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br);
+	blob_reader_range(&br, 100, n - 100);
+	drain(&br, UINT64_MAX);
+	blob_reader_close(&br);
+	tap_ok(!file_exists(dir, &d), "a ranged read leaves no file");
+	mem_reader(&br, data, n, 15000);
+	blob_cache_wrap(c, &d, &br);
+	drain(&br, UINT64_MAX);
+	blob_reader_close(&br);
+	tap_ok(!file_exists(dir, &d), "a read the store breaks off leaves no file");
+	struct digest other;
+	digest_buffer(DIGEST_SHA256, "other", 5, &other);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &other, &br);
+	drain(&br, UINT64_MAX);
+	blob_reader_close(&br);
+	tap_ok(!file_exists(dir, &other), "bytes that do not have the blob's digest are not kept");
+	tap_is_int(count_files(dir), 0, "no temporary file is left");
+	tap_is_int(closed_count, 4, "the store's stream is closed each time");
+
+	/* A whole read fills it; a lookup then gives the same bytes from an fd. */
+	fill(c, data, n, &d);
+	tap_ok(file_exists(dir, &d), "a whole read fills the cache");
+	tap_is_int(blob_cache_used(c), n, "the total counts it");
+	memset(&br, 0, sizeof br);
+	br.fd = -1;
+	tap_is_int(blob_cache_lookup(c, &d, n, &br), 1, "lookup is a hit");
+	unsigned char *back = xmalloc(n);
+	tap_ok(br.fd >= 0 && pread(br.fd, back, n, 0) == (ssize_t)n && !memcmp(back, data, n),
+	       "the hit's fd has the blob's bytes");
+	close(br.fd);
+	fill(c, data, n, &d);
+	tap_is_int(blob_cache_used(c), n, "filling it again counts it once");
+
+	/* The wrong size: a miss, and the file goes. */
+	br.fd = -1;
+	tap_is_int(blob_cache_lookup(c, &d, n + 1, &br), 0, "a file of another size is a miss");
+	tap_ok(!file_exists(dir, &d) && blob_cache_used(c) == 0, "and is removed");
+
+	/* Too big (over a quarter of 100000) or empty: not wrapped. */
+	unsigned char *big = xcalloc(1, 30000);
+	mem_reader(&br, big, 30000, 0);
+	struct blob_stream *inner = br.stream;
+	blob_cache_wrap(c, &d, &br);
+	tap_ok(br.stream == inner, "a blob over a quarter of the size is not wrapped");
+	blob_reader_close(&br);
+
+	/* Eviction: five 20000-byte blobs with mtimes a minute apart; 100000 fits five... */
+	struct digest ds[6];
+	unsigned char *blobs[6];
+	for (int i = 0; i < 6; i++) {
+		blobs[i] = xmalloc(n);
+		for (size_t j = 0; j < n; j++)
+			blobs[i][j] = (unsigned char)(j * (unsigned)(i + 3) + (unsigned)i);
+	}
+	for (int i = 0; i < 5; i++) {
+		fill(c, blobs[i], n, &ds[i]);
+		cleanup_free char *p = xasprintf("%s/sha256/%.2s/%s", dir, digest_hex(&ds[i]), digest_hex(&ds[i]));
+		struct timespec ts[2] = {{.tv_sec = 1000000 + i * 60}, {.tv_sec = 1000000 + i * 60}};
+		utimensat(AT_FDCWD, p, ts, 0);
+	}
+	tap_is_int(blob_cache_used(c), 5 * n, "five blobs fit");
+	/* Start again, so the entries carry the mtimes set above. */
+	blob_cache_close(c);
+	c = blob_cache_open(dir, 100000, &err);
+	tap_is_int(blob_cache_used(c), 5 * n, "a restart counts them");
+	/* ...the oldest was used lately (a hit touches it), so the second oldest goes. */
+	br.fd = -1;
+	tap_is_int(blob_cache_lookup(c, &ds[0], n, &br), 1, "a hit on the oldest");
+	close(br.fd);
+	fill(c, blobs[5], n, &ds[5]);
+	tap_is_int(blob_cache_used(c), 5 * n, "a sixth keeps the total at the size");
+	tap_ok(file_exists(dir, &ds[0]), "the oldest file, touched by a hit, stays");
+	tap_ok(!file_exists(dir, &ds[1]), "the least recently used file is evicted");
+	tap_ok(file_exists(dir, &ds[5]), "the new one is there");
+
+	blob_cache_drop(c, &ds[2]);
+	tap_ok(!file_exists(dir, &ds[2]) && blob_cache_used(c) == 4 * n, "drop removes a file and its bytes");
+	blob_cache_close(c);
+
+	/* Start-up: temporary and empty files go; the rest is counted. */
+	cleanup_free char *tmp = xasprintf("%s/.tmp-abcdef", dir);
+	cleanup_free char *empty = xasprintf("%s/sha256/%.2s/%s", dir, digest_hex(&d), digest_hex(&d));
+	FILE *f = fopen(tmp, "w");
+	fputs("partial", f);
+	fclose(f);
+	cleanup_free char *sub = xasprintf("%s/sha256/%.2s", dir, digest_hex(&d));
+	mkdir(sub, 0755);
+	fclose(fopen(empty, "w"));
+	c = blob_cache_open(dir, 100000, &err);
+	tap_ok(c && access(tmp, F_OK) != 0 && access(empty, F_OK) != 0, "start-up removes temporary and empty files");
+	tap_is_int(blob_cache_used(c), 4 * n, "start-up counts the cached blobs");
+	blob_cache_close(c);
+	c = blob_cache_open(dir, 2 * n, &err);
+	tap_is_int(blob_cache_used(c), 2 * n, "start-up with a smaller size evicts down to it");
+	tap_ok(file_exists(dir, &ds[5]) && file_exists(dir, &ds[0]), "keeping the most recently used");
+	blob_cache_close(c);
+
+	cleanup_free char *bad = xasprintf("%s/file", root);
+	fclose(fopen(bad, "w"));
+	c = blob_cache_open(bad, 100000, &err);
+	tap_ok(c == NULL && err.message[0], "a cache folder that is a file is an error (%s)", err.message);
+
+	cleanup_free char *rm = xasprintf("rm -rf '%s'", root);
+	if (system(rm) != 0)
+		return 1;
+	free(data);
+	free(back);
+	free(big);
+	for (int i = 0; i < 6; i++)
+		free(blobs[i]);
+	return tap_done();
+}
