@@ -528,7 +528,8 @@ cache_gc_drops() {
 		--blob-cache "$CACHE" --blob-cache-size 40M --gc-grace 0 --gc-interval 2 || return 1
 	R=$BERTHD_ADDR
 	for _ in $(seq 100); do
-		! s3req GET "$(cache_key "$CE")" >/dev/null 2>&1 && [ ! -e "$f" ] && break
+		# The collection removes the blobs one by one: wait for all of them.
+		! s3req GET "$(cache_key "$CE")" >/dev/null 2>&1 && [ -z "$(find "$CACHE" -type f)" ] && break
 		sleep 0.2
 	done
 	s3req GET "$(cache_key "$CE")" >/dev/null 2>&1 && { echo "gc left the object in the bucket"; return 1; }
