@@ -15,7 +15,7 @@ struct config {
 	int listen_port;
 	char *data_dir;
 	char *database; /* NULL: DATA/berth.db; or a SQLite path, or a postgres:// URL */
-	char *auth; /* "none" */
+	char *auth;     /* "none" */
 	char *tls_cert;
 	char *tls_key;
 	int log_level;            /* enum log_level */

@@ -477,13 +477,7 @@ int gc_run(struct registry *reg, struct meta *m, const struct gc_options *opt, s
 	gc_current.run = *run;
 	pthread_mutex_unlock(&gc_lock);
 	/* Nodes sharing one database collect one at a time. */
-	bool got = false;
-	struct berr le = {0};
-	if (meta_gc_lock(m, &got, &le) < 0 || !got) {
-		if (le.code != BERR_NONE && err)
-			*err = le;
-		else
-			berr_set(err, BERR_CONFLICT, "a garbage collection is running on another node");
+	if (meta_gc_lock(m, err) < 0) {
 		pthread_mutex_lock(&gc_lock);
 		gc_current.running = false;
 		gc_current.phase = NULL;
@@ -613,11 +607,8 @@ int gc_request(bool dry_run, struct berr *err)
 	/* A run on another node sharing the database is refused here, so the caller hears 409
 	 * instead of a start the scheduler then cannot make. */
 	struct meta *m = meta_get(err);
-	bool got = false;
-	if (!m || meta_gc_lock(m, &got, err) < 0)
+	if (!m || meta_gc_lock(m, err) < 0)
 		return -1;
-	if (!got)
-		return berr_set(err, BERR_CONFLICT, "a garbage collection is running on another node");
 	meta_gc_unlock(m);
 	pthread_mutex_lock(&gc_lock);
 	int rc = 0;

@@ -710,13 +710,6 @@ struct meta *meta_get(struct berr *err)
 	return m;
 }
 
-int meta_schema_version(struct meta *m)
-{
-	int v = 0;
-	meta_version(m->db, &v, NULL);
-	return v;
-}
-
 bool meta_is_shared(struct meta *m)
 {
 	return db_engine(m->db) == DB_POSTGRES;
@@ -725,10 +718,13 @@ bool meta_is_shared(struct meta *m)
 /* The advisory lock key of garbage collection: "BerthGC" in ASCII. */
 #define META_GC_LOCK 0x4265727468474322LL
 
-int meta_gc_lock(struct meta *m, bool *got, struct berr *err)
+int meta_gc_lock(struct meta *m, struct berr *err)
 {
-	int rc = db_try_lock(m->db, META_GC_LOCK, got);
-	return rc == DB_OK ? 0 : meta_fail(m, rc, "garbage collection lock", err);
+	bool got = false;
+	int rc = db_try_lock(m->db, META_GC_LOCK, &got);
+	if (rc != DB_OK)
+		return meta_fail(m, rc, "garbage collection lock", err);
+	return got ? 0 : berr_set(err, BERR_CONFLICT, "a garbage collection is running on another node");
 }
 
 void meta_gc_unlock(struct meta *m)

@@ -26,14 +26,12 @@ int meta_init(const char *path, struct berr *err);
 void meta_shutdown(void);
 /* The calling thread's connection, opened on first use. */
 struct meta *meta_get(struct berr *err);
-/* Schema version the database is at. */
-int meta_schema_version(struct meta *m);
 /* Whether several berthd nodes may share this database (PostgreSQL), so what a node would
  * keep for itself (the token signing key) must live in the database instead. */
 bool meta_is_shared(struct meta *m);
-/* The lock one garbage collection holds across every node sharing the database: *got is
- * false when another node's collection holds it. Release with meta_gc_unlock. */
-int meta_gc_lock(struct meta *m, bool *got, struct berr *err);
+/* Take the lock one garbage collection holds across every node sharing the database;
+ * BERR_CONFLICT while another node's collection holds it. Release with meta_gc_unlock. */
+int meta_gc_lock(struct meta *m, struct berr *err);
 void meta_gc_unlock(struct meta *m);
 /* The lock a request holds while it writes to upload id, so nodes sharing the database
  * refuse a second writer as one process does: *got is false when another holds it. */

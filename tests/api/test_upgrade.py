@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,32 +22,14 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from berthtest import Tap, free_port  # noqa: E402
+
 TOP = os.environ.get("BERTH_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BERTHD = os.environ.get("BERTHD") or os.path.join(TOP, "berthd")
 SCHEMA = sorted(glob.glob(os.path.join(TOP, "schema", "[0-9][0-9][0-9]_*.sql")))
 PASSWORD = "old-password-1"
-n = 0
-failed = 0
-
-
-def tap(ok, desc, diag=""):
-    global n, failed
-    n += 1
-    if not ok:
-        failed += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", n, desc))
-    if not ok and diag:
-        for line in str(diag).splitlines()[-30:]:
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+tap = Tap(30)
 
 
 def http(port, method, path, auth=None, body=None, headers=None):
@@ -298,12 +279,12 @@ def main():
     print("# schema files: %s" % ", ".join(os.path.basename(f) for f in SCHEMA))
     for k in range(1, len(SCHEMA)):
         upgrade_from(k, pwhash, base)
-    print("1..%d" % n)
-    if failed:
+    print("1..%d" % tap.n)
+    if tap.failed:
         print("# kept %s" % base)
     else:
         shutil.rmtree(base, ignore_errors=True)
-    return 1 if failed else 0
+    return 1 if tap.failed else 0
 
 
 if __name__ == "__main__":

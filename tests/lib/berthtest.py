@@ -466,6 +466,26 @@ def add_query(path, **params):
 # The registry under test
 
 
+class Tap:
+    """A bare TAP printer for scripts that run their own steps instead of a Suite: call it
+    with (ok, description, diagnostics); n and failed count the lines printed."""
+
+    def __init__(self, keep=40):
+        self.n = 0
+        self.failed = 0
+        self.keep = keep
+
+    def __call__(self, ok, desc, diag=""):
+        self.n += 1
+        if not ok:
+            self.failed += 1
+        print("%s %d - %s" % ("ok" if ok else "not ok", self.n, desc))
+        if not ok and diag:
+            for line in str(diag).splitlines()[-self.keep:]:
+                print("#   " + line)
+        sys.stdout.flush()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -26,10 +26,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from berthtest import Tap, free_port  # noqa: E402
 
 TOP = os.environ.get("BERTH_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PG_BIN = os.environ.get("BERTH_PG_BIN", "/usr/lib/postgresql/15/bin")
@@ -38,28 +40,7 @@ PG_FILES = sorted(glob.glob(os.path.join(TOP, "schema", "postgres", "[0-9][0-9][
 SEP = "\t"
 NULL = "<NULL>"
 
-n = 0
-failed = 0
-
-
-def tap(ok, desc, diag=""):
-    global n, failed
-    n += 1
-    if not ok:
-        failed += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", n, desc))
-    if not ok and diag:
-        for line in str(diag).splitlines()[-40:]:
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+tap = Tap(40)
 
 
 class Failed(Exception):
@@ -668,5 +649,5 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     main()
-    print("1..%d" % n)
-    sys.exit(1 if failed else 0)
+    print("1..%d" % tap.n)
+    sys.exit(1 if tap.failed else 0)
