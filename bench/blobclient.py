@@ -5,8 +5,11 @@ file, so the client spends almost nothing per byte and the time measured is the 
 usage: blobclient.py push-mono URL REPO FILE DIGEST          POST, then one PUT ?digest= with the body
        blobclient.py push-chunked URL REPO FILE DIGEST CHUNK POST, PATCHes of CHUNK bytes
                                                              (Content-Range), PUT ?digest=
+       blobclient.py pull URL REPO DIGEST [FIRST-LAST]       GET the blob (or that byte range);
+                                                             the body is spliced from the socket
+                                                             to /dev/null, never copied to memory
        blobclient.py delete URL REPO DIGEST                  DELETE the blob (404 is fine)
-Prints one JSON object: {"bytes": N, "seconds": S, "requests": R}.
+Prints one JSON object: {"bytes": N, "seconds": S, "requests": R} (pull adds "status").
 """
 import json
 import os
@@ -104,11 +107,54 @@ def push(url, repo, path, digest, chunk):
     print(json.dumps({"bytes": size, "seconds": dt, "requests": c.requests}))
 
 
+def pull(url, repo, digest, byte_range):
+    """GET the blob on one connection and splice(2) the body through a pipe into /dev/null:
+    the client touches no byte of it, as the push side sends with sendfile, so the time is
+    the server's and the kernel's. Redirects are not followed (neither server sends one here)."""
+    c = Conn(url)
+    h = {"Host": f"{c.host}:{c.port}"}
+    if byte_range:
+        h["Range"] = f"bytes={byte_range}"
+    head = f"GET /v2/{repo}/blobs/{digest} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+    t0 = time.perf_counter()
+    c.sock.sendall(head.encode())
+    while b"\r\n\r\n" not in c.buf:
+        c._fill()
+    raw, body = c.buf.split(b"\r\n\r\n", 1)
+    lines = raw.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    if status not in ((206,) if byte_range else (200,)):
+        raise SystemExit(f"blobclient: GET: HTTP {status}: {body[:300]!r}")
+    if "content-length" not in hdrs:
+        raise SystemExit("blobclient: GET: no Content-Length in the answer")
+    want = int(hdrs["content-length"])
+    got = len(body)
+    r, w = os.pipe()
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        while got < want:
+            n = os.splice(c.sock.fileno(), w, min(want - got, 1 << 20))
+            if n == 0:
+                raise SystemExit(f"blobclient: GET: connection closed after {got} of {want} bytes")
+            got += n
+            while n:
+                n -= os.splice(r, null, n)
+        dt = time.perf_counter() - t0
+    finally:
+        os.close(r)
+        os.close(w)
+        os.close(null)
+    print(json.dumps({"bytes": want, "seconds": dt, "requests": 1, "status": status}))
+
+
 def main(a):
     if a[:1] == ["push-mono"] and len(a) == 5:
         push(a[1], a[2], a[3], a[4], 0)
     elif a[:1] == ["push-chunked"] and len(a) == 6:
         push(a[1], a[2], a[3], a[4], int(a[5]))
+    elif a[:1] == ["pull"] and len(a) in (4, 5):
+        pull(a[1], a[2], a[3], a[4] if len(a) == 5 else None)
     elif a[:1] == ["delete"] and len(a) == 4:
         c = Conn(a[1])
         check("DELETE", c.request("DELETE", f"/v2/{a[2]}/blobs/{a[3]}"), (202, 404, 405))
