@@ -419,6 +419,7 @@ static int registry_do_once(struct registry_client *c, struct registry_req *r, c
                             struct berr *err)
 {
 	registry_req_reset(r);
+	r->curl_rc = CURLE_OK;
 	CURL *h = curl_easy_init();
 	if (!h)
 		return berr_set(err, BERR_INTERNAL, "curl_easy_init failed");
@@ -543,8 +544,8 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 		return 0;
 	}
 	size_t n = strlen(c->base_http);
-	bool no_http_answer =
-	    r->curl_rc == CURLE_GOT_NOTHING || r->curl_rc == CURLE_RECV_ERROR || r->curl_rc == CURLE_SEND_ERROR;
+	bool no_http_answer = r->status == 0 && (r->curl_rc == CURLE_GOT_NOTHING || r->curl_rc == CURLE_RECV_ERROR ||
+	                                         r->curl_rc == CURLE_SEND_ERROR);
 	if (!no_http_answer || strncmp(r->url, c->base_http, n) != 0 || (r->url[n] != '/' && r->url[n] != '\0'))
 		return rc;
 	atomic_store(&c->base, c->base_https);
