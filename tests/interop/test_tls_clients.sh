@@ -9,7 +9,10 @@
 #     without the CA, a certificate for another name, an expired certificate; plain HTTP to
 #     the TLS port (berthd closes the connection without an answer: curl says "Empty reply
 #     from server" at once); berth --ca-cert with a missing or non-PEM file;
-#   - certificate rotation: new files + SIGHUP, served at once, data kept, clients still work.
+#   - certificate rotation: new files + SIGHUP, served at once, data kept, clients still work;
+#   - a second berthd mirroring (--mirror) and replicating (berthd mirror add) from the TLS
+#     berthd as upstream, trusting the private CA with --upstream-ca; without it, the
+#     upstream's certificate is refused.
 # The docker CLI is not tested: `docker login` needs a running docker engine, and there is
 # none here.
 #
@@ -414,6 +417,39 @@ if [ -n "${PODMAN_CMD+x}" ]; then
 	tap_check "after rotation: podman pull --cert-dir" pm_pull
 fi
 tap_check "after rotation: berthd still runs (same process)" _berth_alive "$MAIN_PID"
+
+# ---------------------------------------------------------------- upstream over TLS
+
+printf '%s\n' "$ALICE_PW" >"$D/alice.password"
+UP="up=https://$R username=alice password-file=$D/alice.password"
+
+tap_check "berthd --upstream-ca with a missing file refuses to start" \
+	expect_fail_with "upstream-ca.*no such file" "$BERTHD" --listen 127.0.0.1:0 --data "$D/nostart" \
+	--upstream-ca "$D/missing.crt"
+
+tap_check "berthd --mirror https upstream --upstream-ca starts" berthd_start "$D/mirror" --auth none --mirror "$UP" \
+	--upstream-ca "$PKI/ca.crt"
+tap_check "pull-through from the TLS upstream (private CA trusted with --upstream-ca)" \
+	expect_eq "digest" "$(ref_digest "docker://$BERTHD_ADDR/up/alice/app:v1")" "$APP"
+
+repl() {
+	printf '%s\n' "$ALICE_PW" | "$BERTHD" mirror add fromtls --source "https://$R" --repositories alice/app \
+		--destination copy --interval 0 --username alice --password-stdin --data "$D/mirror" &&
+		timeout 60 "$BERTHD" mirror run fromtls --wait --data "$D/mirror" || return 1
+	expect_eq "replicated digest" "$(ref_digest "docker://$BERTHD_ADDR/copy/alice/app:v1")" "$APP"
+}
+tap_check "replication rule from the TLS upstream copies the image" repl
+berthd_stop
+
+no_ca_mirror() {
+	berthd_start "$D/mirror-noca" --auth none --mirror "$UP" || return 1
+	expect_fail_with "manifest unknown|not found|unavailable|unknown" \
+		skopeo_cmd inspect --raw --tls-verify=false "docker://$BERTHD_ADDR/up/alice/app:v1" || return 1
+	grep -iE "certificate" "$BERTHD_LOG" | tail -n 1 | cut -c1-300 | sed 's/^/#   berthd logged: /' >&"$TAP_OUT"
+	grep -qiE "certificate" "$BERTHD_LOG" || { echo "berthd's log does not mention the certificate:"; tail "$BERTHD_LOG"; return 1; }
+}
+tap_check "without --upstream-ca the upstream's certificate is refused (logged), nothing served" no_ca_mirror
+berthd_stop
 
 tap_check "the TLS berthd is still running" _berth_alive "$MAIN_PID"
 tap_done
