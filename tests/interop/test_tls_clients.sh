@@ -424,8 +424,15 @@ printf '%s\n' "$ALICE_PW" >"$D/alice.password"
 UP="up=https://$R username=alice password-file=$D/alice.password"
 
 tap_check "berthd --upstream-ca with a missing file refuses to start" \
-	expect_fail_with "upstream-ca.*no such file" "$BERTHD" --listen 127.0.0.1:0 --data "$D/nostart" \
+	expect_fail_with "upstream-ca.*no such file" timeout 10 "$BERTHD" --listen 127.0.0.1:0 --data "$D/nostart" \
 	--upstream-ca "$D/missing.crt"
+
+upstream_ca_garbage() {
+	BERTH_UPSTREAM_CA=$PKI/garbage.pem timeout 10 "$BERTHD" --listen 127.0.0.1:0 --data "$D/nostart" >"$D/stdout" 2>&1
+	expect_eq "exit status" "$?" 2 || return 1
+	grep -q "upstream-ca .*garbage.pem: no PEM certificate" "$D/stdout" || { cat "$D/stdout"; return 1; }
+}
+tap_check "BERTH_UPSTREAM_CA naming a file without a certificate: berthd exits 2 naming it" upstream_ca_garbage
 
 tap_check "berthd --mirror https upstream --upstream-ca starts" berthd_start "$D/mirror" --auth none --mirror "$UP" \
 	--upstream-ca "$PKI/ca.crt"
