@@ -55,6 +55,8 @@ static void usage(FILE *out)
 	             "                            ~/.local/share/berth otherwise; env BERTH_ROOT)\n"
 	             "  --insecure-registry HOST  use plain HTTP for HOST[:PORT] (repeatable; env\n"
 	             "                            BERTH_INSECURE_REGISTRIES, comma-separated)\n"
+	             "  --ca-cert FILE            also trust the CA certificates of this PEM file\n"
+	             "                            for HTTPS registries (env BERTH_CA_CERT)\n"
 	             "  -h, --help                show this help\n"
 	             "  -v, --version             show the version\n\n"
 	             "Commands:\n");
@@ -90,15 +92,21 @@ static char *default_root(void)
 
 int main(int argc, char **argv)
 {
+	/* clang-format off */
 	static const struct option opts[] = {
 	    {"root", required_argument, NULL, 'r'},
 	    {"insecure-registry", required_argument, NULL, 'i'},
+	    {"ca-cert", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'v'},
 	    {0},
 	};
+	/* clang-format on */
 	struct cli g = {0};
 	cleanup_free char *root = NULL;
+	const char *ca_cert = getenv("BERTH_CA_CERT");
+	if (ca_cert && !*ca_cert)
+		ca_cert = NULL;
 	const char *env = getenv("BERTH_INSECURE_REGISTRIES");
 	if (env)
 		add_insecure(&g, env);
@@ -111,6 +119,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			add_insecure(&g, optarg);
+			break;
+		case 'c':
+			ca_cert = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -135,7 +146,12 @@ int main(int argc, char **argv)
 	int rc = -1;
 	signal(SIGPIPE, SIG_IGN);
 	registry_client_global_init();
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+	struct berr err = {0};
+	if (ca_cert && registry_client_set_ca_file(ca_cert, "--ca-cert", &err) < 0) {
+		fprintf(stderr, "berth: %s\n", err.message);
+		rc = 2;
+	}
+	for (size_t i = 0; rc == -1 && i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(commands[i].name, name) == 0) {
 			optind = 0; /* reinitialize getopt for the command's own options */
 			rc = commands[i].fn(&g, argc - first, argv + first);

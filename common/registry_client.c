@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,14 @@
 
 struct registry_client {
 	char *registry;
-	char *base; /* "https://registry-1.docker.io" */
+	/* "https://registry-1.docker.io": base_http or base_https, switched once (by any
+	 * thread) when a loopback registry turns out to speak TLS. */
+	char *_Atomic base;
+	char *base_http;
+	char *base_https;
+	/* A loopback registry reached in plain HTTP whose first answer is still awaited: if the
+	 * server closes the connection without an HTTP answer (a TLS server does), use HTTPS. */
+	atomic_bool tls_upgrade_pending;
 	char *repository;
 	char *scopes; /* token scopes asked for, space-separated; NULL: repository:R:pull */
 	struct credential cred;
@@ -61,6 +69,7 @@ struct registry_req {
 	const char *req_content_type;
 	struct registry_upload *upload;
 	bool post_empty;
+	CURLcode curl_rc; /* of the last exchange */
 	/* body destination: a capped buffer, or a blob sink for 200/206 answers */
 	const struct registry_blob_sink *sink;
 	size_t body_max;
@@ -99,6 +108,11 @@ struct registry_upload {
 	bool stream_failed;
 };
 
+/* The CA certificates trusted in place of libcurl's CA bundle file (PEM), and the
+ * option that named them, for error hints; set once before any thread exists. */
+static char *registry_ca_file;
+static const char *registry_ca_option = "--ca-cert";
+
 void registry_client_global_init(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -107,6 +121,31 @@ void registry_client_global_init(void)
 void registry_client_global_cleanup(void)
 {
 	curl_global_cleanup();
+	free(registry_ca_file);
+	registry_ca_file = NULL;
+}
+
+int registry_client_set_ca_file(const char *path, const char *option, struct berr *err)
+{
+	registry_ca_option = option;
+	if (!path)
+		return 0;
+	/* Checked now, so a wrong path is one clear message at start instead of a TLS error
+	 * on the first HTTPS connection. */
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return berr_sys(err, errno, "%s %s", option, path);
+	char line[128];
+	bool pem = false;
+	for (int i = 0; i < 100000 && !pem && fgets(line, sizeof line, f); i++)
+		pem = strncmp(line, "-----BEGIN CERTIFICATE-----", 27) == 0;
+	fclose(f);
+	if (!pem)
+		return berr_set(err, BERR_INTERNAL,
+		                "%s %s: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file", option, path);
+	free(registry_ca_file);
+	registry_ca_file = xstrdup(path);
+	return 0;
 }
 
 /* The host of "host:port", "[v6]:port" or "host" into buf. */
@@ -121,14 +160,22 @@ static void registry_host(const char *registry, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)strcspn(registry, ":"), registry);
 }
 
-bool registry_is_insecure(const char *registry, char *const *insecure, size_t ninsecure)
+/* localhost, 127.0.0.0/8 or ::1. */
+static bool registry_is_loopback(const char *registry)
 {
 	char host[256];
 	registry_host(registry, host, sizeof host);
 	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
 		return true;
 	struct in_addr a4;
-	if (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127)
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+bool registry_is_insecure(const char *registry, char *const *insecure, size_t ninsecure)
+{
+	char host[256];
+	registry_host(registry, host, sizeof host);
+	if (registry_is_loopback(registry))
 		return true;
 	for (size_t i = 0; i < ninsecure; i++)
 		if (strcasecmp(insecure[i], registry) == 0 || strcasecmp(insecure[i], host) == 0)
@@ -157,7 +204,10 @@ struct registry_client *registry_client_new(const char *registry, const char *re
 	struct registry_client *c = xcalloc(1, sizeof *c);
 	c->registry = xstrdup(registry);
 	const char *api_host = strcmp(registry, "docker.io") == 0 ? "registry-1.docker.io" : registry;
-	c->base = xasprintf("%s://%s", plain_http ? "http" : "https", api_host);
+	c->base_http = xasprintf("http://%s", api_host);
+	c->base_https = xasprintf("https://%s", api_host);
+	c->base = plain_http ? c->base_http : c->base_https;
+	c->tls_upgrade_pending = plain_http && registry_is_loopback(registry);
 	c->repository = repository ? xstrdup(repository) : NULL;
 	if (cred && cred->username && cred->password) {
 		c->cred.username = xstrdup(cred->username);
@@ -188,7 +238,8 @@ void registry_client_free(struct registry_client *c)
 	credential_free(&c->cred);
 	free(c->authorization);
 	free(c->registry);
-	free(c->base);
+	free(c->base_http);
+	free(c->base_https);
 	free(c->repository);
 	free(c->scopes);
 	free(c);
@@ -364,9 +415,11 @@ static int registry_seek_cb(void *arg, curl_off_t offset, int origin)
 
 /* One HTTP exchange with the given Authorization value (may be NULL). Fails only when no
  * HTTP answer was obtained or the sink refused the bytes. */
-static int registry_do(struct registry_client *c, struct registry_req *r, const char *authorization, struct berr *err)
+static int registry_do_once(struct registry_client *c, struct registry_req *r, const char *authorization,
+                            struct berr *err)
 {
 	registry_req_reset(r);
+	r->curl_rc = CURLE_OK;
 	CURL *h = curl_easy_init();
 	if (!h)
 		return berr_set(err, BERR_INTERNAL, "curl_easy_init failed");
@@ -412,6 +465,8 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
+	if (registry_ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, registry_ca_file);
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	if (r->upload) {
@@ -434,6 +489,7 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 	if (strcmp(r->method, "PUT") == 0 && !r->upload)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
 	CURLcode rc = curl_easy_perform(h);
+	r->curl_rc = rc;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_off_t cl = -1;
 	if (curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0)
@@ -454,13 +510,50 @@ static int registry_do(struct registry_client *c, struct registry_req *r, const 
 		return berr_set(err, BERR_SIZE_INVALID, "%s: the response is larger than the %zu bytes accepted",
 		                r->url, r->body_max);
 	if (rc != CURLE_OK) {
-		const char *hint = (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION)
-		                       ? " (if the registry speaks plain HTTP, use --insecure-registry)"
-		                       : "";
+		char hint[160] = "";
+		/* OpenSSL's words for a chain that ends at no trusted CA. */
+		bool untrusted = strstr(errbuf, "issuer certificate") || strstr(errbuf, "self-signed") ||
+		                 strstr(errbuf, "self signed");
+		if (rc == CURLE_PEER_FAILED_VERIFICATION && untrusted && registry_ca_file)
+			snprintf(hint, sizeof hint, " (its CA is neither in %s %s nor one of the system's)",
+			         registry_ca_option, registry_ca_file);
+		else if (rc == CURLE_PEER_FAILED_VERIFICATION && untrusted)
+			snprintf(hint, sizeof hint,
+			         " (for a certificate from a private CA, name the CA's certificate with %s FILE)",
+			         registry_ca_option);
+		else if (rc == CURLE_SSL_CONNECT_ERROR)
+			snprintf(hint, sizeof hint, " (if the registry speaks plain HTTP, use --insecure-registry)");
 		return berr_set(err, BERR_UNAVAILABLE, "%s %s: %s%s", r->method, r->url,
 		                errbuf[0] ? errbuf : curl_easy_strerror(rc), hint);
 	}
 	return 0;
+}
+
+/* One HTTP exchange (registry_do_once). The first one with a loopback registry reached in
+ * plain HTTP also finds out whether it speaks TLS instead: a TLS server closes the connection
+ * on a plain HTTP request without answering, and then the request goes again over HTTPS (with
+ * the certificate checked), as does every later one. Nothing secret is sent in the plain
+ * attempt: it is the client's first request, made before any challenge was answered. */
+static int registry_do(struct registry_client *c, struct registry_req *r, const char *authorization, struct berr *err)
+{
+	int rc = registry_do_once(c, r, authorization, err);
+	if (!atomic_load(&c->tls_upgrade_pending))
+		return rc;
+	if (rc == 0) {
+		atomic_store(&c->tls_upgrade_pending, false); /* it speaks HTTP */
+		return 0;
+	}
+	size_t n = strlen(c->base_http);
+	bool no_http_answer = r->status == 0 && (r->curl_rc == CURLE_GOT_NOTHING || r->curl_rc == CURLE_RECV_ERROR ||
+	                                         r->curl_rc == CURLE_SEND_ERROR);
+	if (!no_http_answer || strncmp(r->url, c->base_http, n) != 0 || (r->url[n] != '/' && r->url[n] != '\0'))
+		return rc;
+	atomic_store(&c->base, c->base_https);
+	atomic_store(&c->tls_upgrade_pending, false);
+	char *url = xasprintf("%s%s", c->base_https, r->url + n);
+	free(r->url);
+	r->url = url;
+	return registry_do_once(c, r, authorization, err);
 }
 
 /* "CODE: message" of a registry's JSON error body, or "" . */

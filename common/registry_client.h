@@ -30,12 +30,20 @@ struct registry_blob_sink {
 /* Call once at program start, before any thread exists. */
 void registry_client_global_init(void);
 void registry_client_global_cleanup(void);
+/* Trust the CA certificates of the PEM file path for HTTPS in place of libcurl's CA bundle
+ * file (CURLOPT_CAINFO; its CA directory, /etc/ssl/certs on Debian, stays trusted); option ("--ca-cert") names where
+ * path came from in messages. The file must be readable and hold a certificate. path NULL only sets the option's name
+ * (the hint of a certificate error). Call before any thread exists. */
+int registry_client_set_ca_file(const char *path, const char *option, struct berr *err);
 /* True if registry ("host", "host:port", "[::1]:port") must be spoken to in plain HTTP:
  * localhost, 127.0.0.0/8, ::1, or listed in insecure (host or host:port entries). */
 bool registry_is_insecure(const char *registry, char *const *insecure, size_t ninsecure);
 
 /* A client for repository at registry ("docker.io" means registry-1.docker.io). repository
- * may be NULL for registry_client_ping only. cred (may be NULL) is copied. */
+ * may be NULL for registry_client_ping only. cred (may be NULL) is copied. A loopback
+ * registry (localhost, 127.0.0.0/8, ::1) asked for in plain_http that closes the first
+ * connection without an HTTP answer speaks TLS: the client then uses HTTPS, certificate
+ * checked, from that request on. */
 struct registry_client *registry_client_new(const char *registry, const char *repository, bool plain_http,
                                             const struct credential *cred);
 void registry_client_free(struct registry_client *c);

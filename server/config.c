@@ -71,6 +71,8 @@ static const struct opt config_opts[] = {
      "seconds a cached tag is served before it is revalidated upstream (default 300)", "SECONDS"},
     {"mirror-timeout", "BERTH_MIRROR_TIMEOUT", OPT_INT, OFF(mirror_timeout),
      "seconds an upstream manifest request may take before the cache answers alone (default 10)", "SECONDS"},
+    {"upstream-ca", "BERTH_UPSTREAM_CA", OPT_STRING, OFF(upstream_ca),
+     "also trust the CA certificates of this PEM file for HTTPS mirror and replication upstreams", "FILE"},
     {"storage", "BERTH_STORAGE", OPT_STRING, OFF(storage), "where blobs live: fs (the data folder; the default) or s3",
      "DRIVER"},
     {"s3-endpoint", "BERTH_S3_ENDPOINT", OPT_STRING, OFF(s3_endpoint), "S3 endpoint URL (path-style), for --storage s3",
@@ -541,6 +543,7 @@ void config_free(struct config *cfg)
 	free(cfg->auth);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
+	free(cfg->upstream_ca);
 	free(cfg->config_file);
 	free(cfg->service);
 	free(cfg->external_url);

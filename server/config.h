@@ -44,6 +44,7 @@ struct config {
 	size_t nmirrors;
 	int mirror_ttl;     /* seconds a cached tag is served before it is revalidated */
 	int mirror_timeout; /* seconds an upstream manifest or token request may take */
+	char *upstream_ca;  /* PEM CA certificates trusted for HTTPS upstreams, or NULL */
 	/* Blob storage: "fs" (the data folder) or "s3" (see docs/storage.md). */
 	char *storage;
 	char *s3_endpoint;

@@ -245,6 +245,12 @@ int main(int argc, char **argv)
 	berthd_argc = argc - 1;
 	berthd_argv = argv + 1;
 	registry_client_global_init(); /* the pull-through cache's upstream client (libcurl) */
+	if (registry_client_set_ca_file(cfg.upstream_ca, "--upstream-ca", &err) < 0) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		registry_client_global_cleanup();
+		config_free(&cfg);
+		return 2;
+	}
 	int rc = berthd_serve(&cfg);
 	registry_client_global_cleanup();
 	config_free(&cfg);
