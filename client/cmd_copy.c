@@ -45,6 +45,7 @@ static int copy_side_init(const struct cli *g, const struct reference *ref, cons
 	*side = (struct copy_side){
 	    .registry = ref->registry,
 	    .plain_http = registry_is_insecure(ref->registry, g->insecure, g->ninsecure),
+	    .probe_tls = registry_wants_tls_probe(ref->registry, g->insecure, g->ninsecure),
 	};
 	if (creds) {
 		const char *colon = strchr(creds, ':');

@@ -130,6 +130,8 @@ int cmd_login(const struct cli *g, int argc, char **argv)
 	struct credential cred = {.username = user, .password = pass};
 	struct registry_client *rc =
 	    registry_client_new(registry, NULL, registry_is_insecure(registry, g->insecure, g->ninsecure), &cred);
+	if (registry_wants_tls_probe(registry, g->insecure, g->ninsecure))
+		registry_client_probe_tls(rc);
 	int r = registry_client_ping(rc, &err);
 	registry_client_free(rc);
 	if (r < 0)

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
 	const char *ca_cert = getenv("BERTH_CA_CERT");
 	if (ca_cert && !*ca_cert)
 		ca_cert = NULL;
+	bool ca_cert_from_env = ca_cert != NULL;
 	const char *env = getenv("BERTH_INSECURE_REGISTRIES");
 	if (env)
 		add_insecure(&g, env);
@@ -122,6 +123,7 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			ca_cert = optarg;
+			ca_cert_from_env = false;
 			break;
 		case 'h':
 			usage(stdout);
@@ -147,7 +149,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	registry_client_global_init();
 	struct berr err = {0};
-	if (ca_cert && registry_client_set_ca_file(ca_cert, "--ca-cert", &err) < 0) {
+	if (ca_cert &&
+	    registry_client_set_ca_file(ca_cert, ca_cert_from_env ? "BERTH_CA_CERT" : "--ca-cert", &err) < 0) {
 		fprintf(stderr, "berth: %s\n", err.message);
 		rc = 2;
 	}

@@ -411,6 +411,8 @@ int pull_image(struct store *s, const char *ref_text, const struct pull_opts *o,
 	p.client =
 	    registry_client_new(ref.registry, ref.repository,
 	                        registry_is_insecure(ref.registry, o->insecure, o->ninsecure), have ? &cred : NULL);
+	if (registry_wants_tls_probe(ref.registry, o->insecure, o->ninsecure))
+		registry_client_probe_tls(p.client);
 	credential_free(&cred);
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond, NULL);

@@ -142,6 +142,8 @@ static int push_run(struct store *s, const struct reference *ref, const struct p
 		c = registry_client_new(ref->registry, ref->repository,
 		                        registry_is_insecure(ref->registry, o->insecure, o->ninsecure),
 		                        have ? &cred : NULL);
+		if (registry_wants_tls_probe(ref->registry, o->insecure, o->ninsecure))
+			registry_client_probe_tls(c);
 		credential_free(&cred);
 		cleanup_free char *scopes =
 		    from ? xasprintf("repository:%s:pull,push repository:%s:pull", ref->repository, from)

@@ -54,6 +54,8 @@ static struct registry_client *copy_client(const struct copy_side *side, const c
 	struct registry_client *c = registry_client_new(side->registry, repo, side->plain_http, side->cred);
 	if (side->tls_no_verify)
 		registry_client_set_tls_verify(c, false);
+	if (side->probe_tls)
+		registry_client_probe_tls(c);
 	if (side->basic_first)
 		registry_client_send_basic(c);
 	return c;

@@ -18,6 +18,7 @@
 struct copy_side {
 	const char *registry;          /* "host", "host:port" */
 	bool plain_http;               /* http:// instead of https:// */
+	bool probe_tls;                /* registry_client_probe_tls (named without a scheme) */
 	bool tls_no_verify;            /* https without certificate checks (berthd's loopback only) */
 	const struct credential *cred; /* NULL: anonymous (the 401 flow may still get a token) */
 	bool basic_first;              /* send cred as Basic at once, never asking a token realm */

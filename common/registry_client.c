@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -39,13 +40,11 @@
 struct registry_client {
 	char *registry;
 	/* "https://registry-1.docker.io": base_http or base_https, switched once (by any
-	 * thread) when a loopback registry turns out to speak TLS. */
+	 * thread) when a registry probed for TLS turns out to speak it. */
 	char *_Atomic base;
 	char *base_http;
 	char *base_https;
-	/* A loopback registry reached in plain HTTP whose first answer is still awaited: if the
-	 * server closes the connection without an HTTP answer (a TLS server does), use HTTPS. */
-	atomic_bool tls_upgrade_pending;
+	_Atomic int tls_probe; /* enum registry_tls_probe */
 	char *repository;
 	char *scopes; /* token scopes asked for, space-separated; NULL: repository:R:pull */
 	struct credential cred;
@@ -128,20 +127,26 @@ void registry_client_global_cleanup(void)
 int registry_client_set_ca_file(const char *path, const char *option, struct berr *err)
 {
 	registry_ca_option = option;
-	if (!path)
+	if (!path || !*path)
 		return 0;
 	/* Checked now, so a wrong path is one clear message at start instead of a TLS error
 	 * on the first HTTPS connection. */
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return berr_sys(err, errno, "%s %s", option, path);
+	struct stat sb;
+	if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		fclose(f);
+		return berr_set(err, BERR_BAD_REQUEST, "%s %s: not a file (name the CA's certificate, e.g. %s/ca.crt)",
+		                option, path, path);
+	}
 	char line[128];
 	bool pem = false;
 	for (int i = 0; i < 100000 && !pem && fgets(line, sizeof line, f); i++)
 		pem = strncmp(line, "-----BEGIN CERTIFICATE-----", 27) == 0;
 	fclose(f);
 	if (!pem)
-		return berr_set(err, BERR_INTERNAL,
+		return berr_set(err, BERR_BAD_REQUEST,
 		                "%s %s: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file", option, path);
 	free(registry_ca_file);
 	registry_ca_file = xstrdup(path);
@@ -171,16 +176,25 @@ static bool registry_is_loopback(const char *registry)
 	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
-bool registry_is_insecure(const char *registry, char *const *insecure, size_t ninsecure)
+/* registry (or its host) is one of the insecure entries. */
+static bool registry_listed(const char *registry, char *const *insecure, size_t ninsecure)
 {
 	char host[256];
 	registry_host(registry, host, sizeof host);
-	if (registry_is_loopback(registry))
-		return true;
 	for (size_t i = 0; i < ninsecure; i++)
 		if (strcasecmp(insecure[i], registry) == 0 || strcasecmp(insecure[i], host) == 0)
 			return true;
 	return false;
+}
+
+bool registry_is_insecure(const char *registry, char *const *insecure, size_t ninsecure)
+{
+	return registry_is_loopback(registry) || registry_listed(registry, insecure, ninsecure);
+}
+
+bool registry_wants_tls_probe(const char *registry, char *const *insecure, size_t ninsecure)
+{
+	return registry_is_loopback(registry) && !registry_listed(registry, insecure, ninsecure);
 }
 
 static void registry_share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
@@ -198,6 +212,14 @@ static void registry_share_unlock(CURL *h, curl_lock_data data, void *arg)
 	pthread_mutex_unlock(&c->share_locks[data]);
 }
 
+/* registry_client_probe_tls's state: off, or still unknown, or settled either way. */
+enum registry_tls_probe {
+	REGISTRY_PROBE_OFF,
+	REGISTRY_PROBE_PENDING,
+	REGISTRY_PROBE_HTTP,
+	REGISTRY_PROBE_HTTPS,
+};
+
 struct registry_client *registry_client_new(const char *registry, const char *repository, bool plain_http,
                                             const struct credential *cred)
 {
@@ -207,7 +229,6 @@ struct registry_client *registry_client_new(const char *registry, const char *re
 	c->base_http = xasprintf("http://%s", api_host);
 	c->base_https = xasprintf("https://%s", api_host);
 	c->base = plain_http ? c->base_http : c->base_https;
-	c->tls_upgrade_pending = plain_http && registry_is_loopback(registry);
 	c->repository = repository ? xstrdup(repository) : NULL;
 	if (cred && cred->username && cred->password) {
 		c->cred.username = xstrdup(cred->username);
@@ -225,6 +246,12 @@ struct registry_client *registry_client_new(const char *registry, const char *re
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	return c;
+}
+
+void registry_client_probe_tls(struct registry_client *c)
+{
+	if (atomic_load(&c->base) == c->base_http)
+		atomic_store(&c->tls_probe, REGISTRY_PROBE_PENDING);
 }
 
 void registry_client_free(struct registry_client *c)
@@ -529,31 +556,52 @@ static int registry_do_once(struct registry_client *c, struct registry_req *r, c
 	return 0;
 }
 
-/* One HTTP exchange (registry_do_once). The first one with a loopback registry reached in
- * plain HTTP also finds out whether it speaks TLS instead: a TLS server closes the connection
- * on a plain HTTP request without answering, and then the request goes again over HTTPS (with
- * the certificate checked), as does every later one. Nothing secret is sent in the plain
- * attempt: it is the client's first request, made before any challenge was answered. */
+/* One HTTP exchange (registry_do_once), and for a client probing for TLS
+ * (registry_client_probe_tls) the probe: while the registry has not answered in plain HTTP,
+ * a request that got no HTTP answer goes again over HTTPS (certificate checked). An answer or
+ * a refused certificate there proves a TLS server, and the client switches to HTTPS; any
+ * other failure leaves it on HTTP with the plain attempt's error (a plain server that
+ * dropped one connection is not switched). Several threads may race here: each failed
+ * request decides for itself from the state it sees, and only the first proof switches.
+ * Nothing secret goes in a plain attempt: until the probe settles no challenge has been
+ * answered (a 401 is an HTTP answer, which settles it). */
 static int registry_do(struct registry_client *c, struct registry_req *r, const char *authorization, struct berr *err)
 {
 	int rc = registry_do_once(c, r, authorization, err);
-	if (!atomic_load(&c->tls_upgrade_pending))
+	int probe = atomic_load(&c->tls_probe);
+	if (probe == REGISTRY_PROBE_OFF || probe == REGISTRY_PROBE_HTTP)
 		return rc;
-	if (rc == 0) {
-		atomic_store(&c->tls_upgrade_pending, false); /* it speaks HTTP */
-		return 0;
-	}
 	size_t n = strlen(c->base_http);
+	bool was_http = strncmp(r->url, c->base_http, n) == 0 && (r->url[n] == '/' || r->url[n] == '\0');
+	if (!was_http)
+		return rc;
 	bool no_http_answer = r->status == 0 && (r->curl_rc == CURLE_GOT_NOTHING || r->curl_rc == CURLE_RECV_ERROR ||
 	                                         r->curl_rc == CURLE_SEND_ERROR);
-	if (!no_http_answer || strncmp(r->url, c->base_http, n) != 0 || (r->url[n] != '/' && r->url[n] != '\0'))
+	if (rc == 0 || !no_http_answer) {
+		if (r->status > 0) {
+			int pending = REGISTRY_PROBE_PENDING;
+			atomic_compare_exchange_strong(&c->tls_probe, &pending, REGISTRY_PROBE_HTTP);
+		}
 		return rc;
-	atomic_store(&c->base, c->base_https);
-	atomic_store(&c->tls_upgrade_pending, false);
-	char *url = xasprintf("%s%s", c->base_https, r->url + n);
-	free(r->url);
-	r->url = url;
-	return registry_do_once(c, r, authorization, err);
+	}
+	char *plain_url = r->url;
+	r->url = xasprintf("%s%s", c->base_https, plain_url + n);
+	struct berr tls_err = {0};
+	int tls_rc = registry_do_once(c, r, authorization, &tls_err);
+	bool proven = tls_rc == 0 || r->curl_rc == CURLE_PEER_FAILED_VERIFICATION || r->status > 0 ||
+	              probe == REGISTRY_PROBE_HTTPS;
+	if (!proven) {
+		free(r->url);
+		r->url = plain_url;
+		return rc;
+	}
+	free(plain_url);
+	int expected = REGISTRY_PROBE_PENDING;
+	if (atomic_compare_exchange_strong(&c->tls_probe, &expected, REGISTRY_PROBE_HTTPS))
+		atomic_store(&c->base, c->base_https);
+	if (tls_rc < 0 && err)
+		*err = tls_err;
+	return tls_rc;
 }
 
 /* "CODE: message" of a registry's JSON error body, or "" . */

@@ -38,14 +38,21 @@ int registry_client_set_ca_file(const char *path, const char *option, struct ber
 /* True if registry ("host", "host:port", "[::1]:port") must be spoken to in plain HTTP:
  * localhost, 127.0.0.0/8, ::1, or listed in insecure (host or host:port entries). */
 bool registry_is_insecure(const char *registry, char *const *insecure, size_t ninsecure);
+/* True if a client of registry, named without a scheme, should find out whether it speaks
+ * TLS (registry_client_probe_tls): a loopback registry the user did not list in insecure. */
+bool registry_wants_tls_probe(const char *registry, char *const *insecure, size_t ninsecure);
 
 /* A client for repository at registry ("docker.io" means registry-1.docker.io). repository
- * may be NULL for registry_client_ping only. cred (may be NULL) is copied. A loopback
- * registry (localhost, 127.0.0.0/8, ::1) asked for in plain_http that closes the first
- * connection without an HTTP answer speaks TLS: the client then uses HTTPS, certificate
- * checked, from that request on. */
+ * may be NULL for registry_client_ping only. cred (may be NULL) is copied. */
 struct registry_client *registry_client_new(const char *registry, const char *repository, bool plain_http,
                                             const struct credential *cred);
+/* For a client made with plain_http: until the registry has answered in plain HTTP once, a
+ * request that gets no HTTP answer at all (a TLS server closes a plain connection) is tried
+ * again over HTTPS, certificate checked; if that reaches a TLS server (an answer, or a
+ * certificate it refused), the client uses HTTPS from then on. Anything else (a plain server
+ * that dropped the connection, say) leaves it on HTTP and reports the plain attempt's error.
+ * For registries named without a scheme (the berth client); never for an explicit http://. */
+void registry_client_probe_tls(struct registry_client *c);
 void registry_client_free(struct registry_client *c);
 
 /* GET /v2/ with the authentication flow: checks credentials for `berth login`. */

@@ -9,6 +9,9 @@
 #     without the CA, a certificate for another name, an expired certificate; plain HTTP to
 #     the TLS port (berthd closes the connection without an answer: curl says "Empty reply
 #     from server" at once); berth --ca-cert with a missing or non-PEM file;
+#   - loopback registries named without a scheme are probed for TLS by berth: a copy whose
+#     blob workers all race the probe ends up over HTTPS; a plain registry that drops a
+#     connection unanswered is not switched (berth), nor is berthd's http:// upstream;
 #   - certificate rotation: new files + SIGHUP, served at once, data kept, clients still work;
 #   - a second berthd mirroring (--mirror) and replicating (berthd mirror add) from the TLS
 #     berthd as upstream, trusting the private CA with --upstream-ca; without it, the
@@ -338,6 +341,69 @@ berth_ca_missing() {
 tap_check "berth --ca-cert with a missing file: one-line error, exit 2" berth_ca_missing
 tap_check "berth --ca-cert with a file holding no certificate: one-line error" \
 	one_line_fail "no PEM certificate" berth --ca-cert "$PKI/garbage.pem" pull "$R/alice/app:v1"
+tap_check "berth --ca-cert naming a directory: one-line error pointing at DIR/ca.crt" \
+	one_line_fail "not a file.*ca.crt" berth --ca-cert "$CERTS" pull "$R/alice/app:v1"
+berth_env_missing() {
+	BERTH_CA_CERT=$PKI/missing.crt one_line_fail "BERTH_CA_CERT .*missing.crt.*no such file" berth pull "$R/alice/app:v1"
+}
+tap_check "BERTH_CA_CERT naming a missing file: the error names BERTH_CA_CERT" berth_env_missing
+
+# ---------------------------------------------------------------- probing loopback registries
+
+# berth copy's first requests to the destination come from several blob workers at once:
+# every one must end up over HTTPS, not only the one that settled the probe.
+tap_check "a plain-HTTP berthd as a copy source" berthd_start "$D/plainsrc" --auth none
+PLAIN=$BERTHD_ADDR
+berth_copy_parallel() {
+	"$MKIMAGE" "$IMG/many" --layers 6 --tag v1 --seed tls-copy >/dev/null || return 1
+	skopeo_cmd copy -q --dest-tls-verify=false "oci:$IMG/many:v1" "docker://$PLAIN/x/many:v1" || return 1
+	berth --ca-cert "$PKI/ca.crt" copy -q -j 8 --dest-creds "$CREDS" "$PLAIN/x/many:v1" "$R/alice/many:v1" || return 1
+	expect_eq "digest copied" "$(sk_digest "docker://$R/alice/many:v1" --creds "$CREDS")" \
+		"$(layout_top_digest "$IMG/many" v1)"
+}
+tap_check "berth copy plain -> TLS berthd, 8 blob workers whose first requests race the probe" berth_copy_parallel
+berthd_stop
+
+# A plain registry that drops a connection unanswered (here: berthd at its per-address
+# connection limit, one connection held open) is not taken for a TLS one: berth reports the
+# plain error, and an http:// upstream of berthd's pull-through cache stays http://.
+plain1_start() {
+	berthd_start "$D/plain1" --auth none &&
+		skopeo_cmd copy -q --dest-tls-verify=false "oci:$IMG/app:v1" "docker://$BERTHD_ADDR/x/app:v1" &&
+		berthd_stop && berthd_start "$D/plain1" --auth none --max-connections-per-address 1
+}
+tap_check "a plain-HTTP berthd holding an image, allowing one connection per address" plain1_start
+PLAIN1=$BERTHD_ADDR
+PLAIN1_PID=$BERTHD_PID
+plain_drop_berth() {
+	exec {hold}<>"/dev/tcp/127.0.0.1/${PLAIN1##*:}" || return 1
+	sleep 0.2
+	berth pull -q "$PLAIN1/x/app:v1" >"$D/stdout" 2>"$D/stderr"
+	local rc=$?
+	exec {hold}>&-
+	[ $rc -ne 0 ] || { echo "the pull passed the connection limit"; return 1; }
+	! grep -qiE "ssl|certificate|https" "$D/stderr" || { echo "taken for TLS:"; cat "$D/stderr"; return 1; }
+	cut -c1-300 "$D/stderr" | sed 's/^/#   client said: /' >&"$TAP_OUT"
+	sleep 0.2
+	berth pull -q "$PLAIN1/x/app:v1" >/dev/null || return 1
+}
+tap_check "berth: a plain registry dropping a connection gets the plain error, then works" plain_drop_berth
+tap_check "a mirror berthd with that registry as an http:// upstream" \
+	berthd_start "$D/mirror-plain" --auth none --mirror "p1=http://$PLAIN1"
+plain_drop_mirror() {
+	exec {hold}<>"/dev/tcp/127.0.0.1/${PLAIN1##*:}" || return 1
+	sleep 0.2
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://$BERTHD_ADDR/v2/p1/x/app/manifests/v1")
+	exec {hold}>&-
+	expect_eq "status while the upstream drops connections" "$code" 503 || return 1
+	sleep 0.2
+	expect_ref_digest "docker://$BERTHD_ADDR/p1/x/app:v1" "$APP" || return 1
+	! grep -qiE "https://127.0.0.1:${PLAIN1##*:}" "$BERTHD_LOG" || { echo "the mirror tried https:"; grep https "$BERTHD_LOG" | tail -3; return 1; }
+}
+tap_check "pull-through: an http:// upstream dropping a connection answers 503, then works (never https)" plain_drop_mirror
+berthd_stop
+_berth_kill "$PLAIN1_PID"
 
 # ---------------------------------------------------------------- bad certificates, plain HTTP
 
