@@ -1,10 +1,12 @@
 /* A node-local read cache of whole blobs on local disk, in front of an object store: a hit
- * is served from a file (sendfile), a full read of a miss is copied into the cache while it
- * streams to the client, and the oldest files (by mtime) go when the cache is over its size.
- * Attached to a blob store with blobstore_set_cache; see docs/storage.md. */
+ * is served from a file (sendfile), a full read of a miss is copied into the cache by a
+ * second thread while it streams to the client, and the oldest files (by mtime) go when the
+ * cache is over its size. Attached to a blob store with blobstore_set_cache; see
+ * docs/storage.md and docs/internals/blob_cache.md. */
 #ifndef BERTH_BLOB_CACHE_H
 #define BERTH_BLOB_CACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/berr.h"
@@ -12,6 +14,18 @@
 #include "storage/blobstore.h"
 
 struct blob_cache;
+
+/* What the cache did since it was opened (counters) and holds now (the last three). */
+struct blob_cache_stats {
+	uint64_t hits, misses;         /* lookups */
+	uint64_t fills;                /* blobs copied whole, verified and linked in */
+	uint64_t abandoned_behind;     /* fills given up because the copying thread fell behind */
+	uint64_t abandoned_incomplete; /* fills given up because the read did not cover the blob */
+	uint64_t abandoned_error;      /* fills given up on a local error, a wrong digest or a drop */
+	uint64_t served_bytes;         /* bytes answered from cached files (blob_cache_count_served) */
+	uint64_t evictions;            /* files removed to stay under the size */
+	uint64_t bytes, files, max_bytes;
+};
 
 /* Open (creating it if needed) the cache folder dir holding at most max_bytes. Removes the
  * temporary files a crash left and empty files, counts what is there, and evicts down to
@@ -23,9 +37,20 @@ void blob_cache_close(struct blob_cache *c);
  * Returns 0 on a miss; never fails (a cache that cannot be read is a miss). */
 int blob_cache_lookup(struct blob_cache *c, const struct digest *d, uint64_t size, struct blob_reader *out);
 /* Wrap the stream reader br (fd < 0) of blob d so that reading it whole, in order, copies it
- * into the cache when it is closed, if the bytes have d's digest. A ranged or partial read
- * caches nothing. Blobs over a quarter of the cache's size are left unwrapped. */
+ * into the cache, if the bytes have d's digest. The copy (hashing, writing) runs on a thread
+ * of its own fed through a bounded ring: reads never wait for it; if it falls behind, it gives
+ * up. A ranged or partial read caches nothing. Blobs over a quarter of the cache's size are
+ * left unwrapped. The file appears some time after the reader is closed (blob_cache_settle). */
 void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_reader *br);
+/* Wait until every fill started so far has been linked in or given up. */
+void blob_cache_settle(struct blob_cache *c);
+/* Count n bytes answered to a client from a reader blob_cache_lookup gave. */
+void blob_cache_count_served(struct blob_cache *c, uint64_t n);
+/* The counters and current size. */
+void blob_cache_stats(struct blob_cache *c, struct blob_cache_stats *out);
+/* For tests: while held, fill threads copy nothing (so the ring fills up as it would behind
+ * a slow disk). */
+void blob_cache_hold_fills(struct blob_cache *c, bool hold);
 /* Remove blob d from the cache (no-op if absent). */
 void blob_cache_drop(struct blob_cache *c, const struct digest *d);
 /* Bytes the cache holds now. */

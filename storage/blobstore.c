@@ -93,6 +93,11 @@ void blobstore_set_cache(struct blobstore *bs, struct blob_cache *cache)
 	bs->cache = cache;
 }
 
+struct blob_cache *blobstore_cache(struct blobstore *bs)
+{
+	return bs->cache;
+}
+
 int blobstore_open_read_cached(struct blobstore *bs, const struct digest *d, uint64_t size, struct blob_reader *out,
                                struct berr *err)
 {
