@@ -255,16 +255,20 @@ static void metrics_render_blob_cache(struct metrics_buf *b)
 	    {"berth_blob_cache_hits_total", "Blob reads answered from the node-local cache (GET and HEAD)."},
 	    {"berth_blob_cache_misses_total", "Blob reads the node-local cache could not answer."},
 	    {"berth_blob_cache_fills_total", "Blobs copied whole into the node-local cache, digest checked."},
+	    {"berth_blob_cache_catch_ups_total",
+	     "Cache fills that fell behind the client and read the rest of the blob "
+	     "from the store after the response (counted in fills too)."},
 	    {"berth_blob_cache_served_bytes_total", "Bytes of blob responses sent from the node-local cache."},
 	    {"berth_blob_cache_evictions_total", "Files removed from the node-local cache to keep it under its size."},
 	};
-	uint64_t values[] = {st.hits, st.misses, st.fills, st.served_bytes, st.evictions};
+	uint64_t values[] = {st.hits, st.misses, st.fills, st.catch_ups, st.served_bytes, st.evictions};
 	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
 		metrics_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i][0], counters[i][1],
 		               counters[i][0], counters[i][0], (unsigned long long)values[i]);
 	metrics_printf(b,
 	               "# HELP berth_blob_cache_fills_abandoned_total Cache fills given up, by reason: behind (the "
-	               "copying thread fell behind the client), incomplete (the read did not cover the whole blob), "
+	               "copying thread fell behind the client and could not catch up), incomplete (the read did not "
+	               "cover the whole blob), "
 	               "error (a local error, a wrong digest, or garbage collection dropping blobs meanwhile).\n"
 	               "# TYPE berth_blob_cache_fills_abandoned_total counter\n"
 	               "berth_blob_cache_fills_abandoned_total{reason=\"behind\"} %llu\n"

@@ -3,7 +3,8 @@
  * where the filesystem lacks it, linked into place only once its digest checks out), served
  * back as fds, and kept under a byte budget by removing the files with the oldest mtime.
  * The copy runs on a thread per fill behind a bounded ring, so the request's thread only
- * receives and sends; when the ring is full the copy is given up rather than waited for.
+ * receives and sends; when the ring is full the copy is never waited for: the thread reads
+ * the rest from the store itself, at idle priority, once the response is over.
  * An in-memory list of entries and their total, rebuilt by one scan at start-up, spares
  * every request a directory scan; the cache need not survive a crash (no fsync). */
 #include "storage/blob_cache.h"
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,6 +34,8 @@
  * blob being filled, about 7 ms of S3 reading at 600 MB/s for the thread to catch up. */
 #define BLOB_CACHE_FILL_SLOTS 16
 #define BLOB_CACHE_SLOT_SIZE  (256 * 1024)
+/* Fills that fell behind and read the rest from the store themselves, at most at a time. */
+#define BLOB_CACHE_CATCH_UPS 4
 
 /* How a fill ends; the last three index the abandoned counters. */
 enum blob_cache_outcome {
@@ -59,8 +63,11 @@ struct blob_cache {
 	unsigned fills_active; /* fills wrapped and not finished */
 	uint64_t drop_gen;     /* bumped by each drop: a fill begun before one is not linked */
 	uint64_t evictions;
-	atomic_bool hold; /* blob_cache_hold_fills */
-	_Atomic uint64_t st_hits, st_misses, st_fills, st_served;
+	struct digest catching[BLOB_CACHE_CATCH_UPS]; /* blobs whose catch-up runs */
+	unsigned catching_n;
+	atomic_bool hold;    /* blob_cache_hold_fills */
+	atomic_bool closing; /* blob_cache_close: catch-ups stop */
+	_Atomic uint64_t st_hits, st_misses, st_fills, st_catch_ups, st_served;
 	_Atomic uint64_t st_abandoned[BLOB_CACHE_OUTCOMES];
 };
 
@@ -87,7 +94,10 @@ struct blob_cache_fill {
 	struct blob_cache_slot slots[BLOB_CACHE_FILL_SLOTS];
 	unsigned head, tail, queued;
 	bool started, closing;
+	bool caught_up; /* fell behind, then read the rest from the store */
 	enum blob_cache_outcome outcome;
+	int (*reopen)(void *ctx, const struct digest *d, struct blob_reader *out, struct berr *err);
+	void *reopen_ctx;
 	int fd;        /* -1: not started */
 	char *tmpname; /* NULL with O_TMPFILE */
 	struct digest_ctx *hash;
@@ -249,6 +259,7 @@ void blob_cache_close(struct blob_cache *c)
 {
 	if (!c)
 		return;
+	atomic_store(&c->closing, true);
 	blob_cache_settle(c);
 	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->lock);
@@ -437,6 +448,8 @@ static void blob_cache_fill_finish(struct blob_cache_fill *f)
 	/* Only fills that copied something count: a ranged read of a miss is no fill. */
 	if (why == BLOB_CACHE_FILLED)
 		atomic_fetch_add_explicit(&c->st_fills, 1, memory_order_relaxed);
+	if (why == BLOB_CACHE_FILLED && f->caught_up)
+		atomic_fetch_add_explicit(&c->st_catch_ups, 1, memory_order_relaxed);
 	else if (f->copied)
 		atomic_fetch_add_explicit(&c->st_abandoned[why], 1, memory_order_relaxed);
 	if (why != BLOB_CACHE_FILLED && f->copied)
@@ -451,18 +464,81 @@ static void blob_cache_fill_finish(struct blob_cache_fill *f)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The copying thread: hashes and writes the queued slots in order; after a failure (its
- * own or the reader's) it drops the temporary file at once and waits for the reader to
- * close; then it finishes the fill and frees it. */
+/* True if a catch-up of blob d runs. Caller holds the cache lock. */
+static bool blob_cache_catching(struct blob_cache *c, const struct digest *d)
+{
+	for (unsigned i = 0; i < c->catching_n; i++)
+		if (digest_equal(&c->catching[i], d))
+			return true;
+	return false;
+}
+
+/* The fill fell behind its reader, which has closed: read the rest of the blob from the
+ * store on this thread, at idle CPU priority (a client's request always goes first), so a
+ * blob pulled while the machine is busy is still cached. At most BLOB_CACHE_CATCH_UPS at a
+ * time, one per blob; none while the cache closes. Returns true if every byte was copied. */
+static bool blob_cache_fill_catch_up(struct blob_cache_fill *f)
+{
+	struct blob_cache *c = f->c;
+	if (!f->reopen)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	bool busy = c->catching_n >= BLOB_CACHE_CATCH_UPS || blob_cache_catching(c, &f->d);
+	if (!busy)
+		c->catching[c->catching_n++] = f->d;
+	pthread_mutex_unlock(&c->lock);
+	if (busy) {
+		log_debug("blob cache: no catch-up for %s: enough run already", f->d.str);
+		return false;
+	}
+	struct sched_param sp = {0};
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	bool ok = false;
+	struct blob_reader br = {.fd = -1};
+	struct berr err = {0};
+	if (f->reopen(f->reopen_ctx, &f->d, &br, &err) < 0) {
+		log_warn("blob cache: catch-up of %s: %s", f->d.str, err.message);
+	} else if (br.size != f->size) {
+		log_warn("blob cache: catch-up of %s: the store has %" PRIu64 " bytes, not %" PRIu64, f->d.str, br.size,
+		         f->size);
+	} else {
+		blob_reader_range(&br, f->written, f->size - f->written);
+		cleanup_free char *buf = xmalloc(BLOB_CACHE_SLOT_SIZE);
+		ok = true;
+		while (ok && f->written < f->size) {
+			ssize_t n =
+			    atomic_load(&c->closing) ? 0 : blob_reader_read(&br, buf, BLOB_CACHE_SLOT_SIZE, &err);
+			if (n <= 0) {
+				log_warn("blob cache: catch-up of %s stopped: %s", f->d.str,
+				         n < 0 ? err.message : "the cache is closing");
+				ok = false;
+			} else if (blob_cache_fill_copy(f, buf, (size_t)n) < 0) {
+				ok = false;
+			}
+		}
+	}
+	blob_reader_close(&br);
+	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < c->catching_n; i++)
+		if (digest_equal(&c->catching[i], &f->d)) {
+			c->catching[i] = c->catching[--c->catching_n];
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
+/* The copying thread: hashes and writes the queued slots in order. After the reader's
+ * failure (or its own) it removes the temporary file at once; after falling behind it
+ * writes what was queued and, once the reader has closed, catches up from the store. When
+ * the reader has closed, it finishes the fill and frees it. */
 static void *blob_cache_fill_main(void *arg)
 {
 	struct blob_cache_fill *f = arg;
 	struct blob_cache *c = f->c;
 	pthread_mutex_lock(&f->lock);
 	for (;;) {
-		while ((f->queued == 0 || atomic_load(&c->hold)) && !f->closing && f->outcome == BLOB_CACHE_FILLED)
-			pthread_cond_wait(&f->wake, &f->lock);
-		if (f->outcome != BLOB_CACHE_FILLED) {
+		if (f->outcome == BLOB_CACHE_INCOMPLETE || f->outcome == BLOB_CACHE_ERROR) {
 			pthread_mutex_unlock(&f->lock);
 			blob_cache_fill_discard(f);
 			pthread_mutex_lock(&f->lock);
@@ -470,24 +546,39 @@ static void *blob_cache_fill_main(void *arg)
 				pthread_cond_wait(&f->wake, &f->lock);
 			break;
 		}
-		if (f->queued == 0) /* closing, all copied */
+		bool held = atomic_load(&c->hold);
+		if (f->queued > 0 && !held) {
+			struct blob_cache_slot *s = &f->slots[f->tail];
+			pthread_mutex_unlock(&f->lock);
+			int rc = blob_cache_fill_copy(f, s->buf, s->len);
+			pthread_mutex_lock(&f->lock);
+			s->len = 0;
+			f->tail = (f->tail + 1) % BLOB_CACHE_FILL_SLOTS;
+			f->queued--;
+			if (rc < 0)
+				f->outcome = BLOB_CACHE_ERROR;
+			continue;
+		}
+		if (f->queued == 0 && f->closing) {
+			if (f->outcome == BLOB_CACHE_BEHIND) {
+				pthread_mutex_unlock(&f->lock);
+				bool ok = blob_cache_fill_catch_up(f);
+				pthread_mutex_lock(&f->lock);
+				if (ok) {
+					f->outcome = BLOB_CACHE_FILLED;
+					f->caught_up = true;
+				}
+			}
 			break;
-		if (atomic_load(&c->hold)) { /* closing while held: wait for the release */
+		}
+		if (held) { /* blob_cache_hold_fills: look again in a millisecond */
 			pthread_mutex_unlock(&f->lock);
 			struct timespec ms = {0, 1000000};
 			nanosleep(&ms, NULL);
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
-		struct blob_cache_slot *s = &f->slots[f->tail];
-		pthread_mutex_unlock(&f->lock);
-		int rc = blob_cache_fill_copy(f, s->buf, s->len);
-		pthread_mutex_lock(&f->lock);
-		s->len = 0;
-		f->tail = (f->tail + 1) % BLOB_CACHE_FILL_SLOTS;
-		f->queued--;
-		if (rc < 0)
-			f->outcome = BLOB_CACHE_ERROR;
+		pthread_cond_wait(&f->wake, &f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);
 	blob_cache_fill_finish(f);
@@ -609,7 +700,9 @@ static void blob_cache_fill_close(struct blob_stream *s)
 	pthread_mutex_unlock(&f->lock);
 }
 
-void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_reader *br)
+void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_reader *br,
+                     int (*reopen)(void *ctx, const struct digest *d, struct blob_reader *out, struct berr *err),
+                     void *reopen_ctx)
 {
 	if (br->fd >= 0 || !br->stream || br->size > c->max / 4 || br->size == 0)
 		return;
@@ -623,6 +716,8 @@ void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_r
 	f->fd = -1;
 	f->hash = digest_ctx_new(d->algo);
 	f->outcome = BLOB_CACHE_FILLED;
+	f->reopen = reopen;
+	f->reopen_ctx = reopen_ctx;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->wake, NULL);
 	pthread_mutex_lock(&c->lock);
@@ -651,6 +746,7 @@ void blob_cache_stats(struct blob_cache *c, struct blob_cache_stats *out)
 	    .hits = atomic_load_explicit(&c->st_hits, memory_order_relaxed),
 	    .misses = atomic_load_explicit(&c->st_misses, memory_order_relaxed),
 	    .fills = atomic_load_explicit(&c->st_fills, memory_order_relaxed),
+	    .catch_ups = atomic_load_explicit(&c->st_catch_ups, memory_order_relaxed),
 	    .abandoned_behind = atomic_load_explicit(&c->st_abandoned[BLOB_CACHE_BEHIND], memory_order_relaxed),
 	    .abandoned_incomplete = atomic_load_explicit(&c->st_abandoned[BLOB_CACHE_INCOMPLETE], memory_order_relaxed),
 	    .abandoned_error = atomic_load_explicit(&c->st_abandoned[BLOB_CACHE_ERROR], memory_order_relaxed),

@@ -19,7 +19,8 @@ struct blob_cache;
 struct blob_cache_stats {
 	uint64_t hits, misses;         /* lookups */
 	uint64_t fills;                /* blobs copied whole, verified and linked in */
-	uint64_t abandoned_behind;     /* fills given up because the copying thread fell behind */
+	uint64_t catch_ups;            /* of those, fills that fell behind and read the rest */
+	uint64_t abandoned_behind;     /* fills that fell behind and could not catch up */
 	uint64_t abandoned_incomplete; /* fills given up because the read did not cover the blob */
 	uint64_t abandoned_error;      /* fills given up on a local error, a wrong digest or a drop */
 	uint64_t served_bytes;         /* bytes answered from cached files (blob_cache_count_served) */
@@ -38,11 +39,16 @@ void blob_cache_close(struct blob_cache *c);
 int blob_cache_lookup(struct blob_cache *c, const struct digest *d, uint64_t size, struct blob_reader *out);
 /* Wrap the stream reader br (fd < 0) of blob d so that reading it whole, in order, copies it
  * into the cache, if the bytes have d's digest. The copy (hashing, writing) runs on a thread
- * of its own fed through a bounded ring: reads never wait for it; if it falls behind, it gives
- * up. A ranged or partial read caches nothing. Blobs over a quarter of the cache's size are
- * left unwrapped. The file appears some time after the reader is closed (blob_cache_settle). */
-void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_reader *br);
-/* Wait until every fill started so far has been linked in or given up. */
+ * of its own fed through a bounded ring: reads never wait for it. If it falls behind, the
+ * reader stops feeding it and, after the reader is closed, the thread reads the rest of the
+ * blob with reopen(reopen_ctx, d, ...) (a fresh reader of the store; NULL: give up instead)
+ * at idle CPU priority. A ranged or partial read caches nothing. Blobs over a quarter of the
+ * cache's size are left unwrapped. The file appears some time after the reader is closed
+ * (blob_cache_settle). */
+void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_reader *br,
+                     int (*reopen)(void *ctx, const struct digest *d, struct blob_reader *out, struct berr *err),
+                     void *reopen_ctx);
+/* Wait until every fill started so far has been linked in or given up (catch-ups included). */
 void blob_cache_settle(struct blob_cache *c);
 /* Count n bytes answered to a client from a reader blob_cache_lookup gave. */
 void blob_cache_count_served(struct blob_cache *c, uint64_t n);

@@ -121,10 +121,29 @@ static void fill(struct blob_cache *c, const unsigned char *data, size_t size, s
 	digest_buffer(DIGEST_SHA256, data, size, d);
 	struct blob_reader br;
 	mem_reader(&br, data, size, 0);
-	blob_cache_wrap(c, d, &br);
+	blob_cache_wrap(c, d, &br, NULL, NULL);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
 	blob_cache_settle(c);
+}
+
+/* What a fill that fell behind reopens: the blob in memory again, or a store that fails. */
+struct mem_blob {
+	const unsigned char *data;
+	uint64_t size;
+	bool fail;
+	int opened;
+};
+
+static int mem_reopen(void *ctx, const struct digest *d, struct blob_reader *out, struct berr *err)
+{
+	struct mem_blob *b = ctx;
+	(void)d;
+	b->opened++;
+	if (b->fail)
+		return berr_set(err, BERR_UNAVAILABLE, "store unreachable (test)");
+	mem_reader(out, b->data, b->size, 0);
+	return 0;
 }
 
 /* Count the temporary files a fill may leave at the top of the cache folder (the O_TMPFILE
@@ -162,7 +181,7 @@ static void test_fill_thread(const char *dir)
 	read_delay_us = 500;
 	struct blob_reader br;
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	tap_is_int(drain(&br, UINT64_MAX), n, "a 9 MiB blob reads whole through the fill");
 	blob_reader_close(&br);
 	blob_cache_settle(c);
@@ -186,7 +205,7 @@ static void test_fill_thread(const char *dir)
 	 * fill is given up, leaving no file. */
 	blob_cache_hold_fills(c, true);
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	tap_is_int(drain(&br, UINT64_MAX), n, "a held fill does not stop the read");
 	blob_cache_hold_fills(c, false);
 	blob_reader_close(&br);
@@ -197,10 +216,46 @@ static void test_fill_thread(const char *dir)
 	tap_is_int(st.abandoned_behind, 1, "it counts as abandoned, behind");
 	tap_is_int(st.fills, 1, "and not as a fill");
 
+	/* The same with a way to reopen the store: the thread reads the rest itself once the
+	 * reader has closed, and the blob is cached all the same. */
+	struct mem_blob mb = {.data = data, .size = n};
+	blob_cache_hold_fills(c, true);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, mem_reopen, &mb);
+	tap_is_int(drain(&br, UINT64_MAX), n, "a held fill with a store to reopen does not stop the read either");
+	blob_cache_hold_fills(c, false);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	tap_is_int(mb.opened, 1, "the fill reopened the store once");
+	tap_ok(file_exists(dir, &d), "and caught up: the blob is cached");
+	memset(&br, 0, sizeof br);
+	br.fd = -1;
+	tap_ok(blob_cache_lookup(c, &d, n, &br) == 1 && pread(br.fd, back, n, 0) == (ssize_t)n &&
+	           !memcmp(back, data, n),
+	       "with the blob's bytes");
+	close(br.fd);
+	blob_cache_stats(c, &st);
+	tap_ok(st.fills == 2 && st.catch_ups == 1 && st.abandoned_behind == 1, "counted as a fill and a catch-up");
+	blob_cache_drop(c, &d);
+
+	/* A store that fails on reopen: given up, nothing left. */
+	mb.fail = true;
+	blob_cache_hold_fills(c, true);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, mem_reopen, &mb);
+	drain(&br, UINT64_MAX);
+	blob_cache_hold_fills(c, false);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	tap_ok(!file_exists(dir, &d) && count_files(dir) + count_tmp(dir) == 0,
+	       "a catch-up the store refuses leaves no file");
+	blob_cache_stats(c, &st);
+	tap_is_int(st.abandoned_behind, 2, "and counts as abandoned, behind");
+
 	/* Held only for a moment (less than the ring): the copy catches up and caches it. */
 	blob_cache_hold_fills(c, true);
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	tap_ok(drain(&br, 2 << 20) >= 2 << 20, "2 MiB read while the copy is held");
 	blob_cache_hold_fills(c, false);
 	/* The thread is woken by the next slot the reader queues. */
@@ -212,7 +267,7 @@ static void test_fill_thread(const char *dir)
 	/* A drop (garbage collection) while a fill runs: the fill is not linked in. */
 	blob_cache_drop(c, &d);
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	drain(&br, n / 2);
 	blob_cache_drop(c, &d);
 	drain(&br, UINT64_MAX);
@@ -226,11 +281,11 @@ static void test_fill_thread(const char *dir)
 	blob_cache_stats(c, &st);
 	uint64_t incomplete = st.abandoned_incomplete;
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	drain(&br, 3 << 20);
 	blob_reader_close(&br);
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	blob_reader_range(&br, 5, 1000);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
@@ -274,26 +329,26 @@ int main(void)
 
 	/* Partial read, ranged read, failing stream, wrong digest: nothing is kept. */
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	tap_ok(br.stream != NULL && br.fd < 0, "wrap keeps a stream reader");
 	drain(&br, 5000);
 	blob_reader_close(&br);
 	tap_ok(!file_exists(dir, &d), "a read that stops early leaves no file");
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	blob_reader_range(&br, 100, n - 100);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
 	tap_ok(!file_exists(dir, &d), "a ranged read leaves no file");
 	mem_reader(&br, data, n, 15000);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
 	tap_ok(!file_exists(dir, &d), "a read the store breaks off leaves no file");
 	struct digest other;
 	digest_buffer(DIGEST_SHA256, "other", 5, &other);
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &other, &br);
+	blob_cache_wrap(c, &other, &br, NULL, NULL);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
 	tap_ok(!file_exists(dir, &other), "bytes that do not have the blob's digest are not kept");
@@ -323,7 +378,7 @@ int main(void)
 	unsigned char *big = xcalloc(1, 30000);
 	mem_reader(&br, big, 30000, 0);
 	struct blob_stream *inner = br.stream;
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	tap_ok(br.stream == inner, "a blob over a quarter of the size is not wrapped");
 	blob_reader_close(&br);
 
