@@ -77,7 +77,7 @@ struct blob_cache_slot {
 };
 
 /* The stream wrapper that hands what it reads to a thread that hashes it and writes it to a
- * temporary file. The reader side owns inner, queued_bytes, copied and gave_up; the thread
+ * temporary file. The reader side owns inner, queued_bytes, reached, copied and gave_up; the thread
  * owns fd, tmpname, hash and written; lock guards the ring and the flags between them. */
 struct blob_cache_fill {
 	struct blob_stream base;
@@ -87,6 +87,7 @@ struct blob_cache_fill {
 	uint64_t size;
 	uint64_t gen;          /* c->drop_gen when the fill began */
 	uint64_t queued_bytes; /* reader: bytes put into the ring */
+	uint64_t reached;      /* reader: bytes read in order from 0, also after giving up */
 	bool copied;           /* reader: some bytes were put into the ring */
 	bool gave_up;          /* reader: stop copying */
 	pthread_mutex_t lock;
@@ -446,17 +447,17 @@ static void blob_cache_fill_finish(struct blob_cache_fill *f)
 	pthread_cond_destroy(&f->wake);
 	pthread_mutex_destroy(&f->lock);
 	/* Only fills that copied something count: a ranged read of a miss is no fill. */
-	if (why == BLOB_CACHE_FILLED)
+	if (why == BLOB_CACHE_FILLED) {
 		atomic_fetch_add_explicit(&c->st_fills, 1, memory_order_relaxed);
-	if (why == BLOB_CACHE_FILLED && f->caught_up)
-		atomic_fetch_add_explicit(&c->st_catch_ups, 1, memory_order_relaxed);
-	else if (f->copied)
+		if (f->caught_up)
+			atomic_fetch_add_explicit(&c->st_catch_ups, 1, memory_order_relaxed);
+	} else if (f->copied) {
 		atomic_fetch_add_explicit(&c->st_abandoned[why], 1, memory_order_relaxed);
-	if (why != BLOB_CACHE_FILLED && f->copied)
 		log_debug("blob cache: fill of %s given up (%s)", f->d.str,
 		          why == BLOB_CACHE_BEHIND       ? "the copy fell behind"
 		          : why == BLOB_CACHE_INCOMPLETE ? "the read did not cover the blob"
 		                                         : "error");
+	}
 	free(f);
 	pthread_mutex_lock(&c->lock);
 	if (--c->fills_active == 0)
@@ -667,6 +668,8 @@ static ssize_t blob_cache_fill_read(struct blob_stream *s, void *buf, size_t max
 {
 	struct blob_cache_fill *f = (struct blob_cache_fill *)s;
 	ssize_t n = f->inner->read(f->inner, buf, max, pos, end, err);
+	if (n > 0 && pos == f->reached)
+		f->reached += (uint64_t)n;
 	if (f->gave_up)
 		return n;
 	if (n < 0)
@@ -684,6 +687,14 @@ static void blob_cache_fill_close(struct blob_stream *s)
 	f->inner->close(f->inner);
 	if (!f->gave_up && f->queued_bytes != f->size)
 		blob_cache_fill_give_up(f, BLOB_CACHE_INCOMPLETE);
+	if (f->reached != f->size) {
+		/* Only a whole read fills the cache: a client that left early after the copy fell
+		 * behind gets no catch-up either. */
+		pthread_mutex_lock(&f->lock);
+		if (f->outcome == BLOB_CACHE_BEHIND)
+			f->outcome = BLOB_CACHE_INCOMPLETE;
+		pthread_mutex_unlock(&f->lock);
+	}
 	if (!f->started) {
 		struct blob_cache_slot *h = &f->slots[f->head];
 		if (f->outcome == BLOB_CACHE_FILLED && h->len > 0 && blob_cache_fill_copy(f, h->buf, h->len) < 0)

@@ -238,6 +238,22 @@ static void test_fill_thread(const char *dir)
 	tap_ok(st.fills == 2 && st.catch_ups == 1 && st.abandoned_behind == 1, "counted as a fill and a catch-up");
 	blob_cache_drop(c, &d);
 
+	/* A client that stops early after the copy fell behind: no catch-up, nothing left. */
+	blob_cache_stats(c, &st);
+	uint64_t incomplete0 = st.abandoned_incomplete;
+	blob_cache_hold_fills(c, true);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, mem_reopen, &mb);
+	drain(&br, 6 << 20);
+	blob_cache_hold_fills(c, false);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	blob_cache_stats(c, &st);
+	tap_ok(mb.opened == 1 && !file_exists(dir, &d) && count_files(dir) + count_tmp(dir) == 0,
+	       "a read cut short after the copy fell behind does not catch up and leaves no file");
+	tap_ok(st.abandoned_incomplete == incomplete0 + 1 && st.abandoned_behind == 1,
+	       "it counts as incomplete, not behind");
+
 	/* A store that fails on reopen: given up, nothing left. */
 	mb.fail = true;
 	blob_cache_hold_fills(c, true);
