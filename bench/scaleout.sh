@@ -10,26 +10,33 @@
 # manifest HEAD req/s at 50 connections (ab, keep-alive). Medians over the runs; the order
 # of the three rotates from run to run. Not part of the test suite.
 #
-# usage: bench/scaleout.sh [--quick] [--out DIR] [--keep]
-#   --quick   a smoke run: 64 MiB blob, 2 runs, 4 images, 2 s load runs
-#   --out DIR results folder (default bench/results/<date>-scaleout[-quick])
-#   --keep    keep the scratch folder (cluster data, logs) after the run
+# usage: bench/scaleout.sh [--quick] [--blob-cache] [--out DIR] [--keep]
+#   --quick      a smoke run: 64 MiB blob, 2 runs, 4 images, 2 s load runs
+#   --blob-cache also pull with the node-local blob cache: after the blob cases of each run
+#                the nodes restart with --blob-cache (a folder per node), a fresh blob is
+#                pulled through the cluster (3 GETs: the first on each node, cache empty:
+#                pull_blob_cold; then 3 more: pull_blob_warm) and through node 1 (cold, then
+#                warm); then the nodes restart without it for the next run
+#   --out DIR    results folder (default bench/results/<date>-scaleout[-quick])
+#   --keep       keep the scratch folder (cluster data, logs) after the run
 # Environment: BERTHD (default: the berthd built in this tree; ./configure's -g -O2),
 # BENCH_TMP (scratch parent, default /var/tmp), BENCH_RUNS (3), BENCH_BLOB_MIB (256),
-# BENCH_SKOPEO_IMAGES (10), BENCH_DURATION (seconds per load run, 5), BENCH_CONNS (50).
+# BENCH_SKOPEO_IMAGES (10), BENCH_DURATION (seconds per load run, 5), BENCH_CONNS (50),
+# BENCH_CACHE_SIZE (--blob-cache-size with --blob-cache, 2G).
 # Output: raw.jsonl (one record per measurement), summary.txt (lines like
 # "push_blob: cluster X, node Y, distribution Z, ratio cluster/distribution R").
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-QUICK=0 OUT= KEEP=0
+QUICK=0 OUT= KEEP=0 CACHE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1; shift ;;
+	--blob-cache) CACHE=1; shift ;;
 	--out) OUT=${2:?}; shift 2 ;;
 	--keep) KEEP=1; shift ;;
-	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,28p' "$0"; exit 0 ;;
 	*) echo "bench/scaleout.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -39,6 +46,7 @@ else
 	RUNS=${BENCH_RUNS:-3} BLOB_MIB=${BENCH_BLOB_MIB:-256} IMAGES=${BENCH_SKOPEO_IMAGES:-10} DURATION=${BENCH_DURATION:-5}
 fi
 CONNS=${BENCH_CONNS:-50}
+CACHE_SIZE=${BENCH_CACHE_SIZE:-2G}
 BERTHD=${BERTHD:-$REPO/berthd}
 IMPLS=(cluster node distribution)
 MT_MANIFEST=application/vnd.oci.image.manifest.v1+json
@@ -79,7 +87,8 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 # ---------------------------------------------------------------- the registries
 log "starting PostgreSQL, Ceph, three berthd nodes and haproxy in $W/cluster"
 # Room for every blob the runs push (nothing is collected during the run), sparse.
-export CEPH_OSD_SIZE=${CEPH_OSD_SIZE:-$(((BLOB_MIB * RUNS * 3 / 1024) + 4))G}
+# With --blob-cache, two more blobs a run.
+export CEPH_OSD_SIZE=${CEPH_OSD_SIZE:-$(((BLOB_MIB * RUNS * (3 + 2 * CACHE) / 1024) + 4))G}
 CLUSTER_AUTH=none CLUSTER_BERTHD_ARGS="--log-level off --max-connections-per-address 0" \
 	"$REPO/tests/scaleout/cluster.sh" start "$W/cluster" >"$W/cluster.env" 2>"$W/cluster.err" ||
 	{ tail -n 30 "$W/cluster.err" >&2; die "the cluster did not start"; }
@@ -150,11 +159,11 @@ rec "$(jq -cn --arg stamp "$STAMP" --arg commit "$(git -C "$REPO" rev-parse HEAD
 	--arg dist "$(dpkg-query -W -f='${Version}' docker-registry)" --arg ceph "$(dpkg-query -W -f='${Version}' radosgw)" \
 	--arg pg "$(dpkg-query -W -f='${Version}' postgresql-15)" --arg haproxy "$(dpkg-query -W -f='${Version}' haproxy)" \
 	--argjson quick "$QUICK" --argjson runs "$RUNS" --argjson blob_mib "$BLOB_MIB" --argjson images "$IMAGES" \
-	--argjson duration "$DURATION" --argjson conns "$CONNS" --argjson cores "$(nproc)" \
+	--argjson duration "$DURATION" --argjson conns "$CONNS" --argjson cores "$(nproc)" --argjson cache "$CACHE" \
 	--arg cpu "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
 	'{kind:"meta", date:$stamp, commit:$commit, distribution:$dist, ceph:$ceph, postgresql:$pg,
 	  haproxy:$haproxy, quick:$quick, runs:$runs, blob_mib:$blob_mib, skopeo_images:$images,
-	  duration_s:$duration, conns:$conns, cores:$cores, cpu:$cpu}')"
+	  duration_s:$duration, conns:$conns, cores:$cores, cpu:$cpu, blob_cache:$cache}')"
 
 # ---------------------------------------------------------------- data
 # Every push of every run gets images of its own (a seed each), so that no registry finds
@@ -171,7 +180,79 @@ done
 # ---------------------------------------------------------------- blob push and pull
 # Each push sends a blob never stored before (fresh random bytes), so no registry can skip
 # the write; the pull reads that blob back.
-log "blob cases: $BLOB_MIB MiB, $RUNS runs"
+
+# restart_nodes [BERTHD_OPTION...]: every berthd node again with these extra options.
+restart_nodes() {
+	"$REPO/tests/scaleout/cluster.sh" restart "$W/cluster" "$@" >"$W/cluster.env" 2>>"$W/cluster.err" ||
+		{ tail -n 30 "$W/cluster.err" >&2; die "the nodes did not restart"; }
+	set -a
+	# shellcheck disable=SC1091
+	. "$W/cluster.env"
+	set +a
+}
+# cached_on DIGEST: how many nodes have the blob's cache file, whole.
+cached_on() {
+	local n c=0 hex=${1#sha256:}
+	for ((n = 1; n <= NODES; n++)); do
+		[ "$(stat -c %s "$W/cluster/cache-$n/sha256/${hex:0:2}/$hex" 2>/dev/null)" = $((BLOB_MIB << 20)) ] && c=$((c + 1))
+	done
+	echo "$c"
+}
+# wait_cached DIGEST N: up to 20 s for N nodes to hold the blob's cache file; prints how many do.
+wait_cached() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(cached_on "$1")" -ge "$2" ] && break
+		sleep 0.1
+	done
+	cached_on "$1"
+}
+# pull_once IMPL CASE RUN URL DIGEST [FILLED]: one timed GET of the blob, checked and recorded.
+pull_once() {
+	local out
+	out=$(curl -sf -o "$W/pulled" -w '{"bytes":%{size_download},"seconds":%{time_total}}' "$4/v2/bench-$1/blob/blobs/$5") ||
+		die "pull from $1 failed"
+	[ "sha256:$(sha256sum "$W/pulled" | cut -d' ' -f1)" = "$5" ] || die "$1 served other bytes for $5"
+	rec "$(jq -c --arg i "$1" --arg c "$2" --argjson r "$3" --argjson f "${6:-null}" \
+		'{kind:"blob", case:$c, impl:$i, run:$r, cached_nodes:$f} + .' <<<"$out")"
+	log "$2 $1 run $3: $(jq -r '"\(.bytes / .seconds / 1e6 | floor) MB/s"' <<<"$out")"
+	rm -f "$W/pulled"
+}
+# cache_cases RUN: with every node on its own --blob-cache, a fresh blob pulled cold and warm
+# through the cluster and through node 1; the nodes then run without the cache again.
+cache_cases() {
+	local r=$1 impl f d url i filled
+	restart_nodes --blob-cache "$W/cluster/cache-{node}" --blob-cache-size "$CACHE_SIZE"
+	for impl in cluster node; do
+		f=$W/blob
+		head -c $((BLOB_MIB << 20)) /dev/urandom >"$f"
+		d=sha256:$(sha256sum "$f" | cut -d' ' -f1)
+		url=$(url_of "$impl")
+		python3 "$HERE/blobclient.py" push-mono "$url" "bench-$impl/blob" "$f" "$d" >/dev/null
+		rm -f "$f"
+		if [ "$impl" = cluster ]; then
+			# Round robin: the first GET on each node finds its cache empty.
+			for ((i = 1; i <= NODES; i++)); do pull_once cluster pull_blob_cold "$r" "$url" "$d" "$(cached_on "$d")"; done
+			filled=$(wait_cached "$d" "$NODES")
+			[ "$filled" = "$NODES" ] || log "warning: only $filled of $NODES nodes cached the blob"
+			for ((i = 1; i <= NODES; i++)); do pull_once cluster pull_blob_warm "$r" "$url" "$d" "$filled"; done
+		else
+			pull_once node pull_blob_cold "$r" "$url" "$d" "$(cached_on "$d")"
+			filled=$(wait_cached "$d" 1)
+			[ "$filled" -ge 1 ] || log "warning: node 1 did not cache the blob"
+			pull_once node pull_blob_warm "$r" "$url" "$d" "$filled"
+		fi
+	done
+	for ((i = 1; i <= NODES; i++)); do
+		url=NODE${i}_URL
+		rec "$(curl -sf "${!url}/metrics" | awk -v n="$i" -v r="$r" '
+			/^berth_blob_cache_[a-z_]+(\{[^}]*\})? / {gsub(/"/, "", $1); m = m sep "\"" $1 "\":" $2; sep = ","}
+			END {print "{\"kind\":\"cache_metrics\",\"node\":" n ",\"run\":" r "," m "}"}')"
+	done
+	restart_nodes
+}
+
+log "blob cases: $BLOB_MIB MiB, $RUNS runs$([ "$CACHE" = 1 ] && echo ", with and without --blob-cache $CACHE_SIZE" || true)"
 for ((r = 1; r <= RUNS; r++)); do
 	for impl in $(order "$r"); do
 		f=$W/blob
@@ -188,6 +269,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		log "pull_blob $impl run $r: $(jq -r '"\(.bytes / .seconds / 1e6 | floor) MB/s"' <<<"$out")"
 		rm -f "$f" "$W/pulled"
 	done
+	if [ "$CACHE" = 1 ]; then cache_cases "$r"; fi
 done
 
 # ---------------------------------------------------------------- parallel skopeo copies
@@ -275,6 +357,24 @@ def line(case, m, unit, higher_better=True):
 mbs = lambda v: "%.0f MB/s" % (v / 1e6)
 for case in ("push_blob", "pull_blob"):
     lines.append(line(case, med(case, lambda r: r["bytes"] / r["seconds"], "blob"), mbs))
+if meta.get("blob_cache"):
+    # Against Distribution's pull_blob and berthd's own without the cache, in the same runs.
+    rate = lambda r: r["bytes"] / r["seconds"]
+    plain = med("pull_blob", rate, "blob")
+    for case in ("pull_blob_cold", "pull_blob_warm"):
+        m = med(case, rate, "blob")
+        for i, what in (("cluster", "3 nodes + haproxy"), ("node", "1 node")):
+            rs = [r for r in recs if r["kind"] == "blob" and r["case"] == case and r["impl"] == i]
+            xs = [rate(r) for r in rs]
+            # Warm GETs count as such only if every node (node 1 alone) held the file before.
+            full = 3 if i == "cluster" else 1
+            note = "" if case.endswith("cold") else ", %d of them after the fill completed" % sum(
+                1 for r in rs if (r.get("cached_nodes") or 0) >= full)
+            lines.append("%s (%s, --blob-cache): berthd %s (range %s-%s, %d GETs%s), distribution %s, ratio %.2fx;"
+                         " berthd without the cache %s, ratio %.2fx" % (
+                             case, what, mbs(m[i]), mbs(min(xs)) if xs else "-", mbs(max(xs)) if xs else "-", len(xs),
+                             note, mbs(plain["distribution"]), m[i] / plain["distribution"], mbs(plain[i]),
+                             m[i] / plain[i]))
 secs = lambda v: "%.2f s" % v
 for case in ("skopeo_push", "skopeo_pull"):
     m = med(case, lambda r: r["seconds"], "skopeo")

@@ -18,6 +18,7 @@
 #include "server/metrics.h"
 #include "server/proxy.h"
 #include "server/registry.h"
+#include "storage/blob_cache.h"
 
 /* Seconds a presigned blob URL stays valid (Distribution's default too). */
 #define BLOB_REDIRECT_EXPIRES 1200
@@ -167,6 +168,9 @@ static void api_blob_get(struct req *r, const struct digest *d)
 		blob_reader_close(&br);
 		resp = resp_head(len);
 	} else if (br.fd >= 0) {
+		/* With a cache (S3 storage only), an fd reader is a cache hit. */
+		if (blobstore_cache(r->reg->blobs))
+			blob_cache_count_served(blobstore_cache(r->reg->blobs), len);
 		resp = resp_fd(br.fd, off, len);
 	} else {
 		struct blob_reader *owned = xmalloc(sizeof *owned);

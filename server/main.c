@@ -101,6 +101,8 @@ static int berthd_serve(struct config *cfg)
 		blobstore_close(reg.blobs);
 		reg.blobs = NULL;
 	}
+	if (reg.blobs)
+		metrics_set_blob_cache(blobstore_cache(reg.blobs));
 	if (!reg.blobs || meta_init(dbpath, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		blobstore_close(reg.blobs);

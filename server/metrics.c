@@ -20,6 +20,7 @@
 #include "server/config.h"
 #include "server/meta.h"
 #include "server/registry.h"
+#include "storage/blob_cache.h"
 
 /* Route labels, indexed by enum route_kind; ROUTE_METRICS is the scrape itself. */
 static const char *const metrics_routes[] = {
@@ -68,6 +69,9 @@ static struct {
 	_Atomic uint64_t scrape_errors;
 	_Atomic int64_t started;
 } metrics;
+
+/* The node-local blob cache whose counters are exported (metrics_set_blob_cache), or NULL. */
+static struct blob_cache *metrics_blob_cache;
 
 static const struct {
 	const char *name;
@@ -235,6 +239,53 @@ static int metrics_storage_row(void *ctx, const char *ns, int64_t blobs, uint64_
 	return 0;
 }
 
+void metrics_set_blob_cache(struct blob_cache *c)
+{
+	metrics_blob_cache = c;
+}
+
+/* The berth_blob_cache_* series, when berthd runs with --blob-cache. */
+static void metrics_render_blob_cache(struct metrics_buf *b)
+{
+	if (!metrics_blob_cache)
+		return;
+	struct blob_cache_stats st;
+	blob_cache_stats(metrics_blob_cache, &st);
+	static const char *const counters[][2] = {
+	    {"berth_blob_cache_hits_total", "Blob reads answered from the node-local cache (GET and HEAD)."},
+	    {"berth_blob_cache_misses_total", "Blob reads the node-local cache could not answer."},
+	    {"berth_blob_cache_fills_total", "Blobs copied whole into the node-local cache, digest checked."},
+	    {"berth_blob_cache_catch_ups_total",
+	     "Cache fills that fell behind the client and read the rest of the blob "
+	     "from the store after the response (counted in fills too)."},
+	    {"berth_blob_cache_served_bytes_total", "Bytes of blob responses sent from the node-local cache."},
+	    {"berth_blob_cache_evictions_total", "Files removed from the node-local cache to keep it under its size."},
+	};
+	uint64_t values[] = {st.hits, st.misses, st.fills, st.catch_ups, st.served_bytes, st.evictions};
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+		metrics_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i][0], counters[i][1],
+		               counters[i][0], counters[i][0], (unsigned long long)values[i]);
+	metrics_printf(b,
+	               "# HELP berth_blob_cache_fills_abandoned_total Cache fills given up, by reason: behind (the "
+	               "copying thread fell behind the client and could not catch up), incomplete (the read did not "
+	               "cover the whole blob), "
+	               "error (a local error, a wrong digest, or garbage collection dropping blobs meanwhile).\n"
+	               "# TYPE berth_blob_cache_fills_abandoned_total counter\n"
+	               "berth_blob_cache_fills_abandoned_total{reason=\"behind\"} %llu\n"
+	               "berth_blob_cache_fills_abandoned_total{reason=\"incomplete\"} %llu\n"
+	               "berth_blob_cache_fills_abandoned_total{reason=\"error\"} %llu\n",
+	               (unsigned long long)st.abandoned_behind, (unsigned long long)st.abandoned_incomplete,
+	               (unsigned long long)st.abandoned_error);
+	metrics_printf(b,
+	               "# HELP berth_blob_cache_bytes Bytes the node-local blob cache holds.\n"
+	               "# TYPE berth_blob_cache_bytes gauge\nberth_blob_cache_bytes %llu\n"
+	               "# HELP berth_blob_cache_files Blobs the node-local blob cache holds.\n"
+	               "# TYPE berth_blob_cache_files gauge\nberth_blob_cache_files %llu\n"
+	               "# HELP berth_blob_cache_max_bytes The size of the node-local blob cache (--blob-cache-size).\n"
+	               "# TYPE berth_blob_cache_max_bytes gauge\nberth_blob_cache_max_bytes %llu\n",
+	               (unsigned long long)st.bytes, (unsigned long long)st.files, (unsigned long long)st.max_bytes);
+}
+
 char *metrics_render(struct meta *m, size_t *len)
 {
 	struct metrics_buf b = {.data = xmalloc(16384), .cap = 16384};
@@ -248,6 +299,7 @@ char *metrics_render(struct meta *m, size_t *len)
 		metrics_printf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", metrics_counter_info[c].name,
 		               metrics_counter_info[c].help, metrics_counter_info[c].name, metrics_counter_info[c].name,
 		               (unsigned long long)metrics_load(&metrics.counters[c]));
+	metrics_render_blob_cache(&b);
 
 	/* Database gauges: into a side buffer, so a failure half-way leaves none of them. */
 	struct metrics_buf g = {.data = xmalloc(4096), .cap = 4096};

@@ -9,6 +9,8 @@
 #include "common/berr.h"
 #include "server/http.h"
 
+struct blob_cache;
+
 /* Counters other modules bump with metrics_count. Registered (and exported as 0) from the
  * start, so dashboards and alerts can refer to them before the feature first runs. */
 enum metrics_counter {
@@ -42,6 +44,10 @@ char *metrics_render(struct meta *m, size_t *len);
 /* GET /metrics on the main listener. With --auth token, only administrators (HTTP Basic
  * or a bearer token); with --metrics-listen set, 404 (served there instead). */
 void metrics_serve(struct req *r);
+
+/* Export the counters of the node-local blob cache c (berth_blob_cache_*); NULL: none.
+ * c must outlive the metrics listeners. */
+void metrics_set_blob_cache(struct blob_cache *c);
 
 /* Start the separate listener of --metrics-listen (only /metrics, no authentication:
  * bind it to a private address). Returns 0, or -1 with err. */

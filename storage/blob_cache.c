@@ -2,6 +2,9 @@
  * while it streams whole from the object store (into an unnamed O_TMPFILE, or a .tmp- file
  * where the filesystem lacks it, linked into place only once its digest checks out), served
  * back as fds, and kept under a byte budget by removing the files with the oldest mtime.
+ * The copy runs on a thread per fill behind a bounded ring, so the request's thread only
+ * receives and sends; when the ring is full the copy is never waited for: the thread reads
+ * the rest from the store itself, at idle priority, once the response is over.
  * An in-memory list of entries and their total, rebuilt by one scan at start-up, spares
  * every request a directory scan; the cache need not survive a crash (no fsync). */
 #include "storage/blob_cache.h"
@@ -11,6 +14,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,21 @@
 
 /* A hit touches its file's mtime (the LRU clock) at most this often. */
 #define BLOB_CACHE_TOUCH_SECONDS 60
+/* The ring between a reader and its fill thread: 16 slots of 256 KiB, so at most 4 MiB per
+ * blob being filled, about 7 ms of S3 reading at 600 MB/s for the thread to catch up. */
+#define BLOB_CACHE_FILL_SLOTS 16
+#define BLOB_CACHE_SLOT_SIZE  (256 * 1024)
+/* Fills that fell behind and read the rest from the store themselves, at most at a time. */
+#define BLOB_CACHE_CATCH_UPS 4
+
+/* How a fill ends; the last three index the abandoned counters. */
+enum blob_cache_outcome {
+	BLOB_CACHE_FILLED, /* so far, so good */
+	BLOB_CACHE_BEHIND,
+	BLOB_CACHE_INCOMPLETE,
+	BLOB_CACHE_ERROR,
+	BLOB_CACHE_OUTCOMES
+};
 
 struct blob_cache_entry {
 	struct digest d;
@@ -36,22 +56,53 @@ struct blob_cache {
 	char *dir;
 	uint64_t max;
 	pthread_mutex_t lock; /* guards entries, n, total, and linking/removing files */
+	pthread_cond_t idle;  /* fills_active went to 0 */
 	struct blob_cache_entry *entries;
 	size_t n, cap;
 	uint64_t total;
+	unsigned fills_active; /* fills wrapped and not finished */
+	uint64_t drop_gen;     /* bumped by each drop: a fill begun before one is not linked */
+	uint64_t evictions;
+	struct digest catching[BLOB_CACHE_CATCH_UPS]; /* blobs whose catch-up runs */
+	unsigned catching_n;
+	atomic_bool hold;    /* blob_cache_hold_fills */
+	atomic_bool closing; /* blob_cache_close: catch-ups stop */
+	_Atomic uint64_t st_hits, st_misses, st_fills, st_catch_ups, st_served;
+	_Atomic uint64_t st_abandoned[BLOB_CACHE_OUTCOMES];
 };
 
-/* The stream wrapper that copies what it reads into a temporary file. */
+struct blob_cache_slot {
+	char *buf; /* BLOB_CACHE_SLOT_SIZE bytes, allocated on first use */
+	size_t len;
+};
+
+/* The stream wrapper that hands what it reads to a thread that hashes it and writes it to a
+ * temporary file. The reader side owns inner, queued_bytes, reached, copied and gave_up; the thread
+ * owns fd, tmpname, hash and written; lock guards the ring and the flags between them. */
 struct blob_cache_fill {
 	struct blob_stream base;
 	struct blob_stream *inner;
 	struct blob_cache *c;
 	struct digest d;
-	uint64_t size, done;
-	int fd; /* -1: not started */
-	bool failed;
+	uint64_t size;
+	uint64_t gen;          /* c->drop_gen when the fill began */
+	uint64_t queued_bytes; /* reader: bytes put into the ring */
+	uint64_t reached;      /* reader: bytes read in order from 0, also after giving up */
+	bool copied;           /* reader: some bytes were put into the ring */
+	bool gave_up;          /* reader: stop copying */
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* a slot was queued, the outcome changed, or closing was set */
+	struct blob_cache_slot slots[BLOB_CACHE_FILL_SLOTS];
+	unsigned head, tail, queued;
+	bool started, closing;
+	bool caught_up; /* fell behind, then read the rest from the store */
+	enum blob_cache_outcome outcome;
+	int (*reopen)(void *ctx, const struct digest *d, struct blob_reader *out, struct berr *err);
+	void *reopen_ctx;
+	int fd;        /* -1: not started */
 	char *tmpname; /* NULL with O_TMPFILE */
 	struct digest_ctx *hash;
+	uint64_t written;
 };
 
 /* The path of blob d's file (heap; caller frees). */
@@ -116,6 +167,7 @@ static void blob_cache_evict(struct blob_cache *c)
 		}
 		log_debug("blob cache: evict %s", c->entries[oldest].d.str);
 		blob_cache_remove_at(c, oldest);
+		c->evictions++;
 	}
 }
 
@@ -197,6 +249,7 @@ struct blob_cache *blob_cache_open(const char *dir, uint64_t max_bytes, struct b
 	c->dir = xstrdup(dir);
 	c->max = max_bytes;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	blob_cache_scan(c);
 	blob_cache_evict(c);
 	log_info("blob cache: %s holds %zu blobs, %" PRIu64 " of %" PRIu64 " bytes", dir, c->n, c->total, c->max);
@@ -207,6 +260,9 @@ void blob_cache_close(struct blob_cache *c)
 {
 	if (!c)
 		return;
+	atomic_store(&c->closing, true);
+	blob_cache_settle(c);
+	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->lock);
 	free(c->entries);
 	free(c->dir);
@@ -225,15 +281,19 @@ int blob_cache_lookup(struct blob_cache *c, const struct digest *d, uint64_t siz
 {
 	cleanup_free char *path = blob_cache_path(c, d);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		atomic_fetch_add_explicit(&c->st_misses, 1, memory_order_relaxed);
 		return 0;
+	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size) {
 		close(fd);
 		log_warn("blob cache: %s has the wrong size, removed", path);
 		blob_cache_drop(c, d);
+		atomic_fetch_add_explicit(&c->st_misses, 1, memory_order_relaxed);
 		return 0;
 	}
+	atomic_fetch_add_explicit(&c->st_hits, 1, memory_order_relaxed);
 	if (time(NULL) - st.st_mtime >= BLOB_CACHE_TOUCH_SECONDS && futimens(fd, NULL) < 0)
 		log_debug("blob cache: touch %s: %s", path, strerror(errno));
 	out->fd = fd;
@@ -244,6 +304,7 @@ int blob_cache_lookup(struct blob_cache *c, const struct digest *d, uint64_t siz
 void blob_cache_drop(struct blob_cache *c, const struct digest *d)
 {
 	pthread_mutex_lock(&c->lock);
+	c->drop_gen++;
 	ssize_t i = blob_cache_find(c, d);
 	if (i >= 0) {
 		blob_cache_remove_at(c, (size_t)i);
@@ -255,10 +316,9 @@ void blob_cache_drop(struct blob_cache *c, const struct digest *d)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Give up filling: the temporary file goes. */
-static void blob_cache_fill_abandon(struct blob_cache_fill *f)
+/* The filler's temporary file goes (filler side; no lock needed: only it touches them). */
+static void blob_cache_fill_discard(struct blob_cache_fill *f)
 {
-	f->failed = true;
 	if (f->fd >= 0) {
 		close(f->fd);
 		f->fd = -1;
@@ -292,40 +352,24 @@ static int blob_cache_fill_start(struct blob_cache_fill *f)
 	return 0;
 }
 
-/* Copy n bytes read at pos into the temporary file; any gap or error ends the copy. */
-static void blob_cache_fill_copy(struct blob_cache_fill *f, const char *buf, size_t n, uint64_t pos)
+/* Hash and write one buffer into the temporary file (filler side). Returns -1 on an error. */
+static int blob_cache_fill_copy(struct blob_cache_fill *f, const char *buf, size_t n)
 {
-	if (f->failed)
-		return;
-	if (pos != f->done || (f->fd < 0 && blob_cache_fill_start(f) < 0)) {
-		blob_cache_fill_abandon(f);
-		return;
-	}
+	if (f->fd < 0 && blob_cache_fill_start(f) < 0)
+		return -1;
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(f->fd, buf + off, n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			log_warn("blob cache: write %s: %s", f->d.str, strerror(errno));
-			blob_cache_fill_abandon(f);
-			return;
+			return -1;
 		}
 		off += (size_t)w;
 	}
 	digest_ctx_update(f->hash, buf, n);
-	f->done += n;
-}
-
-static ssize_t blob_cache_fill_read(struct blob_stream *s, void *buf, size_t max, uint64_t pos, uint64_t end,
-                                    struct berr *err)
-{
-	struct blob_cache_fill *f = (struct blob_cache_fill *)s;
-	ssize_t n = f->inner->read(f->inner, buf, max, pos, end, err);
-	if (n < 0)
-		blob_cache_fill_abandon(f);
-	else if (n > 0)
-		blob_cache_fill_copy(f, buf, (size_t)n, pos);
-	return n;
+	f->written += n;
+	return 0;
 }
 
 /* Put the finished temporary file at its place and count it. Caller holds the lock. */
@@ -349,14 +393,15 @@ static int blob_cache_fill_link(struct blob_cache_fill *f, const char *path)
 	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }
 
-/* The whole blob was read and has its digest: link the file in and evict what is too much. */
-static void blob_cache_fill_commit(struct blob_cache_fill *f)
+/* The whole blob was copied: link the file in if it has the digest and no drop happened
+ * since the fill began, and evict what is too much. Returns true if the blob is cached. */
+static bool blob_cache_fill_commit(struct blob_cache_fill *f)
 {
 	struct digest got;
 	digest_ctx_final(f->hash, &got);
 	if (!digest_equal(&got, &f->d)) {
 		log_warn("blob cache: %s read from the store has digest %s; not cached", f->d.str, got.str);
-		return;
+		return false;
 	}
 	struct blob_cache *c = f->c;
 	cleanup_free char *path = blob_cache_path(c, &f->d);
@@ -364,32 +409,311 @@ static void blob_cache_fill_commit(struct blob_cache_fill *f)
 	*slash = '\0';
 	if (blob_cache_mkdir(path, NULL) < 0) {
 		log_warn("blob cache: create %s: %s", path, strerror(errno));
-		return;
+		return false;
 	}
 	*slash = '/';
+	bool ok = false;
 	pthread_mutex_lock(&c->lock);
-	if (blob_cache_fill_link(f, path) == 0) {
+	if (c->drop_gen != f->gen) {
+		/* Garbage collection may have dropped this very blob while it was copied. */
+		log_debug("blob cache: %s not cached: blobs were dropped while it was copied", f->d.str);
+	} else if (blob_cache_fill_link(f, path) == 0) {
 		if (blob_cache_find(c, &f->d) < 0)
 			blob_cache_add(c, &f->d, f->size, time(NULL));
 		blob_cache_evict(c);
-	} else if (errno != EEXIST) {
+		ok = true;
+	} else if (errno == EEXIST) {
+		ok = true; /* a racing fill of the same blob was first */
+	} else {
 		log_warn("blob cache: link %s: %s", path, strerror(errno));
 	}
 	pthread_mutex_unlock(&c->lock);
+	return ok;
 }
 
+/* The end of a fill, on whichever thread did the copying: link or discard, count, free. */
+static void blob_cache_fill_finish(struct blob_cache_fill *f)
+{
+	struct blob_cache *c = f->c;
+	enum blob_cache_outcome why = f->outcome;
+	if (why == BLOB_CACHE_FILLED && (f->fd < 0 || f->written != f->size))
+		why = BLOB_CACHE_INCOMPLETE;
+	if (why == BLOB_CACHE_FILLED && !blob_cache_fill_commit(f))
+		why = BLOB_CACHE_ERROR;
+	blob_cache_fill_discard(f);
+	digest_ctx_free(f->hash);
+	for (unsigned i = 0; i < BLOB_CACHE_FILL_SLOTS; i++)
+		free(f->slots[i].buf);
+	pthread_cond_destroy(&f->wake);
+	pthread_mutex_destroy(&f->lock);
+	/* Only fills that copied something count: a ranged read of a miss is no fill. */
+	if (why == BLOB_CACHE_FILLED) {
+		atomic_fetch_add_explicit(&c->st_fills, 1, memory_order_relaxed);
+		if (f->caught_up)
+			atomic_fetch_add_explicit(&c->st_catch_ups, 1, memory_order_relaxed);
+	} else if (f->copied) {
+		atomic_fetch_add_explicit(&c->st_abandoned[why], 1, memory_order_relaxed);
+		log_debug("blob cache: fill of %s given up (%s)", f->d.str,
+		          why == BLOB_CACHE_BEHIND       ? "the copy fell behind"
+		          : why == BLOB_CACHE_INCOMPLETE ? "the read did not cover the blob"
+		                                         : "error");
+	}
+	free(f);
+	pthread_mutex_lock(&c->lock);
+	if (--c->fills_active == 0)
+		pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* True if a catch-up of blob d runs. Caller holds the cache lock. */
+static bool blob_cache_catching(struct blob_cache *c, const struct digest *d)
+{
+	for (unsigned i = 0; i < c->catching_n; i++)
+		if (digest_equal(&c->catching[i], d))
+			return true;
+	return false;
+}
+
+/* The fill fell behind its reader, which has closed: read the rest of the blob from the
+ * store on this thread, at idle CPU priority (a client's request always goes first), so a
+ * blob pulled while the machine is busy is still cached. At most BLOB_CACHE_CATCH_UPS at a
+ * time, one per blob; none while the cache closes. Returns true if every byte was copied. */
+static bool blob_cache_fill_catch_up(struct blob_cache_fill *f)
+{
+	struct blob_cache *c = f->c;
+	if (!f->reopen)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	bool busy = c->catching_n >= BLOB_CACHE_CATCH_UPS || blob_cache_catching(c, &f->d);
+	if (!busy)
+		c->catching[c->catching_n++] = f->d;
+	pthread_mutex_unlock(&c->lock);
+	if (busy) {
+		log_debug("blob cache: no catch-up for %s: enough run already", f->d.str);
+		return false;
+	}
+	struct sched_param sp = {0};
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	bool ok = false;
+	struct blob_reader br = {.fd = -1};
+	struct berr err = {0};
+	if (f->reopen(f->reopen_ctx, &f->d, &br, &err) < 0) {
+		log_warn("blob cache: catch-up of %s: %s", f->d.str, err.message);
+	} else if (br.size != f->size) {
+		log_warn("blob cache: catch-up of %s: the store has %" PRIu64 " bytes, not %" PRIu64, f->d.str, br.size,
+		         f->size);
+	} else {
+		blob_reader_range(&br, f->written, f->size - f->written);
+		cleanup_free char *buf = xmalloc(BLOB_CACHE_SLOT_SIZE);
+		ok = true;
+		while (ok && f->written < f->size) {
+			ssize_t n =
+			    atomic_load(&c->closing) ? 0 : blob_reader_read(&br, buf, BLOB_CACHE_SLOT_SIZE, &err);
+			if (n <= 0) {
+				log_warn("blob cache: catch-up of %s stopped: %s", f->d.str,
+				         n < 0 ? err.message : "the cache is closing");
+				ok = false;
+			} else if (blob_cache_fill_copy(f, buf, (size_t)n) < 0) {
+				ok = false;
+			}
+		}
+	}
+	blob_reader_close(&br);
+	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < c->catching_n; i++)
+		if (digest_equal(&c->catching[i], &f->d)) {
+			c->catching[i] = c->catching[--c->catching_n];
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
+/* The copying thread: hashes and writes the queued slots in order. After the reader's
+ * failure (or its own) it removes the temporary file at once; after falling behind it
+ * writes what was queued and, once the reader has closed, catches up from the store. When
+ * the reader has closed, it finishes the fill and frees it. */
+static void *blob_cache_fill_main(void *arg)
+{
+	struct blob_cache_fill *f = arg;
+	struct blob_cache *c = f->c;
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		if (f->outcome == BLOB_CACHE_INCOMPLETE || f->outcome == BLOB_CACHE_ERROR) {
+			pthread_mutex_unlock(&f->lock);
+			blob_cache_fill_discard(f);
+			pthread_mutex_lock(&f->lock);
+			while (!f->closing)
+				pthread_cond_wait(&f->wake, &f->lock);
+			break;
+		}
+		bool held = atomic_load(&c->hold);
+		if (f->queued > 0 && !held) {
+			struct blob_cache_slot *s = &f->slots[f->tail];
+			pthread_mutex_unlock(&f->lock);
+			int rc = blob_cache_fill_copy(f, s->buf, s->len);
+			pthread_mutex_lock(&f->lock);
+			s->len = 0;
+			f->tail = (f->tail + 1) % BLOB_CACHE_FILL_SLOTS;
+			f->queued--;
+			if (rc < 0)
+				f->outcome = BLOB_CACHE_ERROR;
+			continue;
+		}
+		if (f->queued == 0 && f->closing) {
+			if (f->outcome == BLOB_CACHE_BEHIND) {
+				pthread_mutex_unlock(&f->lock);
+				bool ok = blob_cache_fill_catch_up(f);
+				pthread_mutex_lock(&f->lock);
+				if (ok) {
+					f->outcome = BLOB_CACHE_FILLED;
+					f->caught_up = true;
+				}
+			}
+			break;
+		}
+		if (held) { /* blob_cache_hold_fills: look again in a millisecond */
+			pthread_mutex_unlock(&f->lock);
+			struct timespec ms = {0, 1000000};
+			nanosleep(&ms, NULL);
+			pthread_mutex_lock(&f->lock);
+			continue;
+		}
+		pthread_cond_wait(&f->wake, &f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	blob_cache_fill_finish(f);
+	return NULL;
+}
+
+/* Give up the fill for reason why (reader side); the thread, if any, notices. */
+static void blob_cache_fill_give_up(struct blob_cache_fill *f, enum blob_cache_outcome why)
+{
+	pthread_mutex_lock(&f->lock);
+	if (f->outcome == BLOB_CACHE_FILLED)
+		f->outcome = why;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	f->gave_up = true;
+}
+
+/* Hand the head slot to the thread (starting it on first use), without waiting: a full ring
+ * means the copy fell behind, and the fill is given up. Reader side. */
+static void blob_cache_fill_push(struct blob_cache_fill *f)
+{
+	pthread_mutex_lock(&f->lock);
+	if (!f->started) {
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_t t;
+		int rc = pthread_create(&t, &attr, blob_cache_fill_main, f);
+		pthread_attr_destroy(&attr);
+		if (rc != 0) {
+			log_warn("blob cache: no thread to copy %s: %s", f->d.str, strerror(rc));
+			f->outcome = BLOB_CACHE_ERROR;
+			pthread_mutex_unlock(&f->lock);
+			f->gave_up = true;
+			return;
+		}
+		f->started = true;
+	}
+	if (f->outcome != BLOB_CACHE_FILLED) {
+		pthread_mutex_unlock(&f->lock);
+		f->gave_up = true;
+		return;
+	}
+	if (f->queued == BLOB_CACHE_FILL_SLOTS - 1) {
+		/* The head slot is the reader's; all others wait for the thread. */
+		f->outcome = BLOB_CACHE_BEHIND;
+		pthread_cond_signal(&f->wake);
+		pthread_mutex_unlock(&f->lock);
+		f->gave_up = true;
+		return;
+	}
+	f->queued++;
+	f->head = (f->head + 1) % BLOB_CACHE_FILL_SLOTS;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Copy n bytes read at pos into the ring (reader side): a copy into memory, never a wait. */
+static void blob_cache_fill_queue(struct blob_cache_fill *f, const char *buf, size_t n, uint64_t pos)
+{
+	if (pos != f->queued_bytes) {
+		blob_cache_fill_give_up(f, BLOB_CACHE_INCOMPLETE);
+		return;
+	}
+	f->copied = true;
+	f->queued_bytes += n;
+	while (n > 0 && !f->gave_up) {
+		/* The thread never touches the head slot: only queued slots are its. */
+		struct blob_cache_slot *s = &f->slots[f->head];
+		if (!s->buf)
+			s->buf = xmalloc(BLOB_CACHE_SLOT_SIZE);
+		size_t k = BLOB_CACHE_SLOT_SIZE - s->len;
+		if (k > n)
+			k = n;
+		memcpy(s->buf + s->len, buf, k);
+		s->len += k;
+		buf += k;
+		n -= k;
+		if (s->len == BLOB_CACHE_SLOT_SIZE)
+			blob_cache_fill_push(f);
+	}
+}
+
+static ssize_t blob_cache_fill_read(struct blob_stream *s, void *buf, size_t max, uint64_t pos, uint64_t end,
+                                    struct berr *err)
+{
+	struct blob_cache_fill *f = (struct blob_cache_fill *)s;
+	ssize_t n = f->inner->read(f->inner, buf, max, pos, end, err);
+	if (n > 0 && pos == f->reached)
+		f->reached += (uint64_t)n;
+	if (f->gave_up)
+		return n;
+	if (n < 0)
+		blob_cache_fill_give_up(f, BLOB_CACHE_INCOMPLETE);
+	else if (n > 0)
+		blob_cache_fill_queue(f, buf, (size_t)n, pos);
+	return n;
+}
+
+/* The reader is done. The last, partly filled slot is queued; the thread (if started) then
+ * finishes on its own; a blob that fit in one slot is copied here, with no thread at all. */
 static void blob_cache_fill_close(struct blob_stream *s)
 {
 	struct blob_cache_fill *f = (struct blob_cache_fill *)s;
 	f->inner->close(f->inner);
-	if (!f->failed && f->fd >= 0 && f->done == f->size)
-		blob_cache_fill_commit(f);
-	blob_cache_fill_abandon(f);
-	digest_ctx_free(f->hash);
-	free(f);
+	if (!f->gave_up && f->queued_bytes != f->size)
+		blob_cache_fill_give_up(f, BLOB_CACHE_INCOMPLETE);
+	if (f->reached != f->size) {
+		/* Only a whole read fills the cache: a client that left early after the copy fell
+		 * behind gets no catch-up either. */
+		pthread_mutex_lock(&f->lock);
+		if (f->outcome == BLOB_CACHE_BEHIND)
+			f->outcome = BLOB_CACHE_INCOMPLETE;
+		pthread_mutex_unlock(&f->lock);
+	}
+	if (!f->started) {
+		struct blob_cache_slot *h = &f->slots[f->head];
+		if (f->outcome == BLOB_CACHE_FILLED && h->len > 0 && blob_cache_fill_copy(f, h->buf, h->len) < 0)
+			f->outcome = BLOB_CACHE_ERROR;
+		blob_cache_fill_finish(f);
+		return;
+	}
+	if (!f->gave_up && f->slots[f->head].len > 0)
+		blob_cache_fill_push(f);
+	pthread_mutex_lock(&f->lock);
+	f->closing = true;
+	pthread_cond_signal(&f->wake);
+	/* From here the thread owns f and frees it. */
+	pthread_mutex_unlock(&f->lock);
 }
 
-void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_reader *br)
+void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_reader *br,
+                     int (*reopen)(void *ctx, const struct digest *d, struct blob_reader *out, struct berr *err),
+                     void *reopen_ctx)
 {
 	if (br->fd >= 0 || !br->stream || br->size > c->max / 4 || br->size == 0)
 		return;
@@ -402,5 +726,52 @@ void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_r
 	f->size = br->size;
 	f->fd = -1;
 	f->hash = digest_ctx_new(d->algo);
+	f->outcome = BLOB_CACHE_FILLED;
+	f->reopen = reopen;
+	f->reopen_ctx = reopen_ctx;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->wake, NULL);
+	pthread_mutex_lock(&c->lock);
+	f->gen = c->drop_gen;
+	c->fills_active++;
+	pthread_mutex_unlock(&c->lock);
 	br->stream = &f->base;
+}
+
+void blob_cache_settle(struct blob_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->fills_active > 0)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void blob_cache_count_served(struct blob_cache *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&c->st_served, n, memory_order_relaxed);
+}
+
+void blob_cache_stats(struct blob_cache *c, struct blob_cache_stats *out)
+{
+	*out = (struct blob_cache_stats){
+	    .hits = atomic_load_explicit(&c->st_hits, memory_order_relaxed),
+	    .misses = atomic_load_explicit(&c->st_misses, memory_order_relaxed),
+	    .fills = atomic_load_explicit(&c->st_fills, memory_order_relaxed),
+	    .catch_ups = atomic_load_explicit(&c->st_catch_ups, memory_order_relaxed),
+	    .abandoned_behind = atomic_load_explicit(&c->st_abandoned[BLOB_CACHE_BEHIND], memory_order_relaxed),
+	    .abandoned_incomplete = atomic_load_explicit(&c->st_abandoned[BLOB_CACHE_INCOMPLETE], memory_order_relaxed),
+	    .abandoned_error = atomic_load_explicit(&c->st_abandoned[BLOB_CACHE_ERROR], memory_order_relaxed),
+	    .served_bytes = atomic_load_explicit(&c->st_served, memory_order_relaxed),
+	    .max_bytes = c->max,
+	};
+	pthread_mutex_lock(&c->lock);
+	out->evictions = c->evictions;
+	out->bytes = c->total;
+	out->files = c->n;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void blob_cache_hold_fills(struct blob_cache *c, bool hold)
+{
+	atomic_store(&c->hold, hold);
 }

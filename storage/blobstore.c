@@ -62,8 +62,8 @@ void blobstore_close(struct blobstore *bs)
 {
 	if (!bs)
 		return;
+	blob_cache_close(bs->cache); /* first: its fills may still read the store */
 	bs->ops->close(bs->drv);
-	blob_cache_close(bs->cache);
 	free(bs);
 }
 
@@ -93,6 +93,17 @@ void blobstore_set_cache(struct blobstore *bs, struct blob_cache *cache)
 	bs->cache = cache;
 }
 
+struct blob_cache *blobstore_cache(struct blobstore *bs)
+{
+	return bs->cache;
+}
+
+/* A fresh reader of the store for a cache fill that fell behind (blob_cache_wrap). */
+static int blobstore_reopen(void *ctx, const struct digest *d, struct blob_reader *out, struct berr *err)
+{
+	return blobstore_open_read(ctx, d, out, err);
+}
+
 int blobstore_open_read_cached(struct blobstore *bs, const struct digest *d, uint64_t size, struct blob_reader *out,
                                struct berr *err)
 {
@@ -108,7 +119,7 @@ int blobstore_open_read_cached(struct blobstore *bs, const struct digest *d, uin
 	if (blobstore_open_read(bs, d, out, err) < 0)
 		return -1;
 	if (out->size == size)
-		blob_cache_wrap(bs->cache, d, out);
+		blob_cache_wrap(bs->cache, d, out, blobstore_reopen, bs);
 	return 0;
 }
 

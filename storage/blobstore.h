@@ -58,6 +58,8 @@ int blobstore_open_read(struct blobstore *bs, const struct digest *d, struct blo
  * owns it: blobstore_open_read_cached serves from it, and delete, trash and quarantine drop
  * the blob from it too. */
 void blobstore_set_cache(struct blobstore *bs, struct blob_cache *cache);
+/* The cache set with blobstore_set_cache, or NULL (the store still owns it). */
+struct blob_cache *blobstore_cache(struct blobstore *bs);
 /* blobstore_open_read for serving blob d whose recorded size is `size`: from the cache on a
  * hit (an fd reader); on a miss from the store, filling the cache if the blob is read whole. */
 int blobstore_open_read_cached(struct blobstore *bs, const struct digest *d, uint64_t size, struct blob_reader *out,

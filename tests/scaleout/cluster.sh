@@ -19,8 +19,10 @@
 #   tests/scaleout/cluster.sh restart DIR [BERTHD_OPTION...]
 #                                           restart every node on its port with the shared
 #                                           options plus these (replacing the previous
-#                                           extra ones; e.g. --auth none); prints the
-#                                           assignments again
+#                                           extra ones; e.g. --auth none; {node} in them
+#                                           becomes the node's number, for options that
+#                                           need a folder per node such as --blob-cache);
+#                                           prints the assignments again
 #   tests/scaleout/cluster.sh node DIR N start|stop|kill
 #                                           start node N again (same port and options),
 #                                           stop it (SIGTERM) or SIGKILL it; start prints
@@ -94,7 +96,7 @@ node_args() {
 	printf '%s\n' --listen "127.0.0.1:$port" --data "$(node_data "$n")" --log-level warn \
 		--auth "$AUTH" --external-url "http://127.0.0.1:$LB_PORT" --gc-interval 0
 	printf '%s\n' "${SHARED[@]}"
-	[ -f "$DIR/run/extra" ] && cat "$DIR/run/extra"
+	[ -f "$DIR/run/extra" ] && sed "s/{node}/$n/g" "$DIR/run/extra"
 	return 0
 }
 

@@ -400,8 +400,8 @@ cache_push() {
 }
 cache_file() { echo "$CACHE/sha256/${1:7:2}/${1#sha256:}"; }
 cache_key() { echo "/$S3_BUCKET/cache/blobs/sha256/${1:7:2}/${1#sha256:}"; }
-# cache_wait_file DIGEST SIZE: the cache file appears with SIZE bytes (it is linked in when the
-# response's stream is closed, just after the client has the last byte).
+# cache_wait_file DIGEST SIZE: the cache file appears with SIZE bytes (the fill thread links it
+# in once it has written the last byte, just after the client has it).
 cache_wait_file() {
 	local f
 	f=$(cache_file "$1")
@@ -503,6 +503,40 @@ cache_evicts_oldest() {
 }
 tap_check "--blob-cache: eviction keeps the folder under --blob-cache-size, oldest first; big blobs are not cached" \
 	cache_evicts_oldest
+
+# cache_metric NAME: the value of series NAME (with its labels, e.g. 'x{reason="behind"}') on
+# /metrics; prints 0 if it is absent, then the caller's comparison fails.
+cache_metric() {
+	curl -sf "http://$R/metrics" | awk -v n="$1" '$1 == n {print $2; f = 1} END {if (!f) print 0}'
+}
+
+cache_metrics_counted() {
+	local names=(hits_total misses_total fills_total served_bytes_total 'fills_abandoned_total{reason="incomplete"}')
+	local before=() after=() i d size=$((2000 * 1024)) used
+	for i in "${!names[@]}"; do before[i]=$(cache_metric "berth_blob_cache_${names[i]}"); done
+	d=$(cache_push m 2000) || return 1
+	cache_get m "$d" || return 1          # a miss that fills
+	cache_wait_file "$d" "$size" || return 1
+	cache_get m "$d" || return 1          # a hit: size bytes sent
+	cache_range m "$d" 1000 1000 || return 1 # a hit: 1000 bytes
+	curl -sf -o /dev/null -I "http://$R/v2/s3/cache/blobs/$d" || return 1 # a hit, nothing sent
+	# A client that goes away after 100 KB: the fill it started is given up.
+	d=$(cache_push n 6000) || return 1
+	curl -s --limit-rate 2M "http://$R/v2/s3/cache/blobs/$d" | head -c 100000 >/dev/null
+	sleep 1
+	for i in "${!names[@]}"; do after[i]=$(cache_metric "berth_blob_cache_${names[i]}"); done
+	local want=(3 2 1 $((size + 1000)) 1)
+	for i in "${!names[@]}"; do
+		expect_eq "berth_blob_cache_${names[i]} increase" $((after[i] - before[i])) "${want[i]}" || return 1
+	done
+	[ "$(cache_metric berth_blob_cache_evictions_total)" -ge 1 ] || { echo "the evictions were not counted"; return 1; }
+	used=$(find "$CACHE" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+	expect_eq "berth_blob_cache_bytes" "$(cache_metric berth_blob_cache_bytes)" "$used" || return 1
+	expect_eq "berth_blob_cache_files" "$(cache_metric berth_blob_cache_files)" "$(find "$CACHE" -type f | wc -l)" || return 1
+	expect_eq "berth_blob_cache_max_bytes" "$(cache_metric berth_blob_cache_max_bytes)" $((40 << 20))
+}
+tap_check "--blob-cache: /metrics counts hits, misses, fills, abandoned fills, bytes served, evictions and the size" \
+	cache_metrics_counted
 
 cache_restart_cleans() {
 	berthd_stop

@@ -1,7 +1,9 @@
 /* Unit tests for storage/blob_cache.c over a stream reader in memory: a whole, in-order read
  * fills the cache and a lookup then gives an fd; partial, ranged, failed and wrong-digest reads
  * leave nothing; a file of the wrong size is a miss and goes; eviction removes the oldest
- * files; drop removes one; start-up removes temporary and empty files and counts the rest. */
+ * files; drop removes one; start-up removes temporary and empty files and counts the rest.
+ * Blobs of several ring slots go through the fill thread: it fills the cache, gives up
+ * (leaving nothing) when held behind the reader, and a drop meanwhile keeps it out. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -24,16 +26,24 @@ struct mem_stream {
 	int *closed;
 };
 
+/* Bytes per read: small, so that a blob takes several reads and they split ring slots. */
+static size_t read_size = 1000;
+/* Microseconds each read takes, as a network would (0: none). The fill thread keeps up with
+ * a store, not with memcpy. */
+static unsigned read_delay_us;
+
 static ssize_t mem_read(struct blob_stream *s, void *buf, size_t max, uint64_t pos, uint64_t end, struct berr *err)
 {
 	struct mem_stream *m = (struct mem_stream *)s;
 	if (max > end - pos)
 		max = (size_t)(end - pos);
-	if (max > 1000)
-		max = 1000; /* several reads per blob */
+	if (max > read_size)
+		max = read_size;
 	if (m->fail_at && pos + max > m->fail_at)
 		return berr_set(err, BERR_UNAVAILABLE, "store went away (test)");
 	memcpy(buf, m->data + pos, max);
+	if (read_delay_us)
+		usleep(read_delay_us);
 	return (ssize_t)max;
 }
 
@@ -66,7 +76,7 @@ static void mem_reader(struct blob_reader *br, const unsigned char *data, uint64
 /* Read the reader's range to its end (or an error); returns the bytes read. */
 static uint64_t drain(struct blob_reader *br, uint64_t limit)
 {
-	char buf[4096];
+	static char buf[65536];
 	uint64_t total = 0;
 	struct berr err = {0};
 	while (total < limit) {
@@ -111,9 +121,200 @@ static void fill(struct blob_cache *c, const unsigned char *data, size_t size, s
 	digest_buffer(DIGEST_SHA256, data, size, d);
 	struct blob_reader br;
 	mem_reader(&br, data, size, 0);
-	blob_cache_wrap(c, d, &br);
+	blob_cache_wrap(c, d, &br, NULL, NULL);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
+	blob_cache_settle(c);
+}
+
+/* What a fill that fell behind reopens: the blob in memory again, or a store that fails. */
+struct mem_blob {
+	const unsigned char *data;
+	uint64_t size;
+	bool fail;
+	int opened;
+};
+
+static int mem_reopen(void *ctx, const struct digest *d, struct blob_reader *out, struct berr *err)
+{
+	struct mem_blob *b = ctx;
+	(void)d;
+	b->opened++;
+	if (b->fail)
+		return berr_set(err, BERR_UNAVAILABLE, "store unreachable (test)");
+	mem_reader(out, b->data, b->size, 0);
+	return 0;
+}
+
+/* Count the temporary files a fill may leave at the top of the cache folder (the O_TMPFILE
+ * ones have no name; .tmp- ones are the fallback's). */
+static int count_tmp(const char *dir)
+{
+	DIR *dh = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while (dh && (e = readdir(dh)))
+		n += strncmp(e->d_name, ".tmp-", 5) == 0;
+	if (dh)
+		closedir(dh);
+	return n;
+}
+
+/* The fill thread: blobs of several ring slots, a copy that falls behind, a drop while a
+ * fill runs, and the counters. Uses a cache of its own at dir. */
+static void test_fill_thread(const char *dir)
+{
+	struct berr err = {0};
+	struct blob_cache *c = blob_cache_open(dir, 64 << 20, &err);
+	tap_ok(c != NULL, "open a 64 MiB cache (%s)", err.message);
+	size_t n = 9 << 20; /* 36 slots of 256 KiB, more than the ring holds */
+	unsigned char *data = xmalloc(n);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i * 13 + i / 4093);
+	struct digest d;
+	digest_buffer(DIGEST_SHA256, data, n, &d);
+	struct blob_cache_stats st;
+
+	/* Whole, in reads of 64000 bytes (slots split across reads) at 128 MB/s: the thread
+	 * fills it. */
+	read_size = 64000;
+	read_delay_us = 500;
+	struct blob_reader br;
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
+	tap_is_int(drain(&br, UINT64_MAX), n, "a 9 MiB blob reads whole through the fill");
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	tap_ok(file_exists(dir, &d), "the fill thread links it in");
+	memset(&br, 0, sizeof br);
+	br.fd = -1;
+	tap_is_int(blob_cache_lookup(c, &d, n, &br), 1, "and a lookup is a hit");
+	unsigned char *back = xmalloc(n);
+	tap_ok(br.fd >= 0 && pread(br.fd, back, n, 0) == (ssize_t)n && !memcmp(back, data, n),
+	       "with the blob's bytes, in order");
+	close(br.fd);
+	blob_cache_count_served(c, n);
+	blob_cache_stats(c, &st);
+	tap_is_int(st.fills, 1, "fills counts it");
+	tap_is_int(st.hits, 1, "hits counts the lookup");
+	tap_is_int(st.served_bytes, n, "served bytes counts what was sent");
+	tap_is_int(st.bytes, n, "the current bytes count it");
+	blob_cache_drop(c, &d);
+
+	/* The copy is held (a stalled disk): the ring fills up, the reader never waits, and the
+	 * fill is given up, leaving no file. */
+	blob_cache_hold_fills(c, true);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
+	tap_is_int(drain(&br, UINT64_MAX), n, "a held fill does not stop the read");
+	blob_cache_hold_fills(c, false);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	tap_ok(!file_exists(dir, &d), "a fill that fell behind leaves no file");
+	tap_is_int(count_files(dir) + count_tmp(dir), 0, "and no temporary file");
+	blob_cache_stats(c, &st);
+	tap_is_int(st.abandoned_behind, 1, "it counts as abandoned, behind");
+	tap_is_int(st.fills, 1, "and not as a fill");
+
+	/* The same with a way to reopen the store: the thread reads the rest itself once the
+	 * reader has closed, and the blob is cached all the same. */
+	struct mem_blob mb = {.data = data, .size = n};
+	blob_cache_hold_fills(c, true);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, mem_reopen, &mb);
+	tap_is_int(drain(&br, UINT64_MAX), n, "a held fill with a store to reopen does not stop the read either");
+	blob_cache_hold_fills(c, false);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	tap_is_int(mb.opened, 1, "the fill reopened the store once");
+	tap_ok(file_exists(dir, &d), "and caught up: the blob is cached");
+	memset(&br, 0, sizeof br);
+	br.fd = -1;
+	tap_ok(blob_cache_lookup(c, &d, n, &br) == 1 && pread(br.fd, back, n, 0) == (ssize_t)n &&
+	           !memcmp(back, data, n),
+	       "with the blob's bytes");
+	close(br.fd);
+	blob_cache_stats(c, &st);
+	tap_ok(st.fills == 2 && st.catch_ups == 1 && st.abandoned_behind == 1, "counted as a fill and a catch-up");
+	blob_cache_drop(c, &d);
+
+	/* A client that stops early after the copy fell behind: no catch-up, nothing left. */
+	blob_cache_stats(c, &st);
+	uint64_t incomplete0 = st.abandoned_incomplete;
+	blob_cache_hold_fills(c, true);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, mem_reopen, &mb);
+	drain(&br, 6 << 20);
+	blob_cache_hold_fills(c, false);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	blob_cache_stats(c, &st);
+	tap_ok(mb.opened == 1 && !file_exists(dir, &d) && count_files(dir) + count_tmp(dir) == 0,
+	       "a read cut short after the copy fell behind does not catch up and leaves no file");
+	tap_ok(st.abandoned_incomplete == incomplete0 + 1 && st.abandoned_behind == 1,
+	       "it counts as incomplete, not behind");
+
+	/* A store that fails on reopen: given up, nothing left. */
+	mb.fail = true;
+	blob_cache_hold_fills(c, true);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, mem_reopen, &mb);
+	drain(&br, UINT64_MAX);
+	blob_cache_hold_fills(c, false);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	tap_ok(!file_exists(dir, &d) && count_files(dir) + count_tmp(dir) == 0,
+	       "a catch-up the store refuses leaves no file");
+	blob_cache_stats(c, &st);
+	tap_is_int(st.abandoned_behind, 2, "and counts as abandoned, behind");
+
+	/* Held only for a moment (less than the ring): the copy catches up and caches it. */
+	blob_cache_hold_fills(c, true);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
+	tap_ok(drain(&br, 2 << 20) >= 2 << 20, "2 MiB read while the copy is held");
+	blob_cache_hold_fills(c, false);
+	/* The thread is woken by the next slot the reader queues. */
+	drain(&br, UINT64_MAX);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	tap_ok(file_exists(dir, &d), "a copy briefly behind, within the ring, still fills the cache");
+
+	/* A drop (garbage collection) while a fill runs: the fill is not linked in. */
+	blob_cache_drop(c, &d);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
+	drain(&br, n / 2);
+	blob_cache_drop(c, &d);
+	drain(&br, UINT64_MAX);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	tap_ok(!file_exists(dir, &d), "a fill begun before a drop is not linked in");
+	tap_is_int(count_files(dir) + count_tmp(dir), 0, "and leaves no temporary file");
+
+	/* A partial read counts as incomplete; a ranged read of a miss copies nothing and counts
+	 * as no fill at all. */
+	blob_cache_stats(c, &st);
+	uint64_t incomplete = st.abandoned_incomplete;
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
+	drain(&br, 3 << 20);
+	blob_reader_close(&br);
+	mem_reader(&br, data, n, 0);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
+	blob_reader_range(&br, 5, 1000);
+	drain(&br, UINT64_MAX);
+	blob_reader_close(&br);
+	blob_cache_settle(c);
+	blob_cache_stats(c, &st);
+	tap_is_int(st.abandoned_incomplete, incomplete + 1, "a read cut short counts as incomplete; a range does not");
+	tap_is_int(count_files(dir) + count_tmp(dir), 0, "neither leaves a file");
+	tap_is_int(st.abandoned_error, 1, "the fill the drop cancelled counts as an error");
+	blob_cache_close(c);
+	read_size = 1000;
+	read_delay_us = 0;
+	free(data);
+	free(back);
 }
 
 int main(void)
@@ -138,29 +339,32 @@ int main(void)
 	/* A miss before anything was read. */
 	struct blob_reader br = {.fd = -1};
 	tap_is_int(blob_cache_lookup(c, &d, n, &br), 0, "lookup of an uncached blob is a miss");
+	struct blob_cache_stats st;
+	blob_cache_stats(c, &st);
+	tap_ok(st.misses == 1 && st.hits == 0, "and counts as one");
 
 	/* Partial read, ranged read, failing stream, wrong digest: nothing is kept. */
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	tap_ok(br.stream != NULL && br.fd < 0, "wrap keeps a stream reader");
 	drain(&br, 5000);
 	blob_reader_close(&br);
 	tap_ok(!file_exists(dir, &d), "a read that stops early leaves no file");
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	blob_reader_range(&br, 100, n - 100);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
 	tap_ok(!file_exists(dir, &d), "a ranged read leaves no file");
 	mem_reader(&br, data, n, 15000);
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
 	tap_ok(!file_exists(dir, &d), "a read the store breaks off leaves no file");
 	struct digest other;
 	digest_buffer(DIGEST_SHA256, "other", 5, &other);
 	mem_reader(&br, data, n, 0);
-	blob_cache_wrap(c, &other, &br);
+	blob_cache_wrap(c, &other, &br, NULL, NULL);
 	drain(&br, UINT64_MAX);
 	blob_reader_close(&br);
 	tap_ok(!file_exists(dir, &other), "bytes that do not have the blob's digest are not kept");
@@ -190,7 +394,7 @@ int main(void)
 	unsigned char *big = xcalloc(1, 30000);
 	mem_reader(&br, big, 30000, 0);
 	struct blob_stream *inner = br.stream;
-	blob_cache_wrap(c, &d, &br);
+	blob_cache_wrap(c, &d, &br, NULL, NULL);
 	tap_ok(br.stream == inner, "a blob over a quarter of the size is not wrapped");
 	blob_reader_close(&br);
 
@@ -222,6 +426,8 @@ int main(void)
 	tap_ok(file_exists(dir, &ds[0]), "the oldest file, touched by a hit, stays");
 	tap_ok(!file_exists(dir, &ds[1]), "the least recently used file is evicted");
 	tap_ok(file_exists(dir, &ds[5]), "the new one is there");
+	blob_cache_stats(c, &st);
+	tap_is_int(st.evictions, 1, "the eviction is counted");
 
 	blob_cache_drop(c, &ds[2]);
 	tap_ok(!file_exists(dir, &ds[2]) && blob_cache_used(c) == 4 * n, "drop removes a file and its bytes");
@@ -244,6 +450,9 @@ int main(void)
 	tap_is_int(blob_cache_used(c), 2 * n, "start-up with a smaller size evicts down to it");
 	tap_ok(file_exists(dir, &ds[5]) && file_exists(dir, &ds[0]), "keeping the most recently used");
 	blob_cache_close(c);
+
+	cleanup_free char *tdir = xasprintf("%s/threaded", root);
+	test_fill_thread(tdir);
 
 	cleanup_free char *bad = xasprintf("%s/file", root);
 	fclose(fopen(bad, "w"));
