@@ -21,6 +21,8 @@ RUN autoreconf -fi \
     && make install-strip DESTDIR=/out
 
 FROM debian:12-slim
+# berthd links all of these but libpq5 and libcurl4, which it loads only when a PostgreSQL
+# database (libpq5) or S3 storage, mirroring, replication or webhooks (libcurl4) are used.
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libmicrohttpd12 libgnutls30 libsqlite3-0 libpq5 libssl3 libjansson4 libargon2-1 libcurl4 \
         libcmark-gfm0.29.0.gfm.6 libcmark-gfm-extensions0.29.0.gfm.6 ca-certificates \

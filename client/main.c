@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "client/cmd.h"
+#include "common/curl_lazy.h"
 #include "common/registry_client.h"
 #include "common/xalloc.h"
 
@@ -34,6 +35,14 @@ static const struct {
     {"stop", cmd_stop, "Stop running containers"},
     {"rm", cmd_rm, "Remove containers"},
 };
+
+/* The commands speaking to registries: libcurl is loaded before them (common/curl_lazy.h),
+ * so a missing library is one clear line, and the others run without it. */
+static bool cmd_speaks_http(const char *name)
+{
+	return strcmp(name, "pull") == 0 || strcmp(name, "push") == 0 || strcmp(name, "copy") == 0 ||
+	       strcmp(name, "login") == 0;
+}
 
 int cmd_fail(const char *fmt, ...)
 {
@@ -147,7 +156,6 @@ int main(int argc, char **argv)
 	const char *name = argv[first];
 	int rc = -1;
 	signal(SIGPIPE, SIG_IGN);
-	registry_client_global_init();
 	struct berr err = {0};
 	if (ca_cert &&
 	    registry_client_set_ca_file(ca_cert, ca_cert_from_env ? "BERTH_CA_CERT" : "--ca-cert", &err) < 0) {
@@ -157,6 +165,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; rc == -1 && i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(commands[i].name, name) == 0) {
 			optind = 0; /* reinitialize getopt for the command's own options */
+			if (cmd_speaks_http(name) && curl_lazy_load(&err) < 0) {
+				rc = cmd_fail("%s", err.message);
+				break;
+			}
 			rc = commands[i].fn(&g, argc - first, argv + first);
 			break;
 		}

@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/curl_lazy.h"
 #include "common/manifest.h"
 #include "common/reference.h"
 #include "common/www_auth.h"
@@ -112,14 +112,8 @@ struct registry_upload {
 static char *registry_ca_file;
 static const char *registry_ca_option = "--ca-cert";
 
-void registry_client_global_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 void registry_client_global_cleanup(void)
 {
-	curl_global_cleanup();
 	free(registry_ca_file);
 	registry_ca_file = NULL;
 }
@@ -449,7 +443,7 @@ static int registry_do_once(struct registry_client *c, struct registry_req *r, c
 	r->curl_rc = CURLE_OK;
 	CURL *h = curl_easy_init();
 	if (!h)
-		return berr_set(err, BERR_INTERNAL, "curl_easy_init failed");
+		return berr_set(err, BERR_INTERNAL, "curl_easy_init failed: %s", curl_easy_strerror(CURLE_FAILED_INIT));
 	r->curl = h;
 	r->sink_err = err;
 	char errbuf[CURL_ERROR_SIZE] = "";

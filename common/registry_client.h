@@ -27,8 +27,8 @@ struct registry_blob_sink {
 	void (*length)(void *arg, uint64_t total);
 };
 
-/* Call once at program start, before any thread exists. */
-void registry_client_global_init(void);
+/* Free what registry_client_set_ca_file kept; call once at exit. (libcurl itself is loaded
+ * and initialised at the first request: common/curl_lazy.h.) */
 void registry_client_global_cleanup(void);
 /* Trust the CA certificates of the PEM file path for HTTPS in place of libcurl's CA bundle
  * file (CURLOPT_CAINFO; its CA directory, /etc/ssl/certs on Debian, stays trusted); option ("--ca-cert") names where

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/curl_lazy.h"
 #include "common/log.h"
 #include "common/registry_client.h"
 #include "common/xalloc.h"
@@ -65,6 +66,43 @@ static void berthd_reload(void)
 	config_free(&fresh);
 }
 
+/* meta_webhooks_list / meta_replication_list callbacks: note that there is one, stop. */
+static int berthd_found_hook(void *found, const struct meta_webhook *h)
+{
+	*(bool *)found = true;
+	return 1;
+}
+
+static int berthd_found_rule(void *found, const struct meta_replication_rule *r)
+{
+	*(bool *)found = true;
+	return 1;
+}
+
+/* libcurl is mapped only for what speaks HTTP outwards (common/curl_lazy.h): when the
+ * pull-through cache, --upstream-ca, webhooks or replication rules (run unless read-only)
+ * are configured, load it now so that a missing library is one clear start-up error. (S3
+ * storage loads it in blobstore_open_s3.) A webhook or rule added later loads it at its
+ * first request. */
+static int berthd_load_curl_if_used(const struct config *cfg, struct meta *m, struct berr *err)
+{
+	bool hooks = false, rules = false;
+	if (!cfg->nmirrors && !cfg->upstream_ca && m &&
+	    (meta_webhooks_list(m, NULL, NULL, berthd_found_hook, &hooks, err) < 0 ||
+	     (!hooks && !cfg->read_only && meta_replication_list(m, berthd_found_rule, &rules, err) < 0)))
+		return -1;
+	const char *user = cfg->nmirrors      ? "the pull-through cache (--mirror)"
+	                   : cfg->upstream_ca ? "--upstream-ca"
+	                   : hooks            ? "webhooks"
+	                   : rules            ? "replication rules"
+	                                      : NULL;
+	if (user && curl_lazy_load(err) < 0) {
+		berr_prefix(err, "%s", user);
+		return -1;
+	}
+	return 0;
+}
+
 static int berthd_serve(struct config *cfg)
 {
 	struct berr err = {0};
@@ -112,6 +150,12 @@ static int berthd_serve(struct config *cfg)
 	if (strcmp(cfg->auth, "token") == 0 &&
 	    (!m0 ||
 	     (meta_is_shared(m0) ? token_keys_init_shared(m0, &err) : token_keys_init(cfg->data_dir, &err)) < 0)) {
+		fprintf(stderr, "berthd: %s\n", err.message);
+		meta_shutdown();
+		blobstore_close(reg.blobs);
+		return 1;
+	}
+	if (berthd_load_curl_if_used(cfg, meta_get(&err), &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		meta_shutdown();
 		blobstore_close(reg.blobs);
@@ -246,7 +290,6 @@ int main(int argc, char **argv)
 	log_set_format((enum log_format)log_format_parse(cfg.log_format));
 	berthd_argc = argc - 1;
 	berthd_argv = argv + 1;
-	registry_client_global_init(); /* the pull-through cache's upstream client (libcurl) */
 	if (registry_client_set_ca_file(cfg.upstream_ca, "--upstream-ca", &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.message);
 		registry_client_global_cleanup();

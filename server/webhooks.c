@@ -5,7 +5,6 @@
  * outcome back. */
 #include "server/webhooks.h"
 
-#include <curl/curl.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,6 +16,7 @@
 #include <jansson.h>
 
 #include "autoconfig.h"
+#include "common/curl_lazy.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/metrics.h"
@@ -202,7 +202,8 @@ static bool webhooks_attempt(struct webhooks_job *job)
 	struct meta_delivery *d = &job->d;
 	CURL *c = curl_easy_init();
 	if (!c) {
-		snprintf(d->last_error, sizeof d->last_error, "could not create an HTTP client");
+		snprintf(d->last_error, sizeof d->last_error, "could not create an HTTP client: %s",
+		         curl_easy_strerror(CURLE_FAILED_INIT));
 		return false;
 	}
 	char sig[WEBHOOKS_SIGNATURE_LEN], h_sig[128], h_event[64], h_id[64];
@@ -332,8 +333,6 @@ static void *webhooks_main(void *arg)
 
 int webhooks_start(int retry_base, int max_attempts, struct berr *err)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return berr_set(err, BERR_INTERNAL, "webhooks: could not initialise libcurl");
 	wh.retry_base = retry_base;
 	wh.max_attempts = max_attempts;
 	atomic_store(&wh.stopping, false);
@@ -353,5 +352,4 @@ void webhooks_stop(void)
 	pthread_mutex_unlock(&wh.lock);
 	pthread_join(wh.thread, NULL);
 	wh.running = false;
-	curl_global_cleanup();
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/curl_lazy.h"
 #include "common/xalloc.h"
 #include "storage/blob_cache.h"
 #include "storage/driver.h"
@@ -40,6 +41,10 @@ struct blobstore *blobstore_open(const char *url, struct berr *err)
 struct blobstore *blobstore_open_s3(const struct blobstore_s3_config *cfg, struct berr *err)
 {
 	const struct blob_driver_ops *ops = NULL;
+	if (curl_lazy_load(err) < 0) { /* S3 speaks HTTP through libcurl, loaded only for it */
+		berr_prefix(err, "S3 storage");
+		return NULL;
+	}
 	void *drv = driver_s3_open(cfg, &ops, err);
 	if (!drv)
 		return NULL;

@@ -9,7 +9,6 @@
  *   P trash/<algo>-<hex>               blobs garbage collection set aside (server/gc.c)
  * Nothing lives in process memory between requests, so any node can continue an upload.
  * No blob is ever held whole in memory: parts are at most S3_PART_SIZE bytes, reads stream. */
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -18,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/curl_lazy.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "storage/driver.h"

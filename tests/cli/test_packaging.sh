@@ -170,6 +170,19 @@ for so in $(objdump -p "$BERTHD" | awk '$1 == "NEEDED" {print $2}' | grep -v '^l
 	check "the runtime stage installs ${pkg:-?}, which gives berthd's $so" \
 		bash -c "[ -n '$pkg' ] && grep -qw -- '$pkg' <<<'$runtime'"
 done
+# So does every library berthd loads with dlopen when a feature needs it (libpq for a
+# PostgreSQL database, libcurl for S3, mirrors, replication and webhooks): the sonames among
+# its strings that it does not link.
+needed=$(objdump -p "$BERTHD" | awk '$1 == "NEEDED" {print $2}')
+dlopened=$(strings "$BERTHD" | grep -E '^lib[a-z0-9_+-]+\.so\.[0-9]+$' | sort -u | grep -vxF -f <(echo "$needed"))
+check "berthd loads libpq.so.5 and libcurl.so.4 on demand, not linked (loaded: $(echo $dlopened))" \
+	bash -c "grep -qx libpq.so.5 <<<'$dlopened' && grep -qx libcurl.so.4 <<<'$dlopened'"
+for so in $dlopened; do
+	path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ {print $NF; exit}')
+	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1)
+	check "the runtime stage installs ${pkg:-?}, which gives the $so berthd loads on demand" \
+		bash -c "[ -n '$pkg' ] && grep -qw -- '$pkg' <<<'$runtime'"
+done
 buildstage=$(sed -n '/^FROM debian:12 AS build/,/^FROM debian:12-slim/p' "$df")
 for dev in $(sed -n '/^build_pkgs=(/,/)/p' "$top/scripts/deps.sh" | tr -d '()' | sed 's/build_pkgs=//'); do
 	check "the build stage installs $dev (scripts/deps.sh build)" bash -c "grep -qw -- '$dev' <<<'$buildstage'"
