@@ -260,8 +260,11 @@ static void metrics_render_blob_cache(struct metrics_buf *b)
 	     "from the store after the response (counted in fills too)."},
 	    {"berth_blob_cache_served_bytes_total", "Bytes of blob responses sent from the node-local cache."},
 	    {"berth_blob_cache_evictions_total", "Files removed from the node-local cache to keep it under its size."},
+	    {"berth_blob_cache_fills_skipped_total",
+	     "Whole-blob misses served from the store without filling the cache: a fill of the same blob "
+	     "was running, or 16 fills were."},
 	};
-	uint64_t values[] = {st.hits, st.misses, st.fills, st.catch_ups, st.served_bytes, st.evictions};
+	uint64_t values[] = {st.hits, st.misses, st.fills, st.catch_ups, st.served_bytes, st.evictions, st.skipped};
 	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
 		metrics_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i][0], counters[i][1],
 		               counters[i][0], counters[i][0], (unsigned long long)values[i]);

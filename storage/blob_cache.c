@@ -36,6 +36,10 @@
 #define BLOB_CACHE_SLOT_SIZE  (256 * 1024)
 /* Fills that fell behind and read the rest from the store themselves, at most at a time. */
 #define BLOB_CACHE_CATCH_UPS 4
+/* Fills at once (each a thread, up to 4 MiB of ring and a temporary file growing to its
+ * blob's size); a miss beyond them, or of a blob being filled already, is served from the
+ * store without filling. */
+#define BLOB_CACHE_FILLS_MAX 16
 
 /* How a fill ends; the last three index the abandoned counters. */
 enum blob_cache_outcome {
@@ -60,14 +64,15 @@ struct blob_cache {
 	struct blob_cache_entry *entries;
 	size_t n, cap;
 	uint64_t total;
-	unsigned fills_active; /* fills wrapped and not finished */
-	uint64_t drop_gen;     /* bumped by each drop: a fill begun before one is not linked */
+	unsigned fills_active;                       /* fills wrapped and not finished */
+	struct digest filling[BLOB_CACHE_FILLS_MAX]; /* their blobs */
+	uint64_t drop_gen;                           /* bumped by each drop: a fill begun before one is not linked */
 	uint64_t evictions;
 	struct digest catching[BLOB_CACHE_CATCH_UPS]; /* blobs whose catch-up runs */
 	unsigned catching_n;
 	atomic_bool hold;    /* blob_cache_hold_fills */
 	atomic_bool closing; /* blob_cache_close: catch-ups stop */
-	_Atomic uint64_t st_hits, st_misses, st_fills, st_catch_ups, st_served;
+	_Atomic uint64_t st_hits, st_misses, st_fills, st_catch_ups, st_served, st_skipped;
 	_Atomic uint64_t st_abandoned[BLOB_CACHE_OUTCOMES];
 };
 
@@ -458,11 +463,16 @@ static void blob_cache_fill_finish(struct blob_cache_fill *f)
 		          : why == BLOB_CACHE_INCOMPLETE ? "the read did not cover the blob"
 		                                         : "error");
 	}
-	free(f);
 	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < c->fills_active; i++)
+		if (digest_equal(&c->filling[i], &f->d)) {
+			c->filling[i] = c->filling[c->fills_active - 1];
+			break;
+		}
 	if (--c->fills_active == 0)
 		pthread_cond_broadcast(&c->idle);
 	pthread_mutex_unlock(&c->lock);
+	free(f);
 }
 
 /* True if a catch-up of blob d runs. Caller holds the cache lock. */
@@ -492,12 +502,23 @@ static bool blob_cache_fill_catch_up(struct blob_cache_fill *f)
 		log_debug("blob cache: no catch-up for %s: enough run already", f->d.str);
 		return false;
 	}
-	struct sched_param sp = {0};
-	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	/* The ring is empty and stays so: its memory is not needed while catching up. */
+	for (unsigned i = 0; i < BLOB_CACHE_FILL_SLOTS; i++) {
+		free(f->slots[i].buf);
+		f->slots[i].buf = NULL;
+	}
+	/* Only the reading and copying run at idle priority: the thread takes the cache's lock
+	 * afterwards, and must not hold it while preempted by everything else. */
+	int policy;
+	struct sched_param saved, idle = {0};
+	bool reniced = pthread_getschedparam(pthread_self(), &policy, &saved) == 0 &&
+	               pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) == 0;
 	bool ok = false;
 	struct blob_reader br = {.fd = -1};
 	struct berr err = {0};
-	if (f->reopen(f->reopen_ctx, &f->d, &br, &err) < 0) {
+	if (atomic_load(&c->closing)) {
+		log_debug("blob cache: no catch-up for %s: the cache is closing", f->d.str);
+	} else if (f->reopen(f->reopen_ctx, &f->d, &br, &err) < 0) {
 		log_warn("blob cache: catch-up of %s: %s", f->d.str, err.message);
 	} else if (br.size != f->size) {
 		log_warn("blob cache: catch-up of %s: the store has %" PRIu64 " bytes, not %" PRIu64, f->d.str, br.size,
@@ -519,6 +540,8 @@ static bool blob_cache_fill_catch_up(struct blob_cache_fill *f)
 		}
 	}
 	blob_reader_close(&br);
+	if (reniced)
+		pthread_setschedparam(pthread_self(), policy, &saved);
 	pthread_mutex_lock(&c->lock);
 	for (unsigned i = 0; i < c->catching_n; i++)
 		if (digest_equal(&c->catching[i], &f->d)) {
@@ -717,6 +740,18 @@ void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_r
 {
 	if (br->fd >= 0 || !br->stream || br->size > c->max / 4 || br->size == 0)
 		return;
+	pthread_mutex_lock(&c->lock);
+	bool skip = c->fills_active >= BLOB_CACHE_FILLS_MAX;
+	for (unsigned i = 0; !skip && i < c->fills_active; i++)
+		skip = digest_equal(&c->filling[i], d);
+	if (!skip)
+		c->filling[c->fills_active++] = *d;
+	uint64_t gen = c->drop_gen;
+	pthread_mutex_unlock(&c->lock);
+	if (skip) {
+		atomic_fetch_add_explicit(&c->st_skipped, 1, memory_order_relaxed);
+		return;
+	}
 	struct blob_cache_fill *f = xcalloc(1, sizeof *f);
 	f->base.read = blob_cache_fill_read;
 	f->base.close = blob_cache_fill_close;
@@ -731,10 +766,7 @@ void blob_cache_wrap(struct blob_cache *c, const struct digest *d, struct blob_r
 	f->reopen_ctx = reopen_ctx;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->wake, NULL);
-	pthread_mutex_lock(&c->lock);
-	f->gen = c->drop_gen;
-	c->fills_active++;
-	pthread_mutex_unlock(&c->lock);
+	f->gen = gen;
 	br->stream = &f->base;
 }
 
@@ -762,6 +794,7 @@ void blob_cache_stats(struct blob_cache *c, struct blob_cache_stats *out)
 	    .abandoned_incomplete = atomic_load_explicit(&c->st_abandoned[BLOB_CACHE_INCOMPLETE], memory_order_relaxed),
 	    .abandoned_error = atomic_load_explicit(&c->st_abandoned[BLOB_CACHE_ERROR], memory_order_relaxed),
 	    .served_bytes = atomic_load_explicit(&c->st_served, memory_order_relaxed),
+	    .skipped = atomic_load_explicit(&c->st_skipped, memory_order_relaxed),
 	    .max_bytes = c->max,
 	};
 	pthread_mutex_lock(&c->lock);

@@ -24,6 +24,7 @@ struct blob_cache_stats {
 	uint64_t abandoned_incomplete; /* fills given up because the read did not cover the blob */
 	uint64_t abandoned_error;      /* fills given up on a local error, a wrong digest or a drop */
 	uint64_t served_bytes;         /* bytes answered from cached files (blob_cache_count_served) */
+	uint64_t skipped;              /* misses not filled: the blob was being filled, or enough fills ran */
 	uint64_t evictions;            /* files removed to stay under the size */
 	uint64_t bytes, files, max_bytes;
 };

@@ -310,6 +310,48 @@ static void test_fill_thread(const char *dir)
 	tap_is_int(st.abandoned_incomplete, incomplete + 1, "a read cut short counts as incomplete; a range does not");
 	tap_is_int(count_files(dir) + count_tmp(dir), 0, "neither leaves a file");
 	tap_is_int(st.abandoned_error, 1, "the fill the drop cancelled counts as an error");
+
+	/* Two misses of one blob at once: only the first fills; the second is served from the
+	 * store alone and counted as skipped. */
+	uint64_t skipped = st.skipped;
+	struct blob_reader b1, b2;
+	mem_reader(&b1, data, n, 0);
+	struct blob_stream *s1 = b1.stream;
+	blob_cache_wrap(c, &d, &b1, NULL, NULL);
+	mem_reader(&b2, data, n, 0);
+	struct blob_stream *s2 = b2.stream;
+	blob_cache_wrap(c, &d, &b2, NULL, NULL);
+	tap_ok(b1.stream != s1 && b2.stream == s2, "a second miss of a blob being filled is not filled again");
+	tap_ok(drain(&b2, UINT64_MAX) == n && drain(&b1, UINT64_MAX) == n, "both read whole");
+	blob_reader_close(&b2);
+	blob_reader_close(&b1);
+	blob_cache_settle(c);
+	blob_cache_stats(c, &st);
+	tap_is_int(st.skipped, skipped + 1, "the second counts as skipped");
+	tap_ok(file_exists(dir, &d), "the first fills the cache");
+	blob_cache_drop(c, &d);
+
+	/* At most 16 fills at once: the 17th miss (another blob) is not filled. */
+	struct blob_reader many[17];
+	struct digest md[17];
+	int wrapped = 0;
+	for (int i = 0; i < 17; i++) {
+		digest_buffer(DIGEST_SHA256, data + i, 600000, &md[i]); /* 16 of them fit in the cache */
+		mem_reader(&many[i], data + i, 600000, 0);
+		struct blob_stream *before = many[i].stream;
+		blob_cache_wrap(c, &md[i], &many[i], NULL, NULL);
+		wrapped += many[i].stream != before;
+	}
+	tap_is_int(wrapped, 16, "16 misses at once are filled, the 17th is not");
+	for (int i = 0; i < 17; i++) {
+		drain(&many[i], UINT64_MAX);
+		blob_reader_close(&many[i]);
+	}
+	blob_cache_settle(c);
+	blob_cache_stats(c, &st);
+	tap_is_int(st.skipped, skipped + 2, "and counts as skipped");
+	tap_ok(file_exists(dir, &md[0]) && file_exists(dir, &md[15]) && !file_exists(dir, &md[16]),
+	       "the 16 filled are cached, the 17th is not");
 	blob_cache_close(c);
 	read_size = 1000;
 	read_delay_us = 0;
