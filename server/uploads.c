@@ -433,7 +433,10 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 		pthread_mutex_unlock(&reg->uploads->lock);
 		return -1;
 	}
-	blobstore_upload_abort(reg->blobs, id, NULL);
+	if (rc == 0)
+		blobstore_upload_finished(reg->blobs, id, NULL);
+	else
+		blobstore_upload_abort(reg->blobs, id, NULL);
 	meta_upload_delete(m, id, NULL);
 	uploads_forget(reg->uploads, id);
 	if (rc == 0 && size_out)

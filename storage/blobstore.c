@@ -225,6 +225,13 @@ int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *er
 	return bs->ops->upload_abort(bs->drv, id, err);
 }
 
+int blobstore_upload_finished(struct blobstore *bs, const char *id, struct berr *err)
+{
+	if (!bs->ops->upload_finished)
+		return bs->ops->upload_abort(bs->drv, id, err);
+	return bs->ops->upload_finished(bs->drv, id, err);
+}
+
 int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err)
 {
 	return bs->ops->upload_list(bs->drv, fn, ctx, err);

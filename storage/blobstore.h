@@ -126,5 +126,9 @@ int blobstore_trash_list(struct blobstore *bs, int (*fn)(void *ctx, const struct
                          struct berr *err);
 /* Drop a staging object (no error if absent). */
 int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *err);
+/* Drop the staging object of an upload blobstore_upload_commit committed: as
+ * blobstore_upload_abort, but a store may skip looking for leftovers of failed chunks (S3:
+ * deletes the keys the upload's state names instead of listing them). */
+int blobstore_upload_finished(struct blobstore *bs, const char *id, struct berr *err);
 
 #endif

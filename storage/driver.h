@@ -38,6 +38,9 @@ struct blob_driver_ops {
 	 * leaving upload_commit only a quick check (it must still work if this was not called,
 	 * or if the blob was removed since). */
 	int (*upload_prepare)(void *drv, const char *id, const struct digest *d, struct berr *err);
+	/* Drop the staging object of an upload that was committed, the quick way (upload_abort
+	 * if NULL). */
+	int (*upload_finished)(void *drv, const char *id, struct berr *err);
 };
 
 /* A writer appends to one staging object; drivers embed this as their first member. */

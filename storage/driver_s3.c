@@ -7,7 +7,8 @@
  *   P uploads/<id>/data                the multipart upload's key, completed at commit
  *   P quarantine/<algo>-<hex>          blobs fsck --repair moved aside
  *   P trash/<algo>-<hex>               blobs garbage collection set aside (server/gc.c)
- * Nothing lives in process memory between requests, so any node can continue an upload.
+ * Nothing lives in process memory between requests, so any node can continue an upload
+ * (the state cache below only saves re-reading a state S3 says is unchanged).
  * No blob is ever held whole in memory: parts are at most S3_PART_SIZE bytes, reads stream. */
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -40,6 +41,19 @@
 #define S3_STREAM_BUF      (256u << 10)
 #define S3_RETRIES         3
 #define S3_TIMEOUT_CONNECT 10L
+/* The upload state cache: slots (one state each, by a hash of the upload id) and the
+ * largest state text kept (16 KiB: about 100 parts, an upload of 800 MiB; larger ones are
+ * read in full each time). At most 16 MiB. */
+#define S3_STATE_SLOTS     1024
+#define S3_STATE_CACHE_MAX (16u << 10)
+
+/* The last state text of one upload this process wrote or read, with the ETag S3 gave it. */
+struct s3_state_slot {
+	char id[64]; /* "" when free */
+	char etag[128];
+	char *text;
+	size_t len;
+};
 
 struct s3_driver {
 	char *endpoint; /* without trailing '/' */
@@ -50,6 +64,12 @@ struct s3_driver {
 	pthread_mutex_t lock; /* guards the handle pool */
 	CURL *pool[16];
 	size_t npool;
+	/* A state read is a GET with If-None-Match: the cached ETag; an unchanged state comes
+	 * back as a 304 without a body. A response with a body costs a TCP round trip more than
+	 * one without, which on some gateways is a delayed ACK (40 ms on Ceph RGW's beast
+	 * without tcp_nodelay): an upload reads its state several times per request. */
+	pthread_mutex_t state_lock;
+	struct s3_state_slot states[S3_STATE_SLOTS];
 };
 
 /* A growing response buffer with a hard cap, or (fixed) the caller's buffer of cap bytes. */
@@ -67,6 +87,7 @@ struct s3_req {
 	const char *range; /* "bytes=A-B" or NULL */
 	const char *copy_source;
 	const char *copy_range;
+	const char *if_none_match; /* an ETag, or NULL */
 	const void *body;
 	size_t body_len;
 	char *into; /* if set: the answer body goes here (at most into_cap bytes), not to resp */
@@ -251,6 +272,10 @@ static void s3_prepare(struct s3_driver *s3, CURL *h, struct s3_req *r, struct c
 	snprintf(line, sizeof line, "Authorization: %s", auth);
 	*hdrs = curl_slist_append(*hdrs, line);
 	*hdrs = curl_slist_append(*hdrs, "Expect:");
+	if (r->if_none_match) {
+		snprintf(line, sizeof line, "If-None-Match: %.200s", r->if_none_match);
+		*hdrs = curl_slist_append(*hdrs, line);
+	}
 	cleanup_free char *url = xasprintf("%s%s%s%s", s3->endpoint, path, *r->query ? "?" : "", r->query);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
@@ -276,6 +301,22 @@ static void s3_prepare(struct s3_driver *s3, CURL *h, struct s3_req *r, struct c
 	} else if (strcmp(r->method, "GET") != 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	}
+}
+
+/* At debug level, one line per request sent (method, key under the prefix, query, status,
+ * time): how many requests an operation costs is read from it (docs/performance.md). */
+static void s3_log_request(struct s3_driver *s3, CURL *h, const struct s3_req *r)
+{
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	double secs = 0;
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &secs);
+	const char *key = r->key ? r->key : "";
+	size_t skip = strlen(s3->prefix);
+	if (strncmp(key, s3->prefix, skip) == 0)
+		key += skip;
+	log_debug("s3: %s %s%s%.60s%s -> %ld in %.1f ms", r->copy_source ? "COPY" : r->method, *key ? key : "(bucket)",
+	          *r->query ? "?" : "", r->query, strlen(r->query) > 60 ? "..." : "", r->status, secs * 1000);
 }
 
 /* Run one request to completion, its answer body in r->resp (capped). Transient failures
@@ -310,6 +351,7 @@ static int s3_do(struct s3_driver *s3, struct s3_req *r, struct berr *err)
 		curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 		cc = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		s3_log_request(s3, h, r);
 		curl_off_t cl = -1;
 		curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		r->has_length = cl >= 0;
@@ -498,26 +540,60 @@ static void s3_state_free(struct s3_state *st)
 	memset(st, 0, sizeof *st);
 }
 
-/* Read uploads/<id>/state: 0, or -1 with BERR_BLOB_UPLOAD_UNKNOWN if there is none. */
-static int s3_state_load(struct s3_driver *s3, const char *id, struct s3_state *st, struct berr *err)
+static struct s3_state_slot *s3_state_slot(struct s3_driver *s3, const char *id)
 {
-	memset(st, 0, sizeof *st);
-	cleanup_free char *key = s3_upload_key(s3, id, "state");
-	struct s3_req r = {.method = "GET", .key = key, .query = ""};
-	if (s3_do(s3, &r, err) < 0)
-		return -1;
-	if (r.status == 404) {
-		s3_req_free(&r);
-		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s has no data in the bucket", id);
+	unsigned h = 5381;
+	for (const char *p = id; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return &s3->states[h % S3_STATE_SLOTS];
+}
+
+/* The cached state of id: its ETag into etag (etag_size bytes) and a heap copy of its text,
+ * or NULL if none is cached. */
+static char *s3_state_cached(struct s3_driver *s3, const char *id, char *etag, size_t etag_size, size_t *len)
+{
+	char *text = NULL;
+	pthread_mutex_lock(&s3->state_lock);
+	struct s3_state_slot *sl = s3_state_slot(s3, id);
+	if (sl->text && strcmp(sl->id, id) == 0) {
+		snprintf(etag, etag_size, "%s", sl->etag);
+		text = xmalloc(sl->len + 1);
+		memcpy(text, sl->text, sl->len + 1);
+		*len = sl->len;
 	}
-	if (r.status != 200) {
-		int rc = s3_fail(&r, "read upload state", err);
-		s3_req_free(&r);
-		return rc;
+	pthread_mutex_unlock(&s3->state_lock);
+	return text;
+}
+
+/* Remember text (len bytes) as id's state with this ETag; text NULL or too large (or no
+ * ETag) forgets what was cached for id. */
+static void s3_state_remember(struct s3_driver *s3, const char *id, const char *etag, const char *text, size_t len)
+{
+	bool keep = text && etag && etag[0] && len <= S3_STATE_CACHE_MAX && strlen(id) < sizeof s3->states[0].id &&
+	            strlen(etag) < sizeof s3->states[0].etag;
+	pthread_mutex_lock(&s3->state_lock);
+	struct s3_state_slot *sl = s3_state_slot(s3, id);
+	if (keep) {
+		free(sl->text);
+		snprintf(sl->id, sizeof sl->id, "%s", id);
+		snprintf(sl->etag, sizeof sl->etag, "%s", etag);
+		sl->text = xmalloc(len + 1);
+		memcpy(sl->text, text, len);
+		sl->text[len] = '\0';
+		sl->len = len;
+	} else if (strcmp(sl->id, id) == 0) {
+		free(sl->text);
+		sl->text = NULL;
+		sl->id[0] = '\0';
 	}
+	pthread_mutex_unlock(&s3->state_lock);
+}
+
+/* Parse a state object's text into st: 0, or -1 with err if it is malformed. */
+static int s3_state_parse(const char *id, const char *text, size_t len, struct s3_state *st, struct berr *err)
+{
 	json_error_t je;
-	json_t *j = json_loadb(r.resp.data ? r.resp.data : "", r.resp.len, 0, &je);
-	s3_req_free(&r);
+	json_t *j = json_loadb(text, len, 0, &je);
 	json_t *parts = j ? json_object_get(j, "parts") : NULL;
 	if (!j || !json_is_integer(json_object_get(j, "size")) || !json_is_array(parts) ||
 	    json_array_size(parts) > S3_MAX_PARTS) {
@@ -552,6 +628,39 @@ static int s3_state_load(struct s3_driver *s3, const char *id, struct s3_state *
 	return 0;
 }
 
+/* Read uploads/<id>/state: 0, or -1 with BERR_BLOB_UPLOAD_UNKNOWN if there is none. The GET
+ * names the ETag of the cached copy, if any: S3 answers 304 (no body) when it is current. */
+static int s3_state_load(struct s3_driver *s3, const char *id, struct s3_state *st, struct berr *err)
+{
+	memset(st, 0, sizeof *st);
+	cleanup_free char *key = s3_upload_key(s3, id, "state");
+	char etag[128];
+	size_t cached_len = 0;
+	cleanup_free char *cached = s3_state_cached(s3, id, etag, sizeof etag, &cached_len);
+	struct s3_req r = {.method = "GET", .key = key, .query = "", .if_none_match = cached ? etag : NULL};
+	if (s3_do(s3, &r, err) < 0)
+		return -1;
+	if (r.status == 404) {
+		s3_req_free(&r);
+		s3_state_remember(s3, id, NULL, NULL, 0);
+		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s has no data in the bucket", id);
+	}
+	if (r.status == 304 && cached) {
+		s3_req_free(&r);
+		return s3_state_parse(id, cached, cached_len, st, err);
+	}
+	if (r.status != 200) {
+		int rc = s3_fail(&r, "read upload state", err);
+		s3_req_free(&r);
+		return rc;
+	}
+	const char *text = r.resp.data ? r.resp.data : "";
+	int rc = s3_state_parse(id, text, r.resp.len, st, err);
+	s3_state_remember(s3, id, rc == 0 ? r.etag : NULL, text, r.resp.len);
+	s3_req_free(&r);
+	return rc;
+}
+
 /* Write uploads/<id>/state: one PUT, so a reader sees the old state or the new one. */
 static int s3_state_save(struct s3_driver *s3, const char *id, const struct s3_state *st, struct berr *err)
 {
@@ -565,8 +674,17 @@ static int s3_state_save(struct s3_driver *s3, const char *id, const struct s3_s
 	cleanup_free char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	cleanup_free char *key = s3_upload_key(s3, id, "state");
-	int rc = s3_simple(s3, "PUT", key, text, strlen(text), NULL, err);
-	return rc == 1 ? berr_set(err, BERR_INTERNAL, "S3 PUT upload state: the bucket is gone") : rc;
+	size_t len = strlen(text);
+	struct s3_req r = {.method = "PUT", .key = key, .query = "", .body = text, .body_len = len};
+	int rc = s3_do(s3, &r, err);
+	if (rc == 0 && r.status >= 300)
+		rc = r.status == 404 ? berr_set(err, BERR_INTERNAL, "S3 PUT upload state: the bucket is gone")
+		                     : s3_fail(&r, "write upload state", err);
+	/* Whatever happened, what is cached must not be taken for the state any more unless
+	 * this PUT is known to have stored it. */
+	s3_state_remember(s3, id, rc == 0 ? r.etag : NULL, text, len);
+	s3_req_free(&r);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- driver ops */
@@ -577,6 +695,9 @@ static void s3_close(void *drv)
 	for (size_t i = 0; i < s3->npool; i++)
 		curl_easy_cleanup(s3->pool[i]);
 	pthread_mutex_destroy(&s3->lock);
+	for (size_t i = 0; i < S3_STATE_SLOTS; i++)
+		free(s3->states[i].text);
+	pthread_mutex_destroy(&s3->state_lock);
 	free(s3->endpoint);
 	free(s3->host);
 	free(s3->bucket);
@@ -665,6 +786,7 @@ static int s3_stream_start(struct s3_stream *st, uint64_t pos, uint64_t end, str
 		abort();
 	}
 	s3_prepare(st->s3, st->h, &r, &st->hdrs, &unused);
+	log_debug("s3: GET %s (streamed, %s)", st->key + strlen(st->s3->prefix), range);
 	curl_easy_setopt(st->h, CURLOPT_WRITEFUNCTION, s3_stream_write);
 	curl_easy_setopt(st->h, CURLOPT_WRITEDATA, st);
 	if (curl_multi_add_handle(st->multi, st->h) != CURLM_OK)
@@ -909,8 +1031,11 @@ static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 		w->hash = NULL;
 		rc = s3_state_save(s3, w->id, &w->st, err);
 	}
-	if (rc == 0 && old_tail)
-		s3_simple(s3, "DELETE", old_tail, NULL, 0, NULL, NULL);
+	struct berr e2 = {0};
+	if (rc == 0 && old_tail && s3_simple(s3, "DELETE", old_tail, NULL, 0, NULL, &e2) < 0)
+		log_warn("s3: upload %s: the previous tail %s stays behind until the upload is cancelled or "
+		         "expires: %s",
+		         w->id, old_tail, e2.message);
 	s3_writer_free(w);
 	return rc;
 }
@@ -1137,6 +1262,54 @@ static int s3_upload_abort(void *drv, const char *id, struct berr *err)
 	free(c.keys);
 	if (rc == 0 && has_state && s3_simple(s3, "DELETE", state_key, NULL, 0, NULL, err) < 0)
 		rc = -1;
+	s3_state_remember(s3, id, NULL, NULL, 0);
+	return rc;
+}
+
+/* Drop the staging objects of an upload that was committed, by the keys its state names
+ * (no listing): the multipart upload (completed into data, or still open if the blob was
+ * there already), the tail, the one tail a chunk that failed after writing it may have left
+ * (tail-<gen+1>), then the state. A tail whose deletion failed earlier (logged then) is not
+ * looked for; upload_abort, which lists, is the thorough way. */
+static int s3_upload_finished(void *drv, const char *id, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_state st;
+	struct berr e2 = {0};
+	if (s3_state_load(s3, id, &st, &e2) < 0)
+		return e2.code == BERR_BLOB_UPLOAD_UNKNOWN ? 0 : s3_upload_abort(drv, id, err);
+	int rc = 0;
+	if (st.mp) {
+		cleanup_free char *key = s3_upload_key(s3, id, "data");
+		/* Completed (the usual case): the object is there, and a DELETE of its finished
+		 * multipart upload would only fetch a NoSuchUpload error body. */
+		int there = s3_simple(s3, "HEAD", key, NULL, 0, NULL, err);
+		if (there == 1) {
+			cleanup_free char *upenc = sigv4_uri_encode(st.mp, false);
+			cleanup_free char *q = xasprintf("uploadId=%s", upenc);
+			struct s3_req a = {.method = "DELETE", .key = key, .query = q};
+			rc = s3_do(s3, &a, err);
+			if (rc == 0 && a.status >= 300 && a.status != 404)
+				rc = s3_fail(&a, "abort multipart upload", err);
+			s3_req_free(&a);
+		} else if (there == 0) {
+			rc = s3_simple(s3, "DELETE", key, NULL, 0, NULL, err) < 0 ? -1 : 0;
+		} else {
+			rc = -1;
+		}
+	}
+	char leaf[64];
+	snprintf(leaf, sizeof leaf, "tail-%" PRIu64, st.gen + 1);
+	cleanup_free char *next_tail = s3_upload_key(s3, id, leaf);
+	cleanup_free char *state_key = s3_upload_key(s3, id, "state");
+	if (rc == 0 && st.tail && s3_simple(s3, "DELETE", st.tail, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	if (rc == 0 && s3_simple(s3, "DELETE", next_tail, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	if (rc == 0 && s3_simple(s3, "DELETE", state_key, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	s3_state_remember(s3, id, NULL, NULL, 0);
+	s3_state_free(&st);
 	return rc;
 }
 
@@ -1300,6 +1473,7 @@ static const struct blob_driver_ops s3_ops = {
      * again if garbage collection removed it in between). */
     .upload_prepare = s3_upload_commit,
     .upload_abort = s3_upload_abort,
+    .upload_finished = s3_upload_finished,
     .upload_list = s3_upload_list,
     .list = s3_list_blobs,
     .quarantine = s3_quarantine,
@@ -1335,6 +1509,7 @@ void *driver_s3_open(const struct blobstore_s3_config *cfg, const struct blob_dr
 	s3->access_key = xstrdup(cfg->access_key);
 	s3->secret_key = xstrdup(cfg->secret_key);
 	pthread_mutex_init(&s3->lock, NULL);
+	pthread_mutex_init(&s3->state_lock, NULL);
 	/* Fail at start-up, with S3's reason, rather than on the first push. */
 	cleanup_free char *pfx = sigv4_uri_encode(s3->prefix, false);
 	cleanup_free char *q = xasprintf("list-type=2&max-keys=1&prefix=%s", pfx);

@@ -297,6 +297,48 @@ alternate_nodes() {
 }
 tap_check "chunks of one upload alternate between two berthd processes on the same bucket" alternate_nodes
 
+# The S3 requests of one small blob pushed as skopeo and podman push (POST, PATCH with the
+# whole body, PUT ?digest=), counted from a second berthd's debug log (one line per
+# request): the upload state is read with If-None-Match, so every read after the first
+# write is a 304 without a body, and the clean-up after the commit deletes the keys the
+# state names without listing them (docs/performance.md has the counts before and after).
+request_count() {
+	_berthd_spawn "$DATA" --log-level debug || { echo "the debug berthd did not start"; return 1; }
+	local b=127.0.0.1:$_SPAWN_PORT bpid=$_SPAWN_PID log=$_SPAWN_LOG loc out code n0 id
+	head -c 300000 /dev/urandom >"$WORK/count"
+	local d=sha256:$(sha256sum <"$WORK/count" | cut -d' ' -f1)
+	n0=$(wc -l <"$log")
+	loc=$(curl -sf -D - -o /dev/null -X POST "http://$b/v2/s3/count/blobs/uploads/" | tr -d '\r' |
+		sed -n 's/^[Ll]ocation: //p')
+	id=${loc##*/}
+	id=${id%%\?*}
+	code=$(curl -s -D "$WORK/h" -o /dev/null -w '%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$WORK/count" "http://$b$loc")
+	loc=$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Ll]ocation: //p')
+	local sep='?'
+	case $loc in *\?*) sep='&' ;; esac
+	[ "$code" = 202 ] && code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "http://$b$loc${sep}digest=$d")
+	sleep 0.2
+	_berth_kill "$bpid"
+	[ "$code" = 201 ] || { echo "push through the debug berthd: HTTP $code"; return 1; }
+	tail -n +$((n0 + 1)) "$log" | grep ' s3: ' >"$WORK/requests"
+	local total lists reads fresh
+	total=$(wc -l <"$WORK/requests")
+	lists=$(grep -c ' s3: GET (bucket)' "$WORK/requests")
+	reads=$(grep -c ' s3: GET uploads/[^ ]*/state' "$WORK/requests")
+	fresh=$(grep -c ' s3: GET uploads/[^ ]*/state -> 200' "$WORK/requests")
+	echo "$total requests, $reads state reads ($fresh with a body), $lists listings"
+	[ "$total" -gt 0 ] && [ "$reads" -gt 0 ] || { echo "no S3 request in the debug log"; cat "$log"; return 1; }
+	expect_eq "state reads answered with a body" "$fresh" 0 || { cat "$WORK/requests"; return 1; }
+	expect_eq "listings" "$lists" 0 || { cat "$WORK/requests"; return 1; }
+	[ "$total" -le 18 ] || { echo "more S3 requests than the 18 expected:"; cat "$WORK/requests"; return 1; }
+	n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
+	expect_eq "objects left under uploads/$id/" "$n" 0 || return 1
+	got=sha256:$(curl -sf "http://$R/v2/s3/count/blobs/$d" | sha256sum | cut -d' ' -f1)
+	expect_eq "digest of the blob read back" "$got" "$d"
+}
+tap_check "a small blob pushed as skopeo does costs no listing and no state read with a body" request_count
+
 # ---------------------------------------------------------------- --storage-redirect
 
 redirect_serves_presigned() {
