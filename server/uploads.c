@@ -28,6 +28,11 @@ struct upload_state {
 	struct digest_ctx *ctx; /* covers the first `hashed` bytes; NULL if unknown */
 	uint64_t hashed;
 	bool busy; /* a chunk is being written */
+	/* A chunk written straight to the blob's place (blobstore_upload_open_at_blob) ended
+	 * with its at_size bytes verified as at_digest: uploads_finish only installs it. */
+	bool at_blob;
+	struct digest at_digest;
+	uint64_t at_size;
 	struct upload_state *next;
 };
 
@@ -46,6 +51,8 @@ struct upload_chunk {
 	struct blob_writer *w;
 	uint64_t start;
 	uint64_t pos;
+	bool at_blob; /* w writes straight to blob `expect` */
+	struct digest expect;
 };
 
 struct uploads *uploads_new(void)
@@ -270,7 +277,8 @@ static int uploads_lock_shared(struct meta *m, const char *id, int wait_seconds,
 static int uploads_finish_locked(struct registry *reg, struct meta *m, struct upload_state *st, const char *id,
                                  int64_t repo_id, const struct digest *expected, uint64_t *size_out, struct berr *err);
 
-struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start, struct berr *err)
+struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start,
+                                         const struct digest *expected, struct berr *err)
 {
 	pthread_mutex_lock(&reg->uploads->lock);
 	struct upload_state *st = uploads_find(reg->uploads, id, true);
@@ -297,8 +305,23 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	}
 	enum digest_algo algo = st->ctx ? digest_ctx_algo(st->ctx) : DIGEST_SHA256;
 	struct blob_writer *w = NULL;
-	if (!placed || uploads_rehash(reg, st, algo, size, err) < 0 ||
-	    !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err))) {
+	bool ok = placed && uploads_rehash(reg, st, algo, size, err) == 0;
+	/* The whole blob in one request with its digest known: straight to where the blob
+	 * goes, if the store can (no copy at the commit). */
+	bool at_blob = false;
+	if (ok && expected && size == 0 && digest_ctx_algo(st->ctx) == expected->algo) {
+		struct berr e2;
+		berr_clear(&e2);
+		w = blobstore_upload_open_at_blob(reg->blobs, id, expected, st->ctx, &e2);
+		at_blob = w != NULL;
+		if (!w && e2.code != BERR_NONE) {
+			if (err)
+				*err = e2;
+			ok = false;
+		}
+	}
+	st->at_blob = false;
+	if (!ok || (!w && !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err)))) {
 		if (got)
 			meta_upload_unlock(m, id);
 		pthread_mutex_lock(&reg->uploads->lock);
@@ -314,6 +337,9 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	c->st = st;
 	c->w = w;
 	c->start = c->pos = size;
+	c->at_blob = at_blob;
+	if (at_blob)
+		c->expect = *expected;
 	return c;
 }
 
@@ -337,6 +363,10 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 		digest_ctx_free(c->st->ctx);
 		c->st->ctx = NULL;
 		c->st->hashed = 0;
+	} else if (c->at_blob) {
+		c->st->at_blob = true;
+		c->st->at_digest = c->expect;
+		c->st->at_size = c->pos;
 	}
 	c->st->busy = false;
 	pthread_cond_broadcast(&c->reg->uploads->idle);
@@ -399,15 +429,27 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
 static int uploads_finish_locked(struct registry *reg, struct meta *m, struct upload_state *st, const char *id,
                                  int64_t repo_id, const struct digest *expected, uint64_t *size_out, struct berr *err)
 {
-	uint64_t size;
-	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0) {
+	uint64_t size = 0;
+	int rc = 0;
+	bool at_blob = st->at_blob;
+	st->at_blob = false;
+	if (at_blob) {
+		/* Written straight to the blob's place, its digest checked as it ended. */
+		size = st->at_size;
+		digest_ctx_free(st->ctx);
+		st->ctx = NULL;
+		if (!digest_equal(&st->at_digest, expected))
+			rc = berr_set(err, BERR_DIGEST_INVALID, "the uploaded content has digest %s, not %s",
+			              st->at_digest.str, expected->str);
+	} else if (blobstore_upload_size(reg->blobs, id, &size, err) < 0) {
 		uploads_forget(reg->uploads, id);
 		return -1;
 	}
 
 	struct digest got;
-	int rc = uploads_rehash(reg, st, expected->algo, size, err);
-	if (rc == 0) {
+	if (rc == 0 && !at_blob)
+		rc = uploads_rehash(reg, st, expected->algo, size, err);
+	if (rc == 0 && !at_blob) {
 		digest_ctx_final(st->ctx, &got);
 		digest_ctx_free(st->ctx);
 		st->ctx = NULL;
@@ -426,8 +468,10 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 		rc = meta_blob_install(m, repo_id, expected, size, uploads_install, &inst, err);
 	}
 	if (rc < 0 && err && err->code != BERR_DIGEST_INVALID) {
-		/* A transient failure (disk, database): keep the session so the client may retry. */
+		/* A transient failure (disk, database): keep the session so the client may retry
+		 * (on this node a bodiless PUT finds what was written to the blob's place). */
 		pthread_mutex_lock(&reg->uploads->lock);
+		st->at_blob = at_blob;
 		st->busy = false;
 		pthread_cond_broadcast(&reg->uploads->idle);
 		pthread_mutex_unlock(&reg->uploads->lock);

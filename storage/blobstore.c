@@ -178,6 +178,17 @@ struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, 
 	return writer_pipe_wrap(w, hash);
 }
 
+struct blob_writer *blobstore_upload_open_at_blob(struct blobstore *bs, const char *id, const struct digest *d,
+                                                  struct digest_ctx *hash, struct berr *err)
+{
+	if (!bs->ops->upload_open_at_blob)
+		return NULL;
+	struct blob_writer *w = NULL;
+	if (bs->ops->upload_open_at_blob(bs->drv, id, d, &w, err) < 0)
+		return NULL;
+	return writer_pipe_wrap(w, hash);
+}
+
 struct blob_writer *blobstore_upload_open_direct(struct blobstore *bs, const char *id, uint64_t offset,
                                                  struct berr *err)
 {

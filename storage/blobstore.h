@@ -84,6 +84,16 @@ int blobstore_upload_size(struct blobstore *bs, const char *id, uint64_t *size, 
  * through a small bounded ring, so the caller's receiving overlaps hashing and writing. */
 struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset,
                                           struct digest_ctx *hash, struct berr *err);
+/* For an upload whose digest d is known before its bytes (a monolithic upload): the writer
+ * of blobstore_upload_open for empty upload id, writing where blob d goes (S3: the blob's
+ * own key, so the commit copies nothing). hash must be a fresh state of d's algorithm; its
+ * blob_writer_finish with keep fails with BERR_DIGEST_INVALID if the bytes are not d, and
+ * then nothing was stored. After a successful finish, blobstore_upload_prepare and
+ * blobstore_upload_commit with d make it the blob, blobstore_upload_finished (or _abort)
+ * drops the upload. Returns NULL without setting err when the store cannot do this (the
+ * local disk, where a rename is free): use blobstore_upload_open then. */
+struct blob_writer *blobstore_upload_open_at_blob(struct blobstore *bs, const char *id, const struct digest *d,
+                                                  struct digest_ctx *hash, struct berr *err);
 /* The same writer without the second thread: when blob_writer_write returns, the bytes are
  * in the staging object and blobstore_upload_pread sees them (for readers that follow an
  * upload while it is written, as the pull-through cache's do). */

@@ -41,6 +41,12 @@ struct blob_driver_ops {
 	/* Drop the staging object of an upload that was committed, the quick way (upload_abort
 	 * if NULL). */
 	int (*upload_finished)(void *drv, const char *id, struct berr *err);
+	/* A writer of empty upload id straight to blob d's own place (NULL: not supported). Its
+	 * finish with keep checks the bytes against d (from the digest state given to its
+	 * checkpoint: BERR_DIGEST_INVALID if they differ) and leaves upload_prepare and
+	 * upload_commit to make them blob d; nothing is visible as blob d before. */
+	int (*upload_open_at_blob)(void *drv, const char *id, const struct digest *d, struct blob_writer **out,
+	                           struct berr *err);
 };
 
 /* A writer appends to one staging object; drivers embed this as their first member. */

@@ -55,6 +55,10 @@ struct s3_state_slot {
 	size_t len;
 };
 
+struct s3_pending;
+struct s3_driver;
+static void s3_pending_clear(struct s3_driver *s3);
+
 struct s3_driver {
 	char *endpoint; /* without trailing '/' */
 	char *host;     /* authority, as signed */
@@ -70,6 +74,7 @@ struct s3_driver {
 	 * without tcp_nodelay): an upload reads its state several times per request. */
 	pthread_mutex_t state_lock;
 	struct s3_state_slot states[S3_STATE_SLOTS];
+	struct s3_pending *pending; /* under state_lock: see s3_blob_writer_finish */
 };
 
 /* A growing response buffer with a hard cap, or (fixed) the caller's buffer of cap bytes. */
@@ -524,6 +529,7 @@ struct s3_state {
 	uint64_t size;
 	uint64_t gen;
 	char *mp;   /* multipart UploadId, NULL before the first part */
+	char *key;  /* the key mp is at when it is not uploads/<id>/data (a blob's own key) */
 	char *tail; /* key of the tail object, NULL when empty */
 	uint64_t tail_size;
 	char *hash; /* digest_ctx_export of the first `size` bytes */
@@ -534,6 +540,7 @@ struct s3_state {
 static void s3_state_free(struct s3_state *st)
 {
 	free(st->mp);
+	free(st->key);
 	free(st->tail);
 	free(st->hash);
 	free(st->parts);
@@ -606,6 +613,8 @@ static int s3_state_parse(const char *id, const char *text, size_t len, struct s
 	const char *s;
 	if ((s = json_string_value(json_object_get(j, "mp"))))
 		st->mp = xstrdup(s);
+	if ((s = json_string_value(json_object_get(j, "key"))))
+		st->key = xstrdup(s);
 	if ((s = json_string_value(json_object_get(j, "tail"))))
 		st->tail = xstrdup(s);
 	if ((s = json_string_value(json_object_get(j, "hash"))))
@@ -671,6 +680,8 @@ static int s3_state_save(struct s3_driver *s3, const char *id, const struct s3_s
 	                      (json_int_t)st->gen, "mp", st->mp ? json_string(st->mp) : json_null(), "tail",
 	                      st->tail ? json_string(st->tail) : json_null(), "tail_size", (json_int_t)st->tail_size,
 	                      "hash", st->hash ? json_string(st->hash) : json_null(), "parts", parts);
+	if (st->key)
+		json_object_set_new(j, "key", json_string(st->key));
 	cleanup_free char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	cleanup_free char *key = s3_upload_key(s3, id, "state");
@@ -697,6 +708,7 @@ static void s3_close(void *drv)
 	pthread_mutex_destroy(&s3->lock);
 	for (size_t i = 0; i < S3_STATE_SLOTS; i++)
 		free(s3->states[i].text);
+	s3_pending_clear(s3);
 	pthread_mutex_destroy(&s3->state_lock);
 	free(s3->endpoint);
 	free(s3->host);
@@ -920,6 +932,11 @@ struct s3_writer {
 	size_t len;
 	uint64_t written; /* bytes given to this writer */
 	char *hash;
+	/* Writing straight to the blob's own key (s3_upload_open_at_blob): expect is the digest
+	 * the bytes must have, blob_key where they go. */
+	bool at_blob;
+	struct digest expect;
+	char *blob_key;
 };
 
 /* Send the full buffer as the next part, starting the multipart upload if needed. */
@@ -929,7 +946,7 @@ static int s3_writer_flush_part(struct s3_writer *w, struct berr *err)
 	if (w->st.nparts + w->nfresh >= S3_MAX_PARTS)
 		return berr_set(err, BERR_SIZE_INVALID, "upload %s: more than %u parts of %u MiB", w->id, S3_MAX_PARTS,
 		                S3_PART_SIZE >> 20);
-	cleanup_free char *key = s3_upload_key(s3, w->id, "data");
+	cleanup_free char *key = w->at_blob ? xstrdup(w->blob_key) : s3_upload_key(s3, w->id, "data");
 	if (!w->st.mp) {
 		struct s3_req c = {.method = "POST", .key = key, .query = "uploads="};
 		if (s3_do(s3, &c, err) < 0)
@@ -941,8 +958,10 @@ static int s3_writer_flush_part(struct s3_writer *w, struct berr *err)
 			return rc;
 		}
 		s3_req_free(&c);
-		/* Record it at once, so an abort finds it even if this chunk fails. */
+		/* Record it (and where it is) at once, so an abort finds it even if this chunk
+		 * fails or this process dies. */
 		w->st.mp = upid;
+		w->st.key = w->at_blob ? xstrdup(key) : NULL;
 		if (s3_state_save(s3, w->id, &w->st, err) < 0)
 			return -1;
 	}
@@ -989,6 +1008,7 @@ static void s3_writer_checkpoint(struct blob_writer *bw, const char *state)
 
 static void s3_writer_free(struct s3_writer *w)
 {
+	free(w->blob_key);
 	s3_state_free(&w->st);
 	free(w->fresh);
 	free(w->buf);
@@ -999,10 +1019,14 @@ static void s3_writer_free(struct s3_writer *w)
 /* keep: save the unfinished part as a new tail object, then the new state in one PUT (the
  * commit point of the chunk), then drop the old tail. Not keeping saves nothing: parts
  * this writer sent are overwritten by the next chunk or dropped by the abort. */
+static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *err);
+
 static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 {
 	struct s3_writer *w = (struct s3_writer *)bw;
 	struct s3_driver *s3 = w->s3;
+	if (w->at_blob)
+		return s3_blob_writer_finish(w, keep, err);
 	/* An empty chunk changes nothing: the saved state already covers these bytes. */
 	if (!keep || w->written == 0) {
 		s3_writer_free(w);
@@ -1056,6 +1080,250 @@ static int s3_read_tail(struct s3_driver *s3, const char *key, uint64_t size, ch
 	return rc;
 }
 
+/* Abort multipart upload mp at key (full key); one that is gone already is no error. */
+static int s3_mp_abort(struct s3_driver *s3, const char *key, const char *mp, struct berr *err)
+{
+	cleanup_free char *upenc = sigv4_uri_encode(mp, false);
+	cleanup_free char *q = xasprintf("uploadId=%s", upenc);
+	struct s3_req a = {.method = "DELETE", .key = key, .query = q};
+	int rc = s3_do(s3, &a, err);
+	/* 404 NoSuchUpload: completed or aborted already. */
+	if (rc == 0 && a.status >= 300 && a.status != 404)
+		rc = s3_fail(&a, "abort multipart upload", err);
+	s3_req_free(&a);
+	return rc;
+}
+
+/* A multipart upload the state records without any part in it (its chunk failed, or a
+ * write to the blob's own key was cut off) is aborted before a writer starts another. */
+static int s3_drop_unused_mp(struct s3_driver *s3, const char *id, struct s3_state *st, struct berr *err)
+{
+	if (!st->mp || st->nparts > 0)
+		return 0;
+	cleanup_free char *data_key = s3_upload_key(s3, id, "data");
+	if (s3_mp_abort(s3, st->key ? st->key : data_key, st->mp, err) < 0)
+		return -1;
+	free(st->mp);
+	free(st->key);
+	st->mp = st->key = NULL;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- writes to a blob's key
+ *
+ * An upload whose digest is known before its body (POST ?digest=, or a PUT ?digest= with
+ * the body on an empty upload) is written straight to the blob's own key, so committing it
+ * needs no copy:
+ *   - up to S3_PART_SIZE bytes stay in the writer's buffer: once the digest and size are
+ *     verified, prepare (outside the metadata's write lock) PUTs them to the blob key, and
+ *     the commit (under the lock) HEADs it and PUTs them again if garbage collection took
+ *     the object away in between: the bytes are in memory until the blob is recorded;
+ *   - larger ones are a multipart upload at the blob key, recorded in the upload's state
+ *     (mp, key) as soon as it starts so that an abort, expiry or the start-up sweep finds
+ *     it; nothing is visible at the key until CompleteMultipartUpload, which the commit
+ *     sends under the write lock after the digest was verified (a wrong digest, or a client
+ *     that goes away, aborts it instead). Garbage collection, which removes objects without
+ *     a metadata row only under that lock, can never see such a blob before its row.
+ * Between the writer's finish and the commit, what is left to do waits in s3->pending. */
+struct s3_pending {
+	char id[64];
+	struct digest d;
+	uint64_t size, gen;
+	char *buf; /* the bytes (small), or NULL */
+	size_t len;
+	char *mp; /* the multipart upload (large), or NULL */
+	struct s3_part *parts;
+	size_t nparts;
+	bool completed;
+	struct s3_pending *next;
+};
+
+static void s3_pending_free(struct s3_pending *p)
+{
+	if (!p)
+		return;
+	free(p->buf);
+	free(p->mp);
+	free(p->parts);
+	free(p);
+}
+
+/* Free every pending write (at close). */
+static void s3_pending_clear(struct s3_driver *s3)
+{
+	while (s3->pending) {
+		struct s3_pending *p = s3->pending;
+		s3->pending = p->next;
+		s3_pending_free(p);
+	}
+}
+
+/* Find (take=true: and unlink) the pending write of upload id. */
+static struct s3_pending *s3_pending_find(struct s3_driver *s3, const char *id, bool take)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	struct s3_pending **pp = &s3->pending;
+	while (*pp && strcmp((*pp)->id, id) != 0)
+		pp = &(*pp)->next;
+	struct s3_pending *p = *pp;
+	if (p && take)
+		*pp = p->next;
+	pthread_mutex_unlock(&s3->state_lock);
+	return p;
+}
+
+/* keep=false, or bytes that are not what was announced: the multipart upload is aborted,
+ * nothing reaches the blob key. keep=true with the right digest and size: the last part is
+ * sent (large) and the rest waits in s3->pending for prepare and commit. */
+static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *err)
+{
+	struct s3_driver *s3 = w->s3;
+	int rc = 0;
+	if (keep) {
+		struct berr e2 = {0};
+		struct digest got;
+		struct digest_ctx *ctx = w->hash ? digest_ctx_import(w->hash, &e2) : NULL;
+		if (!ctx)
+			rc = berr_set(err, BERR_INTERNAL, "upload %s: no digest state came with its bytes%s%s", w->id,
+			              e2.message[0] ? ": " : "", e2.message);
+		else if (digest_ctx_length(ctx) != w->written || digest_ctx_algo(ctx) != w->expect.algo)
+			rc = berr_set(err, BERR_INTERNAL,
+			              "upload %s: the digest state covers other bytes than were written", w->id);
+		if (ctx) {
+			digest_ctx_final(ctx, &got);
+			digest_ctx_free(ctx);
+		}
+		if (rc == 0 && !digest_equal(&got, &w->expect))
+			rc = berr_set(err, BERR_DIGEST_INVALID, "the uploaded content has digest %s, not %s", got.str,
+			              w->expect.str);
+		if (rc == 0 && w->nfresh > 0 && w->len > 0)
+			rc = s3_writer_flush_part(w, err);
+	}
+	if (keep && rc == 0) {
+		struct s3_pending *p = xcalloc(1, sizeof *p);
+		snprintf(p->id, sizeof p->id, "%s", w->id);
+		p->d = w->expect;
+		p->size = w->written;
+		p->gen = w->st.gen;
+		if (w->nfresh > 0) {
+			p->mp = w->st.mp;
+			w->st.mp = NULL;
+			p->parts = w->fresh;
+			p->nparts = w->nfresh;
+			w->fresh = NULL;
+		} else {
+			p->buf = w->buf;
+			p->len = w->len;
+			w->buf = NULL;
+		}
+		pthread_mutex_lock(&s3->state_lock);
+		p->next = s3->pending;
+		s3->pending = p;
+		pthread_mutex_unlock(&s3->state_lock);
+	} else if (w->st.mp) {
+		/* Keep the first error; the upload's abort tries again if this one fails. */
+		s3_mp_abort(s3, w->blob_key, w->st.mp, NULL);
+	}
+	s3_writer_free(w);
+	return rc;
+}
+
+/* Open a writer to blob d's own key for upload id, which must be empty. */
+static int s3_upload_open_at_blob(void *drv, const char *id, const struct digest *d, struct blob_writer **out,
+                                  struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_writer *w = xcalloc(1, sizeof *w);
+	w->base.write = s3_writer_write;
+	w->base.finish = s3_writer_finish;
+	w->base.checkpoint = s3_writer_checkpoint;
+	w->s3 = s3;
+	w->at_blob = true;
+	w->expect = *d;
+	w->blob_key = s3_blob_key(s3, d);
+	snprintf(w->id, sizeof w->id, "%s", id);
+	if (s3_state_load(s3, id, &w->st, err) < 0) {
+		s3_writer_free(w);
+		return -1;
+	}
+	if (w->st.size != 0) {
+		berr_set(err, BERR_RANGE_INVALID, "upload %s already has %" PRIu64 " bytes", id, w->st.size);
+		s3_writer_free(w);
+		return -1;
+	}
+	if (s3_drop_unused_mp(s3, id, &w->st, err) < 0) {
+		s3_writer_free(w);
+		return -1;
+	}
+	/* An earlier attempt of this upload on this node that was never committed. */
+	struct s3_pending *p = s3_pending_find(s3, id, true);
+	if (p && p->mp && !p->completed) {
+		cleanup_free char *key = s3_blob_key(s3, &p->d);
+		s3_mp_abort(s3, key, p->mp, NULL);
+	}
+	s3_pending_free(p);
+	w->buf = xmalloc(S3_PART_SIZE);
+	*out = &w->base;
+	return 0;
+}
+
+/* The commit of a pending write to a blob key (see above); under_lock: the commit proper,
+ * else prepare. */
+static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const struct digest *d, bool under_lock,
+                             struct berr *err)
+{
+	if (!digest_equal(d, &p->d))
+		return berr_set(err, BERR_DIGEST_INVALID, "upload %s was written as %s, not %s", p->id, p->d.str,
+		                d->str);
+	cleanup_free char *key = s3_blob_key(s3, d);
+	if (p->mp && !under_lock)
+		return 0;
+	uint64_t have = 0;
+	int rc = s3_simple(s3, "HEAD", key, NULL, 0, &have, err);
+	if (rc < 0)
+		return -1;
+	/* Content-addressed: a blob of this digest and size is these bytes already. */
+	if (rc == 0 && have == p->size)
+		return 0;
+	if (p->buf) {
+		rc = s3_simple(s3, "PUT", key, p->buf, p->len, NULL, err);
+		return rc == 1 ? berr_set(err, BERR_INTERNAL, "S3 PUT blob: the bucket is gone") : rc;
+	}
+	cleanup_free char *upenc = sigv4_uri_encode(p->mp, false);
+	cleanup_free char *xml = xmalloc(p->nparts * 200 + 128);
+	char *x = xml + sprintf(xml, "<CompleteMultipartUpload>");
+	for (size_t i = 0; i < p->nparts; i++)
+		x += sprintf(x, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1, p->parts[i].etag);
+	sprintf(x, "</CompleteMultipartUpload>");
+	cleanup_free char *q = xasprintf("uploadId=%s", upenc);
+	struct s3_req f = {.method = "POST", .key = key, .query = q, .body = xml, .body_len = strlen(xml)};
+	rc = s3_do(s3, &f, err);
+	if (rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>")))
+		rc = s3_fail(&f, "complete multipart upload", err);
+	s3_req_free(&f);
+	if (rc == 0)
+		p->completed = true;
+	return rc;
+}
+
+/* Drop what a pending write to a blob key left: its multipart upload unless completed, the
+ * upload's state object and the one tail a failed chunk may have left before. */
+static int s3_pending_end(struct s3_driver *s3, struct s3_pending *p, struct berr *err)
+{
+	cleanup_free char *key = s3_blob_key(s3, &p->d);
+	int rc = p->mp && !p->completed ? s3_mp_abort(s3, key, p->mp, err) : 0;
+	char leaf[64];
+	snprintf(leaf, sizeof leaf, "tail-%" PRIu64, p->gen + 1);
+	cleanup_free char *next_tail = s3_upload_key(s3, p->id, leaf);
+	cleanup_free char *state_key = s3_upload_key(s3, p->id, "state");
+	if (rc == 0 && p->gen > 0 && s3_simple(s3, "DELETE", next_tail, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	if (rc == 0 && s3_simple(s3, "DELETE", state_key, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	s3_state_remember(s3, p->id, NULL, NULL, 0);
+	return rc;
+}
+
 static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blob_writer **out, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
@@ -1071,6 +1339,11 @@ static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blo
 	}
 	if (w->st.size != offset) {
 		berr_set(err, BERR_RANGE_INVALID, "upload %s: chunk must start at byte %" PRIu64, id, w->st.size);
+		s3_writer_free(w);
+		return -1;
+	}
+	/* A write to the blob's own key that was cut off may have left one at that key. */
+	if (w->st.key && s3_drop_unused_mp(s3, id, &w->st, err) < 0) {
 		s3_writer_free(w);
 		return -1;
 	}
@@ -1165,6 +1438,9 @@ static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st
 static int s3_upload_commit(void *drv, const char *id, const struct digest *d, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_find(s3, id, false);
+	if (p)
+		return s3_pending_commit(s3, p, d, true, err);
 	struct s3_state st;
 	if (s3_state_load(s3, id, &st, err) < 0)
 		return -1;
@@ -1202,6 +1478,19 @@ static int s3_upload_commit(void *drv, const char *id, const struct digest *d, s
 	return rc;
 }
 
+/* The blob key is content-addressed and written whole, so copying into it early is safe;
+ * the commit under the lock then finds it in place with one HEAD (or copies again if
+ * garbage collection removed it in between). A write to the blob's key sends its bytes
+ * here (small) or leaves the completion to the commit (multipart). */
+static int s3_upload_prepare(void *drv, const char *id, const struct digest *d, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_find(s3, id, false);
+	if (p)
+		return s3_pending_commit(s3, p, d, false, err);
+	return s3_upload_commit(drv, id, d, err);
+}
+
 static int s3_collect(void *ctx, const char *key)
 {
 	struct {
@@ -1219,19 +1508,20 @@ static int s3_collect(void *ctx, const char *key)
 static int s3_upload_abort(void *drv, const char *id, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_find(s3, id, true);
+	if (p) {
+		cleanup_free char *key = s3_blob_key(s3, &p->d);
+		int rc = p->mp && !p->completed ? s3_mp_abort(s3, key, p->mp, err) : 0;
+		s3_pending_free(p);
+		if (rc < 0)
+			return -1;
+	}
 	struct s3_state st;
 	struct berr e2 = {0};
 	if (s3_state_load(s3, id, &st, &e2) == 0) {
 		if (st.mp) {
 			cleanup_free char *key = s3_upload_key(s3, id, "data");
-			cleanup_free char *upenc = sigv4_uri_encode(st.mp, false);
-			cleanup_free char *q = xasprintf("uploadId=%s", upenc);
-			struct s3_req a = {.method = "DELETE", .key = key, .query = q};
-			int rc = s3_do(s3, &a, err);
-			/* 404 NoSuchUpload: completed or aborted already. */
-			if (rc == 0 && a.status >= 300 && a.status != 404)
-				rc = s3_fail(&a, "abort multipart upload", err);
-			s3_req_free(&a);
+			int rc = s3_mp_abort(s3, st.key ? st.key : key, st.mp, err);
 			if (rc < 0) {
 				s3_state_free(&st);
 				return -1;
@@ -1274,24 +1564,26 @@ static int s3_upload_abort(void *drv, const char *id, struct berr *err)
 static int s3_upload_finished(void *drv, const char *id, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_find(s3, id, true);
+	if (p) {
+		int rc = s3_pending_end(s3, p, err);
+		s3_pending_free(p);
+		return rc;
+	}
 	struct s3_state st;
 	struct berr e2 = {0};
 	if (s3_state_load(s3, id, &st, &e2) < 0)
 		return e2.code == BERR_BLOB_UPLOAD_UNKNOWN ? 0 : s3_upload_abort(drv, id, err);
 	int rc = 0;
-	if (st.mp) {
+	if (st.mp && st.key) {
+		rc = s3_mp_abort(s3, st.key, st.mp, err);
+	} else if (st.mp) {
 		cleanup_free char *key = s3_upload_key(s3, id, "data");
 		/* Completed (the usual case): the object is there, and a DELETE of its finished
 		 * multipart upload would only fetch a NoSuchUpload error body. */
 		int there = s3_simple(s3, "HEAD", key, NULL, 0, NULL, err);
 		if (there == 1) {
-			cleanup_free char *upenc = sigv4_uri_encode(st.mp, false);
-			cleanup_free char *q = xasprintf("uploadId=%s", upenc);
-			struct s3_req a = {.method = "DELETE", .key = key, .query = q};
-			rc = s3_do(s3, &a, err);
-			if (rc == 0 && a.status >= 300 && a.status != 404)
-				rc = s3_fail(&a, "abort multipart upload", err);
-			s3_req_free(&a);
+			rc = s3_mp_abort(s3, key, st.mp, err);
 		} else if (there == 0) {
 			rc = s3_simple(s3, "DELETE", key, NULL, 0, NULL, err) < 0 ? -1 : 0;
 		} else {
@@ -1468,12 +1760,10 @@ static const struct blob_driver_ops s3_ops = {
     .upload_open = s3_upload_open,
     .upload_pread = s3_upload_pread,
     .upload_commit = s3_upload_commit,
-    /* The blob key is content-addressed and written whole, so copying into it early is
-     * safe; the commit under the lock then finds it in place with one HEAD (or copies
-     * again if garbage collection removed it in between). */
-    .upload_prepare = s3_upload_commit,
+    .upload_prepare = s3_upload_prepare,
     .upload_abort = s3_upload_abort,
     .upload_finished = s3_upload_finished,
+    .upload_open_at_blob = s3_upload_open_at_blob,
     .upload_list = s3_upload_list,
     .list = s3_list_blobs,
     .quarantine = s3_quarantine,
