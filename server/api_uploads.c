@@ -109,7 +109,8 @@ static void api_upload_end(struct req *r)
 /* Install the body callbacks with a chunk opened at `start` (UINT64_MAX: at the end). */
 static bool api_upload_stream(struct req *r, struct upload_req *u, uint64_t start)
 {
-	u->chunk = uploads_chunk_begin(r->reg, u->id, start, u->finish ? &u->digest : NULL, &r->err);
+	u->chunk = uploads_chunk_begin(r->reg, u->id, start, u->finish ? &u->digest : NULL,
+	                               r->method == HTTP_PATCH && !u->has_range, &r->err);
 	if (!u->chunk)
 		return false;
 	r->on_body = api_upload_body;

@@ -278,7 +278,7 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
                                  int64_t repo_id, const struct digest *expected, uint64_t *size_out, struct berr *err);
 
 struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start,
-                                         const struct digest *expected, struct berr *err)
+                                         const struct digest *expected, bool likely_whole, struct berr *err)
 {
 	pthread_mutex_lock(&reg->uploads->lock);
 	struct upload_state *st = uploads_find(reg->uploads, id, true);
@@ -321,6 +321,8 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 		}
 	}
 	st->at_blob = false;
+	if (ok && !w && likely_whole && size == 0)
+		ok = (w = blobstore_upload_open_early(reg->blobs, id, st->ctx, err)) != NULL;
 	if (!ok || (!w && !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err)))) {
 		if (got)
 			meta_upload_unlock(m, id);

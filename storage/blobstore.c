@@ -189,6 +189,17 @@ struct blob_writer *blobstore_upload_open_at_blob(struct blobstore *bs, const ch
 	return writer_pipe_wrap(w, hash);
 }
 
+struct blob_writer *blobstore_upload_open_early(struct blobstore *bs, const char *id, struct digest_ctx *hash,
+                                                struct berr *err)
+{
+	if (!bs->ops->upload_open_early)
+		return blobstore_upload_open(bs, id, 0, hash, err);
+	struct blob_writer *w = NULL;
+	if (bs->ops->upload_open_early(bs->drv, id, &w, err) < 0)
+		return NULL;
+	return writer_pipe_wrap(w, hash);
+}
+
 struct blob_writer *blobstore_upload_open_direct(struct blobstore *bs, const char *id, uint64_t offset,
                                                  struct berr *err)
 {

@@ -94,6 +94,14 @@ struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, 
  * local disk, where a rename is free): use blobstore_upload_open then. */
 struct blob_writer *blobstore_upload_open_at_blob(struct blobstore *bs, const char *id, const struct digest *d,
                                                   struct digest_ctx *hash, struct berr *err);
+/* blobstore_upload_open at offset 0 for a chunk that is probably the whole blob (a PATCH
+ * without Content-Range on an empty upload): a store where the commit would copy the bytes
+ * (S3) may also store them, when the chunk ends, as the blob of their own digest, so that
+ * the commit finds it in place. Being content-addressed, that object is never wrong; if the
+ * upload goes on or is never committed it has no metadata row, and garbage collection
+ * removes it. */
+struct blob_writer *blobstore_upload_open_early(struct blobstore *bs, const char *id, struct digest_ctx *hash,
+                                                struct berr *err);
 /* The same writer without the second thread: when blob_writer_write returns, the bytes are
  * in the staging object and blobstore_upload_pread sees them (for readers that follow an
  * upload while it is written, as the pull-through cache's do). */

@@ -47,6 +47,9 @@ struct blob_driver_ops {
 	 * upload_commit to make them blob d; nothing is visible as blob d before. */
 	int (*upload_open_at_blob)(void *drv, const char *id, const struct digest *d, struct blob_writer **out,
 	                           struct berr *err);
+	/* upload_open at 0 for a chunk that is probably the whole upload (NULL: upload_open):
+	 * the driver may also store its bytes as the blob of their digest when it ends. */
+	int (*upload_open_early)(void *drv, const char *id, struct blob_writer **out, struct berr *err);
 };
 
 /* A writer appends to one staging object; drivers embed this as their first member. */

@@ -937,6 +937,8 @@ struct s3_writer {
 	bool at_blob;
 	struct digest expect;
 	char *blob_key;
+	/* The chunk is probably the whole blob (s3_upload_open_early). */
+	bool early;
 };
 
 /* Send the full buffer as the next part, starting the multipart upload if needed. */
@@ -1021,6 +1023,30 @@ static void s3_writer_free(struct s3_writer *w)
  * this writer sent are overwritten by the next chunk or dropped by the abort. */
 static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *err);
 
+/* An upload that started empty and whose first chunk, kept and fitting in one part, is
+ * probably all of it (a PATCH without Content-Range, as docker, podman and skopeo send): its
+ * bytes are in the buffer and their digest in the state, so they are also PUT at the blob
+ * key of that digest. The commit then finds the blob in place (one HEAD) instead of copying
+ * the tail there, which costs more than this PUT. Content-addressed, so the object is right
+ * whatever comes next; if the client sends more, or never commits, it is an object without
+ * a metadata row, which garbage collection removes; if garbage collection removes it before
+ * the commit, the commit copies the tail as before. A failure here only loses the shortcut. */
+static void s3_writer_early_blob(struct s3_writer *w)
+{
+	struct berr e2 = {0};
+	struct digest_ctx *ctx = digest_ctx_import(w->st.hash, &e2);
+	if (!ctx || digest_ctx_length(ctx) != w->len) {
+		digest_ctx_free(ctx);
+		return;
+	}
+	struct digest d;
+	digest_ctx_final(ctx, &d);
+	digest_ctx_free(ctx);
+	cleanup_free char *key = s3_blob_key(w->s3, &d);
+	if (s3_simple(w->s3, "PUT", key, w->buf, w->len, NULL, &e2) != 0)
+		log_debug("s3: upload %s: no early copy at %s: %s", w->id, d.str, e2.message);
+}
+
 static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 {
 	struct s3_writer *w = (struct s3_writer *)bw;
@@ -1060,6 +1086,8 @@ static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 		log_warn("s3: upload %s: the previous tail %s stays behind until the upload is cancelled or "
 		         "expires: %s",
 		         w->id, old_tail, e2.message);
+	if (rc == 0 && w->early && w->st.nparts == 0 && w->st.size == w->len && w->st.hash)
+		s3_writer_early_blob(w);
 	s3_writer_free(w);
 	return rc;
 }
@@ -1322,6 +1350,16 @@ static int s3_pending_end(struct s3_driver *s3, struct s3_pending *p, struct ber
 		rc = -1;
 	s3_state_remember(s3, p->id, NULL, NULL, 0);
 	return rc;
+}
+
+static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blob_writer **out, struct berr *err);
+
+static int s3_upload_open_early(void *drv, const char *id, struct blob_writer **out, struct berr *err)
+{
+	if (s3_upload_open(drv, id, 0, out, err) < 0)
+		return -1;
+	((struct s3_writer *)*out)->early = true;
+	return 0;
 }
 
 static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blob_writer **out, struct berr *err)
@@ -1764,6 +1802,7 @@ static const struct blob_driver_ops s3_ops = {
     .upload_abort = s3_upload_abort,
     .upload_finished = s3_upload_finished,
     .upload_open_at_blob = s3_upload_open_at_blob,
+    .upload_open_early = s3_upload_open_early,
     .upload_list = s3_upload_list,
     .list = s3_list_blobs,
     .quarantine = s3_quarantine,

@@ -322,22 +322,58 @@ request_count() {
 	_berth_kill "$bpid"
 	[ "$code" = 201 ] || { echo "push through the debug berthd: HTTP $code"; return 1; }
 	tail -n +$((n0 + 1)) "$log" | grep ' s3: ' >"$WORK/requests"
-	local total lists reads fresh
+	local total lists reads fresh copies
 	total=$(wc -l <"$WORK/requests")
+	copies=$(grep -c ' s3: COPY' "$WORK/requests")
 	lists=$(grep -c ' s3: GET (bucket)' "$WORK/requests")
 	reads=$(grep -c ' s3: GET uploads/[^ ]*/state' "$WORK/requests")
 	fresh=$(grep -c ' s3: GET uploads/[^ ]*/state -> 200' "$WORK/requests")
-	echo "$total requests, $reads state reads ($fresh with a body), $lists listings"
+	echo "$total requests, $reads state reads ($fresh with a body), $lists listings, $copies copies"
 	[ "$total" -gt 0 ] && [ "$reads" -gt 0 ] || { echo "no S3 request in the debug log"; cat "$log"; return 1; }
 	expect_eq "state reads answered with a body" "$fresh" 0 || { cat "$WORK/requests"; return 1; }
 	expect_eq "listings" "$lists" 0 || { cat "$WORK/requests"; return 1; }
+	# The PATCH (no Content-Range, on an empty upload) also PUT the bytes at their blob key.
+	expect_eq "copies" "$copies" 0 || { cat "$WORK/requests"; return 1; }
 	[ "$total" -le 18 ] || { echo "more S3 requests than the 18 expected:"; cat "$WORK/requests"; return 1; }
 	n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
 	expect_eq "objects left under uploads/$id/" "$n" 0 || return 1
 	got=sha256:$(curl -sf "http://$R/v2/s3/count/blobs/$d" | sha256sum | cut -d' ' -f1)
 	expect_eq "digest of the blob read back" "$got" "$d"
 }
-tap_check "a small blob pushed as skopeo does costs no listing and no state read with a body" request_count
+tap_check "a small blob pushed as skopeo does costs no listing, no copy and no state read with a body" request_count
+
+# A first PATCH without Content-Range is taken for the whole blob and its bytes are PUT at
+# their digest's key too; when more chunks follow, the blob is still the right one and that
+# object, which no metadata row owns, goes at the next collection.
+early_copy_not_whole() {
+	local loc out code first
+	head -c 400000 "$WORK/blob" >"$WORK/first"
+	first=$(digest_of "$WORK/first")
+	loc=$(upload_start s3/notwhole)
+	code=$(curl -s -D "$WORK/h" -o "$WORK/body" -w '%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$WORK/first" "http://$R$loc")
+	expect_eq "status of the first PATCH" "$code" 202 || return 1
+	s3req GET "/$S3_BUCKET/$(blob_key "$first")" | cmp -s - "$WORK/first" ||
+		{ echo "the first chunk is not at its blob key"; return 1; }
+	loc=$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Ll]ocation: //p')
+	out=$(upload_patch "$loc" 400000 3000000)
+	expect_eq "status of the second PATCH" "${out%% *}" 202 || return 1
+	loc=${out#* }
+	tail -c +3400001 "$WORK/blob" >"$WORK/chunk"
+	local sep='?'
+	case $loc in *\?*) sep='&' ;; esac
+	code=$(curl -s -o "$WORK/body" -X PUT -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$WORK/chunk" "http://$R$loc${sep}digest=$BLOB" -w '%{http_code}')
+	expect_eq "status of the PUT" "$code" 201 || { cat "$WORK/body"; return 1; }
+	blob_matches s3/notwhole || return 1
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://$R/v2/s3/notwhole/blobs/$first")
+	expect_eq "status of the first chunk's digest in the registry" "$code" 404 || return 1
+	# shellcheck disable=SC2086
+	"$BERTHD" gc --data "$DATA" $BERTH_TEST_ARGS >"$WORK/gc.out" 2>&1 || { cat "$WORK/gc.out"; return 1; }
+	! s3req GET "/$S3_BUCKET/$(blob_key "$first")" >/dev/null 2>&1 ||
+		{ echo "the first chunk's object outlived a collection"; cat "$WORK/gc.out"; return 1; }
+	blob_matches s3/notwhole
+}
 
 # ---------------------------------------------------------------- monolithic uploads at the blob key
 # A body whose digest is known before it starts (POST ?digest=, PUT ?digest= with the body on
@@ -390,6 +426,8 @@ mono_right_digest() {
 blob_matches_file() {
 	curl -sf "http://$R/v2/$1/blobs/$3" | cmp -s - "$2" || { echo "GET /v2/$1/blobs/$3 gave other bytes"; return 1; }
 }
+tap_check "a first PATCH without Content-Range followed by more chunks: the blob is right, its early object goes at the next gc" \
+	early_copy_not_whole
 tap_check "monolithic uploads (POST ?digest=, PUT with the body; 300 kB and 20 MB) land at the blob key, nothing left under uploads/" \
 	mono_right_digest
 
@@ -511,6 +549,47 @@ mono_vs_gc() {
 	echo "$runs collections completed meanwhile"
 }
 tap_check "monolithic pushes racing back-to-back garbage collections all succeed and stay readable" mono_vs_gc
+
+# berthd is killed (SIGKILL) while a 20 MB POST ?digest= has sent parts to its multipart
+# upload at the blob key: the upload's state recorded it, so the start-up sweep (which
+# removes staging objects no session owns) aborts it; nothing appears at the blob key.
+mono_killed() {
+	local f=$WORK/killed d i client
+	head -c 20000000 /dev/urandom >"$f"
+	d=$(digest_of "$f")
+	python3 - "$R" "/v2/s3/killed/blobs/uploads/?digest=$d" "$f" <<-'PY' &
+		import socket, sys, time
+		host, port = sys.argv[1].split(":")
+		data = open(sys.argv[3], "rb").read()
+		s = socket.create_connection((host, int(port)))
+		s.sendall(("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\n"
+		           "Content-Length: %d\r\n\r\n" % (sys.argv[2], sys.argv[1], len(data))).encode())
+		s.sendall(data[:17000000])
+		time.sleep(30)
+	PY
+	client=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(multipart_uploads "$(blob_key "$d")")" = 1 ] && break
+		sleep 0.1
+	done
+	expect_eq "multipart uploads at the blob key while the body arrives" "$(multipart_uploads "$(blob_key "$d")")" 1 ||
+		{ kill "$client"; return 1; }
+	sleep 1 # the parts after the first
+	kill -KILL "$BERTHD_PID"
+	wait "$BERTHD_PID" 2>/dev/null
+	unset BERTHD_PID
+	kill "$client" 2>/dev/null
+	wait "$client" 2>/dev/null
+	berthd_start "$DATA" || { echo "berthd did not start again"; return 1; }
+	R=$BERTHD_ADDR
+	expect_eq "multipart uploads at the blob key after the restart" "$(multipart_uploads "$(blob_key "$d")")" 0 || return 1
+	! s3req GET "/$S3_BUCKET/$(blob_key "$d")" >/dev/null 2>&1 || { echo "the blob key exists"; return 1; }
+	local code
+	code=$(mono_post s3/killed "$f" "$d")
+	expect_eq "status of the push again" "$code" 201 || { cat "$WORK/body"; return 1; }
+	blob_matches_file s3/killed "$f" "$d"
+}
+tap_check "berthd killed mid-body of a monolithic push: the start-up sweep aborts the multipart upload at the blob key" mono_killed
 
 # ---------------------------------------------------------------- --storage-redirect
 
