@@ -547,6 +547,7 @@ static void s3_state_free(struct s3_state *st)
 	memset(st, 0, sizeof *st);
 }
 
+/* The cache slot of upload id (by a hash of the id; collisions replace each other). */
 static struct s3_state_slot *s3_state_slot(struct s3_driver *s3, const char *id)
 {
 	unsigned h = 5381;
@@ -1162,10 +1163,14 @@ struct s3_pending {
 	char *mp; /* the multipart upload (large), or NULL */
 	struct s3_part *parts;
 	size_t nparts;
-	bool completed;
+	bool completed; /* under s3->state_lock */
+	/* References (under s3->state_lock): one for s3->pending while linked, one for each
+	 * request using it (s3_pending_get), so a cancel racing a commit frees nothing in use. */
+	unsigned refs;
 	struct s3_pending *next;
 };
 
+/* Free p and what it holds (the caller has the last reference). */
 static void s3_pending_free(struct s3_pending *p)
 {
 	if (!p)
@@ -1186,8 +1191,9 @@ static void s3_pending_clear(struct s3_driver *s3)
 	}
 }
 
-/* Find (take=true: and unlink) the pending write of upload id. */
-static struct s3_pending *s3_pending_find(struct s3_driver *s3, const char *id, bool take)
+/* The pending write of upload id with a reference for the caller (NULL if none); take
+ * also unlinks it (the caller gets the list's reference). Release with s3_pending_put. */
+static struct s3_pending *s3_pending_get(struct s3_driver *s3, const char *id, bool take)
 {
 	pthread_mutex_lock(&s3->state_lock);
 	struct s3_pending **pp = &s3->pending;
@@ -1196,8 +1202,31 @@ static struct s3_pending *s3_pending_find(struct s3_driver *s3, const char *id, 
 	struct s3_pending *p = *pp;
 	if (p && take)
 		*pp = p->next;
+	else if (p)
+		p->refs++;
 	pthread_mutex_unlock(&s3->state_lock);
 	return p;
+}
+
+/* Drop a reference from s3_pending_get; the last one frees it. */
+static void s3_pending_put(struct s3_driver *s3, struct s3_pending *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&s3->state_lock);
+	bool last = --p->refs == 0;
+	pthread_mutex_unlock(&s3->state_lock);
+	if (last)
+		s3_pending_free(p);
+}
+
+/* Whether p's multipart upload was completed (by a commit on another thread, maybe). */
+static bool s3_pending_completed(struct s3_driver *s3, struct s3_pending *p)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	bool done = p->completed;
+	pthread_mutex_unlock(&s3->state_lock);
+	return done;
 }
 
 /* keep=false, or bytes that are not what was announced: the multipart upload is aborted,
@@ -1244,6 +1273,7 @@ static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *er
 			p->len = w->len;
 			w->buf = NULL;
 		}
+		p->refs = 1;
 		pthread_mutex_lock(&s3->state_lock);
 		p->next = s3->pending;
 		s3->pending = p;
@@ -1284,12 +1314,12 @@ static int s3_upload_open_at_blob(void *drv, const char *id, const struct digest
 		return -1;
 	}
 	/* An earlier attempt of this upload on this node that was never committed. */
-	struct s3_pending *p = s3_pending_find(s3, id, true);
-	if (p && p->mp && !p->completed) {
+	struct s3_pending *p = s3_pending_get(s3, id, true);
+	if (p && p->mp && !s3_pending_completed(s3, p)) {
 		cleanup_free char *key = s3_blob_key(s3, &p->d);
 		s3_mp_abort(s3, key, p->mp, NULL);
 	}
-	s3_pending_free(p);
+	s3_pending_put(s3, p);
 	w->buf = xmalloc(S3_PART_SIZE);
 	*out = &w->base;
 	return 0;
@@ -1329,8 +1359,11 @@ static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const s
 	if (rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>")))
 		rc = s3_fail(&f, "complete multipart upload", err);
 	s3_req_free(&f);
-	if (rc == 0)
+	if (rc == 0) {
+		pthread_mutex_lock(&s3->state_lock);
 		p->completed = true;
+		pthread_mutex_unlock(&s3->state_lock);
+	}
 	return rc;
 }
 
@@ -1339,7 +1372,7 @@ static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const s
 static int s3_pending_end(struct s3_driver *s3, struct s3_pending *p, struct berr *err)
 {
 	cleanup_free char *key = s3_blob_key(s3, &p->d);
-	int rc = p->mp && !p->completed ? s3_mp_abort(s3, key, p->mp, err) : 0;
+	int rc = p->mp && !s3_pending_completed(s3, p) ? s3_mp_abort(s3, key, p->mp, err) : 0;
 	char leaf[64];
 	snprintf(leaf, sizeof leaf, "tail-%" PRIu64, p->gen + 1);
 	cleanup_free char *next_tail = s3_upload_key(s3, p->id, leaf);
@@ -1354,6 +1387,7 @@ static int s3_pending_end(struct s3_driver *s3, struct s3_pending *p, struct ber
 
 static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blob_writer **out, struct berr *err);
 
+/* upload_open at 0 for a chunk that is probably the whole blob (s3_writer_early_blob). */
 static int s3_upload_open_early(void *drv, const char *id, struct blob_writer **out, struct berr *err)
 {
 	if (s3_upload_open(drv, id, 0, out, err) < 0)
@@ -1476,9 +1510,12 @@ static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st
 static int s3_upload_commit(void *drv, const char *id, const struct digest *d, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
-	struct s3_pending *p = s3_pending_find(s3, id, false);
-	if (p)
-		return s3_pending_commit(s3, p, d, true, err);
+	struct s3_pending *p = s3_pending_get(s3, id, false);
+	if (p) {
+		int rc = s3_pending_commit(s3, p, d, true, err);
+		s3_pending_put(s3, p);
+		return rc;
+	}
 	struct s3_state st;
 	if (s3_state_load(s3, id, &st, err) < 0)
 		return -1;
@@ -1523,9 +1560,12 @@ static int s3_upload_commit(void *drv, const char *id, const struct digest *d, s
 static int s3_upload_prepare(void *drv, const char *id, const struct digest *d, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
-	struct s3_pending *p = s3_pending_find(s3, id, false);
-	if (p)
-		return s3_pending_commit(s3, p, d, false, err);
+	struct s3_pending *p = s3_pending_get(s3, id, false);
+	if (p) {
+		int rc = s3_pending_commit(s3, p, d, false, err);
+		s3_pending_put(s3, p);
+		return rc;
+	}
 	return s3_upload_commit(drv, id, d, err);
 }
 
@@ -1546,11 +1586,11 @@ static int s3_collect(void *ctx, const char *key)
 static int s3_upload_abort(void *drv, const char *id, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
-	struct s3_pending *p = s3_pending_find(s3, id, true);
+	struct s3_pending *p = s3_pending_get(s3, id, true);
 	if (p) {
 		cleanup_free char *key = s3_blob_key(s3, &p->d);
-		int rc = p->mp && !p->completed ? s3_mp_abort(s3, key, p->mp, err) : 0;
-		s3_pending_free(p);
+		int rc = p->mp && !s3_pending_completed(s3, p) ? s3_mp_abort(s3, key, p->mp, err) : 0;
+		s3_pending_put(s3, p);
 		if (rc < 0)
 			return -1;
 	}
@@ -1602,10 +1642,10 @@ static int s3_upload_abort(void *drv, const char *id, struct berr *err)
 static int s3_upload_finished(void *drv, const char *id, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
-	struct s3_pending *p = s3_pending_find(s3, id, true);
+	struct s3_pending *p = s3_pending_get(s3, id, true);
 	if (p) {
 		int rc = s3_pending_end(s3, p, err);
-		s3_pending_free(p);
+		s3_pending_put(s3, p);
 		return rc;
 	}
 	struct s3_state st;

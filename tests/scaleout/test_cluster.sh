@@ -477,11 +477,19 @@ nothing_partial() {
 	done
 }
 
+# multipart_at DIGEST: how many multipart uploads are open at the blob's key in the bucket.
+multipart_at() {
+	python3 "$HERE/s3req.py" GET "/$S3_BUCKET?prefix=blobs/sha256/${1:7:2}/${1#sha256:}&uploads=" |
+		grep -o '<Upload>' | wc -l
+}
+
 kill_mid_upload() {
-	# A slow monolithic blob PUT to node 2, killed with SIGKILL while the body streams.
-	local repo=admin/killed tok loc code d
+	# A slow monolithic blob PUT to node 2, killed with SIGKILL while the body streams, once
+	# the first 8 MiB went to the multipart upload at the blob's key (a monolithic upload
+	# writes there directly).
+	local repo=admin/killed tok loc code d i
 	tok=$(token "$NODE1_ADDR" "repository:$repo:pull,push") || return 1
-	head -c 8000000 /dev/urandom >"$WORK/slow"
+	head -c 12000000 /dev/urandom >"$WORK/slow"
 	d=sha256:$(sha256sum <"$WORK/slow" | cut -d' ' -f1)
 	code=$(curl -s -D "$WORK/h" -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
 		"$NODE2_URL/v2/$repo/blobs/uploads/")
@@ -489,10 +497,17 @@ kill_mid_upload() {
 	loc=$(path_of "$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Ll]ocation: //p')")
 	local sep='?'
 	case $loc in *\?*) sep='&' ;; esac
+	echo "$loc" >"$WORK/killed-loc"
+	echo "$d" >"$WORK/killed-digest"
 	curl -s -o /dev/null --limit-rate 2M -X PUT -H "Authorization: Bearer $tok" \
 		-H 'Content-Type: application/octet-stream' --data-binary @"$WORK/slow" "$NODE2_URL$loc${sep}digest=$d" &
 	local cpid=$!
-	sleep 1.5
+	for ((i = 0; i < 100; i++)); do
+		[ "$(multipart_at "$d")" = 1 ] && break
+		sleep 0.1
+	done
+	expect_eq "multipart uploads at the blob key while the body streams" "$(multipart_at "$d")" 1 ||
+		{ kill "$cpid"; return 1; }
 	"$HERE/cluster.sh" node "$C" 2 kill || return 1
 	wait $cpid
 	LIVE=("$NODE1_ADDR" "$NODE3_ADDR")
@@ -509,6 +524,24 @@ kill_mid_upload() {
 tap_check "node 2 SIGKILLed while a blob streams to it: the blob is on no other node, the LB routes around it" \
 	kill_mid_upload
 tap_check "node 2 starts again" bash -c "'$HERE/cluster.sh' node '$C' 2 start >/dev/null"
+
+# The upload's state in the bucket names the multipart upload at the blob key, so another
+# node's cancel (as the expiry would) aborts it; nothing is ever visible at the key.
+cancel_killed_upload() {
+	local tok loc d code
+	reload
+	loc=$(cat "$WORK/killed-loc")
+	d=$(cat "$WORK/killed-digest")
+	tok=$(token "$NODE1_ADDR" "repository:admin/killed:pull,push") || return 1
+	expect_eq "multipart uploads at the blob key left by the killed node" "$(multipart_at "$d")" 1 || return 1
+	code=$(status DELETE "$NODE1_URL$loc" -H "Authorization: Bearer $tok")
+	expect_eq "status of cancelling the upload on node 1" "$code" 204 || return 1
+	expect_eq "multipart uploads at the blob key after the cancel" "$(multipart_at "$d")" 0 || return 1
+	code=$(status HEAD "$NODE1_URL/v2/admin/killed/blobs/$d" -I -H "Authorization: Bearer $tok")
+	expect_eq "status of the blob" "$code" 404
+}
+tap_check "the multipart upload the killed node left at the blob key is aborted by a cancel on node 1" \
+	cancel_killed_upload
 reload
 
 kill_mid_skopeo() {
