@@ -1085,7 +1085,7 @@ static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 	struct berr e2 = {0};
 	if (rc == 0 && old_tail && s3_simple(s3, "DELETE", old_tail, NULL, 0, NULL, &e2) < 0)
 		log_warn("s3: upload %s: the previous tail %s stays behind until the upload is cancelled or "
-		         "expires: %s",
+		         "expires, or after its commit until a start-up sweep: %s",
 		         w->id, old_tail, e2.message);
 	if (rc == 0 && w->early && w->st.nparts == 0 && w->st.size == w->len && w->st.hash)
 		s3_writer_early_blob(w);
