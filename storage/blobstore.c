@@ -232,14 +232,21 @@ ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, 
 	return bs->ops->upload_pread(bs->drv, id, buf, len, offset, err);
 }
 
-int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err)
+int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, uint64_t size,
+                             struct berr *err)
 {
-	return bs->ops->upload_prepare ? bs->ops->upload_prepare(bs->drv, id, d, err) : 0;
+	return bs->ops->upload_prepare ? bs->ops->upload_prepare(bs->drv, id, d, size, err) : 0;
 }
 
-int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err)
+int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, uint64_t size,
+                            struct berr *err)
 {
-	return bs->ops->upload_commit(bs->drv, id, d, err);
+	return bs->ops->upload_commit(bs->drv, id, d, size, err);
+}
+
+int blobstore_upload_spill(struct blobstore *bs, const char *id, struct berr *err)
+{
+	return bs->ops->upload_spill ? bs->ops->upload_spill(bs->drv, id, err) : 0;
 }
 
 int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *err)

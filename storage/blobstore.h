@@ -120,11 +120,20 @@ int blobstore_upload_checkpoint(struct blobstore *bs, const char *id, uint64_t *
 ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, size_t len, uint64_t offset,
                                struct berr *err);
 /* Make the staging object the blob `d`, durably (fsync, rename, fsync dir). The caller has
- * verified the digest. If the blob already exists the staging object is just dropped. */
-int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err);
+ * verified the digest of its `size` bytes; if the staged upload has another size, nothing is
+ * written and BERR_BLOB_UPLOAD_INVALID returned. If the blob already exists the staging
+ * object is just dropped. */
+int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, uint64_t size,
+                            struct berr *err);
 /* Before blobstore_upload_commit, outside any lock: the part of it that takes time on this
  * store (on S3 the copy into the blob's key; nothing on the local disk). */
-int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err);
+int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, uint64_t size,
+                             struct berr *err);
+/* After a failed commit of an upload written with blobstore_upload_open_at_blob: move what
+ * the store holds in memory for it (S3: up to 8 MiB) into the upload's staging object, so the
+ * memory is freed and a retry on any node finds the bytes staged, with their digest state,
+ * as after blobstore_upload_open. 1 if it did, 0 if nothing was held, -1 with err. */
+int blobstore_upload_spill(struct blobstore *bs, const char *id, struct berr *err);
 /* Call fn with the id of every staging object, in no order; fn returning non-zero stops. */
 int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
 /* Call fn with the digest of every stored blob, in no order; fn returning non-zero stops.

@@ -46,6 +46,11 @@
  * read in full each time). At most 16 MiB. */
 #define S3_STATE_SLOTS     1024
 #define S3_STATE_CACHE_MAX (16u << 10)
+/* At most this many bytes of small writes to a blob's key are held in memory between their
+ * end and their commit, in all; past it they are staged as a tail object instead. */
+#ifndef S3_PENDING_BUDGET
+#define S3_PENDING_BUDGET (UINT64_C(64) << 20)
+#endif
 
 /* The last state text of one upload this process wrote or read, with the ETag S3 gave it. */
 struct s3_state_slot {
@@ -75,6 +80,7 @@ struct s3_driver {
 	pthread_mutex_t state_lock;
 	struct s3_state_slot states[S3_STATE_SLOTS];
 	struct s3_pending *pending; /* under state_lock: see s3_blob_writer_finish */
+	uint64_t pending_bytes;     /* under state_lock: bytes held in pending writes' buffers */
 };
 
 /* A growing response buffer with a hard cap, or (fixed) the caller's buffer of cap bytes. */
@@ -1158,9 +1164,10 @@ struct s3_pending {
 	char id[64];
 	struct digest d;
 	uint64_t size, gen;
-	char *buf; /* the bytes (small), or NULL */
+	char *buf; /* the bytes (small), or NULL; counted in s3->pending_bytes */
 	size_t len;
-	char *mp; /* the multipart upload (large), or NULL */
+	char *hash; /* digest_ctx_export of the bytes (small) */
+	char *mp;   /* the multipart upload (large), or NULL */
 	struct s3_part *parts;
 	size_t nparts;
 	bool completed; /* under s3->state_lock */
@@ -1176,6 +1183,7 @@ static void s3_pending_free(struct s3_pending *p)
 	if (!p)
 		return;
 	free(p->buf);
+	free(p->hash);
 	free(p->mp);
 	free(p->parts);
 	free(p);
@@ -1215,9 +1223,31 @@ static void s3_pending_put(struct s3_driver *s3, struct s3_pending *p)
 		return;
 	pthread_mutex_lock(&s3->state_lock);
 	bool last = --p->refs == 0;
+	if (last)
+		s3->pending_bytes -= p->len;
 	pthread_mutex_unlock(&s3->state_lock);
 	if (last)
 		s3_pending_free(p);
+}
+
+/* Link p (taken with s3_pending_get) back into s3->pending. */
+static void s3_pending_relink(struct s3_driver *s3, struct s3_pending *p)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	p->next = s3->pending;
+	s3->pending = p;
+	pthread_mutex_unlock(&s3->state_lock);
+}
+
+/* Count len more bytes held back, unless that goes over S3_PENDING_BUDGET (false). */
+static bool s3_pending_budget(struct s3_driver *s3, size_t len)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	bool ok = s3->pending_bytes + len <= S3_PENDING_BUDGET;
+	if (ok)
+		s3->pending_bytes += len;
+	pthread_mutex_unlock(&s3->state_lock);
+	return ok;
 }
 
 /* Whether p's multipart upload was completed (by a commit on another thread, maybe). */
@@ -1256,6 +1286,14 @@ static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *er
 		if (rc == 0 && w->nfresh > 0 && w->len > 0)
 			rc = s3_writer_flush_part(w, err);
 	}
+	if (keep && rc == 0 && w->nfresh == 0 && !s3_pending_budget(s3, w->len)) {
+		/* Too much held back already: staged as a tail, as a chunk of the normal path
+		 * would be (verified, with its digest state), and committed by a copy. */
+		log_debug("s3: upload %s: %zu bytes staged as a tail, over the %" PRIu64 " bytes held back", w->id,
+		          w->len, (uint64_t)S3_PENDING_BUDGET);
+		w->at_blob = false;
+		return s3_writer_finish(&w->base, true, err);
+	}
 	if (keep && rc == 0) {
 		struct s3_pending *p = xcalloc(1, sizeof *p);
 		snprintf(p->id, sizeof p->id, "%s", w->id);
@@ -1269,9 +1307,12 @@ static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *er
 			p->nparts = w->nfresh;
 			w->fresh = NULL;
 		} else {
-			p->buf = w->buf;
+			/* Counted by s3_pending_budget above; only its length is kept. */
+			p->buf = xrealloc(w->buf, w->len ? w->len : 1);
 			p->len = w->len;
 			w->buf = NULL;
+			p->hash = w->hash;
+			w->hash = NULL;
 		}
 		p->refs = 1;
 		pthread_mutex_lock(&s3->state_lock);
@@ -1284,6 +1325,18 @@ static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *er
 	}
 	s3_writer_free(w);
 	return rc;
+}
+
+/* Forget the pending write of upload id, if any, aborting its multipart upload unless a
+ * commit completed it. */
+static void s3_pending_drop(struct s3_driver *s3, const char *id)
+{
+	struct s3_pending *p = s3_pending_get(s3, id, true);
+	if (p && p->mp && !s3_pending_completed(s3, p)) {
+		cleanup_free char *key = s3_blob_key(s3, &p->d);
+		s3_mp_abort(s3, key, p->mp, NULL);
+	}
+	s3_pending_put(s3, p);
 }
 
 /* Open a writer to blob d's own key for upload id, which must be empty. */
@@ -1314,12 +1367,7 @@ static int s3_upload_open_at_blob(void *drv, const char *id, const struct digest
 		return -1;
 	}
 	/* An earlier attempt of this upload on this node that was never committed. */
-	struct s3_pending *p = s3_pending_get(s3, id, true);
-	if (p && p->mp && !s3_pending_completed(s3, p)) {
-		cleanup_free char *key = s3_blob_key(s3, &p->d);
-		s3_mp_abort(s3, key, p->mp, NULL);
-	}
-	s3_pending_put(s3, p);
+	s3_pending_drop(s3, id);
 	w->buf = xmalloc(S3_PART_SIZE);
 	*out = &w->base;
 	return 0;
@@ -1327,12 +1375,15 @@ static int s3_upload_open_at_blob(void *drv, const char *id, const struct digest
 
 /* The commit of a pending write to a blob key (see above); under_lock: the commit proper,
  * else prepare. */
-static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const struct digest *d, bool under_lock,
-                             struct berr *err)
+static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const struct digest *d, uint64_t size,
+                             bool under_lock, struct berr *err)
 {
 	if (!digest_equal(d, &p->d))
 		return berr_set(err, BERR_DIGEST_INVALID, "upload %s was written as %s, not %s", p->id, p->d.str,
 		                d->str);
+	if (size != p->size)
+		return berr_set(err, BERR_BLOB_UPLOAD_INVALID,
+		                "upload %s was written with %" PRIu64 " bytes, not %" PRIu64, p->id, p->size, size);
 	cleanup_free char *key = s3_blob_key(s3, d);
 	if (p->mp && !under_lock)
 		return 0;
@@ -1343,6 +1394,11 @@ static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const s
 	/* Content-addressed: a blob of this digest and size is these bytes already. */
 	if (rc == 0 && have == p->size)
 		return 0;
+	/* Its multipart upload was completed by an earlier commit whose metadata failed, and the
+	 * object went since (garbage collection: it had no row): the parts are gone with it. */
+	if (p->mp && s3_pending_completed(s3, p))
+		return berr_set(err, BERR_BLOB_UPLOAD_INVALID,
+		                "upload %s: the blob it wrote is gone from the bucket; upload it again", p->id);
 	if (p->buf) {
 		rc = s3_simple(s3, "PUT", key, p->buf, p->len, NULL, err);
 		return rc == 1 ? berr_set(err, BERR_INTERNAL, "S3 PUT blob: the bucket is gone") : rc;
@@ -1414,6 +1470,9 @@ static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blo
 		s3_writer_free(w);
 		return -1;
 	}
+	/* A write to the blob's key of this upload kept after a failed commit is not what the
+	 * upload holds any more once it goes on by the normal path. */
+	s3_pending_drop(s3, id);
 	/* A write to the blob's own key that was cut off may have left one at that key. */
 	if (w->st.key && s3_drop_unused_mp(s3, id, &w->st, err) < 0) {
 		s3_writer_free(w);
@@ -1507,18 +1566,38 @@ static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st
 	return rc;
 }
 
-static int s3_upload_commit(void *drv, const char *id, const struct digest *d, struct berr *err)
+/* Whether d is the digest of no bytes. */
+static bool s3_digest_is_empty(const struct digest *d)
+{
+	struct digest e;
+	struct digest_ctx *ctx = digest_ctx_new(d->algo);
+	digest_ctx_final(ctx, &e);
+	digest_ctx_free(ctx);
+	return digest_equal(&e, d);
+}
+
+static int s3_upload_commit(void *drv, const char *id, const struct digest *d, uint64_t size, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
 	struct s3_pending *p = s3_pending_get(s3, id, false);
 	if (p) {
-		int rc = s3_pending_commit(s3, p, d, true, err);
+		int rc = s3_pending_commit(s3, p, d, size, true, err);
 		s3_pending_put(s3, p);
 		return rc;
 	}
 	struct s3_state st;
 	if (s3_state_load(s3, id, &st, err) < 0)
 		return -1;
+	/* The state must describe exactly the bytes the caller verified: a write to the blob's
+	 * key whose held-back bytes are gone (its upload cancelled meanwhile, this process not
+	 * the one that received it) leaves a state of 0 bytes, and nothing else may reach d. */
+	if (st.size != size) {
+		berr_set(err, BERR_BLOB_UPLOAD_INVALID,
+		         "upload %s has %" PRIu64 " bytes staged, not the %" PRIu64 " bytes of %s; upload it again", id,
+		         st.size, size, d->str);
+		s3_state_free(&st);
+		return -1;
+	}
 	cleanup_free char *dst = s3_blob_key(s3, d);
 	uint64_t have;
 	int rc = s3_simple(s3, "HEAD", dst, NULL, 0, &have, err);
@@ -1533,7 +1612,10 @@ static int s3_upload_commit(void *drv, const char *id, const struct digest *d, s
 	}
 	/* The blob key only ever receives a whole object, by one copy or one empty PUT, so
 	 * readers see no blob or all of it. */
-	if (st.nparts == 0 && !st.tail) {
+	if (st.nparts == 0 && !st.tail && !s3_digest_is_empty(d)) {
+		rc = berr_set(err, BERR_BLOB_UPLOAD_INVALID, "upload %s has no bytes but %s is not the empty blob", id,
+		              d->str);
+	} else if (st.nparts == 0 && !st.tail) {
 		rc = s3_simple(s3, "PUT", dst, NULL, 0, NULL, err);
 	} else if (st.nparts == 0) {
 		rc = s3_copy(s3, st.tail, dst, st.tail_size, err);
@@ -1557,16 +1639,45 @@ static int s3_upload_commit(void *drv, const char *id, const struct digest *d, s
  * the commit under the lock then finds it in place with one HEAD (or copies again if
  * garbage collection removed it in between). A write to the blob's key sends its bytes
  * here (small) or leaves the completion to the commit (multipart). */
-static int s3_upload_prepare(void *drv, const char *id, const struct digest *d, struct berr *err)
+static int s3_upload_prepare(void *drv, const char *id, const struct digest *d, uint64_t size, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
 	struct s3_pending *p = s3_pending_get(s3, id, false);
 	if (p) {
-		int rc = s3_pending_commit(s3, p, d, false, err);
+		int rc = s3_pending_commit(s3, p, d, size, false, err);
 		s3_pending_put(s3, p);
 		return rc;
 	}
-	return s3_upload_commit(drv, id, d, err);
+	return s3_upload_commit(drv, id, d, size, err);
+}
+
+/* Stage the bytes of upload id held back in memory for its commit (a small write to the
+ * blob's key whose commit failed) as a tail recorded in its state, as a chunk of the normal
+ * path would be, and free them: any node can then finish the upload. 1 if it did, 0 if
+ * nothing of id is held in memory, -1 with err (they stay held). */
+static int s3_upload_spill(void *drv, const char *id, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_get(s3, id, true);
+	if (!p)
+		return 0;
+	if (!p->buf || !p->hash) {
+		s3_pending_relink(s3, p);
+		return 0;
+	}
+	struct blob_writer *w = NULL;
+	int rc = s3_upload_open(drv, id, 0, &w, err);
+	if (rc == 0) {
+		w->checkpoint(w, p->hash);
+		bool ok = w->write(w, p->buf, p->len, err) == 0;
+		struct berr e2 = {0};
+		rc = w->finish(w, ok, ok ? err : &e2) == 0 && ok ? 1 : -1;
+	}
+	if (rc < 0)
+		s3_pending_relink(s3, p);
+	else
+		s3_pending_put(s3, p);
+	return rc;
 }
 
 static int s3_collect(void *ctx, const char *key)
@@ -1839,6 +1950,7 @@ static const struct blob_driver_ops s3_ops = {
     .upload_pread = s3_upload_pread,
     .upload_commit = s3_upload_commit,
     .upload_prepare = s3_upload_prepare,
+    .upload_spill = s3_upload_spill,
     .upload_abort = s3_upload_abort,
     .upload_finished = s3_upload_finished,
     .upload_open_at_blob = s3_upload_open_at_blob,
