@@ -1079,7 +1079,8 @@ static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 	}
 	if (rc == 0) {
 		w->st.parts = xrealloc(w->st.parts, (w->st.nparts + w->nfresh + 1) * sizeof *w->st.parts);
-		memcpy(w->st.parts + w->st.nparts, w->fresh, w->nfresh * sizeof *w->fresh);
+		if (w->nfresh > 0) /* fresh is NULL then: memcpy wants a pointer even for 0 bytes */
+			memcpy(w->st.parts + w->st.nparts, w->fresh, w->nfresh * sizeof *w->fresh);
 		w->st.nparts += w->nfresh;
 		w->st.tail_size = w->len;
 		w->st.size += w->written;
