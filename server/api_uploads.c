@@ -79,6 +79,10 @@ static void api_upload_end(struct req *r)
 		}
 		int rc = uploads_chunk_end(u->chunk, keep, &size, keep ? &r->err : NULL);
 		u->chunk = NULL;
+		/* A body written straight to the blob's place that is not that blob: the upload
+		 * ends, as uploads_finish ends one whose digest does not match. */
+		if (keep && rc < 0 && u->finish && r->err.code == BERR_DIGEST_INVALID && !u->cancel_on_fail)
+			uploads_cancel(r->reg, r->meta, u->id, NULL);
 		if (!keep || rc < 0) {
 			req_respond_error(r, &r->err);
 			return;
@@ -105,7 +109,8 @@ static void api_upload_end(struct req *r)
 /* Install the body callbacks with a chunk opened at `start` (UINT64_MAX: at the end). */
 static bool api_upload_stream(struct req *r, struct upload_req *u, uint64_t start)
 {
-	u->chunk = uploads_chunk_begin(r->reg, u->id, start, &r->err);
+	u->chunk = uploads_chunk_begin(r->reg, u->id, start, u->finish ? &u->digest : NULL,
+	                               r->method == HTTP_PATCH && !u->has_range, &r->err);
 	if (!u->chunk)
 		return false;
 	r->on_body = api_upload_body;

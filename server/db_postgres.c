@@ -263,6 +263,7 @@ static int pg_exec(struct db *base, const char *sql)
 	int rc = pg_ensure_connected(db);
 	if (rc != DB_OK)
 		return rc;
+	log_debug("postgres: %.120s", sql);
 	PGresult *res = pq.PQexec(db->conn, sql);
 	ExecStatusType s = pq.PQresultStatus(res);
 	rc = (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY) ? DB_OK : pg_result_rc(db, res);
@@ -448,6 +449,7 @@ static int pg_run(struct pg_stmt *st)
 		pq.PQclear(p);
 		st->prepared_gen = db->generation;
 	}
+	log_debug("postgres: %.120s", st->sql);
 	st->res = pq.PQexecPrepared(db->conn, st->name, st->nparams, (const char *const *)st->values, st->lengths,
 	                            st->formats, 0);
 	ExecStatusType s = pq.PQresultStatus(st->res);
@@ -586,6 +588,7 @@ static int pg_begin(struct db *base)
 static int pg_commit(struct db *base)
 {
 	struct pg_db *db = (struct pg_db *)base;
+	log_debug("postgres: COMMIT");
 	PGresult *res = pq.PQexec(db->conn, "COMMIT");
 	int rc = pq.PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_result_rc(db, res);
 	if (rc == DB_OK && strcmp(pq.PQcmdStatus(res), "COMMIT") != 0) {

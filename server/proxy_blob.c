@@ -173,7 +173,10 @@ static int proxy_fetch_write(void *arg, const void *data, size_t len, struct ber
 static int proxy_fetch_install(void *ctx, struct berr *err)
 {
 	struct proxy_fetch *f = ctx;
-	return blobstore_upload_commit(proxy_blobs, f->upload_id, &f->digest, err);
+	pthread_mutex_lock(&proxy_fetch_lock);
+	uint64_t written = f->written;
+	pthread_mutex_unlock(&proxy_fetch_lock);
+	return blobstore_upload_commit(proxy_blobs, f->upload_id, &f->digest, written, err);
 }
 
 /* Download, verify, commit and link; then publish the outcome. */

@@ -22,12 +22,19 @@
 #define UPLOADS_MAX_CACHED 4096
 /* Seconds a PUT completing an upload waits for another request on the same upload. */
 #define UPLOADS_FINISH_WAIT 2
+/* Seconds a cancel (DELETE) waits for a chunk still arriving or a commit running. */
+#define UPLOADS_CANCEL_WAIT 30
 
 struct upload_state {
 	char id[UPLOAD_ID_LEN + 1];
 	struct digest_ctx *ctx; /* covers the first `hashed` bytes; NULL if unknown */
 	uint64_t hashed;
 	bool busy; /* a chunk is being written */
+	/* A chunk written straight to the blob's place (blobstore_upload_open_at_blob) ended
+	 * with its at_size bytes verified as at_digest: uploads_finish only installs it. */
+	bool at_blob;
+	struct digest at_digest;
+	uint64_t at_size;
 	struct upload_state *next;
 };
 
@@ -46,6 +53,8 @@ struct upload_chunk {
 	struct blob_writer *w;
 	uint64_t start;
 	uint64_t pos;
+	bool at_blob; /* w writes straight to blob `expect` */
+	struct digest expect;
 };
 
 struct uploads *uploads_new(void)
@@ -103,12 +112,13 @@ static struct upload_state *uploads_find(struct uploads *u, const char *id, bool
 	if (!create)
 		return NULL;
 	if (u->count >= UPLOADS_MAX_CACHED) {
-		/* Drop idle states; their uploads rebuild the digest from disk if they go on. */
+		/* Drop idle states; their uploads rebuild the digest from disk if they go on. One
+		 * whose chunk went to the blob's place is kept: its PUT would find nothing. */
 		for (size_t i = 0; i < UPLOADS_BUCKETS; i++) {
 			struct upload_state **pp = &u->buckets[i];
 			while (*pp) {
 				struct upload_state *s = *pp;
-				if (!s->busy) {
+				if (!s->busy && !s->at_blob) {
 					*pp = s->next;
 					digest_ctx_free(s->ctx);
 					free(s);
@@ -270,7 +280,8 @@ static int uploads_lock_shared(struct meta *m, const char *id, int wait_seconds,
 static int uploads_finish_locked(struct registry *reg, struct meta *m, struct upload_state *st, const char *id,
                                  int64_t repo_id, const struct digest *expected, uint64_t *size_out, struct berr *err);
 
-struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start, struct berr *err)
+struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start,
+                                         const struct digest *expected, bool likely_whole, struct berr *err)
 {
 	pthread_mutex_lock(&reg->uploads->lock);
 	struct upload_state *st = uploads_find(reg->uploads, id, true);
@@ -297,8 +308,25 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	}
 	enum digest_algo algo = st->ctx ? digest_ctx_algo(st->ctx) : DIGEST_SHA256;
 	struct blob_writer *w = NULL;
-	if (!placed || uploads_rehash(reg, st, algo, size, err) < 0 ||
-	    !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err))) {
+	bool ok = placed && uploads_rehash(reg, st, algo, size, err) == 0;
+	/* The whole blob in one request with its digest known: straight to where the blob
+	 * goes, if the store can (no copy at the commit). */
+	bool at_blob = false;
+	if (ok && expected && size == 0 && digest_ctx_algo(st->ctx) == expected->algo) {
+		struct berr e2;
+		berr_clear(&e2);
+		w = blobstore_upload_open_at_blob(reg->blobs, id, expected, st->ctx, &e2);
+		at_blob = w != NULL;
+		if (!w && e2.code != BERR_NONE) {
+			if (err)
+				*err = e2;
+			ok = false;
+		}
+	}
+	st->at_blob = false;
+	if (ok && !w && likely_whole && size == 0)
+		ok = (w = blobstore_upload_open_early(reg->blobs, id, st->ctx, err)) != NULL;
+	if (!ok || (!w && !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err)))) {
 		if (got)
 			meta_upload_unlock(m, id);
 		pthread_mutex_lock(&reg->uploads->lock);
@@ -314,6 +342,9 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	c->st = st;
 	c->w = w;
 	c->start = c->pos = size;
+	c->at_blob = at_blob;
+	if (at_blob)
+		c->expect = *expected;
 	return c;
 }
 
@@ -337,6 +368,10 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 		digest_ctx_free(c->st->ctx);
 		c->st->ctx = NULL;
 		c->st->hashed = 0;
+	} else if (c->at_blob) {
+		c->st->at_blob = true;
+		c->st->at_digest = c->expect;
+		c->st->at_size = c->pos;
 	}
 	c->st->busy = false;
 	pthread_cond_broadcast(&c->reg->uploads->idle);
@@ -352,6 +387,7 @@ struct uploads_install {
 	struct registry *reg;
 	const char *id;
 	const struct digest *d;
+	uint64_t size;
 };
 
 /* Called by meta_blob_install with the database's write lock held: a garbage collector
@@ -359,37 +395,62 @@ struct uploads_install {
 static int uploads_install(void *ctx, struct berr *err)
 {
 	struct uploads_install *inst = ctx;
-	return blobstore_upload_commit(inst->reg->blobs, inst->id, inst->d, err);
+	return blobstore_upload_commit(inst->reg->blobs, inst->id, inst->d, inst->size, err);
+}
+
+/* Make upload id this request's alone: its state busy in this process (waiting up to
+ * wait_seconds for a request using it) and its lock across nodes (as long). Whoever holds
+ * it may free the state (uploads_forget); else uploads_release gives it back. NULL with
+ * BERR_RANGE_INVALID if another request kept it. */
+static struct upload_state *uploads_acquire(struct registry *reg, struct meta *m, const char *id, int wait_seconds,
+                                            struct berr *err)
+{
+	pthread_mutex_lock(&reg->uploads->lock);
+	/* The state is looked up again after each wait, since the other request frees it when
+	 * it ends the upload. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += wait_seconds;
+	struct upload_state *st;
+	while ((st = uploads_find(reg->uploads, id, true))->busy)
+		if (wait_seconds == 0 ||
+		    pthread_cond_timedwait(&reg->uploads->idle, &reg->uploads->lock, &deadline) == ETIMEDOUT)
+			break;
+	if (st->busy) {
+		pthread_mutex_unlock(&reg->uploads->lock);
+		berr_set(err, BERR_RANGE_INVALID, "another request is writing to upload %s", id);
+		return NULL;
+	}
+	st->busy = true;
+	pthread_mutex_unlock(&reg->uploads->lock);
+	if (uploads_lock_shared(m, id, wait_seconds, err) < 0) {
+		pthread_mutex_lock(&reg->uploads->lock);
+		st->busy = false;
+		pthread_cond_broadcast(&reg->uploads->idle);
+		pthread_mutex_unlock(&reg->uploads->lock);
+		return NULL;
+	}
+	return st;
+}
+
+/* Give back what uploads_acquire took, the state kept. */
+static void uploads_release(struct registry *reg, struct meta *m, struct upload_state *st, const char *id)
+{
+	meta_upload_unlock(m, id);
+	pthread_mutex_lock(&reg->uploads->lock);
+	st->busy = false;
+	pthread_cond_broadcast(&reg->uploads->idle);
+	pthread_mutex_unlock(&reg->uploads->lock);
 }
 
 int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, const struct digest *expected,
                    uint64_t *size_out, struct berr *err)
 {
-	pthread_mutex_lock(&reg->uploads->lock);
-	/* A racing PUT waits for the one in progress: afterwards the upload is gone (404) or,
-	 * if that one failed, still there to finish. The state is looked up again after each
-	 * wait, since the other request frees it when it finishes. */
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += UPLOADS_FINISH_WAIT;
-	struct upload_state *st;
-	while ((st = uploads_find(reg->uploads, id, true))->busy)
-		if (pthread_cond_timedwait(&reg->uploads->idle, &reg->uploads->lock, &deadline) == ETIMEDOUT)
-			break;
-	if (st->busy) {
-		pthread_mutex_unlock(&reg->uploads->lock);
-		return berr_set(err, BERR_RANGE_INVALID, "another request is writing to upload %s", id);
-	}
-	st->busy = true;
-	pthread_mutex_unlock(&reg->uploads->lock);
-	/* As a racing PUT on this node waits above, one on another node waits here. */
-	if (uploads_lock_shared(m, id, UPLOADS_FINISH_WAIT, err) < 0) {
-		pthread_mutex_lock(&reg->uploads->lock);
-		st->busy = false;
-		pthread_cond_broadcast(&reg->uploads->idle);
-		pthread_mutex_unlock(&reg->uploads->lock);
+	/* A racing PUT waits for the one in progress, on this node or another: afterwards the
+	 * upload is gone (404) or, if that one failed, still there to finish. */
+	struct upload_state *st = uploads_acquire(reg, m, id, UPLOADS_FINISH_WAIT, err);
+	if (!st)
 		return -1;
-	}
 	int rc = uploads_finish_locked(reg, m, st, id, repo_id, expected, size_out, err);
 	meta_upload_unlock(m, id);
 	return rc;
@@ -399,15 +460,27 @@ int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t
 static int uploads_finish_locked(struct registry *reg, struct meta *m, struct upload_state *st, const char *id,
                                  int64_t repo_id, const struct digest *expected, uint64_t *size_out, struct berr *err)
 {
-	uint64_t size;
-	if (blobstore_upload_size(reg->blobs, id, &size, err) < 0) {
+	uint64_t size = 0;
+	int rc = 0;
+	bool at_blob = st->at_blob;
+	st->at_blob = false;
+	if (at_blob) {
+		/* Written straight to the blob's place, its digest checked as it ended. */
+		size = st->at_size;
+		digest_ctx_free(st->ctx);
+		st->ctx = NULL;
+		if (!digest_equal(&st->at_digest, expected))
+			rc = berr_set(err, BERR_DIGEST_INVALID, "the uploaded content has digest %s, not %s",
+			              st->at_digest.str, expected->str);
+	} else if (blobstore_upload_size(reg->blobs, id, &size, err) < 0) {
 		uploads_forget(reg->uploads, id);
 		return -1;
 	}
 
 	struct digest got;
-	int rc = uploads_rehash(reg, st, expected->algo, size, err);
-	if (rc == 0) {
+	if (rc == 0 && !at_blob)
+		rc = uploads_rehash(reg, st, expected->algo, size, err);
+	if (rc == 0 && !at_blob) {
 		digest_ctx_final(st->ctx, &got);
 		digest_ctx_free(st->ctx);
 		st->ctx = NULL;
@@ -420,20 +493,39 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 	/* The slow part of storing the blob (on S3 a copy of all of it) runs before the write
 	 * lock every node shares, so other writes do not wait behind a large layer. */
 	if (rc == 0)
-		rc = blobstore_upload_prepare(reg->blobs, id, expected, err);
+		rc = blobstore_upload_prepare(reg->blobs, id, expected, size, err);
 	if (rc == 0) {
-		struct uploads_install inst = {.reg = reg, .id = id, .d = expected};
+		struct uploads_install inst = {.reg = reg, .id = id, .d = expected, .size = size};
 		rc = meta_blob_install(m, repo_id, expected, size, uploads_install, &inst, err);
 	}
-	if (rc < 0 && err && err->code != BERR_DIGEST_INVALID) {
-		/* A transient failure (disk, database): keep the session so the client may retry. */
+	if (rc < 0 && err && err->code != BERR_DIGEST_INVALID && err->code != BERR_BLOB_UPLOAD_INVALID) {
+		/* A transient failure (disk, database): keep the session so the client may retry
+		 * (on this node a bodiless PUT finds what was written to the blob's place). A
+		 * digest or staged bytes that are not the blob (BLOB_UPLOAD_INVALID: they are gone
+		 * or of another size) end the upload: the client must start again. Bytes held in
+		 * memory for a write to the blob's place are staged instead, so they cost no memory
+		 * while the client decides, and its retry works on any node. */
+		if (at_blob) {
+			struct berr e2;
+			berr_clear(&e2);
+			int sp = blobstore_upload_spill(reg->blobs, id, &e2);
+			if (sp == 1)
+				at_blob = false;
+			else if (sp < 0)
+				log_warn("upload %s: its bytes stay in memory until retried here or ended: %s", id,
+				         e2.message);
+		}
 		pthread_mutex_lock(&reg->uploads->lock);
+		st->at_blob = at_blob;
 		st->busy = false;
 		pthread_cond_broadcast(&reg->uploads->idle);
 		pthread_mutex_unlock(&reg->uploads->lock);
 		return -1;
 	}
-	blobstore_upload_abort(reg->blobs, id, NULL);
+	if (rc == 0)
+		blobstore_upload_finished(reg->blobs, id, NULL);
+	else
+		blobstore_upload_abort(reg->blobs, id, NULL);
 	meta_upload_delete(m, id, NULL);
 	uploads_forget(reg->uploads, id);
 	if (rc == 0 && size_out)
@@ -443,10 +535,27 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 
 int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct berr *err)
 {
-	if (blobstore_upload_abort(reg->blobs, id, err) < 0)
+	/* A chunk being written or a commit running keeps the upload's state and staged bytes
+	 * in use: the cancel waits for it (as a racing PUT does), then ends what is left. */
+	struct berr e2;
+	berr_clear(&e2);
+	struct upload_state *st = uploads_acquire(reg, m, id, UPLOADS_CANCEL_WAIT, &e2);
+	if (!st) {
+		if (e2.code == BERR_RANGE_INVALID)
+			return berr_set(err, BERR_UNAVAILABLE,
+			                "upload %s is still in use by another request; try again", id);
+		if (err)
+			*err = e2;
 		return -1;
+	}
+	if (blobstore_upload_abort(reg->blobs, id, err) < 0) {
+		uploads_release(reg, m, st, id);
+		return -1;
+	}
+	int rc = meta_upload_delete(m, id, err);
 	uploads_forget(reg->uploads, id);
-	return meta_upload_delete(m, id, err);
+	meta_upload_unlock(m, id);
+	return rc;
 }
 
 struct sweep {
@@ -512,27 +621,6 @@ static int uploads_expiry_collect(void *ctx, const char *id)
 	return 0;
 }
 
-/* True if this process is writing to upload id right now. */
-static bool uploads_busy(struct uploads *u, const char *id)
-{
-	pthread_mutex_lock(&u->lock);
-	struct upload_state *s = uploads_find(u, id, false);
-	bool busy = s && s->busy;
-	pthread_mutex_unlock(&u->lock);
-	return busy;
-}
-
-/* True unless a request on another node sharing the database writes to upload id now. */
-static bool uploads_lock_free(struct meta *m, const char *id)
-{
-	bool got = false;
-	if (!uploads_id_valid(id) || meta_upload_lock(m, id, &got, NULL) < 0)
-		return !uploads_id_valid(id);
-	if (got)
-		meta_upload_unlock(m, id);
-	return got;
-}
-
 int uploads_expire(struct registry *reg, struct meta *m, int64_t cutoff, bool dry_run, size_t *expired,
                    struct berr *err)
 {
@@ -543,21 +631,33 @@ int uploads_expire(struct registry *reg, struct meta *m, int64_t cutoff, bool dr
 		size_t gone = 0, seen = ex.n;
 		for (size_t i = 0; i < ex.n; i++) {
 			bool was = false;
+			struct upload_state *st;
 			if (rc == 0 && dry_run) {
 				(*expired)++;
-			} else if (rc == 0 && !uploads_busy(reg->uploads, ex.ids[i]) &&
-			           uploads_lock_free(m, ex.ids[i])) {
-				/* The row goes first, in a statement that re-checks the age: a client
-				 * that just wrote keeps its session, and one that writes after gets 404. */
+			} else if (rc == 0 && !uploads_id_valid(ex.ids[i])) {
+				/* Not an id we issue: only its row can go. */
 				if (meta_upload_expire(m, ex.ids[i], cutoff, &was, err) < 0)
 					rc = -1;
 				else if (was) {
-					uploads_forget(reg->uploads, ex.ids[i]);
-					if (uploads_id_valid(ex.ids[i]) &&
-					    blobstore_upload_abort(reg->blobs, ex.ids[i], err) < 0)
-						rc = -1;
 					(*expired)++;
 					gone++;
+				}
+			} else if (rc == 0 && (st = uploads_acquire(reg, m, ex.ids[i], 0, NULL))) {
+				/* Not in use here or on another node, and nobody starts using it until it
+				 * is released. The row goes first, in a statement that re-checks the age:
+				 * a client that just wrote keeps its session, one that writes after gets 404. */
+				if (meta_upload_expire(m, ex.ids[i], cutoff, &was, err) < 0) {
+					rc = -1;
+					uploads_release(reg, m, st, ex.ids[i]);
+				} else if (was) {
+					if (blobstore_upload_abort(reg->blobs, ex.ids[i], err) < 0)
+						rc = -1;
+					uploads_forget(reg->uploads, ex.ids[i]);
+					meta_upload_unlock(m, ex.ids[i]);
+					(*expired)++;
+					gone++;
+				} else {
+					uploads_release(reg, m, st, ex.ids[i]);
 				}
 			}
 			free(ex.ids[i]);

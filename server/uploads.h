@@ -38,8 +38,14 @@ int uploads_status(struct registry *reg, struct meta *m, const char *id, int64_t
 
 /* Begin appending a chunk. start is where the client says it begins (UINT64_MAX: append
  * at the end); it must equal the current size, else BERR_RANGE_INVALID. Only one chunk of
- * an upload may be in progress at a time. */
-struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start, struct berr *err);
+ * an upload may be in progress at a time. expected: the digest the whole upload must have
+ * when this chunk is all of it (a monolithic upload, finished right after), else NULL; on
+ * an empty upload the chunk is then written straight to where the blob goes if the store
+ * can (blobstore_upload_open_at_blob), and its end fails with BERR_DIGEST_INVALID if the
+ * bytes are not that blob. likely_whole (no digest yet, but no Content-Range either): on an
+ * empty upload the chunk is probably all of it (blobstore_upload_open_early). */
+struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, uint64_t start,
+                                         const struct digest *expected, bool likely_whole, struct berr *err);
 int uploads_chunk_write(struct upload_chunk *c, const void *data, size_t len, struct berr *err);
 /* End the chunk: keep=true keeps its bytes, false cuts them off again. Frees c; gives the
  * upload's size afterwards. */

@@ -194,6 +194,28 @@ struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, 
 	return writer_pipe_wrap(w, hash);
 }
 
+struct blob_writer *blobstore_upload_open_at_blob(struct blobstore *bs, const char *id, const struct digest *d,
+                                                  struct digest_ctx *hash, struct berr *err)
+{
+	if (!bs->ops->upload_open_at_blob)
+		return NULL;
+	struct blob_writer *w = NULL;
+	if (bs->ops->upload_open_at_blob(bs->drv, id, d, &w, err) < 0)
+		return NULL;
+	return writer_pipe_wrap(w, hash);
+}
+
+struct blob_writer *blobstore_upload_open_early(struct blobstore *bs, const char *id, struct digest_ctx *hash,
+                                                struct berr *err)
+{
+	if (!bs->ops->upload_open_early)
+		return blobstore_upload_open(bs, id, 0, hash, err);
+	struct blob_writer *w = NULL;
+	if (bs->ops->upload_open_early(bs->drv, id, &w, err) < 0)
+		return NULL;
+	return writer_pipe_wrap(w, hash);
+}
+
 struct blob_writer *blobstore_upload_open_direct(struct blobstore *bs, const char *id, uint64_t offset,
                                                  struct berr *err)
 {
@@ -226,19 +248,33 @@ ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, 
 	return bs->ops->upload_pread(bs->drv, id, buf, len, offset, err);
 }
 
-int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err)
+int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, uint64_t size,
+                             struct berr *err)
 {
-	return bs->ops->upload_prepare ? bs->ops->upload_prepare(bs->drv, id, d, err) : 0;
+	return bs->ops->upload_prepare ? bs->ops->upload_prepare(bs->drv, id, d, size, err) : 0;
 }
 
-int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err)
+int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, uint64_t size,
+                            struct berr *err)
 {
-	return bs->ops->upload_commit(bs->drv, id, d, err);
+	return bs->ops->upload_commit(bs->drv, id, d, size, err);
+}
+
+int blobstore_upload_spill(struct blobstore *bs, const char *id, struct berr *err)
+{
+	return bs->ops->upload_spill ? bs->ops->upload_spill(bs->drv, id, err) : 0;
 }
 
 int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *err)
 {
 	return bs->ops->upload_abort(bs->drv, id, err);
+}
+
+int blobstore_upload_finished(struct blobstore *bs, const char *id, struct berr *err)
+{
+	if (!bs->ops->upload_finished)
+		return bs->ops->upload_abort(bs->drv, id, err);
+	return bs->ops->upload_finished(bs->drv, id, err);
 }
 
 int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err)

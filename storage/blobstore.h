@@ -86,6 +86,24 @@ int blobstore_upload_size(struct blobstore *bs, const char *id, uint64_t *size, 
  * through a small bounded ring, so the caller's receiving overlaps hashing and writing. */
 struct blob_writer *blobstore_upload_open(struct blobstore *bs, const char *id, uint64_t offset,
                                           struct digest_ctx *hash, struct berr *err);
+/* For an upload whose digest d is known before its bytes (a monolithic upload): the writer
+ * of blobstore_upload_open for empty upload id, writing where blob d goes (S3: the blob's
+ * own key, so the commit copies nothing). hash must be a fresh state of d's algorithm; its
+ * blob_writer_finish with keep fails with BERR_DIGEST_INVALID if the bytes are not d, and
+ * then nothing was stored. After a successful finish, blobstore_upload_prepare and
+ * blobstore_upload_commit with d make it the blob, blobstore_upload_finished (or _abort)
+ * drops the upload. Returns NULL without setting err when the store cannot do this (the
+ * local disk, where a rename is free): use blobstore_upload_open then. */
+struct blob_writer *blobstore_upload_open_at_blob(struct blobstore *bs, const char *id, const struct digest *d,
+                                                  struct digest_ctx *hash, struct berr *err);
+/* blobstore_upload_open at offset 0 for a chunk that is probably the whole blob (a PATCH
+ * without Content-Range on an empty upload): a store where the commit would copy the bytes
+ * (S3) may also store them, when the chunk ends, as the blob of their own digest, so that
+ * the commit finds it in place. Being content-addressed, that object is never wrong; if the
+ * upload goes on or is never committed it has no metadata row, and garbage collection
+ * removes it. */
+struct blob_writer *blobstore_upload_open_early(struct blobstore *bs, const char *id, struct digest_ctx *hash,
+                                                struct berr *err);
 /* The same writer without the second thread: when blob_writer_write returns, the bytes are
  * in the staging object and blobstore_upload_pread sees them (for readers that follow an
  * upload while it is written, as the pull-through cache's do). */
@@ -104,11 +122,20 @@ int blobstore_upload_checkpoint(struct blobstore *bs, const char *id, uint64_t *
 ssize_t blobstore_upload_pread(struct blobstore *bs, const char *id, void *buf, size_t len, uint64_t offset,
                                struct berr *err);
 /* Make the staging object the blob `d`, durably (fsync, rename, fsync dir). The caller has
- * verified the digest. If the blob already exists the staging object is just dropped. */
-int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err);
+ * verified the digest of its `size` bytes; if the staged upload has another size, nothing is
+ * written and BERR_BLOB_UPLOAD_INVALID returned. If the blob already exists the staging
+ * object is just dropped. */
+int blobstore_upload_commit(struct blobstore *bs, const char *id, const struct digest *d, uint64_t size,
+                            struct berr *err);
 /* Before blobstore_upload_commit, outside any lock: the part of it that takes time on this
  * store (on S3 the copy into the blob's key; nothing on the local disk). */
-int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, struct berr *err);
+int blobstore_upload_prepare(struct blobstore *bs, const char *id, const struct digest *d, uint64_t size,
+                             struct berr *err);
+/* After a failed commit of an upload written with blobstore_upload_open_at_blob: move what
+ * the store holds in memory for it (S3: up to 8 MiB) into the upload's staging object, so the
+ * memory is freed and a retry on any node finds the bytes staged, with their digest state,
+ * as after blobstore_upload_open. 1 if it did, 0 if nothing was held, -1 with err. */
+int blobstore_upload_spill(struct blobstore *bs, const char *id, struct berr *err);
 /* Call fn with the id of every staging object, in no order; fn returning non-zero stops. */
 int blobstore_upload_list(struct blobstore *bs, int (*fn)(void *ctx, const char *id), void *ctx, struct berr *err);
 /* Call fn with the digest of every stored blob, in no order; fn returning non-zero stops.
@@ -128,5 +155,9 @@ int blobstore_trash_list(struct blobstore *bs, int (*fn)(void *ctx, const struct
                          struct berr *err);
 /* Drop a staging object (no error if absent). */
 int blobstore_upload_abort(struct blobstore *bs, const char *id, struct berr *err);
+/* Drop the staging object of an upload blobstore_upload_commit committed: as
+ * blobstore_upload_abort, but a store may skip looking for leftovers of failed chunks (S3:
+ * deletes the keys the upload's state names instead of listing them). */
+int blobstore_upload_finished(struct blobstore *bs, const char *id, struct berr *err);
 
 #endif

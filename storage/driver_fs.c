@@ -226,12 +226,23 @@ static ssize_t fs_upload_pread(void *drv, const char *id, void *buf, size_t len,
 	return n;
 }
 
-static int fs_upload_commit(void *drv, const char *id, const struct digest *d, struct berr *err)
+static int fs_upload_commit(void *drv, const char *id, const struct digest *d, uint64_t size, struct berr *err)
 {
 	struct fs_driver *fs = drv;
 	int fd = openat(fs->uploads_dirfd, id, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return berr_sys(err, errno, "open upload %s", id);
+	struct stat sb;
+	if (fstat(fd, &sb) < 0) {
+		int e = errno;
+		close(fd);
+		return berr_sys(err, e, "stat upload %s", id);
+	}
+	if ((uint64_t)sb.st_size != size) {
+		close(fd);
+		return berr_set(err, BERR_BLOB_UPLOAD_INVALID, "upload %s has %llu bytes, not the %llu verified as %s",
+		                id, (unsigned long long)sb.st_size, (unsigned long long)size, d->str);
+	}
 	int r = fdatasync(fd);
 	int e = errno;
 	close(fd);

@@ -7,7 +7,8 @@
  *   P uploads/<id>/data                the multipart upload's key, completed at commit
  *   P quarantine/<algo>-<hex>          blobs fsck --repair moved aside
  *   P trash/<algo>-<hex>               blobs garbage collection set aside (server/gc.c)
- * Nothing lives in process memory between requests, so any node can continue an upload.
+ * Nothing lives in process memory between requests, so any node can continue an upload
+ * (the state cache below only saves re-reading a state S3 says is unchanged).
  * No blob is ever held whole in memory: parts are at most S3_PART_SIZE bytes, reads stream. */
 #include <inttypes.h>
 #include <jansson.h>
@@ -40,6 +41,28 @@
 #define S3_STREAM_BUF      (256u << 10)
 #define S3_RETRIES         3
 #define S3_TIMEOUT_CONNECT 10L
+/* The upload state cache: slots (one state each, by a hash of the upload id) and the
+ * largest state text kept (16 KiB: about 100 parts, an upload of 800 MiB; larger ones are
+ * read in full each time). At most 16 MiB. */
+#define S3_STATE_SLOTS     1024
+#define S3_STATE_CACHE_MAX (16u << 10)
+/* At most this many bytes of small writes to a blob's key are held in memory between their
+ * end and their commit, in all; past it they are staged as a tail object instead. */
+#ifndef S3_PENDING_BUDGET
+#define S3_PENDING_BUDGET (UINT64_C(64) << 20)
+#endif
+
+/* The last state text of one upload this process wrote or read, with the ETag S3 gave it. */
+struct s3_state_slot {
+	char id[64]; /* "" when free */
+	char etag[128];
+	char *text;
+	size_t len;
+};
+
+struct s3_pending;
+struct s3_driver;
+static void s3_pending_clear(struct s3_driver *s3);
 
 struct s3_driver {
 	char *endpoint; /* without trailing '/' */
@@ -50,6 +73,14 @@ struct s3_driver {
 	pthread_mutex_t lock; /* guards the handle pool */
 	CURL *pool[16];
 	size_t npool;
+	/* A state read is a GET with If-None-Match: the cached ETag; an unchanged state comes
+	 * back as a 304 without a body. A response with a body costs a TCP round trip more than
+	 * one without, which on some gateways is a delayed ACK (40 ms on Ceph RGW's beast
+	 * without tcp_nodelay): an upload reads its state several times per request. */
+	pthread_mutex_t state_lock;
+	struct s3_state_slot states[S3_STATE_SLOTS];
+	struct s3_pending *pending; /* under state_lock: see s3_blob_writer_finish */
+	uint64_t pending_bytes;     /* under state_lock: bytes held in pending writes' buffers */
 };
 
 /* A growing response buffer with a hard cap, or (fixed) the caller's buffer of cap bytes. */
@@ -67,6 +98,7 @@ struct s3_req {
 	const char *range; /* "bytes=A-B" or NULL */
 	const char *copy_source;
 	const char *copy_range;
+	const char *if_none_match; /* an ETag, or NULL */
 	const void *body;
 	size_t body_len;
 	char *into; /* if set: the answer body goes here (at most into_cap bytes), not to resp */
@@ -251,6 +283,10 @@ static void s3_prepare(struct s3_driver *s3, CURL *h, struct s3_req *r, struct c
 	snprintf(line, sizeof line, "Authorization: %s", auth);
 	*hdrs = curl_slist_append(*hdrs, line);
 	*hdrs = curl_slist_append(*hdrs, "Expect:");
+	if (r->if_none_match) {
+		snprintf(line, sizeof line, "If-None-Match: %.200s", r->if_none_match);
+		*hdrs = curl_slist_append(*hdrs, line);
+	}
 	cleanup_free char *url = xasprintf("%s%s%s%s", s3->endpoint, path, *r->query ? "?" : "", r->query);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
@@ -276,6 +312,22 @@ static void s3_prepare(struct s3_driver *s3, CURL *h, struct s3_req *r, struct c
 	} else if (strcmp(r->method, "GET") != 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	}
+}
+
+/* At debug level, one line per request sent (method, key under the prefix, query, status,
+ * time): how many requests an operation costs is read from it (docs/performance.md). */
+static void s3_log_request(struct s3_driver *s3, CURL *h, const struct s3_req *r)
+{
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	double secs = 0;
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &secs);
+	const char *key = r->key ? r->key : "";
+	size_t skip = strlen(s3->prefix);
+	if (strncmp(key, s3->prefix, skip) == 0)
+		key += skip;
+	log_debug("s3: %s %s%s%.60s%s -> %ld in %.1f ms", r->copy_source ? "COPY" : r->method, *key ? key : "(bucket)",
+	          *r->query ? "?" : "", r->query, strlen(r->query) > 60 ? "..." : "", r->status, secs * 1000);
 }
 
 /* Run one request to completion, its answer body in r->resp (capped). Transient failures
@@ -310,6 +362,7 @@ static int s3_do(struct s3_driver *s3, struct s3_req *r, struct berr *err)
 		curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 		cc = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		s3_log_request(s3, h, r);
 		curl_off_t cl = -1;
 		curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		r->has_length = cl >= 0;
@@ -482,6 +535,7 @@ struct s3_state {
 	uint64_t size;
 	uint64_t gen;
 	char *mp;   /* multipart UploadId, NULL before the first part */
+	char *key;  /* the key mp is at when it is not uploads/<id>/data (a blob's own key) */
 	char *tail; /* key of the tail object, NULL when empty */
 	uint64_t tail_size;
 	char *hash; /* digest_ctx_export of the first `size` bytes */
@@ -492,32 +546,68 @@ struct s3_state {
 static void s3_state_free(struct s3_state *st)
 {
 	free(st->mp);
+	free(st->key);
 	free(st->tail);
 	free(st->hash);
 	free(st->parts);
 	memset(st, 0, sizeof *st);
 }
 
-/* Read uploads/<id>/state: 0, or -1 with BERR_BLOB_UPLOAD_UNKNOWN if there is none. */
-static int s3_state_load(struct s3_driver *s3, const char *id, struct s3_state *st, struct berr *err)
+/* The cache slot of upload id (by a hash of the id; collisions replace each other). */
+static struct s3_state_slot *s3_state_slot(struct s3_driver *s3, const char *id)
 {
-	memset(st, 0, sizeof *st);
-	cleanup_free char *key = s3_upload_key(s3, id, "state");
-	struct s3_req r = {.method = "GET", .key = key, .query = ""};
-	if (s3_do(s3, &r, err) < 0)
-		return -1;
-	if (r.status == 404) {
-		s3_req_free(&r);
-		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s has no data in the bucket", id);
+	unsigned h = 5381;
+	for (const char *p = id; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return &s3->states[h % S3_STATE_SLOTS];
+}
+
+/* The cached state of id: its ETag into etag (etag_size bytes) and a heap copy of its text,
+ * or NULL if none is cached. */
+static char *s3_state_cached(struct s3_driver *s3, const char *id, char *etag, size_t etag_size, size_t *len)
+{
+	char *text = NULL;
+	pthread_mutex_lock(&s3->state_lock);
+	struct s3_state_slot *sl = s3_state_slot(s3, id);
+	if (sl->text && strcmp(sl->id, id) == 0) {
+		snprintf(etag, etag_size, "%s", sl->etag);
+		text = xmalloc(sl->len + 1);
+		memcpy(text, sl->text, sl->len + 1);
+		*len = sl->len;
 	}
-	if (r.status != 200) {
-		int rc = s3_fail(&r, "read upload state", err);
-		s3_req_free(&r);
-		return rc;
+	pthread_mutex_unlock(&s3->state_lock);
+	return text;
+}
+
+/* Remember text (len bytes) as id's state with this ETag; text NULL or too large (or no
+ * ETag) forgets what was cached for id. */
+static void s3_state_remember(struct s3_driver *s3, const char *id, const char *etag, const char *text, size_t len)
+{
+	bool keep = text && etag && etag[0] && len <= S3_STATE_CACHE_MAX && strlen(id) < sizeof s3->states[0].id &&
+	            strlen(etag) < sizeof s3->states[0].etag;
+	pthread_mutex_lock(&s3->state_lock);
+	struct s3_state_slot *sl = s3_state_slot(s3, id);
+	if (keep) {
+		free(sl->text);
+		snprintf(sl->id, sizeof sl->id, "%s", id);
+		snprintf(sl->etag, sizeof sl->etag, "%s", etag);
+		sl->text = xmalloc(len + 1);
+		memcpy(sl->text, text, len);
+		sl->text[len] = '\0';
+		sl->len = len;
+	} else if (strcmp(sl->id, id) == 0) {
+		free(sl->text);
+		sl->text = NULL;
+		sl->id[0] = '\0';
 	}
+	pthread_mutex_unlock(&s3->state_lock);
+}
+
+/* Parse a state object's text into st: 0, or -1 with err if it is malformed. */
+static int s3_state_parse(const char *id, const char *text, size_t len, struct s3_state *st, struct berr *err)
+{
 	json_error_t je;
-	json_t *j = json_loadb(r.resp.data ? r.resp.data : "", r.resp.len, 0, &je);
-	s3_req_free(&r);
+	json_t *j = json_loadb(text, len, 0, &je);
 	json_t *parts = j ? json_object_get(j, "parts") : NULL;
 	if (!j || !json_is_integer(json_object_get(j, "size")) || !json_is_array(parts) ||
 	    json_array_size(parts) > S3_MAX_PARTS) {
@@ -530,6 +620,8 @@ static int s3_state_load(struct s3_driver *s3, const char *id, struct s3_state *
 	const char *s;
 	if ((s = json_string_value(json_object_get(j, "mp"))))
 		st->mp = xstrdup(s);
+	if ((s = json_string_value(json_object_get(j, "key"))))
+		st->key = xstrdup(s);
 	if ((s = json_string_value(json_object_get(j, "tail"))))
 		st->tail = xstrdup(s);
 	if ((s = json_string_value(json_object_get(j, "hash"))))
@@ -552,6 +644,39 @@ static int s3_state_load(struct s3_driver *s3, const char *id, struct s3_state *
 	return 0;
 }
 
+/* Read uploads/<id>/state: 0, or -1 with BERR_BLOB_UPLOAD_UNKNOWN if there is none. The GET
+ * names the ETag of the cached copy, if any: S3 answers 304 (no body) when it is current. */
+static int s3_state_load(struct s3_driver *s3, const char *id, struct s3_state *st, struct berr *err)
+{
+	memset(st, 0, sizeof *st);
+	cleanup_free char *key = s3_upload_key(s3, id, "state");
+	char etag[128];
+	size_t cached_len = 0;
+	cleanup_free char *cached = s3_state_cached(s3, id, etag, sizeof etag, &cached_len);
+	struct s3_req r = {.method = "GET", .key = key, .query = "", .if_none_match = cached ? etag : NULL};
+	if (s3_do(s3, &r, err) < 0)
+		return -1;
+	if (r.status == 404) {
+		s3_req_free(&r);
+		s3_state_remember(s3, id, NULL, NULL, 0);
+		return berr_set(err, BERR_BLOB_UPLOAD_UNKNOWN, "upload %s has no data in the bucket", id);
+	}
+	if (r.status == 304 && cached) {
+		s3_req_free(&r);
+		return s3_state_parse(id, cached, cached_len, st, err);
+	}
+	if (r.status != 200) {
+		int rc = s3_fail(&r, "read upload state", err);
+		s3_req_free(&r);
+		return rc;
+	}
+	const char *text = r.resp.data ? r.resp.data : "";
+	int rc = s3_state_parse(id, text, r.resp.len, st, err);
+	s3_state_remember(s3, id, rc == 0 ? r.etag : NULL, text, r.resp.len);
+	s3_req_free(&r);
+	return rc;
+}
+
 /* Write uploads/<id>/state: one PUT, so a reader sees the old state or the new one. */
 static int s3_state_save(struct s3_driver *s3, const char *id, const struct s3_state *st, struct berr *err)
 {
@@ -562,11 +687,22 @@ static int s3_state_save(struct s3_driver *s3, const char *id, const struct s3_s
 	                      (json_int_t)st->gen, "mp", st->mp ? json_string(st->mp) : json_null(), "tail",
 	                      st->tail ? json_string(st->tail) : json_null(), "tail_size", (json_int_t)st->tail_size,
 	                      "hash", st->hash ? json_string(st->hash) : json_null(), "parts", parts);
+	if (st->key)
+		json_object_set_new(j, "key", json_string(st->key));
 	cleanup_free char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	cleanup_free char *key = s3_upload_key(s3, id, "state");
-	int rc = s3_simple(s3, "PUT", key, text, strlen(text), NULL, err);
-	return rc == 1 ? berr_set(err, BERR_INTERNAL, "S3 PUT upload state: the bucket is gone") : rc;
+	size_t len = strlen(text);
+	struct s3_req r = {.method = "PUT", .key = key, .query = "", .body = text, .body_len = len};
+	int rc = s3_do(s3, &r, err);
+	if (rc == 0 && r.status >= 300)
+		rc = r.status == 404 ? berr_set(err, BERR_INTERNAL, "S3 PUT upload state: the bucket is gone")
+		                     : s3_fail(&r, "write upload state", err);
+	/* Whatever happened, what is cached must not be taken for the state any more unless
+	 * this PUT is known to have stored it. */
+	s3_state_remember(s3, id, rc == 0 ? r.etag : NULL, text, len);
+	s3_req_free(&r);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- driver ops */
@@ -577,6 +713,10 @@ static void s3_close(void *drv)
 	for (size_t i = 0; i < s3->npool; i++)
 		curl_easy_cleanup(s3->pool[i]);
 	pthread_mutex_destroy(&s3->lock);
+	for (size_t i = 0; i < S3_STATE_SLOTS; i++)
+		free(s3->states[i].text);
+	s3_pending_clear(s3);
+	pthread_mutex_destroy(&s3->state_lock);
 	free(s3->endpoint);
 	free(s3->host);
 	free(s3->bucket);
@@ -665,6 +805,7 @@ static int s3_stream_start(struct s3_stream *st, uint64_t pos, uint64_t end, str
 		abort();
 	}
 	s3_prepare(st->s3, st->h, &r, &st->hdrs, &unused);
+	log_debug("s3: GET %s (streamed, %s)", st->key + strlen(st->s3->prefix), range);
 	curl_easy_setopt(st->h, CURLOPT_WRITEFUNCTION, s3_stream_write);
 	curl_easy_setopt(st->h, CURLOPT_WRITEDATA, st);
 	if (curl_multi_add_handle(st->multi, st->h) != CURLM_OK)
@@ -798,6 +939,13 @@ struct s3_writer {
 	size_t len;
 	uint64_t written; /* bytes given to this writer */
 	char *hash;
+	/* Writing straight to the blob's own key (s3_upload_open_at_blob): expect is the digest
+	 * the bytes must have, blob_key where they go. */
+	bool at_blob;
+	struct digest expect;
+	char *blob_key;
+	/* The chunk is probably the whole blob (s3_upload_open_early). */
+	bool early;
 };
 
 /* Send the full buffer as the next part, starting the multipart upload if needed. */
@@ -807,7 +955,7 @@ static int s3_writer_flush_part(struct s3_writer *w, struct berr *err)
 	if (w->st.nparts + w->nfresh >= S3_MAX_PARTS)
 		return berr_set(err, BERR_SIZE_INVALID, "upload %s: more than %u parts of %u MiB", w->id, S3_MAX_PARTS,
 		                S3_PART_SIZE >> 20);
-	cleanup_free char *key = s3_upload_key(s3, w->id, "data");
+	cleanup_free char *key = w->at_blob ? xstrdup(w->blob_key) : s3_upload_key(s3, w->id, "data");
 	if (!w->st.mp) {
 		struct s3_req c = {.method = "POST", .key = key, .query = "uploads="};
 		if (s3_do(s3, &c, err) < 0)
@@ -819,8 +967,10 @@ static int s3_writer_flush_part(struct s3_writer *w, struct berr *err)
 			return rc;
 		}
 		s3_req_free(&c);
-		/* Record it at once, so an abort finds it even if this chunk fails. */
+		/* Record it (and where it is) at once, so an abort finds it even if this chunk
+		 * fails or this process dies. */
 		w->st.mp = upid;
+		w->st.key = w->at_blob ? xstrdup(key) : NULL;
 		if (s3_state_save(s3, w->id, &w->st, err) < 0)
 			return -1;
 	}
@@ -867,6 +1017,7 @@ static void s3_writer_checkpoint(struct blob_writer *bw, const char *state)
 
 static void s3_writer_free(struct s3_writer *w)
 {
+	free(w->blob_key);
 	s3_state_free(&w->st);
 	free(w->fresh);
 	free(w->buf);
@@ -877,10 +1028,38 @@ static void s3_writer_free(struct s3_writer *w)
 /* keep: save the unfinished part as a new tail object, then the new state in one PUT (the
  * commit point of the chunk), then drop the old tail. Not keeping saves nothing: parts
  * this writer sent are overwritten by the next chunk or dropped by the abort. */
+static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *err);
+
+/* An upload that started empty and whose first chunk, kept and fitting in one part, is
+ * probably all of it (a PATCH without Content-Range, as docker, podman and skopeo send): its
+ * bytes are in the buffer and their digest in the state, so they are also PUT at the blob
+ * key of that digest. The commit then finds the blob in place (one HEAD) instead of copying
+ * the tail there, which costs more than this PUT. Content-addressed, so the object is right
+ * whatever comes next; if the client sends more, or never commits, it is an object without
+ * a metadata row, which garbage collection removes; if garbage collection removes it before
+ * the commit, the commit copies the tail as before. A failure here only loses the shortcut. */
+static void s3_writer_early_blob(struct s3_writer *w)
+{
+	struct berr e2 = {0};
+	struct digest_ctx *ctx = digest_ctx_import(w->st.hash, &e2);
+	if (!ctx || digest_ctx_length(ctx) != w->len) {
+		digest_ctx_free(ctx);
+		return;
+	}
+	struct digest d;
+	digest_ctx_final(ctx, &d);
+	digest_ctx_free(ctx);
+	cleanup_free char *key = s3_blob_key(w->s3, &d);
+	if (s3_simple(w->s3, "PUT", key, w->buf, w->len, NULL, &e2) != 0)
+		log_debug("s3: upload %s: no early copy at %s: %s", w->id, d.str, e2.message);
+}
+
 static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 {
 	struct s3_writer *w = (struct s3_writer *)bw;
 	struct s3_driver *s3 = w->s3;
+	if (w->at_blob)
+		return s3_blob_writer_finish(w, keep, err);
 	/* An empty chunk changes nothing: the saved state already covers these bytes. */
 	if (!keep || w->written == 0) {
 		s3_writer_free(w);
@@ -900,7 +1079,8 @@ static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 	}
 	if (rc == 0) {
 		w->st.parts = xrealloc(w->st.parts, (w->st.nparts + w->nfresh + 1) * sizeof *w->st.parts);
-		memcpy(w->st.parts + w->st.nparts, w->fresh, w->nfresh * sizeof *w->fresh);
+		if (w->nfresh > 0) /* fresh is NULL then: memcpy wants a pointer even for 0 bytes */
+			memcpy(w->st.parts + w->st.nparts, w->fresh, w->nfresh * sizeof *w->fresh);
 		w->st.nparts += w->nfresh;
 		w->st.tail_size = w->len;
 		w->st.size += w->written;
@@ -909,8 +1089,13 @@ static int s3_writer_finish(struct blob_writer *bw, bool keep, struct berr *err)
 		w->hash = NULL;
 		rc = s3_state_save(s3, w->id, &w->st, err);
 	}
-	if (rc == 0 && old_tail)
-		s3_simple(s3, "DELETE", old_tail, NULL, 0, NULL, NULL);
+	struct berr e2 = {0};
+	if (rc == 0 && old_tail && s3_simple(s3, "DELETE", old_tail, NULL, 0, NULL, &e2) < 0)
+		log_warn("s3: upload %s: the previous tail %s stays behind until the upload is cancelled or "
+		         "expires, or after its commit until a start-up sweep: %s",
+		         w->id, old_tail, e2.message);
+	if (rc == 0 && w->early && w->st.nparts == 0 && w->st.size == w->len && w->st.hash)
+		s3_writer_early_blob(w);
 	s3_writer_free(w);
 	return rc;
 }
@@ -931,6 +1116,343 @@ static int s3_read_tail(struct s3_driver *s3, const char *key, uint64_t size, ch
 	return rc;
 }
 
+/* Abort multipart upload mp at key (full key); one that is gone already is no error. */
+static int s3_mp_abort(struct s3_driver *s3, const char *key, const char *mp, struct berr *err)
+{
+	cleanup_free char *upenc = sigv4_uri_encode(mp, false);
+	cleanup_free char *q = xasprintf("uploadId=%s", upenc);
+	struct s3_req a = {.method = "DELETE", .key = key, .query = q};
+	int rc = s3_do(s3, &a, err);
+	/* 404 NoSuchUpload: completed or aborted already. */
+	if (rc == 0 && a.status >= 300 && a.status != 404)
+		rc = s3_fail(&a, "abort multipart upload", err);
+	s3_req_free(&a);
+	return rc;
+}
+
+/* A multipart upload the state records without any part in it (its chunk failed, or a
+ * write to the blob's own key was cut off) is aborted before a writer starts another. */
+static int s3_drop_unused_mp(struct s3_driver *s3, const char *id, struct s3_state *st, struct berr *err)
+{
+	if (!st->mp || st->nparts > 0)
+		return 0;
+	cleanup_free char *data_key = s3_upload_key(s3, id, "data");
+	if (s3_mp_abort(s3, st->key ? st->key : data_key, st->mp, err) < 0)
+		return -1;
+	free(st->mp);
+	free(st->key);
+	st->mp = st->key = NULL;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- writes to a blob's key
+ *
+ * An upload whose digest is known before its body (POST ?digest=, or a PUT ?digest= with
+ * the body on an empty upload) is written straight to the blob's own key, so committing it
+ * needs no copy:
+ *   - up to S3_PART_SIZE bytes stay in the writer's buffer: once the digest and size are
+ *     verified, prepare (outside the metadata's write lock) PUTs them to the blob key, and
+ *     the commit (under the lock) HEADs it and PUTs them again if garbage collection took
+ *     the object away in between: the bytes are in memory until the blob is recorded;
+ *   - larger ones are a multipart upload at the blob key, recorded in the upload's state
+ *     (mp, key) as soon as it starts so that an abort, expiry or the start-up sweep finds
+ *     it; nothing is visible at the key until CompleteMultipartUpload, which the commit
+ *     sends under the write lock after the digest was verified (a wrong digest, or a client
+ *     that goes away, aborts it instead). Garbage collection, which removes objects without
+ *     a metadata row only under that lock, can never see such a blob before its row.
+ * Between the writer's finish and the commit, what is left to do waits in s3->pending. */
+struct s3_pending {
+	char id[64];
+	struct digest d;
+	uint64_t size, gen;
+	char *buf; /* the bytes (small), or NULL; counted in s3->pending_bytes */
+	size_t len;
+	char *hash; /* digest_ctx_export of the bytes (small) */
+	char *mp;   /* the multipart upload (large), or NULL */
+	struct s3_part *parts;
+	size_t nparts;
+	bool completed; /* under s3->state_lock */
+	/* References (under s3->state_lock): one for s3->pending while linked, one for each
+	 * request using it (s3_pending_get), so a cancel racing a commit frees nothing in use. */
+	unsigned refs;
+	struct s3_pending *next;
+};
+
+/* Free p and what it holds (the caller has the last reference). */
+static void s3_pending_free(struct s3_pending *p)
+{
+	if (!p)
+		return;
+	free(p->buf);
+	free(p->hash);
+	free(p->mp);
+	free(p->parts);
+	free(p);
+}
+
+/* Free every pending write (at close). */
+static void s3_pending_clear(struct s3_driver *s3)
+{
+	while (s3->pending) {
+		struct s3_pending *p = s3->pending;
+		s3->pending = p->next;
+		s3_pending_free(p);
+	}
+}
+
+/* The pending write of upload id with a reference for the caller (NULL if none); take
+ * also unlinks it (the caller gets the list's reference). Release with s3_pending_put. */
+static struct s3_pending *s3_pending_get(struct s3_driver *s3, const char *id, bool take)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	struct s3_pending **pp = &s3->pending;
+	while (*pp && strcmp((*pp)->id, id) != 0)
+		pp = &(*pp)->next;
+	struct s3_pending *p = *pp;
+	if (p && take)
+		*pp = p->next;
+	else if (p)
+		p->refs++;
+	pthread_mutex_unlock(&s3->state_lock);
+	return p;
+}
+
+/* Drop a reference from s3_pending_get; the last one frees it. */
+static void s3_pending_put(struct s3_driver *s3, struct s3_pending *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&s3->state_lock);
+	bool last = --p->refs == 0;
+	if (last)
+		s3->pending_bytes -= p->len;
+	pthread_mutex_unlock(&s3->state_lock);
+	if (last)
+		s3_pending_free(p);
+}
+
+/* Link p (taken with s3_pending_get) back into s3->pending. */
+static void s3_pending_relink(struct s3_driver *s3, struct s3_pending *p)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	p->next = s3->pending;
+	s3->pending = p;
+	pthread_mutex_unlock(&s3->state_lock);
+}
+
+/* Count len more bytes held back, unless that goes over S3_PENDING_BUDGET (false). */
+static bool s3_pending_budget(struct s3_driver *s3, size_t len)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	bool ok = s3->pending_bytes + len <= S3_PENDING_BUDGET;
+	if (ok)
+		s3->pending_bytes += len;
+	pthread_mutex_unlock(&s3->state_lock);
+	return ok;
+}
+
+/* Whether p's multipart upload was completed (by a commit on another thread, maybe). */
+static bool s3_pending_completed(struct s3_driver *s3, struct s3_pending *p)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	bool done = p->completed;
+	pthread_mutex_unlock(&s3->state_lock);
+	return done;
+}
+
+/* keep=false, or bytes that are not what was announced: the multipart upload is aborted,
+ * nothing reaches the blob key. keep=true with the right digest and size: the last part is
+ * sent (large) and the rest waits in s3->pending for prepare and commit. */
+static int s3_blob_writer_finish(struct s3_writer *w, bool keep, struct berr *err)
+{
+	struct s3_driver *s3 = w->s3;
+	int rc = 0;
+	if (keep) {
+		struct berr e2 = {0};
+		struct digest got;
+		struct digest_ctx *ctx = w->hash ? digest_ctx_import(w->hash, &e2) : NULL;
+		if (!ctx)
+			rc = berr_set(err, BERR_INTERNAL, "upload %s: no digest state came with its bytes%s%s", w->id,
+			              e2.message[0] ? ": " : "", e2.message);
+		else if (digest_ctx_length(ctx) != w->written || digest_ctx_algo(ctx) != w->expect.algo)
+			rc = berr_set(err, BERR_INTERNAL,
+			              "upload %s: the digest state covers other bytes than were written", w->id);
+		if (ctx) {
+			digest_ctx_final(ctx, &got);
+			digest_ctx_free(ctx);
+		}
+		if (rc == 0 && !digest_equal(&got, &w->expect))
+			rc = berr_set(err, BERR_DIGEST_INVALID, "the uploaded content has digest %s, not %s", got.str,
+			              w->expect.str);
+		if (rc == 0 && w->nfresh > 0 && w->len > 0)
+			rc = s3_writer_flush_part(w, err);
+	}
+	if (keep && rc == 0 && w->nfresh == 0 && !s3_pending_budget(s3, w->len)) {
+		/* Too much held back already: staged as a tail, as a chunk of the normal path
+		 * would be (verified, with its digest state), and committed by a copy. */
+		log_debug("s3: upload %s: %zu bytes staged as a tail, over the %" PRIu64 " bytes held back", w->id,
+		          w->len, (uint64_t)S3_PENDING_BUDGET);
+		w->at_blob = false;
+		return s3_writer_finish(&w->base, true, err);
+	}
+	if (keep && rc == 0) {
+		struct s3_pending *p = xcalloc(1, sizeof *p);
+		snprintf(p->id, sizeof p->id, "%s", w->id);
+		p->d = w->expect;
+		p->size = w->written;
+		p->gen = w->st.gen;
+		if (w->nfresh > 0) {
+			p->mp = w->st.mp;
+			w->st.mp = NULL;
+			p->parts = w->fresh;
+			p->nparts = w->nfresh;
+			w->fresh = NULL;
+		} else {
+			/* Counted by s3_pending_budget above; only its length is kept. */
+			p->buf = xrealloc(w->buf, w->len ? w->len : 1);
+			p->len = w->len;
+			w->buf = NULL;
+			p->hash = w->hash;
+			w->hash = NULL;
+		}
+		p->refs = 1;
+		pthread_mutex_lock(&s3->state_lock);
+		p->next = s3->pending;
+		s3->pending = p;
+		pthread_mutex_unlock(&s3->state_lock);
+	} else if (w->st.mp) {
+		/* Keep the first error; the upload's abort tries again if this one fails. */
+		s3_mp_abort(s3, w->blob_key, w->st.mp, NULL);
+	}
+	s3_writer_free(w);
+	return rc;
+}
+
+/* Forget the pending write of upload id, if any, aborting its multipart upload unless a
+ * commit completed it. */
+static void s3_pending_drop(struct s3_driver *s3, const char *id)
+{
+	struct s3_pending *p = s3_pending_get(s3, id, true);
+	if (p && p->mp && !s3_pending_completed(s3, p)) {
+		cleanup_free char *key = s3_blob_key(s3, &p->d);
+		s3_mp_abort(s3, key, p->mp, NULL);
+	}
+	s3_pending_put(s3, p);
+}
+
+/* Open a writer to blob d's own key for upload id, which must be empty. */
+static int s3_upload_open_at_blob(void *drv, const char *id, const struct digest *d, struct blob_writer **out,
+                                  struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_writer *w = xcalloc(1, sizeof *w);
+	w->base.write = s3_writer_write;
+	w->base.finish = s3_writer_finish;
+	w->base.checkpoint = s3_writer_checkpoint;
+	w->s3 = s3;
+	w->at_blob = true;
+	w->expect = *d;
+	w->blob_key = s3_blob_key(s3, d);
+	snprintf(w->id, sizeof w->id, "%s", id);
+	if (s3_state_load(s3, id, &w->st, err) < 0) {
+		s3_writer_free(w);
+		return -1;
+	}
+	if (w->st.size != 0) {
+		berr_set(err, BERR_RANGE_INVALID, "upload %s already has %" PRIu64 " bytes", id, w->st.size);
+		s3_writer_free(w);
+		return -1;
+	}
+	if (s3_drop_unused_mp(s3, id, &w->st, err) < 0) {
+		s3_writer_free(w);
+		return -1;
+	}
+	/* An earlier attempt of this upload on this node that was never committed. */
+	s3_pending_drop(s3, id);
+	w->buf = xmalloc(S3_PART_SIZE);
+	*out = &w->base;
+	return 0;
+}
+
+/* The commit of a pending write to a blob key (see above); under_lock: the commit proper,
+ * else prepare. */
+static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const struct digest *d, uint64_t size,
+                             bool under_lock, struct berr *err)
+{
+	if (!digest_equal(d, &p->d))
+		return berr_set(err, BERR_DIGEST_INVALID, "upload %s was written as %s, not %s", p->id, p->d.str,
+		                d->str);
+	if (size != p->size)
+		return berr_set(err, BERR_BLOB_UPLOAD_INVALID,
+		                "upload %s was written with %" PRIu64 " bytes, not %" PRIu64, p->id, p->size, size);
+	cleanup_free char *key = s3_blob_key(s3, d);
+	if (p->mp && !under_lock)
+		return 0;
+	uint64_t have = 0;
+	int rc = s3_simple(s3, "HEAD", key, NULL, 0, &have, err);
+	if (rc < 0)
+		return -1;
+	/* Content-addressed: a blob of this digest and size is these bytes already. */
+	if (rc == 0 && have == p->size)
+		return 0;
+	/* Its multipart upload was completed by an earlier commit whose metadata failed, and the
+	 * object went since (garbage collection: it had no row): the parts are gone with it. */
+	if (p->mp && s3_pending_completed(s3, p))
+		return berr_set(err, BERR_BLOB_UPLOAD_INVALID,
+		                "upload %s: the blob it wrote is gone from the bucket; upload it again", p->id);
+	if (p->buf) {
+		rc = s3_simple(s3, "PUT", key, p->buf, p->len, NULL, err);
+		return rc == 1 ? berr_set(err, BERR_INTERNAL, "S3 PUT blob: the bucket is gone") : rc;
+	}
+	cleanup_free char *upenc = sigv4_uri_encode(p->mp, false);
+	cleanup_free char *xml = xmalloc(p->nparts * 200 + 128);
+	char *x = xml + sprintf(xml, "<CompleteMultipartUpload>");
+	for (size_t i = 0; i < p->nparts; i++)
+		x += sprintf(x, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1, p->parts[i].etag);
+	sprintf(x, "</CompleteMultipartUpload>");
+	cleanup_free char *q = xasprintf("uploadId=%s", upenc);
+	struct s3_req f = {.method = "POST", .key = key, .query = q, .body = xml, .body_len = strlen(xml)};
+	rc = s3_do(s3, &f, err);
+	if (rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>")))
+		rc = s3_fail(&f, "complete multipart upload", err);
+	s3_req_free(&f);
+	if (rc == 0) {
+		pthread_mutex_lock(&s3->state_lock);
+		p->completed = true;
+		pthread_mutex_unlock(&s3->state_lock);
+	}
+	return rc;
+}
+
+/* Drop what a pending write to a blob key left: its multipart upload unless completed, the
+ * upload's state object and the one tail a failed chunk may have left before. */
+static int s3_pending_end(struct s3_driver *s3, struct s3_pending *p, struct berr *err)
+{
+	cleanup_free char *key = s3_blob_key(s3, &p->d);
+	int rc = p->mp && !s3_pending_completed(s3, p) ? s3_mp_abort(s3, key, p->mp, err) : 0;
+	char leaf[64];
+	snprintf(leaf, sizeof leaf, "tail-%" PRIu64, p->gen + 1);
+	cleanup_free char *next_tail = s3_upload_key(s3, p->id, leaf);
+	cleanup_free char *state_key = s3_upload_key(s3, p->id, "state");
+	if (rc == 0 && p->gen > 0 && s3_simple(s3, "DELETE", next_tail, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	if (rc == 0 && s3_simple(s3, "DELETE", state_key, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	s3_state_remember(s3, p->id, NULL, NULL, 0);
+	return rc;
+}
+
+static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blob_writer **out, struct berr *err);
+
+/* upload_open at 0 for a chunk that is probably the whole blob (s3_writer_early_blob). */
+static int s3_upload_open_early(void *drv, const char *id, struct blob_writer **out, struct berr *err)
+{
+	if (s3_upload_open(drv, id, 0, out, err) < 0)
+		return -1;
+	((struct s3_writer *)*out)->early = true;
+	return 0;
+}
+
 static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blob_writer **out, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
@@ -946,6 +1468,14 @@ static int s3_upload_open(void *drv, const char *id, uint64_t offset, struct blo
 	}
 	if (w->st.size != offset) {
 		berr_set(err, BERR_RANGE_INVALID, "upload %s: chunk must start at byte %" PRIu64, id, w->st.size);
+		s3_writer_free(w);
+		return -1;
+	}
+	/* A write to the blob's key of this upload kept after a failed commit is not what the
+	 * upload holds any more once it goes on by the normal path. */
+	s3_pending_drop(s3, id);
+	/* A write to the blob's own key that was cut off may have left one at that key. */
+	if (w->st.key && s3_drop_unused_mp(s3, id, &w->st, err) < 0) {
 		s3_writer_free(w);
 		return -1;
 	}
@@ -1037,12 +1567,38 @@ static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st
 	return rc;
 }
 
-static int s3_upload_commit(void *drv, const char *id, const struct digest *d, struct berr *err)
+/* Whether d is the digest of no bytes. */
+static bool s3_digest_is_empty(const struct digest *d)
+{
+	struct digest e;
+	struct digest_ctx *ctx = digest_ctx_new(d->algo);
+	digest_ctx_final(ctx, &e);
+	digest_ctx_free(ctx);
+	return digest_equal(&e, d);
+}
+
+static int s3_upload_commit(void *drv, const char *id, const struct digest *d, uint64_t size, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_get(s3, id, false);
+	if (p) {
+		int rc = s3_pending_commit(s3, p, d, size, true, err);
+		s3_pending_put(s3, p);
+		return rc;
+	}
 	struct s3_state st;
 	if (s3_state_load(s3, id, &st, err) < 0)
 		return -1;
+	/* The state must describe exactly the bytes the caller verified: a write to the blob's
+	 * key whose held-back bytes are gone (its upload cancelled meanwhile, this process not
+	 * the one that received it) leaves a state of 0 bytes, and nothing else may reach d. */
+	if (st.size != size) {
+		berr_set(err, BERR_BLOB_UPLOAD_INVALID,
+		         "upload %s has %" PRIu64 " bytes staged, not the %" PRIu64 " bytes of %s; upload it again", id,
+		         st.size, size, d->str);
+		s3_state_free(&st);
+		return -1;
+	}
 	cleanup_free char *dst = s3_blob_key(s3, d);
 	uint64_t have;
 	int rc = s3_simple(s3, "HEAD", dst, NULL, 0, &have, err);
@@ -1057,7 +1613,10 @@ static int s3_upload_commit(void *drv, const char *id, const struct digest *d, s
 	}
 	/* The blob key only ever receives a whole object, by one copy or one empty PUT, so
 	 * readers see no blob or all of it. */
-	if (st.nparts == 0 && !st.tail) {
+	if (st.nparts == 0 && !st.tail && !s3_digest_is_empty(d)) {
+		rc = berr_set(err, BERR_BLOB_UPLOAD_INVALID, "upload %s has no bytes but %s is not the empty blob", id,
+		              d->str);
+	} else if (st.nparts == 0 && !st.tail) {
 		rc = s3_simple(s3, "PUT", dst, NULL, 0, NULL, err);
 	} else if (st.nparts == 0) {
 		rc = s3_copy(s3, st.tail, dst, st.tail_size, err);
@@ -1074,6 +1633,51 @@ static int s3_upload_commit(void *drv, const char *id, const struct digest *d, s
 	if (rc == 1)
 		rc = berr_set(err, BERR_INTERNAL, "upload %s: its data vanished from the bucket while committing", id);
 	s3_state_free(&st);
+	return rc;
+}
+
+/* The blob key is content-addressed and written whole, so copying into it early is safe;
+ * the commit under the lock then finds it in place with one HEAD (or copies again if
+ * garbage collection removed it in between). A write to the blob's key sends its bytes
+ * here (small) or leaves the completion to the commit (multipart). */
+static int s3_upload_prepare(void *drv, const char *id, const struct digest *d, uint64_t size, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_get(s3, id, false);
+	if (p) {
+		int rc = s3_pending_commit(s3, p, d, size, false, err);
+		s3_pending_put(s3, p);
+		return rc;
+	}
+	return s3_upload_commit(drv, id, d, size, err);
+}
+
+/* Stage the bytes of upload id held back in memory for its commit (a small write to the
+ * blob's key whose commit failed) as a tail recorded in its state, as a chunk of the normal
+ * path would be, and free them: any node can then finish the upload. 1 if it did, 0 if
+ * nothing of id is held in memory, -1 with err (they stay held). */
+static int s3_upload_spill(void *drv, const char *id, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_get(s3, id, true);
+	if (!p)
+		return 0;
+	if (!p->buf || !p->hash) {
+		s3_pending_relink(s3, p);
+		return 0;
+	}
+	struct blob_writer *w = NULL;
+	int rc = s3_upload_open(drv, id, 0, &w, err);
+	if (rc == 0) {
+		w->checkpoint(w, p->hash);
+		bool ok = w->write(w, p->buf, p->len, err) == 0;
+		struct berr e2 = {0};
+		rc = w->finish(w, ok, ok ? err : &e2) == 0 && ok ? 1 : -1;
+	}
+	if (rc < 0)
+		s3_pending_relink(s3, p);
+	else
+		s3_pending_put(s3, p);
 	return rc;
 }
 
@@ -1094,19 +1698,20 @@ static int s3_collect(void *ctx, const char *key)
 static int s3_upload_abort(void *drv, const char *id, struct berr *err)
 {
 	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_get(s3, id, true);
+	if (p) {
+		cleanup_free char *key = s3_blob_key(s3, &p->d);
+		int rc = p->mp && !s3_pending_completed(s3, p) ? s3_mp_abort(s3, key, p->mp, err) : 0;
+		s3_pending_put(s3, p);
+		if (rc < 0)
+			return -1;
+	}
 	struct s3_state st;
 	struct berr e2 = {0};
 	if (s3_state_load(s3, id, &st, &e2) == 0) {
 		if (st.mp) {
 			cleanup_free char *key = s3_upload_key(s3, id, "data");
-			cleanup_free char *upenc = sigv4_uri_encode(st.mp, false);
-			cleanup_free char *q = xasprintf("uploadId=%s", upenc);
-			struct s3_req a = {.method = "DELETE", .key = key, .query = q};
-			int rc = s3_do(s3, &a, err);
-			/* 404 NoSuchUpload: completed or aborted already. */
-			if (rc == 0 && a.status >= 300 && a.status != 404)
-				rc = s3_fail(&a, "abort multipart upload", err);
-			s3_req_free(&a);
+			int rc = s3_mp_abort(s3, st.key ? st.key : key, st.mp, err);
 			if (rc < 0) {
 				s3_state_free(&st);
 				return -1;
@@ -1137,6 +1742,56 @@ static int s3_upload_abort(void *drv, const char *id, struct berr *err)
 	free(c.keys);
 	if (rc == 0 && has_state && s3_simple(s3, "DELETE", state_key, NULL, 0, NULL, err) < 0)
 		rc = -1;
+	s3_state_remember(s3, id, NULL, NULL, 0);
+	return rc;
+}
+
+/* Drop the staging objects of an upload that was committed, by the keys its state names
+ * (no listing): the multipart upload (completed into data, or still open if the blob was
+ * there already), the tail, the one tail a chunk that failed after writing it may have left
+ * (tail-<gen+1>), then the state. A tail whose deletion failed earlier (logged then) is not
+ * looked for; upload_abort, which lists, is the thorough way. */
+static int s3_upload_finished(void *drv, const char *id, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_get(s3, id, true);
+	if (p) {
+		int rc = s3_pending_end(s3, p, err);
+		s3_pending_put(s3, p);
+		return rc;
+	}
+	struct s3_state st;
+	struct berr e2 = {0};
+	if (s3_state_load(s3, id, &st, &e2) < 0)
+		return e2.code == BERR_BLOB_UPLOAD_UNKNOWN ? 0 : s3_upload_abort(drv, id, err);
+	int rc = 0;
+	if (st.mp && st.key) {
+		rc = s3_mp_abort(s3, st.key, st.mp, err);
+	} else if (st.mp) {
+		cleanup_free char *key = s3_upload_key(s3, id, "data");
+		/* Completed (the usual case): the object is there, and a DELETE of its finished
+		 * multipart upload would only fetch a NoSuchUpload error body. */
+		int there = s3_simple(s3, "HEAD", key, NULL, 0, NULL, err);
+		if (there == 1) {
+			rc = s3_mp_abort(s3, key, st.mp, err);
+		} else if (there == 0) {
+			rc = s3_simple(s3, "DELETE", key, NULL, 0, NULL, err) < 0 ? -1 : 0;
+		} else {
+			rc = -1;
+		}
+	}
+	char leaf[64];
+	snprintf(leaf, sizeof leaf, "tail-%" PRIu64, st.gen + 1);
+	cleanup_free char *next_tail = s3_upload_key(s3, id, leaf);
+	cleanup_free char *state_key = s3_upload_key(s3, id, "state");
+	if (rc == 0 && st.tail && s3_simple(s3, "DELETE", st.tail, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	if (rc == 0 && s3_simple(s3, "DELETE", next_tail, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	if (rc == 0 && s3_simple(s3, "DELETE", state_key, NULL, 0, NULL, err) < 0)
+		rc = -1;
+	s3_state_remember(s3, id, NULL, NULL, 0);
+	s3_state_free(&st);
 	return rc;
 }
 
@@ -1295,11 +1950,12 @@ static const struct blob_driver_ops s3_ops = {
     .upload_open = s3_upload_open,
     .upload_pread = s3_upload_pread,
     .upload_commit = s3_upload_commit,
-    /* The blob key is content-addressed and written whole, so copying into it early is
-     * safe; the commit under the lock then finds it in place with one HEAD (or copies
-     * again if garbage collection removed it in between). */
-    .upload_prepare = s3_upload_commit,
+    .upload_prepare = s3_upload_prepare,
+    .upload_spill = s3_upload_spill,
     .upload_abort = s3_upload_abort,
+    .upload_finished = s3_upload_finished,
+    .upload_open_at_blob = s3_upload_open_at_blob,
+    .upload_open_early = s3_upload_open_early,
     .upload_list = s3_upload_list,
     .list = s3_list_blobs,
     .quarantine = s3_quarantine,
@@ -1335,6 +1991,7 @@ void *driver_s3_open(const struct blobstore_s3_config *cfg, const struct blob_dr
 	s3->access_key = xstrdup(cfg->access_key);
 	s3->secret_key = xstrdup(cfg->secret_key);
 	pthread_mutex_init(&s3->lock, NULL);
+	pthread_mutex_init(&s3->state_lock, NULL);
 	/* Fail at start-up, with S3's reason, rather than on the first push. */
 	cleanup_free char *pfx = sigv4_uri_encode(s3->prefix, false);
 	cleanup_free char *q = xasprintf("list-type=2&max-keys=1&prefix=%s", pfx);

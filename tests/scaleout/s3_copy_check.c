@@ -1,14 +1,181 @@
 /* Drives storage/driver_s3.c directly against a real bucket with the single-CopyObject limit
  * lowered from 5 GiB to 6 MiB, so the multipart copy (UploadPartCopy in ranges) that commits
  * and quarantines blobs over 5 GiB is exercised with a 13 MB blob. Run by test_s3.sh with
- * S3_ENDPOINT, S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and S3_PREFIX set. TAP. */
+ * S3_ENDPOINT, S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and S3_PREFIX set. TAP.
+ * Also the commit of writes to a blob's own key when what it expects is not there: the
+ * held-back bytes gone (a cancel took them), another size, no bytes for a digest that is
+ * not the empty blob's, a completed multipart upload whose object went: each is refused and
+ * nothing is written at the blob's key. And the memory such writes hold: over the budget
+ * (lowered to 400 kB) one is staged as a tail instead, and one whose commit failed is
+ * staged by upload_spill; both then commit from the staged bytes. */
 #define S3_COPY_MAX  (UINT64_C(6) << 20)
 #define S3_COPY_PART (UINT64_C(5) << 20)
+/* Room for one held-back write of 300 kB, not two. */
+#define S3_PENDING_BUDGET 400000
 #include "storage/driver_s3.c"
 
 #include "tests/unit/tap.h"
 
 #define BLOB_SIZE 13000000u
+
+/* Write `len` bytes of data to upload id at blob d's key (as a monolithic upload does):
+ * 0 once the writer finished with them verified and held back for the commit. */
+static int write_at_blob(void *drv, const struct blob_driver_ops *ops, const char *id, const struct digest *d,
+                         const char *data, size_t len, struct berr *err)
+{
+	struct blob_writer *w = NULL;
+	if (ops->upload_begin(drv, id, err) < 0 || ops->upload_open_at_blob(drv, id, d, &w, err) < 0)
+		return -1;
+	struct digest_ctx *ctx = digest_ctx_new(d->algo);
+	digest_ctx_update(ctx, data, len);
+	char *state = digest_ctx_export(ctx);
+	digest_ctx_free(ctx);
+	w->checkpoint(w, state);
+	free(state);
+	bool ok = w->write(w, data, len, err) == 0;
+	return w->finish(w, ok, err) == 0 && ok ? 0 : -1;
+}
+
+/* Whether blob d is absent from the bucket. */
+static bool blob_absent(void *drv, const struct blob_driver_ops *ops, const struct digest *d)
+{
+	uint64_t size = 0;
+	struct berr e = {0};
+	return ops->stat(drv, d, &size, &e) < 0 && e.code == BERR_BLOB_UNKNOWN;
+}
+
+/* The commits of writes to a blob's key that must be refused, leaving nothing at the key. */
+static void refused_commits(void *drv, const struct blob_driver_ops *ops, const char *data)
+{
+	struct s3_driver *s3 = drv;
+	struct berr err = {0};
+	const size_t small = 300000, large = S3_PART_SIZE + 700000;
+	struct digest ds, dl, dempty;
+	digest_buffer(DIGEST_SHA256, data + 1, small, &ds);
+	digest_buffer(DIGEST_SHA256, data + 2, large, &dl);
+	digest_buffer(DIGEST_SHA256, "", 0, &dempty);
+
+	/* A cancel takes the held-back bytes (s3_upload_abort) before it removes the state. */
+	const char *id = "0c0c0c0c-0000-4000-8000-000000000021";
+	bool ok = write_at_blob(drv, ops, id, &ds, data + 1, small, &err) == 0;
+	s3_pending_put(s3, s3_pending_get(s3, id, true));
+	struct berr e2 = {0};
+	ok = ok && ops->upload_prepare(drv, id, &ds, small, &e2) < 0 && e2.code == BERR_BLOB_UPLOAD_INVALID;
+	struct berr e3 = {0};
+	ok = ok && ops->upload_commit(drv, id, &ds, small, &e3) < 0 && e3.code == BERR_BLOB_UPLOAD_INVALID;
+	if (!tap_ok(ok && blob_absent(drv, ops, &ds),
+	            "held-back bytes gone: prepare and commit refuse, nothing at the blob key"))
+		printf("# %s | %s | %s\n", err.message, e2.message, e3.message);
+	ops->upload_abort(drv, id, NULL);
+
+	id = "0c0c0c0c-0000-4000-8000-000000000022";
+	ok = write_at_blob(drv, ops, id, &dl, data + 2, large, &err) == 0;
+	s3_pending_drop(s3, id);
+	berr_clear(&e3);
+	ok = ok && ops->upload_commit(drv, id, &dl, large, &e3) < 0 && e3.code == BERR_BLOB_UPLOAD_INVALID;
+	if (!tap_ok(ok && blob_absent(drv, ops, &dl),
+	            "multipart write at the blob key gone: commit refuses, nothing at the blob key"))
+		printf("# %s | %s\n", err.message, e3.message);
+	ops->upload_abort(drv, id, NULL);
+
+	id = "0c0c0c0c-0000-4000-8000-000000000023";
+	ok = write_at_blob(drv, ops, id, &ds, data + 1, small, &err) == 0;
+	berr_clear(&e3);
+	ok = ok && ops->upload_commit(drv, id, &ds, small - 1, &e3) < 0 && e3.code == BERR_BLOB_UPLOAD_INVALID;
+	if (!tap_ok(ok && blob_absent(drv, ops, &ds), "a commit with another size than was written is refused"))
+		printf("# %s | %s\n", err.message, e3.message);
+	ops->upload_abort(drv, id, NULL);
+
+	id = "0c0c0c0c-0000-4000-8000-000000000024";
+	ok = ops->upload_begin(drv, id, &err) == 0;
+	berr_clear(&e3);
+	ok = ok && ops->upload_commit(drv, id, &ds, 0, &e3) < 0 && e3.code == BERR_BLOB_UPLOAD_INVALID;
+	if (!tap_ok(ok && blob_absent(drv, ops, &ds), "an empty upload commits only as the empty blob"))
+		printf("# %s | %s\n", err.message, e3.message);
+	ok = ops->upload_commit(drv, id, &dempty, 0, &err) == 0;
+	uint64_t size = 1;
+	ok = ok && ops->stat(drv, &dempty, &size, &err) == 0 && size == 0;
+	if (!tap_ok(ok, "and as that it is stored"))
+		printf("# %s\n", err.message);
+	ops->upload_abort(drv, id, NULL);
+	ops->remove(drv, &dempty, NULL);
+
+	/* Completed under the lock, the metadata failed, the object was collected: a retry
+	 * cannot complete that multipart upload again. */
+	id = "0c0c0c0c-0000-4000-8000-000000000025";
+	ok = write_at_blob(drv, ops, id, &dl, data + 2, large, &err) == 0 &&
+	     ops->upload_commit(drv, id, &dl, large, &err) == 0 && ops->remove(drv, &dl, &err) == 0;
+	berr_clear(&e3);
+	ok = ok && ops->upload_commit(drv, id, &dl, large, &e3) < 0 && e3.code == BERR_BLOB_UPLOAD_INVALID;
+	if (!tap_ok(ok && blob_absent(drv, ops, &dl), "a completed multipart upload whose object went is not retried"))
+		printf("# %s | %s\n", err.message, e3.message);
+	ops->upload_abort(drv, id, NULL);
+}
+
+/* Whether blob d in the bucket has exactly the len bytes at data. */
+static bool blob_is(void *drv, const struct blob_driver_ops *ops, const struct digest *d, const char *data, size_t len)
+{
+	struct blob_reader br = {.fd = -1};
+	struct berr e = {0};
+	if (ops->open_read(drv, d, &br, &e) < 0)
+		return false;
+	char *buf = xmalloc(len + 1);
+	size_t pos = 0;
+	ssize_t n = 1;
+	while (pos < len && (n = br.stream->read(br.stream, buf + pos, len - pos, pos, len, &e)) > 0)
+		pos += (size_t)n;
+	bool same = br.size == len && pos == len && memcmp(buf, data, len) == 0;
+	br.stream->close(br.stream);
+	free(buf);
+	return same;
+}
+
+/* Small writes to a blob's key held in memory: bounded, and staged when their commit fails. */
+static void held_back_bounds(void *drv, const struct blob_driver_ops *ops, const char *data)
+{
+	struct s3_driver *s3 = drv;
+	struct berr err = {0};
+	const size_t small = 300000;
+	struct digest d1, d2;
+	digest_buffer(DIGEST_SHA256, data + 3, small, &d1);
+	digest_buffer(DIGEST_SHA256, data + 4, small, &d2);
+	const char *id1 = "0c0c0c0c-0000-4000-8000-000000000031", *id2 = "0c0c0c0c-0000-4000-8000-000000000032";
+	bool ok = write_at_blob(drv, ops, id1, &d1, data + 3, small, &err) == 0 &&
+	          write_at_blob(drv, ops, id2, &d2, data + 4, small, &err) == 0;
+	struct s3_pending *p1 = s3_pending_get(s3, id1, false), *p2 = s3_pending_get(s3, id2, false);
+	uint64_t staged = 0, held = s3->pending_bytes;
+	ok = ok && p1 && p1->len == small && !p2 && ops->upload_size(drv, id2, &staged, &err) == 0;
+	s3_pending_put(s3, p1);
+	s3_pending_put(s3, p2);
+	if (!tap_ok(ok && staged == small && held == small,
+	            "over the budget a write to a blob key is staged as a tail (held %llu, staged %llu)",
+	            (unsigned long long)held, (unsigned long long)staged))
+		printf("# %s\n", err.message);
+	ok =
+	    ops->upload_prepare(drv, id2, &d2, small, &err) == 0 && ops->upload_commit(drv, id2, &d2, small, &err) == 0;
+	if (!tap_ok(ok && blob_is(drv, ops, &d2, data + 4, small), "and it commits from there"))
+		printf("# %s\n", err.message);
+	ops->upload_finished(drv, id2, NULL);
+
+	/* The commit of id1 failed (say the database's lock timed out): its bytes are staged. */
+	int sp = ops->upload_spill(drv, id1, &err);
+	p1 = s3_pending_get(s3, id1, false);
+	staged = 0;
+	char *hash = NULL;
+	ok = sp == 1 && !p1 && s3->pending_bytes == 0 && ops->upload_checkpoint(drv, id1, &staged, &hash, &err) == 1;
+	s3_pending_put(s3, p1);
+	if (!tap_ok(ok && staged == small && hash,
+	            "a held-back write whose commit failed is staged with its digest state"))
+		printf("# %s\n", err.message);
+	free(hash);
+	ok = ops->upload_spill(drv, id1, &err) == 0 && ops->upload_prepare(drv, id1, &d1, small, &err) == 0 &&
+	     ops->upload_commit(drv, id1, &d1, small, &err) == 0;
+	if (!tap_ok(ok && blob_is(drv, ops, &d1, data + 3, small), "and its retry commits it"))
+		printf("# %s\n", err.message);
+	ops->upload_finished(drv, id1, NULL);
+	ops->remove(drv, &d1, NULL);
+	ops->remove(drv, &d2, NULL);
+}
 
 static int count_blob(void *ctx, const struct digest *d)
 {
@@ -53,7 +220,7 @@ int main(void)
 	if (!tap_ok(ok, "stage 13 MB as one chunk (one 8 MiB part and a tail)"))
 		printf("# %s\n", err.message);
 
-	ok = ops->upload_commit(drv, id, &d, &err) == 0;
+	ok = ops->upload_commit(drv, id, &d, BLOB_SIZE, &err) == 0;
 	if (!tap_ok(ok, "commit copies the completed upload with a multipart copy (3 ranges)"))
 		printf("# %s\n", err.message);
 	ops->upload_abort(drv, id, NULL);
@@ -91,6 +258,9 @@ int main(void)
 	int n = 0;
 	ok = ops->list(drv, count_blob, &n, &err) == 0;
 	tap_ok(ok && n == 0, "no blob is listed any more (%d)", n);
+
+	refused_commits(drv, ops, data);
+	held_back_bounds(drv, ops, data);
 
 	free(data);
 	ops->close(drv);

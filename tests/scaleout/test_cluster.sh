@@ -477,11 +477,19 @@ nothing_partial() {
 	done
 }
 
+# multipart_at DIGEST: how many multipart uploads are open at the blob's key in the bucket.
+multipart_at() {
+	python3 "$HERE/s3req.py" GET "/$S3_BUCKET?prefix=blobs/sha256/${1:7:2}/${1#sha256:}&uploads=" |
+		grep -o '<Upload>' | wc -l
+}
+
 kill_mid_upload() {
-	# A slow monolithic blob PUT to node 2, killed with SIGKILL while the body streams.
-	local repo=admin/killed tok loc code d
+	# A slow monolithic blob PUT to node 2, killed with SIGKILL while the body streams, once
+	# the first 8 MiB went to the multipart upload at the blob's key (a monolithic upload
+	# writes there directly).
+	local repo=admin/killed tok loc code d i
 	tok=$(token "$NODE1_ADDR" "repository:$repo:pull,push") || return 1
-	head -c 8000000 /dev/urandom >"$WORK/slow"
+	head -c 12000000 /dev/urandom >"$WORK/slow"
 	d=sha256:$(sha256sum <"$WORK/slow" | cut -d' ' -f1)
 	code=$(curl -s -D "$WORK/h" -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
 		"$NODE2_URL/v2/$repo/blobs/uploads/")
@@ -489,10 +497,17 @@ kill_mid_upload() {
 	loc=$(path_of "$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Ll]ocation: //p')")
 	local sep='?'
 	case $loc in *\?*) sep='&' ;; esac
+	echo "$loc" >"$WORK/killed-loc"
+	echo "$d" >"$WORK/killed-digest"
 	curl -s -o /dev/null --limit-rate 2M -X PUT -H "Authorization: Bearer $tok" \
 		-H 'Content-Type: application/octet-stream' --data-binary @"$WORK/slow" "$NODE2_URL$loc${sep}digest=$d" &
 	local cpid=$!
-	sleep 1.5
+	for ((i = 0; i < 100; i++)); do
+		[ "$(multipart_at "$d")" = 1 ] && break
+		sleep 0.1
+	done
+	expect_eq "multipart uploads at the blob key while the body streams" "$(multipart_at "$d")" 1 ||
+		{ kill "$cpid"; return 1; }
 	"$HERE/cluster.sh" node "$C" 2 kill || return 1
 	wait $cpid
 	LIVE=("$NODE1_ADDR" "$NODE3_ADDR")
@@ -509,7 +524,69 @@ kill_mid_upload() {
 tap_check "node 2 SIGKILLed while a blob streams to it: the blob is on no other node, the LB routes around it" \
 	kill_mid_upload
 tap_check "node 2 starts again" bash -c "'$HERE/cluster.sh' node '$C' 2 start >/dev/null"
+
+# The upload's state in the bucket names the multipart upload at the blob key, so another
+# node's cancel (as the expiry would) aborts it; nothing is ever visible at the key.
+cancel_killed_upload() {
+	local tok loc d code
+	reload
+	loc=$(cat "$WORK/killed-loc")
+	d=$(cat "$WORK/killed-digest")
+	tok=$(token "$NODE1_ADDR" "repository:admin/killed:pull,push") || return 1
+	expect_eq "multipart uploads at the blob key left by the killed node" "$(multipart_at "$d")" 1 || return 1
+	code=$(status DELETE "$NODE1_URL$loc" -H "Authorization: Bearer $tok")
+	expect_eq "status of cancelling the upload on node 1" "$code" 204 || return 1
+	expect_eq "multipart uploads at the blob key after the cancel" "$(multipart_at "$d")" 0 || return 1
+	code=$(status HEAD "$NODE1_URL/v2/admin/killed/blobs/$d" -I -H "Authorization: Bearer $tok")
+	expect_eq "status of the blob" "$code" 404
+}
+tap_check "the multipart upload the killed node left at the blob key is aborted by a cancel on node 1" \
+	cancel_killed_upload
 reload
+
+# A monolithic PUT whose commit fails for a transient reason (the shared write lock, held
+# here by a psql session for longer than berthd waits for it: 503) has its bytes, held in
+# memory for a write to the blob's key, staged in the bucket: the upload shows them on
+# another node, and the client's bodiless PUT there completes it.
+transient_retry_elsewhere() {
+	local repo=admin/retry tok loc code d sep='?' i
+	tok=$(token "$NODE1_ADDR" "repository:$repo:pull,push") || return 1
+	head -c 300000 /dev/urandom >"$WORK/retry"
+	d=sha256:$(sha256sum <"$WORK/retry" | cut -d' ' -f1)
+	code=$(curl -s -D "$WORK/h" -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
+		"$NODE2_URL/v2/$repo/blobs/uploads/")
+	expect_eq "status of POST on node 2" "$code" 202 || return 1
+	loc=$(path_of "$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Ll]ocation: //p')")
+	case $loc in *\?*) sep='&' ;; esac
+	PGAPPNAME=berth-test-write-hold psql -X -q "$PG_URL" -c "SELECT pg_advisory_lock($((0x4265727468)))" \
+		-c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+	local holder=$!
+	for ((i = 0; i < 50; i++)); do
+		[ "$(psql -X -At "$PG_URL" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'berth-test-write-hold'")" = 1 ] && break
+		sleep 0.1
+	done
+	code=$(status PUT "$NODE2_URL$loc${sep}digest=$d" -H "Authorization: Bearer $tok" \
+		-H 'Content-Type: application/octet-stream' --data-binary @"$WORK/retry")
+	psql -X -q "$PG_URL" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'berth-test-write-hold'" >/dev/null 2>&1
+	wait "$holder" 2>/dev/null
+	expect_eq "status of the PUT while the write lock is held" "$code" 503 || { cat "$WORK/body"; return 1; }
+	code=$(curl -s -D "$WORK/h" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "$NODE1_URL$loc")
+	expect_eq "status of the upload on node 1" "$code" 204 || return 1
+	expect_eq "its Range on node 1" "$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Rr]ange: //p')" "0-299999" || return 1
+	code=$(status PUT "$NODE1_URL$loc${sep}digest=$d" -H "Authorization: Bearer $tok")
+	expect_eq "status of the bodiless retry on node 1" "$code" 201 || { cat "$WORK/body"; return 1; }
+	curl -sf -H "Authorization: Bearer $tok" "http://$NODE3_ADDR/v2/$repo/blobs/$d" | cmp -s - "$WORK/retry" ||
+		{ echo "node 3 gives other bytes for $d"; return 1; }
+}
+if [ -z "${PG_URL:-}" ]; then
+	tap_skip "a monolithic PUT that failed with 503 (write lock) is retried without its body on another node" \
+		"the nodes share no PostgreSQL (CLUSTER_DATABASE=sqlite)"
+else
+	tap_check "a monolithic PUT that failed with 503 (write lock) is retried without its body on another node" \
+		transient_retry_elsewhere
+fi
 
 kill_mid_skopeo() {
 	local repo=admin/big spid rc=0
