@@ -35,19 +35,6 @@ BOB_PW='bob-password-1'
 # badm ARGS...: the berthd admin CLI on the running server's data folder.
 badm() { "$BERTHD" "$@" --data "$DATA"; }
 
-# expect_fail_with TEXT CMD...: CMD fails and its output mentions TEXT (case-insensitive,
-# any of the |-separated alternatives).
-expect_fail_with() {
-	local text=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc -ne 0 ] || { echo "succeeded but should have failed:"; echo "$out"; return 1; }
-	grep -qiE -- "$text" <<<"$out" || { echo "error does not mention '$text':"; echo "$out"; return 1; }
-	# what the client told its user, as a TAP comment even when the case passes
-	tail -n 1 <<<"$out" | cut -c1-300 | sed 's/^/#   client said: /' >&"$TAP_OUT"
-}
-
 # push_creds SRC DST WANT CREDS [FLAGS...]: skopeo copy with --dest-creds CREDS; the digest
 # skopeo reports and the manifest then at DST (read with the same credentials) equal WANT.
 push_creds() {

@@ -174,18 +174,6 @@ nothing_escaped() {
 	fi
 }
 
-# expect_fail_with TEXT CMD...: CMD fails, with TEXT in its one-line error.
-expect_fail_with() {
-	local text=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc -ne 0 ] || { echo "succeeded but should have failed:"; echo "$out"; return 1; }
-	grep -qF -- "$text" <<<"$out" || { echo "error does not mention '$text':"; echo "$out"; return 1; }
-	[ "$(grep -c '^berth:' <<<"$out")" -eq 1 ] || { echo "not one error line:"; echo "$out"; return 1; }
-	echo "$out" | tail -n 1
-}
-
 # ---------------------------------------------------------------- fixtures and registries
 
 build_fixtures() {
@@ -294,7 +282,7 @@ tap_check "tag gives the image a second name" tag_ok
 rmi_ok() {
 	berth rmi mine/app:copy && ! berth inspect mine/app:copy >/dev/null 2>&1 &&
 		berth inspect "$B/test/app:v1" >/dev/null && [ -d "$(layer_dir "${APP_DIFFIDS[0]}")" ] &&
-		expect_fail_with "no such image" berth rmi mine/app:copy
+		berth_fails_with "no such image" berth rmi mine/app:copy
 }
 tap_check "rmi removes that name only; the image stays for its other name" rmi_ok
 
@@ -315,7 +303,7 @@ tap_check "two-platform index: the host's linux/$HOST_ARCH is picked" platform_p
 tap_check "two-platform index: --platform linux/$OTHER_ARCH picks the other" \
 	platform_pull "$OTHER_ARCH" local/multi:other --platform "linux/$OTHER_ARCH"
 tap_check "a platform the index lacks fails clearly" \
-	expect_fail_with "no image for platform linux/s390x" berth pull --platform linux/s390x "$B/test/multi:multi"
+	berth_fails_with "no image for platform linux/s390x" berth pull --platform linux/s390x "$B/test/multi:multi"
 
 # ---------------------------------------------------------------- opaque dirs and safety
 
@@ -330,13 +318,13 @@ opaque_ok() {
 tap_check "opaque directory .wh..wh..opq became xattr trusted.overlay.opaque=y" opaque_ok
 
 tap_check "a layer with ../../escape is refused, naming the entry" \
-	expect_fail_with "'../../escape': path contains '..'" berth pull "$B/evil/dotdot:v1"
+	berth_fails_with "'../../escape': path contains '..'" berth pull "$B/evil/dotdot:v1"
 tap_check "a write through an absolute symlink leading outside is refused" \
-	expect_fail_with "'evil/pwned': its path leads outside the layer" berth pull "$B/evil/symlink:v1"
+	berth_fails_with "'evil/pwned': its path leads outside the layer" berth pull "$B/evil/symlink:v1"
 tap_check "a hard link to /etc/passwd is refused" \
-	expect_fail_with "'passwd': hard link to '/etc/passwd'" berth pull "$B/evil/hardlink:v1"
+	berth_fails_with "'passwd': hard link to '/etc/passwd'" berth pull "$B/evil/hardlink:v1"
 tap_check "a device node is refused" \
-	expect_fail_with "'dev/mem': device nodes are not allowed" berth pull "$B/evil/device:v1"
+	berth_fails_with "'dev/mem': device nodes are not allowed" berth pull "$B/evil/device:v1"
 tap_check "nothing was written outside the layer directories, no scratch left" nothing_escaped
 refused_not_recorded() {
 	local n
@@ -352,7 +340,7 @@ BIG_MANIFEST=$(layout_top_digest "$IMG/big" big)
 BIG_LAYER=$(jq -r '.layers[1].digest' "$IMG/big/blobs/sha256/${BIG_MANIFEST#sha256:}")
 corrupt_refused() {
 	fakereg_start corrupt "$IMG/big" --corrupt "$BIG_LAYER" || return 1
-	expect_fail_with "does not match its digest" berth pull "$FAKE_ADDR/test/big:big" || return 1
+	berth_fails_with "does not match its digest" berth pull "$FAKE_ADDR/test/big:big" || return 1
 	[ ! -e "$ROOT/blobs/sha256/${BIG_LAYER#sha256:}" ] || { echo "corrupt blob stored"; return 1; }
 	if ls "$ROOT/tmp" | grep -q "${BIG_LAYER#sha256:}"; then
 		echo "scratch copy of the corrupt blob left: $(ls "$ROOT/tmp")"
@@ -412,7 +400,7 @@ if [ -x "$DOCKER_REGISTRY" ]; then
 	if tap_check "docker-registry with htpasswd auth holds a private image" auth_setup; then
 		A=$DIST_ADDR
 		tap_check "pull without credentials fails clearly" \
-			expect_fail_with "berth login $A" berth pull "$A/private/app:v1"
+			berth_fails_with "berth login $A" berth pull "$A/private/app:v1"
 		tap_check "login with a wrong password fails and stores nothing" \
 			bash -c '! echo wrong | "$0" --root "$1" login "$2" -u berthuser --password-stdin && [ ! -e "$3/config.json" ]' \
 			"$BERTH_BIN" "$ROOT" "$A" "$BERTH_CONFIG_DIR"
@@ -427,7 +415,7 @@ if [ -x "$DOCKER_REGISTRY" ]; then
 		logout_ok() {
 			berth logout "$A" | grep -q "Removing login credentials" &&
 				expect_eq "auths" "$(jq -c .auths "$BERTH_CONFIG_DIR/config.json")" '{}' &&
-				expect_fail_with "authentication required" berth pull "$A/private/app:v1"
+				berth_fails_with "authentication required" berth pull "$A/private/app:v1"
 		}
 		tap_check "logout removes them; pulling fails again" logout_ok
 	fi
@@ -438,7 +426,7 @@ fi
 
 bearer_ok() {
 	fakereg_start bearer "$IMG/app" --bearer 'tokenuser:tokenpass' || return 1
-	expect_fail_with "authentication required" berth pull "$FAKE_ADDR/test/app:v1" || return 1
+	berth_fails_with "authentication required" berth pull "$FAKE_ADDR/test/app:v1" || return 1
 	# Credentials docker wrote: the "http://host" key form and BERTH_CONFIG_DIR unset, DOCKER_CONFIG set.
 	mkdir -p "$TEST_DIR/docker-config"
 	jq -n --arg k "http://$FAKE_ADDR" --arg a "$(printf tokenuser:tokenpass | base64)" \
@@ -449,6 +437,6 @@ tap_check "Bearer token flow: refused anonymously, works with docker's own confi
 
 tap_check "global options: --help and --version" bash -c '"$0" --help | grep -q "pull" && "$0" --version | grep -q "^berth "' "$BERTH_BIN"
 tap_check "an unknown registry host fails with one line" \
-	expect_fail_with "berth: pull" berth pull 127.0.0.1:1/nothing/here:v1
+	berth_fails_with "berth: pull" berth pull 127.0.0.1:1/nothing/here:v1
 
 tap_done

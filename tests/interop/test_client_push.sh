@@ -38,18 +38,6 @@ aarch64) HOST_ARCH=arm64 OTHER_ARCH=amd64 ;;
 *) HOST_ARCH=$(uname -m) OTHER_ARCH=amd64 ;;
 esac
 
-# expect_fail_with TEXT CMD...: CMD fails, with TEXT in its one-line error.
-expect_fail_with() {
-	local text=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc -ne 0 ] || { echo "succeeded but should have failed:"; echo "$out"; return 1; }
-	grep -qF -- "$text" <<<"$out" || { echo "error does not mention '$text':"; echo "$out"; return 1; }
-	[ "$(grep -c '^berth:' <<<"$out")" -eq 1 ] || { echo "not one error line:"; echo "$out"; return 1; }
-	echo "$out" | tail -n 1
-}
-
 # pushed_ok REF WANT: the manifest at REF has digest WANT.
 pushed_ok() {
 	expect_eq "digest at $1" "$(ref_digest "docker://$1")" "$2"
@@ -124,9 +112,9 @@ push_index() {
 tap_check "a pulled index pushes the host's image, saying so in one line" push_index
 
 tap_check "an unknown local image fails with one line" \
-	expect_fail_with "no such local image: $DST/copy/nothing:v1" berth push "$DST/copy/nothing:v1"
+	berth_fails_with "no such local image: $DST/copy/nothing:v1" berth push "$DST/copy/nothing:v1"
 tap_check "an unreachable registry fails with one line" \
-	expect_fail_with "berth: push 127.0.0.1:1/x/app:v1" bash -c '"$0" --root "$1" tag "$2" 127.0.0.1:1/x/app:v1 &&
+	berth_fails_with "berth: push 127.0.0.1:1/x/app:v1" bash -c '"$0" --root "$1" tag "$2" 127.0.0.1:1/x/app:v1 &&
 		"$0" --root "$1" push 127.0.0.1:1/x/app:v1' "$BERTH_BIN" "$ROOT" "$SRC/test/app:v1"
 
 # ---------------------------------------------------------------- token auth
@@ -140,7 +128,7 @@ token_setup() {
 }
 if tap_check "berthd --auth token with accounts alice and bob" token_setup; then
 	tap_check "push without login fails clearly" \
-		expect_fail_with "berth login $TOK" berth push "$TOK/alice/app:v1"
+		berth_fails_with "berth login $TOK" berth push "$TOK/alice/app:v1"
 	login_push() {
 		printf 'alice pass 1\n' | berth login "$TOK" -u alice --password-stdin >/dev/null &&
 			berth push -q "$TOK/alice/app:v1" &&
@@ -149,7 +137,7 @@ if tap_check "berthd --auth token with accounts alice and bob" token_setup; then
 	}
 	tap_check "after berth login the push works" login_push
 	tap_check "pushing into another user's namespace is refused: denied" \
-		expect_fail_with "denied" berth push "$TOK/bob/app:v1"
+		berth_fails_with "denied" berth push "$TOK/bob/app:v1"
 	berth logout "$TOK" >/dev/null
 fi
 

@@ -40,19 +40,6 @@ aarch64) HOST_ARCH=arm64 OTHER_ARCH=amd64 ;;
 *) HOST_ARCH=$(uname -m) OTHER_ARCH=amd64 ;;
 esac
 
-# expect_fail_with TEXT CMD...: CMD fails with a non-zero status and one "berth:" line
-# mentioning TEXT.
-expect_fail_with() {
-	local text=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc -ne 0 ] || { echo "succeeded but should have failed:"; echo "$out"; return 1; }
-	grep -qF -- "$text" <<<"$out" || { echo "error does not mention '$text':"; echo "$out"; return 1; }
-	[ "$(grep -c '^berth:' <<<"$out")" -eq 1 ] || { echo "not one error line:"; echo "$out"; return 1; }
-	echo "$out" | tail -n 1
-}
-
 # expect_out WANT CMD...: CMD succeeds and prints exactly WANT.
 expect_out() {
 	local want=$1 out
@@ -169,7 +156,7 @@ tap_check "a command not in PATH exits 127 with docker's message" \
 	_ "$BERTH_BIN" --root "$ROOT" run --rm "$APP" no-such-command
 tap_check "a file that is not executable exits 126" expect_status 126 berth run --rm "$APP" /etc/passwd
 tap_check "--pull never with an image that is not local fails clearly" \
-	expect_fail_with "no such image" berth run --rm --pull never "$B/test/nothing:v1" true
+	berth_fails_with "no such image" berth run --rm --pull never "$B/test/nothing:v1" true
 pull_always() {
 	local out
 	out=$(berth run --rm --pull always "$APP" true 2>&1) || { echo "$out"; return 1; }
@@ -195,7 +182,7 @@ user_ok() {
 }
 tap_check "User: image default, names and groups from /etc/passwd and /etc/group, uid:gid" user_ok
 tap_check "an unknown user name fails clearly" \
-	expect_fail_with "unable to find user nobody" berth run --rm -u nobody "$APP" true
+	berth_fails_with "unable to find user nobody" berth run --rm -u nobody "$APP" true
 
 env_ok() {
 	local out
@@ -376,13 +363,13 @@ detach_ok() {
 	[[ $id =~ ^[0-9a-f]{64}$ ]] || { echo "not an id: $id"; return 1; }
 	sleep 0.5
 	out=$(berth ps) && echo "$out" && grep -E "^${id:0:12} +$APP +.*Up .* web$" <<<"$out" >/dev/null || return 1
-	expect_fail_with "already in use" berth run -d --name web "$APP" true || return 1
-	expect_fail_with "is running" berth rm web || return 1
+	berth_fails_with "already in use" berth run -d --name web "$APP" true || return 1
+	berth_fails_with "is running" berth rm web || return 1
 	expect_out web berth stop web || return 1
 	out=$(berth ps) && ! grep -q web <<<"$out" || { echo "still listed: $out"; return 1; }
 	out=$(berth ps -a) && grep -E "Exited \(7\) .* web$" <<<"$out" >/dev/null || { echo "$out"; return 1; }
 	expect_eq logs "$(berth logs web)" "$(printf 'started\ngot TERM')" || return 1
-	expect_out web berth rm web && expect_fail_with "no such container" berth logs web
+	expect_out web berth rm web && berth_fails_with "no such container" berth logs web
 }
 tap_check "-d: ps lists it, logs shows its output, stop forwards SIGTERM (exit 7), rm removes it" detach_ok
 rm_force_ok() {
@@ -435,21 +422,21 @@ fi
 
 # ---------------------------------------------------------------- bad input
 
-tap_check "unknown flag" expect_fail_with "unknown option '--bogus'" berth run --bogus "$APP" true
-tap_check "bad --network" expect_fail_with "unsupported --network 'bridge'" berth run --network bridge "$APP" true
-tap_check "bad --memory" expect_fail_with "invalid size '12q'" berth run -m 12q "$APP" true
-tap_check "too small --memory" expect_fail_with "minimum memory limit" berth run -m 1k "$APP" true
-tap_check "bad --cpus" expect_fail_with "invalid --cpus" berth run --cpus lots "$APP" true
-tap_check "bad --pids-limit" expect_fail_with "invalid --pids-limit" berth run --pids-limit x "$APP" true
-tap_check "bad --pull" expect_fail_with "invalid --pull" berth run --pull sometimes "$APP" true
-tap_check "relative volume source" expect_fail_with "absolute host path" berth run -v data:/data "$APP" true
-tap_check "volume on /" expect_fail_with "DST must be an absolute path" berth run -v /tmp:/ "$APP" true
-tap_check "bad volume mode" expect_fail_with "unknown mode 'rx'" berth run -v /tmp:/x:rx "$APP" true
-tap_check "unknown capability" expect_fail_with "unknown capability 'FLY'" berth run --cap-add FLY "$APP" true
-tap_check "relative workdir" expect_fail_with "needs to be an absolute path" berth run -w rel "$APP" true
+tap_check "unknown flag" berth_fails_with "unknown option '--bogus'" berth run --bogus "$APP" true
+tap_check "bad --network" berth_fails_with "unsupported --network 'bridge'" berth run --network bridge "$APP" true
+tap_check "bad --memory" berth_fails_with "invalid size '12q'" berth run -m 12q "$APP" true
+tap_check "too small --memory" berth_fails_with "minimum memory limit" berth run -m 1k "$APP" true
+tap_check "bad --cpus" berth_fails_with "invalid --cpus" berth run --cpus lots "$APP" true
+tap_check "bad --pids-limit" berth_fails_with "invalid --pids-limit" berth run --pids-limit x "$APP" true
+tap_check "bad --pull" berth_fails_with "invalid --pull" berth run --pull sometimes "$APP" true
+tap_check "relative volume source" berth_fails_with "absolute host path" berth run -v data:/data "$APP" true
+tap_check "volume on /" berth_fails_with "DST must be an absolute path" berth run -v /tmp:/ "$APP" true
+tap_check "bad volume mode" berth_fails_with "unknown mode 'rx'" berth run -v /tmp:/x:rx "$APP" true
+tap_check "unknown capability" berth_fails_with "unknown capability 'FLY'" berth run --cap-add FLY "$APP" true
+tap_check "relative workdir" berth_fails_with "needs to be an absolute path" berth run -w rel "$APP" true
 tap_check "bad env-file line" bash -c 'printf "OK=1\nNOT OK=2\n" >"$1/bad.env"; shift; out=$("$@" 2>&1); rc=$?; echo "$out"; [ $rc -eq 125 ] && grep -q "bad.env:2: variable .NOT OK. contains whitespaces" <<<"$out"' \
 	_ "$TEST_DIR" "$BERTH_BIN" --root "$ROOT" run --env-file "$TEST_DIR/bad.env" "$APP" true
-tap_check "bad container name" expect_fail_with "invalid container name" berth run --name 'no/slash' "$APP" true
+tap_check "bad container name" berth_fails_with "invalid container name" berth run --name 'no/slash' "$APP" true
 tap_check "missing image argument" bash -c '! "$0" --root "$1" run 2>&1 | grep -q . || "$0" --root "$1" run 2>&1 | grep -q usage' "$BERTH_BIN" "$ROOT"
 tap_check "stop/rm/logs of an unknown container" bash -c 'for c in stop rm logs; do out=$("$0" --root "$1" $c nosuch 2>&1) && exit 1; grep -q "no such container: nosuch" <<<"$out" || exit 1; done' "$BERTH_BIN" "$ROOT"
 tap_check "nothing is left after the failures" nothing_left

@@ -23,6 +23,7 @@ eval "$(declare -f _berth_wait_ready | sed '1s/_berth_wait_ready/_berth_wait_rea
 _berth_wait_ready() { _berth_wait_ready_200 "$1" "$2" "$3" "$4 401"; }
 
 exec {TAP_OUT}>&1
+FAIL_SAID=berthd # expect_fail_with's comments
 IMG=$TEST_DIR/images
 DATA=$TEST_DIR/local
 mkdir -p "$IMG"
@@ -30,17 +31,6 @@ ADMIN_PW='admin pass word 1'
 BOB_PW='bob-password-1'
 
 mirror() { timeout 120 "$BERTHD" mirror "$@" --data "$DATA"; }
-
-# expect_fail_with TEXT CMD...: CMD fails and its output mentions TEXT (an ERE).
-expect_fail_with() {
-	local text=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc -ne 0 ] || { echo "succeeded but should have failed:"; echo "$out"; return 1; }
-	grep -qiE -- "$text" <<<"$out" || { echo "output does not mention '$text':"; echo "$out"; return 1; }
-	tail -n 1 <<<"$out" | cut -c1-300 | sed 's/^/#   berthd said: /' >&"$TAP_OUT"
-}
 
 # api METHOD PATH [JSON] [USER:PW]: prints the body, then the status on the last line.
 api() {

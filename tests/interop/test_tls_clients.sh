@@ -44,18 +44,6 @@ mkdir -p "$IMG" "$PKI" "$CERTS"
 ALICE_PW='alice tls pass 1'
 CREDS="alice:$ALICE_PW"
 
-# expect_fail_with TEXT CMD...: CMD fails and its output mentions TEXT (an extended regex,
-# case-insensitive); the client's last line is shown as a TAP comment.
-expect_fail_with() {
-	local text=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc -ne 0 ] || { echo "succeeded but should have failed:"; echo "$out"; return 1; }
-	grep -qiE -- "$text" <<<"$out" || { echo "error does not mention '$text':"; echo "$out"; return 1; }
-	tail -n 1 <<<"$out" | cut -c1-300 | sed 's/^/#   client said: /' >&"$TAP_OUT"
-}
-
 # ---------------------------------------------------------------- certificates
 
 # leaf NAME SAN [openssl ca dates...]: a P-256 server certificate NAME.crt/NAME.key for SAN

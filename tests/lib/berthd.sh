@@ -388,6 +388,33 @@ ref_raw() {
 	skopeo_cmd inspect --raw --tls-verify=false "$1"
 }
 
+# expect_fail_with TEXT CMD...: CMD fails and its output mentions TEXT (an extended regex,
+# case-insensitive). Its last line goes to fd $TAP_OUT (the test's stdout: `exec {TAP_OUT}>&1`)
+# as a TAP comment, "#   client said: ..." (FAIL_SAID names another speaker), so the report
+# shows what the user was told even when the case passes.
+expect_fail_with() {
+	local text=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	[ $rc -ne 0 ] || { echo "succeeded but should have failed:"; echo "$out"; return 1; }
+	grep -qiE -- "$text" <<<"$out" || { echo "output does not mention '$text':"; echo "$out"; return 1; }
+	tail -n 1 <<<"$out" | cut -c1-300 | sed "s/^/#   ${FAIL_SAID:-client} said: /" >&"${TAP_OUT:-1}"
+}
+
+# berth_fails_with TEXT CMD...: CMD (the berth client) fails with exactly one "berth:" error
+# line, and its output contains TEXT (a fixed string); prints the last line.
+berth_fails_with() {
+	local text=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	[ $rc -ne 0 ] || { echo "succeeded but should have failed:"; echo "$out"; return 1; }
+	grep -qF -- "$text" <<<"$out" || { echo "error does not mention '$text':"; echo "$out"; return 1; }
+	[ "$(grep -c '^berth:' <<<"$out")" -eq 1 ] || { echo "not one error line:"; echo "$out"; return 1; }
+	echo "$out" | tail -n 1
+}
+
 # expect_eq WHAT GOT WANT
 expect_eq() {
 	[ "$2" = "$3" ] && return 0
