@@ -6,9 +6,11 @@
 #                 same Ceph RGW (a bucket of its own), blob redirects off so that both
 #                 registries stream the bytes themselves
 # all on 127.0.0.1, started by tests/scaleout/cluster.sh. Cases: push of one large blob
-# (POST, one PUT with the body), pull of it, N parallel skopeo copies of small images, and
-# manifest HEAD req/s at 50 connections (ab, keep-alive). Medians over the runs; the order
-# of the three rotates from run to run. Not part of the test suite.
+# (POST, one PUT with the body), the same as docker/podman/skopeo send a layer (POST, one
+# PATCH with the whole blob, PUT ?digest=: push_blob_patch), pull of the first, N parallel
+# skopeo copies of small images, and manifest HEAD req/s at 50 connections (ab,
+# keep-alive). Medians over the runs; the order of the three rotates from run to run. Not
+# part of the test suite.
 #
 # usage: bench/scaleout.sh [--quick] [--blob-cache] [--out DIR] [--keep]
 #   --quick      a smoke run: 64 MiB blob, 2 runs, 4 images, 2 s load runs
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
 	--blob-cache) CACHE=1; shift ;;
 	--out) OUT=${2:?}; shift 2 ;;
 	--keep) KEEP=1; shift ;;
-	-h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,29p' "$0"; exit 0 ;;
 	*) echo "bench/scaleout.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -86,9 +88,11 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # ---------------------------------------------------------------- the registries
 log "starting PostgreSQL, Ceph, three berthd nodes and haproxy in $W/cluster"
-# Room for every blob the runs push (nothing is collected during the run), sparse.
-# With --blob-cache, two more blobs a run.
-export CEPH_OSD_SIZE=${CEPH_OSD_SIZE:-$(((BLOB_MIB * RUNS * (3 + 2 * CACHE) / 1024) + 4))G}
+# Room for every blob the runs push (nothing is collected during the run), twice (a staged
+# upload and its blob exist together until the commit's copy is done), sparse: two blobs per
+# registry a run, and with --blob-cache two more a run. A full OSD blocks writes, it does not
+# fail them: too small a file hangs the run.
+export CEPH_OSD_SIZE=${CEPH_OSD_SIZE:-$(((BLOB_MIB * RUNS * (6 + 2 * CACHE) * 2 / 1024) + 4))G}
 CLUSTER_AUTH=none CLUSTER_BERTHD_ARGS="--log-level off --max-connections-per-address 0" \
 	"$REPO/tests/scaleout/cluster.sh" start "$W/cluster" >"$W/cluster.env" 2>"$W/cluster.err" ||
 	{ tail -n 30 "$W/cluster.err" >&2; die "the cluster did not start"; }
@@ -276,6 +280,13 @@ for ((r = 1; r <= RUNS; r++)); do
 		check_pull "$impl" "$url" "bench-$impl/blob" "$d"
 		rec "$(jq -c --arg i "$impl" --argjson r "$r" '{kind:"blob", case:"pull_blob", impl:$i, run:$r} + .' <<<"$out")"
 		log "pull_blob $impl run $r: $(jq -r '"\(.bytes / .seconds / 1e6 | floor) MB/s"' <<<"$out")"
+		# As docker, podman and skopeo push a layer: the digest comes only with the final
+		# PUT, so the registry must stage the bytes first (one PATCH with the whole blob).
+		head -c $((BLOB_MIB << 20)) /dev/urandom >"$f"
+		d=sha256:$(sha256sum "$f" | cut -d' ' -f1)
+		out=$(python3 "$HERE/blobclient.py" push-chunked "$url" "bench-$impl/blob" "$f" "$d" $((BLOB_MIB << 20)))
+		rec "$(jq -c --arg i "$impl" --argjson r "$r" '{kind:"blob", case:"push_blob_patch", impl:$i, run:$r} + .' <<<"$out")"
+		log "push_blob_patch $impl run $r: $(jq -r '"\(.bytes / .seconds / 1e6 | floor) MB/s"' <<<"$out")"
 		rm -f "$f"
 	done
 	if [ "$CACHE" = 1 ]; then cache_cases "$r"; fi
@@ -364,7 +375,7 @@ def line(case, m, unit, higher_better=True):
         "%s: 3 nodes / 1 node %.2fx" % (case, ratio(m["cluster"], m["node"]))])
 
 mbs = lambda v: "%.0f MB/s" % (v / 1e6)
-for case in ("push_blob", "pull_blob"):
+for case in ("push_blob", "push_blob_patch", "pull_blob"):
     lines.append(line(case, med(case, lambda r: r["bytes"] / r["seconds"], "blob"), mbs))
 if meta.get("blob_cache"):
     # Against Distribution's pull_blob and berthd's own without the cache, in the same runs.

@@ -197,6 +197,8 @@ print_env() {
 	cat "$DIR/env"
 }
 
+# splice-response: haproxy moves answer bodies (blob pulls) socket to socket in the kernel
+# instead of copying them through its buffers, as docs/scale-out.md recommends.
 write_haproxy_cfg() {
 	local n
 	{
@@ -213,6 +215,7 @@ write_haproxy_cfg() {
 		    timeout http-request 30s
 		    retries 2
 		    option redispatch
+		    option splice-response
 		frontend registry
 		    bind 127.0.0.1:$LB_PORT
 		    default_backend nodes
