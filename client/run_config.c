@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/size.h"
 #include "common/xalloc.h"
 
 /* Longest line read from an env-file, passwd or group file. */
@@ -291,42 +292,10 @@ int run_config_user(const char *spec, FILE *passwd, FILE *group, struct run_user
 
 int run_config_parse_size(const char *s, int64_t *out, struct berr *err)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno || !isfinite(v) || v <= 0 || !isdigit((unsigned char)*s))
-		return berr_set(err, BERR_BAD_REQUEST,
-		                "invalid size '%.40s' (want a number with an optional b, k, m or g)", s);
-	double mul = 1;
-	switch (tolower((unsigned char)*end)) {
-	case '\0':
-	case 'b':
-		break;
-	case 'k':
-		mul = 1024.0;
-		break;
-	case 'm':
-		mul = 1024.0 * 1024;
-		break;
-	case 'g':
-		mul = 1024.0 * 1024 * 1024;
-		break;
-	case 't':
-		mul = 1024.0 * 1024 * 1024 * 1024;
-		break;
-	default:
-		return berr_set(err, BERR_BAD_REQUEST, "invalid size '%.40s': unknown unit", s);
-	}
-	if (*end) {
-		const char *rest = end + 1;
-		if (*end != 'b' && *end != 'B' && (*rest == 'b' || *rest == 'B'))
-			rest++;
-		if (*rest)
-			return berr_set(err, BERR_BAD_REQUEST, "invalid size '%.40s': unknown unit", s);
-	}
-	double bytes = v * mul;
-	if (bytes < 1 || bytes > 9.2e18)
-		return berr_set(err, BERR_BAD_REQUEST, "invalid size '%.40s': out of range", s);
+	/* docker's units: b, k, m, g, t (powers of 1024, "kb" the same), fractions allowed. */
+	uint64_t bytes;
+	if (size_parse(s, SIZE_FRACTION | SIZE_BYTES_UNIT, &bytes, err) < 0)
+		return -1;
 	*out = (int64_t)bytes;
 	return 0;
 }

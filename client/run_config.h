@@ -60,7 +60,9 @@ struct run_user {
  * spec. */
 int run_config_user(const char *spec, FILE *passwd, FILE *group, struct run_user *out, struct berr *err);
 
-/* Parse a docker size ("512m", "1g", "1048576", "100k", "1.5g"); bytes > 0 into *out. */
+/* Parse a docker size ("512m", "1g", "1048576", "100k", "1.5g", "10mb": b, k, m, g, t,
+ * powers of 1024, fractions rounded down to bytes); bytes > 0 into *out. Errors are
+ * BERR_BAD_REQUEST naming s. */
 int run_config_parse_size(const char *s, int64_t *out, struct berr *err);
 /* Parse --cpus ("0.5", "2") into thousandths of a CPU (> 0). */
 int run_config_parse_cpus(const char *s, int64_t *millis, struct berr *err);

@@ -3,19 +3,17 @@
  * records it in the audit log as done by "cli", and prints one line. */
 #include "server/admin.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/reference.h"
+#include "common/size.h"
 #include "common/xalloc.h"
 #include "server/cli_args.h"
 #include "server/config.h"
@@ -325,65 +323,12 @@ static int admin_repo(struct meta *m, struct admin_args *a, struct berr *err)
 	                "repo revoke NAME USER");
 }
 
-/* Parse a size: digits with an optional unit, K/KiB M/MiB G/GiB T/TiB (powers of 1024) or
- * KB MB GB TB (powers of 1000), case-insensitive. Returns -1 when malformed or over 2^62. */
-static int64_t admin_parse_size(const char *s)
-{
-	static const struct {
-		const char *unit;
-		int64_t mult;
-	} units[] = {{"", 1},
-	             {"b", 1},
-	             {"k", 1LL << 10},
-	             {"kib", 1LL << 10},
-	             {"m", 1LL << 20},
-	             {"mib", 1LL << 20},
-	             {"g", 1LL << 30},
-	             {"gib", 1LL << 30},
-	             {"t", 1LL << 40},
-	             {"tib", 1LL << 40},
-	             {"kb", 1000LL},
-	             {"mb", 1000LL * 1000},
-	             {"gb", 1000LL * 1000 * 1000},
-	             {"tb", 1000LL * 1000 * 1000 * 1000}};
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (!strcasecmp(end, units[i].unit)) {
-			if (v > (1ULL << 62) / (unsigned long long)units[i].mult)
-				return -1;
-			return (int64_t)v * units[i].mult;
-		}
-	return -1;
-}
-
-/* Bytes as "1.5 GiB" (and the exact count when not whole bytes below 1 KiB). */
-static void admin_format_size(int64_t n, char *buf, size_t len)
-{
-	static const char *const names[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	double v = (double)n;
-	size_t u = 0;
-	while (v >= 1024 && u + 1 < sizeof names / sizeof names[0]) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%lld B", (long long)n);
-	else
-		snprintf(buf, len, "%.1f %s", v, names[u]);
-}
-
 static int admin_quota_print(void *ctx, const struct meta_usage *u)
 {
 	char used[32], quota[32] = "none";
-	admin_format_size(u->used, used, sizeof used);
+	size_format((uint64_t)u->used, used, sizeof used);
 	if (u->quota >= 0)
-		admin_format_size(u->quota, quota, sizeof quota);
+		size_format((uint64_t)u->quota, quota, sizeof quota);
 	char qbytes[24] = "-";
 	if (u->quota >= 0)
 		snprintf(qbytes, sizeof qbytes, "%lld", (long long)u->quota);
@@ -398,10 +343,14 @@ static int admin_quota(struct meta *m, struct admin_args *a, struct berr *err)
 	if (a->npos == 3 && !strcmp(a->pos[0], "set")) {
 		if (!reference_namespace_valid(a->pos[1]))
 			return berr_set(err, BERR_INTERNAL, "'%s' is not a valid namespace name", a->pos[1]);
-		int64_t q = !strcmp(a->pos[2], "none") ? -1 : admin_parse_size(a->pos[2]);
-		if (q < 0 && strcmp(a->pos[2], "none") != 0)
-			return berr_set(err, BERR_INTERNAL,
-			                "quota must be a size like 500M, 10G or 1TB (or none), not '%s'", a->pos[2]);
+		/* K/KiB... are powers of 1024, KB... powers of 1000; a bare number or B is bytes. */
+		uint64_t bytes = 0;
+		if (strcmp(a->pos[2], "none") != 0 &&
+		    size_parse(a->pos[2], SIZE_ZERO | SIZE_BYTES_UNIT | SIZE_IEC | SIZE_SI_BYTES, &bytes, err) < 0) {
+			berr_prefix(err, "quota must be a size like 500M, 10G or 1TB (or none)");
+			return -1;
+		}
+		int64_t q = !strcmp(a->pos[2], "none") ? -1 : (int64_t)bytes;
 		if (meta_quota_set(m, a->pos[1], q, err) < 0)
 			return -1;
 		char detail[64];
@@ -411,12 +360,12 @@ static int admin_quota(struct meta *m, struct admin_args *a, struct berr *err)
 		if (meta_usage_get(m, a->pos[1], &u, err) < 0)
 			return -1;
 		char used[32], quota[32];
-		admin_format_size(u.used, used, sizeof used);
-		admin_format_size(q, quota, sizeof quota);
-		if (q >= 0)
+		size_format((uint64_t)u.used, used, sizeof used);
+		if (q >= 0) {
+			size_format((uint64_t)q, quota, sizeof quota);
 			printf("namespace %s: quota %s (%lld bytes), %s used\n", u.namespace, quota, (long long)q,
 			       used);
-		else
+		} else
 			printf("namespace %s: no quota, %s used\n", u.namespace, used);
 		return 0;
 	}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/size.h"
 #include "common/xalloc.h"
 #include "server/db.h"
 
@@ -176,34 +177,6 @@ static int config_parse_bool(const char *v, bool *out)
 	return 0;
 }
 
-/* Parse a byte count: digits with an optional K, M, G or T (powers of 1024; "KiB", "KB" and
- * so on mean the same), case-insensitive. Returns 0, or -1 when malformed, 0 or over 2^62. */
-static int config_parse_size(const char *s, uint64_t *out)
-{
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	static const char units[] = "kmgt";
-	unsigned shift = 0;
-	if (*end) {
-		const char *u = strchr(units, tolower((unsigned char)*end));
-		if (!u)
-			return -1;
-		shift = 10 * (unsigned)(u - units + 1);
-		end++;
-		if (!strcasecmp(end, "ib") || !strcasecmp(end, "b"))
-			end += strlen(end);
-	}
-	if (*end || v == 0 || v > (1ULL << 62) >> shift)
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 /* Apply one setting; `source` names where it came from for the error message. */
 static int config_apply(struct config *cfg, const struct opt *o, const char *value, const char *source,
                         struct berr *err)
@@ -243,9 +216,11 @@ static int config_apply(struct config *cfg, const struct opt *o, const char *val
 		return 0;
 	}
 	case OPT_SIZE:
-		if (config_parse_size(value, (uint64_t *)field) < 0)
-			return berr_set(err, BERR_INTERNAL, "%s: %s wants a size like 500M or 10G, not '%s'", source,
-			                o->name, value);
+		/* K, M, G, T are powers of 1024, with or without B or iB; more than 0. */
+		if (size_parse(value, SIZE_IEC, (uint64_t *)field, err) < 0) {
+			berr_prefix(err, "%s: %s wants a size like 500M or 10G", source, o->name);
+			return -1;
+		}
 		return 0;
 	case OPT_LOGLEVEL: {
 		int lvl = log_level_parse(value);

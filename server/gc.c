@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/size.h"
 #include "common/xalloc.h"
 #include "server/cli_args.h"
 #include "server/config.h"
@@ -47,22 +48,6 @@ void gc_options_from_config(const struct config *cfg, struct gc_options *opt)
 	opt->upload_expiry = cfg->upload_expiry;
 	opt->dry_run = false;
 	opt->trigger = "schedule";
-}
-
-/* "1.5 MiB" */
-static void gc_bytes(int64_t n, char *out, size_t outlen)
-{
-	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	size_t u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, outlen, "%lld bytes", (long long)n);
-	else
-		snprintf(out, outlen, "%.1f %s", v, units[u]);
 }
 
 /* Publish progress for gc_status_get. */
@@ -250,7 +235,7 @@ static int gc_blobs(struct registry *reg, struct meta *m, int64_t cutoff, bool d
 			run->bytes_freed += (int64_t)size;
 			if (run->blobs_deleted >= next_log) {
 				char b[32];
-				gc_bytes(run->bytes_freed, b, sizeof b);
+				size_format((uint64_t)run->bytes_freed, b, sizeof b);
 				log_info("gc: %lld blobs deleted so far, %s freed", (long long)run->blobs_deleted, b);
 				next_log += GC_LOG_EVERY;
 			}
@@ -494,7 +479,7 @@ int gc_run(struct registry *reg, struct meta *m, const struct gc_options *opt, s
 	if (rc < 0)
 		snprintf(run->error, sizeof run->error, "%.255s", e2.message);
 	char b[32];
-	gc_bytes(run->bytes_freed, b, sizeof b);
+	size_format((uint64_t)run->bytes_freed, b, sizeof b);
 	const char *verb = opt->dry_run ? "would delete" : "deleted";
 	if (rc < 0)
 		log_error("gc: run failed after %llds: %s (so far %s %lld manifests, %lld blobs, %lld stray files, "
@@ -672,7 +657,7 @@ int gc_main(int argc, char **argv)
 	struct meta_gc_run run;
 	rc = gc_run(&reg, m, &opt, &run, &err);
 	char b[32];
-	gc_bytes(run.bytes_freed, b, sizeof b);
+	size_format((uint64_t)run.bytes_freed, b, sizeof b);
 	printf("gc: %s%lld untagged manifests, %lld blobs, %lld stray files, %lld expired uploads; %s%s\n",
 	       dry_run ? "would delete " : "deleted ", (long long)run.manifests_deleted, (long long)run.blobs_deleted,
 	       (long long)run.files_removed, (long long)run.uploads_expired, b, dry_run ? " would be freed" : " freed");
