@@ -66,6 +66,10 @@ static void usage(FILE *out)
 	             "                            BERTH_INSECURE_REGISTRIES, comma-separated)\n"
 	             "  --ca-cert FILE            also trust the CA certificates of this PEM file\n"
 	             "                            for HTTPS registries (env BERTH_CA_CERT)\n"
+	             "                            HOST:PORT's CAs are also read, as podman's and\n"
+	             "                            docker's, from *.crt in the first folder HOST:PORT\n"
+	             "                            of ~/.config/containers/certs.d,\n"
+	             "                            /etc/containers/certs.d, /etc/docker/certs.d\n"
 	             "  -h, --help                show this help\n"
 	             "  -v, --version             show the version\n\n"
 	             "Commands:\n");
@@ -157,6 +161,7 @@ int main(int argc, char **argv)
 	int rc = -1;
 	signal(SIGPIPE, SIG_IGN);
 	struct berr err = {0};
+	registry_client_use_certs_d();
 	if (ca_cert &&
 	    registry_client_set_ca_file(ca_cert, ca_cert_from_env ? "BERTH_CA_CERT" : "--ca-cert", &err) < 0) {
 		fprintf(stderr, "berth: %s\n", err.message);
