@@ -5,7 +5,7 @@
 # $HOME/.config/containers/certs.d/HOST:PORT/ (before them). Against a TLS berthd whose
 # certificate comes from a throwaway CA, with verification on and no --cert-dir/--ca-cert:
 #   - CA in /etc/containers/certs.d: skopeo copy push + pull, podman push + pull, berth pull +
-#     push; the digests match;
+#     push and run (pulling); the digests match;
 #   - the same with the CA in /etc/docker/certs.d instead, and berth with it in ~/.config;
 #   - without the folder every one of them fails with a certificate error (skopeo/podman:
 #     "certificate signed by unknown authority"; berth: one line naming the folder to use) and
@@ -197,6 +197,14 @@ berth_pull_push() {
 	expect_eq "manifest pushed by berth" "$(sk_digest "docker://$R/cd/berth:$1")" "$APP"
 }
 
+# berth_run_ok TAG: berth run pulls cd/sk:TAG (removed first) and runs it (its Cmd echoes).
+berth_run_ok() {
+	berth rmi "$R/cd/sk:$1" >/dev/null 2>&1
+	local out
+	out=$(berth run --rm "$R/cd/sk:$1") || return 1
+	expect_eq "output of the container" "$out" berth-certs-d
+}
+
 # clients_ok WHERE TAG: every client through the folder WHERE.
 clients_ok() {
 	tap_check "$1: skopeo copy push + pull (verification on, no --cert-dir), same digest" sk_push_pull "$2"
@@ -204,6 +212,7 @@ clients_ok() {
 		tap_check "$1: podman push + pull (verification on, no --cert-dir), same digest" pm_push_pull "$2"
 	fi
 	tap_check "$1: berth pull + push (no --ca-cert), same image" berth_pull_push "$2"
+	tap_check "$1: berth run pulls the image and runs it" berth_run_ok "$2"
 }
 
 tap_check "CA installed as $ETC_CONTAINERS/$R/ca.crt" install_ca "$ETC_CONTAINERS"
@@ -244,6 +253,8 @@ tap_check "no folder: berth pull fails with one line naming the folder to use" \
 	berth pull -q "$R/cd/sk:v1"
 tap_check "no folder: berth pull stored no image" expect_fail_with "no such image|not found|unknown" \
 	berth inspect "$R/cd/sk:v1"
+tap_check "no folder: berth run fails with one error line (after its progress lines)" \
+	berth_fails_with "certificate problem" berth run --rm "$R/cd/sk:v1"
 tap_check "no folder: berth push fails with one line" one_line_fail "certificate problem" \
 	berth push -q "$R/cd/berth:v1"
 tap_check "no folder: the catalog and tag lists are unchanged" expect_eq "registry" "$(registry_state)" "$BEFORE"
