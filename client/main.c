@@ -65,7 +65,12 @@ static void usage(FILE *out)
 	             "  --insecure-registry HOST  use plain HTTP for HOST[:PORT] (repeatable; env\n"
 	             "                            BERTH_INSECURE_REGISTRIES, comma-separated)\n"
 	             "  --ca-cert FILE            also trust the CA certificates of this PEM file\n"
-	             "                            for HTTPS registries (env BERTH_CA_CERT)\n"
+	             "                            for HTTPS registries (env BERTH_CA_CERT); always\n"
+	             "                            trusted too, as by podman and docker: the *.crt\n"
+	             "                            files of HOST:PORT/ in the first of\n"
+	             "                            ~/.config/containers/certs.d,\n"
+	             "                            /etc/containers/certs.d, /etc/docker/certs.d\n"
+	             "                            that has that folder\n"
 	             "  -h, --help                show this help\n"
 	             "  -v, --version             show the version\n\n"
 	             "Commands:\n");
@@ -157,6 +162,7 @@ int main(int argc, char **argv)
 	int rc = -1;
 	signal(SIGPIPE, SIG_IGN);
 	struct berr err = {0};
+	registry_client_use_certs_d();
 	if (ca_cert &&
 	    registry_client_set_ca_file(ca_cert, ca_cert_from_env ? "BERTH_CA_CERT" : "--ca-cert", &err) < 0) {
 		fprintf(stderr, "berth: %s\n", err.message);

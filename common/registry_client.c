@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/certs_d.h"
 #include "common/curl_lazy.h"
 #include "common/manifest.h"
 #include "common/reference.h"
@@ -56,6 +57,13 @@ struct registry_client {
 	unsigned auth_generation;
 	bool tls_no_verify;
 	long timeout; /* seconds for requests other than blob downloads; 0: none */
+	/* registry_client_use_certs_d: the registry's certs.d folder (NULL: none), and the CAs
+	 * trusted for it (CURLOPT_CAINFO_BLOB: the --ca-cert file's, then the folder's *.crt;
+	 * data NULL when the folder has none), or why they could not be read (every request
+	 * fails with it). */
+	char *certs_dir;
+	struct certs_pem ca_pem;
+	char *ca_error;
 };
 
 /* One exchange: what is sent and what came back. */
@@ -111,6 +119,8 @@ struct registry_upload {
  * option that named them, for error hints; set once before any thread exists. */
 static char *registry_ca_file;
 static const char *registry_ca_option = "--ca-cert";
+/* registry_client_use_certs_d was called. */
+static bool registry_certs_d;
 
 void registry_client_global_cleanup(void)
 {
@@ -145,6 +155,33 @@ int registry_client_set_ca_file(const char *path, const char *option, struct ber
 	free(registry_ca_file);
 	registry_ca_file = xstrdup(path);
 	return 0;
+}
+
+void registry_client_use_certs_d(void)
+{
+	registry_certs_d = true;
+}
+
+/* For registry_client_use_certs_d: find c's certs.d folder and gather the CAs trusted for
+ * it, or keep why that failed in c->ca_error. */
+static void registry_client_load_certs_d(struct registry_client *c)
+{
+	struct berr err = {0};
+	cleanup_free char *dir = NULL;
+	int found = certs_d_find(c->registry, NULL, 0, &dir, &err);
+	if (found == 0)
+		return;
+	if (found > 0 && (certs_d_load_cas(dir, &c->ca_pem, &err) < 0 ||
+	                  (c->ca_pem.files && registry_ca_file &&
+	                   certs_pem_append_file(&c->ca_pem, registry_ca_file, registry_ca_option, &err) < 0)))
+		found = -1;
+	if (found < 0) {
+		certs_pem_free(&c->ca_pem);
+		c->ca_error = xstrdup(err.message);
+		return;
+	}
+	c->certs_dir = dir;
+	dir = NULL;
 }
 
 /* The host of "host:port", "[v6]:port" or "host" into buf. */
@@ -239,6 +276,8 @@ struct registry_client *registry_client_new(const char *registry, const char *re
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	if (registry_certs_d)
+		registry_client_load_certs_d(c);
 	return c;
 }
 
@@ -263,6 +302,9 @@ void registry_client_free(struct registry_client *c)
 	free(c->base_https);
 	free(c->repository);
 	free(c->scopes);
+	free(c->certs_dir);
+	certs_pem_free(&c->ca_pem);
+	free(c->ca_error);
 	free(c);
 }
 
@@ -441,6 +483,8 @@ static int registry_do_once(struct registry_client *c, struct registry_req *r, c
 {
 	registry_req_reset(r);
 	r->curl_rc = CURLE_OK;
+	if (c->ca_error) /* as containers/image, even for a plain-HTTP registry */
+		return berr_set(err, BERR_BAD_REQUEST, "%s", c->ca_error);
 	CURL *h = curl_easy_init();
 	if (!h)
 		return berr_set(err, BERR_INTERNAL, "curl_easy_init failed: %s", curl_easy_strerror(CURLE_FAILED_INIT));
@@ -486,7 +530,10 @@ static int registry_do_once(struct registry_client *c, struct registry_req *r, c
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (registry_ca_file)
+	struct curl_blob ca_blob = {.data = c->ca_pem.data, .len = c->ca_pem.len, .flags = CURL_BLOB_NOCOPY};
+	if (c->ca_pem.data) /* with OpenSSL, this replaces CAINFO; CAPATH stays trusted */
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca_blob);
+	else if (registry_ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, registry_ca_file);
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -531,14 +578,24 @@ static int registry_do_once(struct registry_client *c, struct registry_req *r, c
 		return berr_set(err, BERR_SIZE_INVALID, "%s: the response is larger than the %zu bytes accepted",
 		                r->url, r->body_max);
 	if (rc != CURLE_OK) {
-		char hint[160] = "";
+		char hint[384] = "";
 		/* OpenSSL's words for a chain that ends at no trusted CA. */
-		bool untrusted = strstr(errbuf, "issuer certificate") || strstr(errbuf, "self-signed") ||
-		                 strstr(errbuf, "self signed");
-		if (rc == CURLE_PEER_FAILED_VERIFICATION && untrusted && registry_ca_file)
+		bool untrusted = rc == CURLE_PEER_FAILED_VERIFICATION &&
+		                 (strstr(errbuf, "issuer certificate") || strstr(errbuf, "self-signed") ||
+		                  strstr(errbuf, "self signed"));
+		if (untrusted && c->ca_pem.data)
+			snprintf(hint, sizeof hint, " (its CA is in none of %s/*.crt%s%s%s nor the system's)",
+			         c->certs_dir, registry_ca_file ? ", " : "", registry_ca_file ? registry_ca_option : "",
+			         registry_ca_file ? "'s file" : "");
+		else if (untrusted && registry_ca_file)
 			snprintf(hint, sizeof hint, " (its CA is neither in %s %s nor one of the system's)",
 			         registry_ca_option, registry_ca_file);
-		else if (rc == CURLE_PEER_FAILED_VERIFICATION && untrusted)
+		else if (untrusted && registry_certs_d)
+			snprintf(hint, sizeof hint,
+			         " (for a certificate from a private CA, put the CA's certificate in "
+			         "/etc/containers/certs.d/%s/ca.crt or name it with %s FILE)",
+			         c->registry, registry_ca_option);
+		else if (untrusted)
 			snprintf(hint, sizeof hint,
 			         " (for a certificate from a private CA, name the CA's certificate with %s FILE)",
 			         registry_ca_option);

@@ -35,6 +35,14 @@ void registry_client_global_cleanup(void);
  * path came from in messages. The file must be readable and hold a certificate. path NULL only sets the option's name
  * (the hint of a certificate error). Call before any thread exists. */
 int registry_client_set_ca_file(const char *path, const char *option, struct berr *err);
+/* From now on, clients made with registry_client_new trust, besides the system's CAs, the
+ * *.crt files of their registry's certs.d folder as podman/skopeo and docker have it
+ * (common/certs_d.h: $HOME/.config/containers/certs.d/HOST:PORT, /etc/containers/certs.d/...,
+ * /etc/docker/certs.d/..., the first that exists), with registry_client_set_ca_file's file
+ * if any. A folder that cannot be read, or a *.crt in it without a certificate, fails every
+ * request of that client with the reason. For the berth client; call before any thread
+ * exists. */
+void registry_client_use_certs_d(void);
 /* True if registry ("host", "host:port", "[::1]:port") must be spoken to in plain HTTP:
  * localhost, 127.0.0.0/8, ::1, or listed in insecure (host or host:port entries). */
 bool registry_is_insecure(const char *registry, char *const *insecure, size_t ninsecure);
