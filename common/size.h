@@ -1,6 +1,8 @@
 /* Byte sizes as people type them ("500M", "10GiB", "1TB", "1.5g") and as berthd prints them
- * ("1.5 GiB"). Every option and command that takes a size uses size_parse; what differs
- * between them (fractions, zero, what "KB" means...) is its flags. */
+ * ("1.5 GiB"). Every option and command of berthd and berth that takes a size uses
+ * size_parse; what differs between them (fractions, zero, what "KB" means...) is its flags.
+ * The web UI's quota form (web/js/pages/quota.js parseSize) reads sizes as `berthd quota
+ * set` does, and also takes spaces and fractions. */
 #ifndef BERTH_SIZE_H
 #define BERTH_SIZE_H
 

@@ -967,6 +967,10 @@ await test("storage quotas: usage on the namespace page for its user, the admin'
   await ap.click("#quota-form button[type=submit]");
   await ap.waitForSelector("#quota-size-error:not([hidden])");
   eq((await http("GET", "/api/v1/quotas/alice", adminAuth)).json().quota, null, "quota after a bad size");
+  await ap.fill("#quota-size", "2G");
+  await ap.click("#quota-form button[type=submit]");
+  await ap.waitForSelector("#quota .alert-success >> text=Quota set to");
+  eq((await http("GET", "/api/v1/quotas/alice", adminAuth)).json().quota, 2 * 1024 ** 3, "2G is 2 GiB, as berthd quota set reads it");
   await ap.fill("#quota-size", "1 kB");
   await ap.click("#quota-form button[type=submit]");
   await ap.waitForSelector("#quota .alert-success >> text=Quota set to 1.00 KB");

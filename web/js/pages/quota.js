@@ -4,12 +4,16 @@
 import { api } from "../api.js";
 import { alertBox, emptyState, h, humanSize, mount, table } from "../dom.js";
 
-const UNITS = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+const UNITS = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
+  k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+};
 
-// "500 MB", "1.5GB", "2 GiB", "1073741824" -> bytes (decimal kB/MB/GB/TB as the UI shows
-// sizes, binary KiB/MiB/GiB/TiB); null for anything else.
+// "500 MB", "1.5GB", "2 GiB", "10G", "1073741824" -> bytes, as `berthd quota set` reads them:
+// kB/MB/GB/TB decimal (as the UI shows sizes), K/M/G/T and KiB/MiB/GiB/TiB binary; null for
+// anything else.
 export function parseSize(text) {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt](?:i?b)?|b)?$/i.exec(text.trim());
   if (!m) return null;
   const n = Number(m[1]) * UNITS[(m[2] || "b").toLowerCase()];
   return Number.isSafeInteger(Math.round(n)) ? Math.round(n) : null;
@@ -60,7 +64,7 @@ export async function quotaCard(ns, isAdmin) {
         ev.preventDefault();
         const bytes = parseSize(size.value);
         err.hidden = bytes !== null;
-        err.textContent = bytes === null ? "a size such as 500 MB, 10 GB or 2 GiB (or bytes)" : "";
+        err.textContent = bytes === null ? "a size such as 500 MB, 10 GB, 2 GiB or 10G (or bytes)" : "";
         if (bytes === null) {
           size.setAttribute("aria-invalid", "true");
           size.focus();
