@@ -59,8 +59,17 @@ static void api_upload_cleanup(struct req *r)
 static int api_upload_body(struct req *r, const char *data, size_t len)
 {
 	struct upload_req *u = r->state;
-	if (uploads_chunk_write(u->chunk, data, len, &r->err) < 0)
+	if (uploads_chunk_write(u->chunk, data, len, &r->err) < 0) {
+		/* The store refused the bytes because the upload can no longer proceed (its staged
+		 * data is gone: BLOB_UPLOAD_INVALID): it ends now, before the answer (the rest of
+		 * the body is skipped), and the client starts again. */
+		if (r->err.code == BERR_BLOB_UPLOAD_INVALID && !u->cancel_on_fail) {
+			uploads_chunk_end(u->chunk, false, NULL, NULL);
+			u->chunk = NULL;
+			uploads_cancel(r->reg, r->meta, u->id, NULL);
+		}
 		return -1;
+	}
 	return 0;
 }
 
@@ -79,9 +88,11 @@ static void api_upload_end(struct req *r)
 		}
 		int rc = uploads_chunk_end(u->chunk, keep, &size, keep ? &r->err : NULL);
 		u->chunk = NULL;
-		/* A body written straight to the blob's place that is not that blob: the upload
-		 * ends, as uploads_finish ends one whose digest does not match. */
-		if (keep && rc < 0 && u->finish && r->err.code == BERR_DIGEST_INVALID && !u->cancel_on_fail)
+		/* A body written straight to the blob's place that is not that blob, or an upload
+		 * whose staged data is gone from the store: the upload ends, as uploads_finish
+		 * ends one whose digest does not match. */
+		if (keep && rc < 0 && !u->cancel_on_fail &&
+		    ((u->finish && r->err.code == BERR_DIGEST_INVALID) || r->err.code == BERR_BLOB_UPLOAD_INVALID))
 			uploads_cancel(r->reg, r->meta, u->id, NULL);
 		if (!keep || rc < 0) {
 			req_respond_error(r, &r->err);

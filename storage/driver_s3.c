@@ -401,6 +401,53 @@ static char *s3_upload_key(struct s3_driver *s3, const char *id, const char *lea
 	return xasprintf("%suploads/%s/%s", s3->prefix, id, leaf);
 }
 
+/* Whether r is S3's answer that the multipart upload it names does not exist (404 with
+ * NoSuchUpload in the body). */
+static bool s3_no_such_upload(const struct s3_req *r)
+{
+	if (r->status != 404 || !r->resp.data || r->resp.fixed)
+		return false;
+	cleanup_free char *code = s3_xml_next(r->resp.data, "Code", NULL);
+	return code && strcmp(code, "NoSuchUpload") == 0;
+}
+
+/* After a request on multipart upload mp at key (full key) failed with answer r: whether
+ * that multipart upload is gone for good, aborted behind the driver's back (by another node
+ * opening a writer on the upload, a bucket lifecycle rule AbortIncompleteMultipartUpload, an
+ * operator), its parts with it, so no retry can help. S3 says so with 404 NoSuchUpload;
+ * Ceph RGW (16) answers a CompleteMultipartUpload of an unknown upload with 500
+ * InternalError ("This multipart completion is already in progress"), which a transient
+ * failure could give too, so any other S3 error is settled by asking: a ListParts that
+ * answers 404 (NoSuchUpload on AWS, NoSuchKey on RGW) means gone. No answer (no connection)
+ * is never taken for gone. */
+static bool s3_mp_gone(struct s3_driver *s3, const char *key, const char *mp, const struct s3_req *r)
+{
+	if (s3_no_such_upload(r))
+		return true;
+	if (r->status == 0)
+		return false;
+	cleanup_free char *upenc = sigv4_uri_encode(mp, false);
+	cleanup_free char *q = xasprintf("max-parts=1&uploadId=%s", upenc);
+	struct s3_req l = {.method = "GET", .key = key, .query = q};
+	bool gone = false;
+	if (s3_do(s3, &l, NULL) == 0 && l.status == 404 && l.resp.data && !l.resp.fixed) {
+		cleanup_free char *code = s3_xml_next(l.resp.data, "Code", NULL);
+		gone = code && (strcmp(code, "NoSuchUpload") == 0 || strcmp(code, "NoSuchKey") == 0);
+	}
+	s3_req_free(&l);
+	return gone;
+}
+
+/* The error of an upload whose multipart upload is gone (s3_mp_gone), found by request
+ * `what`: the upload cannot be completed any more, so the caller ends it. */
+static int s3_upload_gone(const char *id, const char *what, struct berr *err)
+{
+	return berr_set(err, BERR_BLOB_UPLOAD_INVALID,
+	                "upload %s: the upload's data is gone from the object store (multipart upload aborted; "
+	                "S3 %s: no such upload); push the blob again",
+	                id, what);
+}
+
 /* A simple request on key: 0 for 2xx, 1 for 404, -1 with err otherwise. */
 static int s3_simple(struct s3_driver *s3, const char *method, const char *key, const void *body, size_t len,
                      uint64_t *length, struct berr *err)
@@ -980,7 +1027,8 @@ static int s3_writer_flush_part(struct s3_writer *w, struct berr *err)
 	if (s3_do(s3, &p, err) < 0)
 		return -1;
 	if (p.status != 200 || !p.etag[0]) {
-		int rc = s3_fail(&p, "upload part", err);
+		int rc = s3_mp_gone(s3, key, w->st.mp, &p) ? s3_upload_gone(w->id, "upload part", err)
+		                                           : s3_fail(&p, "upload part", err);
 		s3_req_free(&p);
 		return rc;
 	}
@@ -1240,6 +1288,22 @@ static void s3_pending_relink(struct s3_driver *s3, struct s3_pending *p)
 	pthread_mutex_unlock(&s3->state_lock);
 }
 
+/* Unlink p (the caller holds a reference from s3_pending_get) from s3->pending if it is
+ * still there, dropping the list's reference. */
+static void s3_pending_unlink(struct s3_driver *s3, struct s3_pending *p)
+{
+	pthread_mutex_lock(&s3->state_lock);
+	struct s3_pending **pp = &s3->pending;
+	while (*pp && *pp != p)
+		pp = &(*pp)->next;
+	bool linked = *pp == p;
+	if (linked) {
+		*pp = p->next;
+		p->refs--;
+	}
+	pthread_mutex_unlock(&s3->state_lock);
+}
+
 /* Count len more bytes held back, unless that goes over S3_PENDING_BUDGET (false). */
 static bool s3_pending_budget(struct s3_driver *s3, size_t len)
 {
@@ -1413,9 +1477,20 @@ static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const s
 	cleanup_free char *q = xasprintf("uploadId=%s", upenc);
 	struct s3_req f = {.method = "POST", .key = key, .query = q, .body = xml, .body_len = strlen(xml)};
 	rc = s3_do(s3, &f, err);
-	if (rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>")))
-		rc = s3_fail(&f, "complete multipart upload", err);
+	bool failed = rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>"));
+	bool gone = failed && s3_mp_gone(s3, key, p->mp, &f);
+	/* Gone because a completion that succeeded although its answer said otherwise made it
+	 * the blob: then the blob is in place. */
+	if (gone && s3_simple(s3, "HEAD", key, NULL, 0, &have, NULL) == 0 && have == p->size)
+		failed = gone = false;
+	if (failed)
+		rc = gone ? s3_upload_gone(p->id, "complete multipart upload", err)
+		          : s3_fail(&f, "complete multipart upload", err);
 	s3_req_free(&f);
+	/* Nothing is left to complete: what is held for the commit goes, so no later call
+	 * tries again (the caller ends the upload, which deletes its state). */
+	if (gone)
+		s3_pending_unlink(s3, p);
 	if (rc == 0) {
 		pthread_mutex_lock(&s3->state_lock);
 		p->completed = true;
@@ -1545,7 +1620,9 @@ static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st
 			return -1;
 		last_etag = p.status == 200 && p.resp.data ? s3_xml_next(p.resp.data, "ETag", NULL) : NULL;
 		if (!last_etag) {
-			int rc = s3_fail(&p, "copy upload tail into the last part", err);
+			int rc = s3_mp_gone(s3, data_key, st->mp, &p)
+			             ? s3_upload_gone(id, "copy upload tail into the last part", err)
+			             : s3_fail(&p, "copy upload tail into the last part", err);
 			s3_req_free(&p);
 			return rc;
 		}
@@ -1561,8 +1638,16 @@ static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st
 	cleanup_free char *q = xasprintf("uploadId=%s", upenc);
 	struct s3_req f = {.method = "POST", .key = data_key, .query = q, .body = xml, .body_len = strlen(xml)};
 	int rc = s3_do(s3, &f, err);
-	if (rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>")))
-		rc = s3_fail(&f, "complete multipart upload", err);
+	bool failed = rc == 0 && (f.status != 200 || !f.resp.data || strstr(f.resp.data, "<Error>"));
+	bool gone = failed && s3_mp_gone(s3, data_key, st->mp, &f);
+	/* Gone because a completion that succeeded although its answer said otherwise made it
+	 * the object: then it is in place. */
+	uint64_t have = 0;
+	if (gone && s3_simple(s3, "HEAD", data_key, NULL, 0, &have, NULL) == 0 && have == st->size)
+		failed = false;
+	if (failed)
+		rc = gone ? s3_upload_gone(id, "complete multipart upload", err)
+		          : s3_fail(&f, "complete multipart upload", err);
 	s3_req_free(&f);
 	return rc;
 }

@@ -7,7 +7,10 @@
  * not the empty blob's, a completed multipart upload whose object went: each is refused and
  * nothing is written at the blob's key. And the memory such writes hold: over the budget
  * (lowered to 400 kB) one is staged as a tail instead, and one whose commit failed is
- * staged by upload_spill; both then commit from the staged bytes. */
+ * staged by upload_spill; both then commit from the staged bytes. And the multipart upload
+ * an upload recorded gone (aborted by a second driver on the bucket, or by a raw
+ * AbortMultipartUpload): its commit, preparation or next part answers BLOB_UPLOAD_INVALID,
+ * nothing reaches the blob key, the upload's abort leaves nothing. */
 #define S3_COPY_MAX  (UINT64_C(6) << 20)
 #define S3_COPY_PART (UINT64_C(5) << 20)
 /* Room for one held-back write of 300 kB, not two. */
@@ -110,6 +113,162 @@ static void refused_commits(void *drv, const struct blob_driver_ops *ops, const 
 	if (!tap_ok(ok && blob_absent(drv, ops, &dl), "a completed multipart upload whose object went is not retried"))
 		printf("# %s | %s\n", err.message, e3.message);
 	ops->upload_abort(drv, id, NULL);
+}
+
+/* How many objects are under uploads/<id>/ (-1 if the listing failed). */
+static int upload_objects(struct s3_driver *s3, const char *id)
+{
+	struct {
+		char **keys;
+		size_t n, cap;
+	} c = {0};
+	char *prefix = xasprintf("%suploads/%s/", s3->prefix, id);
+	struct berr e = {0};
+	int rc = s3_list(s3, prefix, NULL, s3_collect, &c, &e);
+	free(prefix);
+	for (size_t i = 0; i < c.n; i++)
+		free(c.keys[i]);
+	free(c.keys);
+	return rc < 0 ? -1 : (int)c.n;
+}
+
+/* Abort the multipart upload upload id's state records, behind the driver's back (a raw
+ * AbortMultipartUpload, as a lifecycle rule or an operator would). */
+static bool abort_recorded_mp(struct s3_driver *s3, const char *id, struct berr *err)
+{
+	struct s3_state st;
+	if (s3_state_load(s3, id, &st, err) < 0)
+		return false;
+	char *data_key = s3_upload_key(s3, id, "data");
+	bool ok = st.mp && s3_mp_abort(s3, st.key ? st.key : data_key, st.mp, err) == 0;
+	free(data_key);
+	s3_state_free(&st);
+	return ok;
+}
+
+/* A staged upload of len bytes of data as one chunk (the normal path). */
+static bool stage(void *drv, const struct blob_driver_ops *ops, const char *id, const char *data, size_t len,
+                  struct berr *err)
+{
+	struct blob_writer *w = NULL;
+	if (ops->upload_begin(drv, id, err) < 0 || ops->upload_open(drv, id, 0, &w, err) < 0)
+		return false;
+	struct digest_ctx *ctx = digest_ctx_new(DIGEST_SHA256);
+	digest_ctx_update(ctx, data, len);
+	char *state = digest_ctx_export(ctx);
+	digest_ctx_free(ctx);
+	w->checkpoint(w, state);
+	free(state);
+	bool ok = w->write(w, data, len, err) == 0;
+	return w->finish(w, ok, err) == 0 && ok;
+}
+
+/* The multipart upload an upload recorded is gone (another node aborted it, a lifecycle rule,
+ * an operator): every call that needs it answers BLOB_UPLOAD_INVALID, nothing reaches the
+ * blob key, and the upload's abort (what the server does on that error) leaves nothing; a
+ * transient failure (no connection) keeps what is held for a retry. node2 is a second
+ * driver on the same bucket: another node. */
+static void gone_multipart(void *drv, void *node2, const struct blob_driver_ops *ops, const char *data)
+{
+	struct s3_driver *s3 = drv;
+	struct berr err = {0}, e2 = {0};
+	const size_t large = S3_PART_SIZE + 500000;
+	struct digest dl, dp;
+	digest_buffer(DIGEST_SHA256, data + 5, large, &dl);
+	digest_buffer(DIGEST_SHA256, data + 6, S3_PART_SIZE, &dp);
+
+	/* Another node opens a writer on the upload (a PATCH sent there between the body and
+	 * the commit): it aborts the multipart write at the blob key this node holds. */
+	const char *id = "0c0c0c0c-0000-4000-8000-000000000041";
+	struct blob_writer *w = NULL;
+	bool ok = write_at_blob(drv, ops, id, &dl, data + 5, large, &err) == 0 &&
+	          ops->upload_open(node2, id, 0, &w, &err) == 0 && w->finish(w, false, &err) == 0;
+	ok = ok && ops->upload_prepare(drv, id, &dl, large, &err) == 0;
+	ok = ok && ops->upload_commit(drv, id, &dl, large, &e2) < 0 && e2.code == BERR_BLOB_UPLOAD_INVALID &&
+	     strstr(e2.message, "multipart upload aborted");
+	struct s3_pending *p = s3_pending_get(s3, id, false);
+	ok = ok && !p;
+	s3_pending_put(s3, p);
+	/* What the server does on that error: end the upload. */
+	struct berr ea = {0};
+	bool ended = ops->upload_abort(drv, id, &ea) == 0 && upload_objects(s3, id) == 0;
+	if (!tap_ok(ok && blob_absent(drv, ops, &dl) && ended,
+	            "multipart write at the blob key aborted by another node: BLOB_UPLOAD_INVALID, nothing held, "
+	            "nothing at the blob key, the upload's objects go with it"))
+		printf("# %s | %s | %s\n", err.message, e2.message, ea.message);
+
+	/* The same, the multipart upload aborted behind every node's back (a lifecycle rule);
+	 * first the store is unreachable: that failure is transient and keeps the write. */
+	id = "0c0c0c0c-0000-4000-8000-000000000042";
+	ok = write_at_blob(drv, ops, id, &dl, data + 5, large, &err) == 0;
+	char *endpoint = s3->endpoint;
+	s3->endpoint = xstrdup("http://127.0.0.1:1");
+	berr_clear(&e2);
+	ok = ok && ops->upload_commit(drv, id, &dl, large, &e2) < 0 && e2.code == BERR_UNAVAILABLE;
+	free(s3->endpoint);
+	s3->endpoint = endpoint;
+	p = s3_pending_get(s3, id, false);
+	ok = ok && p;
+	s3_pending_put(s3, p);
+	if (!tap_ok(ok, "a commit that cannot reach the store fails as unavailable and keeps the write"))
+		printf("# %s | %s\n", err.message, e2.message);
+	ok = abort_recorded_mp(s3, id, &err);
+	berr_clear(&e2);
+	ok = ok && ops->upload_commit(drv, id, &dl, large, &e2) < 0 && e2.code == BERR_BLOB_UPLOAD_INVALID;
+	p = s3_pending_get(s3, id, false);
+	ok = ok && !p;
+	s3_pending_put(s3, p);
+	/* What the server does on that error: end the upload. */
+	berr_clear(&ea);
+	ended = ops->upload_abort(drv, id, &ea) == 0 && upload_objects(s3, id) == 0;
+	if (!tap_ok(ok && blob_absent(drv, ops, &dl) && ended,
+	            "its multipart upload aborted behind its back: BLOB_UPLOAD_INVALID, nothing held, nothing at "
+	            "the blob key, the upload's objects go with it"))
+		printf("# %s | %s | %s\n", err.message, e2.message, ea.message);
+
+	/* The normal path: staged parts and a tail, the multipart upload aborted, then a commit
+	 * (UploadPartCopy of the tail), or parts and no tail (CompleteMultipartUpload). */
+	const size_t sizes[] = {large, S3_PART_SIZE};
+	const char *ids[] = {"0c0c0c0c-0000-4000-8000-000000000043", "0c0c0c0c-0000-4000-8000-000000000044"};
+	const struct digest *ds[] = {&dl, &dp};
+	const char *what[] = {"a tail", "no tail"};
+	for (size_t i = 0; i < 2; i++) {
+		berr_clear(&err);
+		berr_clear(&e2);
+		ok = stage(drv, ops, ids[i], data + 5 + i, sizes[i], &err) && abort_recorded_mp(s3, ids[i], &err);
+		ok = ok && ops->upload_prepare(drv, ids[i], ds[i], sizes[i], &e2) < 0 &&
+		     e2.code == BERR_BLOB_UPLOAD_INVALID;
+		struct berr e3 = {0};
+		ok = ok && ops->upload_commit(drv, ids[i], ds[i], sizes[i], &e3) < 0 &&
+		     e3.code == BERR_BLOB_UPLOAD_INVALID;
+		/* What the server does on that error: end the upload. */
+		berr_clear(&ea);
+		ended = ops->upload_abort(drv, ids[i], &ea) == 0 && upload_objects(s3, ids[i]) == 0;
+		if (!tap_ok(ok && blob_absent(drv, ops, ds[i]) && ended,
+		            "staged parts and %s, multipart upload aborted: prepare and commit answer "
+		            "BLOB_UPLOAD_INVALID, nothing at the blob key, the upload's objects go with it",
+		            what[i]))
+			printf("# %s | %s | %s | %s\n", err.message, e2.message, e3.message, ea.message);
+	}
+
+	/* A later chunk that fills a part (UploadPart) on an upload whose multipart upload is
+	 * gone: refused as BLOB_UPLOAD_INVALID, the chunk saves nothing. */
+	id = "0c0c0c0c-0000-4000-8000-000000000045";
+	berr_clear(&e2);
+	ok = stage(drv, ops, id, data + 5, large, &err) && abort_recorded_mp(s3, id, &err) &&
+	     ops->upload_open(drv, id, large, &w, &err) == 0;
+	if (ok) {
+		ok = w->write(w, data, S3_PART_SIZE, &e2) < 0 && e2.code == BERR_BLOB_UPLOAD_INVALID;
+		w->finish(w, false, NULL);
+	}
+	uint64_t size = 0;
+	ok = ok && ops->upload_size(drv, id, &size, &err) == 0 && size == large;
+	/* What the server does on that error: end the upload. */
+	berr_clear(&ea);
+	ended = ops->upload_abort(drv, id, &ea) == 0 && upload_objects(s3, id) == 0;
+	if (!tap_ok(ok && ended, "a later chunk's UploadPart to the aborted multipart upload: BLOB_UPLOAD_INVALID, "
+	                         "nothing saved, the upload's objects go with its end"))
+		printf("# %s | %s | %s\n", err.message, e2.message, ea.message);
 }
 
 /* Whether blob d in the bucket has exactly the len bytes at data. */
@@ -261,6 +420,13 @@ int main(void)
 
 	refused_commits(drv, ops, data);
 	held_back_bounds(drv, ops, data);
+	void *node2 = driver_s3_open(&cfg, &ops, &err);
+	if (tap_ok(node2 != NULL, "open the bucket as a second node")) {
+		gone_multipart(drv, node2, ops, data);
+		ops->close(node2);
+	} else {
+		printf("# %s\n", err.message);
+	}
 
 	free(data);
 	ops->close(drv);

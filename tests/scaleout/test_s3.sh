@@ -57,7 +57,7 @@ copy_check() {
 	[ -x "$COPY_CHECK" ] || { echo "$COPY_CHECK is not built (make)"; return 1; }
 	out=$(S3_PREFIX=copycheck/ "$COPY_CHECK")
 	echo "$out"
-	! grep -q '^not ok' <<<"$out" && grep -q '^1\.\.18$' <<<"$out"
+	! grep -q '^not ok' <<<"$out" && grep -q '^1\.\.25$' <<<"$out"
 }
 tap_check "commit and quarantine use a multipart UploadPartCopy above the CopyObject limit; commits at a blob key without the bytes written are refused" copy_check
 
@@ -236,6 +236,64 @@ damaged_state_is_a_clear_error() {
 }
 tap_check "a damaged upload state in the bucket is a clear error, and the upload can still be cancelled" \
 	damaged_state_is_a_clear_error
+
+# mp_gone_setup REPO: an upload of a blob of its own (MPBLOB, 13 MB) with one 8 MiB part and a
+# tail staged (a 9 MB PATCH), whose multipart upload is then aborted behind berthd's back (as
+# a bucket lifecycle rule AbortIncompleteMultipartUpload would). Sets loc and id.
+head -c 13000000 /dev/urandom >"$WORK/mpblob"
+MPBLOB=sha256:$(sha256sum <"$WORK/mpblob" | cut -d' ' -f1)
+mp_gone_setup() {
+	local code mp
+	loc=$(upload_start "$1")
+	head -c 9000000 "$WORK/mpblob" >"$WORK/mpchunk"
+	code=$(curl -s -D "$WORK/h" -o "$WORK/body" -w '%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+		-H 'Content-Range: 0-8999999' --data-binary @"$WORK/mpchunk" "http://$R$loc")
+	[ "$code" = 202 ] || { echo "PATCH: $code $(cat "$WORK/body")"; return 1; }
+	loc=$(tr -d '\r' <"$WORK/h" | sed -n 's/^[Ll]ocation: //p')
+	id=${loc##*/}
+	id=${id%%\?*}
+	mp=$(s3req GET "/$S3_BUCKET/main/uploads/$id/state" | python3 -c 'import json, sys; print(json.load(sys.stdin)["mp"])')
+	[ -n "$mp" ] && [ "$mp" != None ] || { echo "no multipart upload in the state"; return 1; }
+	s3req DELETE "/$S3_BUCKET/main/uploads/$id/data?uploadId=$mp" >/dev/null
+}
+# mp_gone_ended: the upload is gone (404) and left nothing in the bucket, nor a blob.
+mp_gone_ended() {
+	local code n
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://$R$loc")
+	expect_eq "status of the upload afterwards" "$code" 404 || return 1
+	n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
+	expect_eq "objects left under uploads/$id/" "$n" 0 || return 1
+	! s3req GET "/$S3_BUCKET/main/blobs/sha256/${MPBLOB:7:2}/${MPBLOB#sha256:}" >/dev/null 2>&1 ||
+		{ echo "the blob key exists"; return 1; }
+}
+mp_gone_commit_ends_upload() {
+	local loc id code
+	mp_gone_setup s3/mpgone || return 1
+	tail -c +9000001 "$WORK/mpblob" >"$WORK/rest"
+	local sep='?'
+	case $loc in *\?*) sep='&' ;; esac
+	code=$(curl -s -o "$WORK/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+		--data-binary @"$WORK/rest" "http://$R$loc${sep}digest=$MPBLOB")
+	expect_eq "status of the commit" "$code" 400 || return 1
+	grep -q 'BLOB_UPLOAD_INVALID' "$WORK/body" && grep -q 'multipart upload aborted' "$WORK/body" ||
+		{ echo "body: $(cat "$WORK/body")"; return 1; }
+	mp_gone_ended
+}
+tap_check "a commit whose multipart upload was aborted behind berthd's back answers 400 BLOB_UPLOAD_INVALID and ends the upload" \
+	mp_gone_commit_ends_upload
+mp_gone_patch_ends_upload() {
+	local loc id code
+	mp_gone_setup s3/mpgone2 || return 1
+	head -c 8000000 /dev/zero >"$WORK/zeros"
+	code=$(curl -s -o "$WORK/body" -w '%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+		-H 'Content-Range: 9000000-16999999' --data-binary @"$WORK/zeros" "http://$R$loc")
+	expect_eq "status of a PATCH that fills a part" "$code" 400 || return 1
+	grep -q 'BLOB_UPLOAD_INVALID' "$WORK/body" && grep -q 'multipart upload aborted' "$WORK/body" ||
+		{ echo "body: $(cat "$WORK/body")"; return 1; }
+	mp_gone_ended
+}
+tap_check "a PATCH whose part goes to a multipart upload aborted behind berthd's back answers 400 BLOB_UPLOAD_INVALID and ends the upload" \
+	mp_gone_patch_ends_upload
 
 # ---------------------------------------------------------------- (d) restart mid-upload
 
