@@ -14,6 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "common/xalloc.h"
 
 #define CERTS_D_PEM_BEGIN "-----BEGIN CERTIFICATE-----"
@@ -69,12 +73,37 @@ void certs_pem_free(struct certs_pem *pem)
 	pem->files = 0;
 }
 
+/* True if every CERTIFICATE block of the n bytes at text parses as an X.509 certificate
+ * (other PEM blocks are skipped, as OpenSSL skips them when it loads a CA file). */
+static bool certs_pem_parses(const char *text, size_t n)
+{
+	BIO *b = BIO_new_mem_buf(text, (int)n);
+	if (!b)
+		return false;
+	bool ok = true;
+	for (;;) {
+		ERR_clear_error();
+		X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		if (x) {
+			X509_free(x);
+			continue;
+		}
+		unsigned long e = ERR_peek_last_error();
+		ok = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+		break;
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	return ok;
+}
+
 /* Append path to pem as certs_pem_append_file says; with skip_missing, a file that is not
  * there (a dangling symlink in a folder) returns 0 and adds nothing. */
 static int certs_pem_add(struct certs_pem *pem, const char *path, const char *what, bool skip_missing, struct berr *err)
 {
 	const char *sep = *what ? " " : "";
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO named *.crt must not block the open; it is refused below. */
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (skip_missing && errno == ENOENT)
 			return 0;
@@ -108,6 +137,11 @@ static int certs_pem_add(struct certs_pem *pem, const char *path, const char *wh
 	if (!memmem(buf, len, CERTS_D_PEM_BEGIN, strlen(CERTS_D_PEM_BEGIN)))
 		return berr_set(err, BERR_BAD_REQUEST, "%s%s%s: no PEM certificate (" CERTS_D_PEM_BEGIN ") in the file",
 		                what, sep, path);
+	/* Parsed here, certificate by certificate: libcurl would refuse the whole text for one bad
+	 * block, without naming the file. */
+	if (!certs_pem_parses(buf, len))
+		return berr_set(err, BERR_BAD_REQUEST, "%s%s%s: a PEM certificate in the file does not parse", what,
+		                sep, path);
 	if (pem->len + len + 1 > CERTS_D_TOTAL_MAX)
 		return berr_set(err, BERR_SIZE_INVALID,
 		                "%s%s%s: the CA certificates add up to more than the %d bytes accepted", what, sep,
@@ -138,6 +172,8 @@ int certs_d_load_cas(const char *dir, struct certs_pem *pem, struct berr *err)
 {
 	struct dirent **list = NULL;
 	int n = scandir(dir, &list, certs_d_is_crt, alphasort);
+	if (n < 0 && errno == EACCES)
+		return 0; /* skipped, as containers/image skips a folder it may not read */
 	if (n < 0)
 		return berr_sys(err, errno, "list the CA certificates in %s", dir);
 	int rc = 0;

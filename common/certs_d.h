@@ -11,7 +11,7 @@
 
 /* Caps on what is read: one file, all of a registry's CA certificates, files in a folder. */
 #define CERTS_D_FILE_MAX  (1024 * 1024)
-#define CERTS_D_TOTAL_MAX (8 * 1024 * 1024)
+#define CERTS_D_TOTAL_MAX (4 * 1024 * 1024) /* under libcurl's 8,000,000-byte limit on a blob */
 #define CERTS_D_FILES_MAX 1000
 
 /* PEM text gathered from CA files (heap; certs_pem_free). */
@@ -27,10 +27,10 @@ struct certs_pem {
  * (an unreadable root is skipped, as containers/image does), -1 when it exists but is not a
  * folder, or registry is no host name (holds '/', is "." or ".."). */
 int certs_d_find(const char *registry, const char *const *roots, size_t nroots, char **dir, struct berr *err);
-/* Append the *.crt files of dir to pem, in name order (a dangling symlink is skipped, as
- * containers/image does). Each must be a readable file of at most CERTS_D_FILE_MAX bytes
- * holding a PEM certificate; -1 with err naming the file otherwise, pem unchanged. A folder
- * without *.crt adds nothing. */
+/* Append the *.crt files of dir to pem, in name order (a dangling symlink is skipped, and a
+ * folder this user may not read adds nothing, as containers/image does). Each must be a
+ * readable regular file of at most CERTS_D_FILE_MAX bytes whose PEM certificates all parse;
+ * -1 with err naming the file otherwise, pem unchanged. A folder without *.crt adds nothing. */
 int certs_d_load_cas(const char *dir, struct certs_pem *pem, struct berr *err);
 /* Append the PEM file path (named `what` in messages: "--ca-cert", "" for none) to pem,
  * checked as certs_d_load_cas checks each *.crt. */

@@ -58,7 +58,7 @@ struct registry_client {
 	bool tls_no_verify;
 	long timeout; /* seconds for requests other than blob downloads; 0: none */
 	/* registry_client_use_certs_d: the registry's certs.d folder (NULL: none), and the CAs
-	 * trusted for it (CURLOPT_CAINFO_BLOB: the --ca-cert file's, then the folder's *.crt;
+	 * trusted for it (CURLOPT_CAINFO_BLOB: the folder's *.crt, then the --ca-cert file;
 	 * data NULL when the folder has none), or why they could not be read (every request
 	 * fails with it). */
 	char *certs_dir;
@@ -531,9 +531,18 @@ static int registry_do_once(struct registry_client *c, struct registry_req *r, c
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	struct curl_blob ca_blob = {.data = c->ca_pem.data, .len = c->ca_pem.len, .flags = CURL_BLOB_NOCOPY};
-	if (c->ca_pem.data) /* with OpenSSL, this replaces CAINFO; CAPATH stays trusted */
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca_blob);
-	else if (registry_ca_file)
+	if (c->ca_pem.data) { /* with OpenSSL, this replaces CAINFO; CAPATH stays trusted */
+		if (curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca_blob) != CURLE_OK) {
+			curl_slist_free_all(hdrs);
+			curl_easy_cleanup(h);
+			r->curl = NULL;
+			return berr_set(
+			    err, BERR_UNSUPPORTED,
+			    "%s: this libcurl cannot take the CA certificates of %s (CURLOPT_CAINFO_BLOB needs "
+			    "libcurl 7.77 or later)",
+			    r->url, c->certs_dir);
+		}
+	} else if (registry_ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, registry_ca_file);
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);

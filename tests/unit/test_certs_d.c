@@ -12,8 +12,34 @@
 #include "common/xalloc.h"
 #include "tests/unit/tap.h"
 
-#define PEM_A "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
-#define PEM_B "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n"
+/* Two real self-signed CA certificates (openssl req -x509 -newkey ec, P-256, 100 years):
+ * the loader parses each certificate. PEM_A lacks its last newline on purpose. */
+#define PEM_A                                                                \
+	"-----BEGIN CERTIFICATE-----\n"                                      \
+	"MIIBizCCATGgAwIBAgIULhiuMHGaQ1j/cs2i/Q1FNBtRMqUwCgYIKoZIzj0EAwIw\n" \
+	"GjEYMBYGA1UEAwwPYmVydGggdGVzdCBDQSBhMCAXDTI2MTEyODE2MDk1OFoYDzIx\n" \
+	"MjYxMTA0MTYwOTU4WjAaMRgwFgYDVQQDDA9iZXJ0aCB0ZXN0IENBIGEwWTATBgcq\n" \
+	"hkjOPQIBBggqhkjOPQMBBwNCAARgtNtyhZIHM49NAYeOD5iODx89Df1HFuCU502c\n" \
+	"1vZse8z3boj6URLgJ0jnJ6y+LavknKDtp66BGys8V2xWa8Moo1MwUTAdBgNVHQ4E\n" \
+	"FgQUjyJq1FHEHahe1WBwTv6ySyuYKM4wHwYDVR0jBBgwFoAUjyJq1FHEHahe1WBw\n" \
+	"Tv6ySyuYKM4wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiBylRX2\n" \
+	"/ABuxGe9/7uJjo06r/k967RDrPFF+OVsQuT1BgIhAInKV8gatIu6zgHqsa+7Ytsz\n" \
+	"sKHTJStVlFsBo4bHTiTR\n"                                             \
+	"-----END CERTIFICATE-----"
+#define PEM_B                                                                \
+	"-----BEGIN CERTIFICATE-----\n"                                      \
+	"MIIBizCCATGgAwIBAgIUWf2kK7zBkhNHT/5xH+KarTYA3wMwCgYIKoZIzj0EAwIw\n" \
+	"GjEYMBYGA1UEAwwPYmVydGggdGVzdCBDQSBiMCAXDTI2MTEyODE2MDk1OFoYDzIx\n" \
+	"MjYxMTA0MTYwOTU4WjAaMRgwFgYDVQQDDA9iZXJ0aCB0ZXN0IENBIGIwWTATBgcq\n" \
+	"hkjOPQIBBggqhkjOPQMBBwNCAASs5DK9j+gFuAAiwZLK7Dov5qAaQdVCcyY4cUY8\n" \
+	"jzAZu6u3RoWz5yV8PggB3hq27mUH1OKJpy+fj3q5Vi6KI2qPo1MwUTAdBgNVHQ4E\n" \
+	"FgQUsQi8UFDN27d4ZHamfE0e4XdhKRswHwYDVR0jBBgwFoAUsQi8UFDN27d4ZHam\n" \
+	"fE0e4XdhKRswDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA1G6i\n" \
+	"QmPgiUEh1tmE2O+GiGc1+h9XraeimidvabzhHF8CIA5QmL5MsP2kqAy2E+aOcmEY\n" \
+	"Iss/CFEOcUMzTP2jEacA\n"                                             \
+	"-----END CERTIFICATE-----\n"
+/* The BEGIN and END lines of a certificate around bytes that are no certificate. */
+#define PEM_GARBAGE "-----BEGIN CERTIFICATE-----\nZZZZ garbage\n-----END CERTIFICATE-----\n"
 
 static char top[] = "/tmp/berth-certs-d-XXXXXX";
 
@@ -118,6 +144,28 @@ static void load_cases(void)
 	tap_is_int(pem.len, len, "load: pem is unchanged by the failure");
 	tap_is_int(pem.files, 1, "load: so is its file count");
 	certs_pem_free(&pem);
+	free(dir);
+
+	/* A good CA next to a block that only looks like one: the whole folder is refused, and
+	 * the message names the bad file (libcurl would refuse the text without naming it). */
+	put("garbage", NULL);
+	put("garbage/a.crt", PEM_A "\n");
+	put("garbage/zz.crt", PEM_B PEM_GARBAGE);
+	dir = xasprintf("%s/garbage", top);
+	tap_is_int(certs_d_load_cas(dir, &pem, &err), -1, "load: a *.crt with a block that does not parse fails");
+	tap_ok(strstr(err.message, "garbage/zz.crt: a PEM certificate in the file does not parse") != NULL,
+	       "load: the error names the file: %s", err.message);
+	tap_ok(pem.data == NULL, "load: nothing added");
+	free(dir);
+
+	/* A FIFO named *.crt: refused at once (opened without blocking), not waited on. */
+	put("fifo", NULL);
+	char *fifo = xasprintf("%s/fifo/pipe.crt", top);
+	tap_is_int(mkfifo(fifo, 0644), 0, "mkfifo %s", fifo);
+	dir = xasprintf("%s/fifo", top);
+	tap_is_int(certs_d_load_cas(dir, &pem, &err), -1, "load: a FIFO named *.crt fails without blocking");
+	tap_ok(strstr(err.message, "pipe.crt: not a file") != NULL, "load: the error says so: %s", err.message);
+	free(fifo);
 	free(dir);
 
 	put("dir", NULL);
