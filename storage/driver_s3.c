@@ -438,6 +438,11 @@ static bool s3_mp_gone(struct s3_driver *s3, const char *key, const char *mp, co
 	return gone;
 }
 
+/* After s3_mp_gone found the multipart upload of key gone: whether a completion went through
+ * after all, its answer lost or wrong (key holds the size bytes it should): 1 yes, 0 no (the
+ * upload is really gone), -1 the HEAD got no answer (so nothing is known: transient). */
+static int s3_completed_anyway(struct s3_driver *s3, const char *key, uint64_t size);
+
 /* The error of an upload whose multipart upload is gone (s3_mp_gone), found by request
  * `what`: the upload cannot be completed any more, so the caller ends it. */
 static int s3_upload_gone(const char *id, const char *what, struct berr *err)
@@ -1481,8 +1486,13 @@ static int s3_pending_commit(struct s3_driver *s3, struct s3_pending *p, const s
 	bool gone = failed && s3_mp_gone(s3, key, p->mp, &f);
 	/* Gone because a completion that succeeded although its answer said otherwise made it
 	 * the blob: then the blob is in place. */
-	if (gone && s3_simple(s3, "HEAD", key, NULL, 0, &have, NULL) == 0 && have == p->size)
-		failed = gone = false;
+	if (gone) {
+		int done = s3_completed_anyway(s3, key, p->size);
+		if (done != 0)
+			gone = false;
+		if (done == 1)
+			failed = false;
+	}
 	if (failed)
 		rc = gone ? s3_upload_gone(p->id, "complete multipart upload", err)
 		          : s3_fail(&f, "complete multipart upload", err);
@@ -1620,9 +1630,13 @@ static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st
 			return -1;
 		last_etag = p.status == 200 && p.resp.data ? s3_xml_next(p.resp.data, "ETag", NULL) : NULL;
 		if (!last_etag) {
-			int rc = s3_mp_gone(s3, data_key, st->mp, &p)
-			             ? s3_upload_gone(id, "copy upload tail into the last part", err)
-			             : s3_fail(&p, "copy upload tail into the last part", err);
+			/* Gone, or completed by an earlier attempt whose answer was lost (RGW then answers
+			 * the copy with NoSuchUpload): the object is in place and nothing is left to do. */
+			int done =
+			    s3_mp_gone(s3, data_key, st->mp, &p) ? s3_completed_anyway(s3, data_key, st->size) : -1;
+			int rc = done == 1   ? 0
+			         : done == 0 ? s3_upload_gone(id, "copy upload tail into the last part", err)
+			                     : s3_fail(&p, "copy upload tail into the last part", err);
 			s3_req_free(&p);
 			return rc;
 		}
@@ -1642,14 +1656,27 @@ static int s3_complete(struct s3_driver *s3, const char *id, struct s3_state *st
 	bool gone = failed && s3_mp_gone(s3, data_key, st->mp, &f);
 	/* Gone because a completion that succeeded although its answer said otherwise made it
 	 * the object: then it is in place. */
-	uint64_t have = 0;
-	if (gone && s3_simple(s3, "HEAD", data_key, NULL, 0, &have, NULL) == 0 && have == st->size)
-		failed = false;
+	if (gone) {
+		int done = s3_completed_anyway(s3, data_key, st->size);
+		if (done != 0)
+			gone = false;
+		if (done == 1)
+			failed = false;
+	}
 	if (failed)
 		rc = gone ? s3_upload_gone(id, "complete multipart upload", err)
 		          : s3_fail(&f, "complete multipart upload", err);
 	s3_req_free(&f);
 	return rc;
+}
+
+static int s3_completed_anyway(struct s3_driver *s3, const char *key, uint64_t size)
+{
+	uint64_t have = 0;
+	int there = s3_simple(s3, "HEAD", key, NULL, 0, &have, NULL);
+	if (there < 0)
+		return -1;
+	return there == 0 && have == size;
 }
 
 /* Whether d is the digest of no bytes. */

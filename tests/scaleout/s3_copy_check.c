@@ -163,6 +163,8 @@ static bool stage(void *drv, const struct blob_driver_ops *ops, const char *id, 
 	return w->finish(w, ok, err) == 0 && ok;
 }
 
+static bool blob_is(void *drv, const struct blob_driver_ops *ops, const struct digest *d, const char *data, size_t len);
+
 /* The multipart upload an upload recorded is gone (another node aborted it, a lifecycle rule,
  * an operator): every call that needs it answers BLOB_UPLOAD_INVALID, nothing reaches the
  * blob key, and the upload's abort (what the server does on that error) leaves nothing; a
@@ -269,6 +271,34 @@ static void gone_multipart(void *drv, void *node2, const struct blob_driver_ops 
 	if (!tap_ok(ok && ended, "a later chunk's UploadPart to the aborted multipart upload: BLOB_UPLOAD_INVALID, "
 	                         "nothing saved, the upload's objects go with its end"))
 		printf("# %s | %s | %s\n", err.message, e2.message, ea.message);
+	/* Not gone but done: an earlier commit's completion (the tail copied in as the last part,
+	 * the multipart upload completed into uploads/<id>/data) went through and its answer was
+	 * lost. The next commit finds the object in place, of the upload's size, and makes the blob
+	 * from it instead of ending the upload. (When the completion finishes only between that
+	 * commit's HEAD and its UploadPartCopy, the copy's NoSuchUpload leads to the same HEAD,
+	 * s3_completed_anyway; that interleaving is not reproduced here.) */
+	id = "0c0c0c0c-0000-4000-8000-000000000046";
+	berr_clear(&err);
+	berr_clear(&e2);
+	ok = stage(drv, ops, id, data + 5, large, &err);
+	struct s3_state st;
+	char *data_key = s3_upload_key(s3, id, "data");
+	if (ok && s3_state_load(s3, id, &st, &err) == 0) {
+		ok = st.tail && s3_complete(s3, id, &st, data_key, &err) == 0;
+		s3_state_free(&st);
+	} else {
+		ok = false;
+	}
+	free(data_key);
+	ok = ok && ops->upload_prepare(drv, id, &dl, large, &e2) == 0 &&
+	     ops->upload_commit(drv, id, &dl, large, &e2) == 0;
+	bool made = ok && blob_is(drv, ops, &dl, data + 5, large);
+	berr_clear(&ea);
+	ended = ops->upload_finished(drv, id, &ea) == 0 && upload_objects(s3, id) == 0;
+	if (!tap_ok(made && ended, "a completion whose answer was lost: the next commit finds the object in place "
+	                           "and makes the blob from it; nothing is left under uploads/"))
+		printf("# %s | %s | %s\n", err.message, e2.message, ea.message);
+	ops->remove(drv, &dl, NULL);
 }
 
 /* Whether blob d in the bucket has exactly the len bytes at data. */
