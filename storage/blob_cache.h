@@ -58,6 +58,9 @@ void blob_cache_stats(struct blob_cache *c, struct blob_cache_stats *out);
 /* For tests: while held, fill threads copy nothing (so the ring fills up as it would behind
  * a slow disk). */
 void blob_cache_hold_fills(struct blob_cache *c, bool hold);
+/* For tests: the most a catch-up (a fill that fell behind, reading the rest from the store)
+ * reads per second; 0 for no limit. The default is BLOB_CACHE_CATCH_UP_RATE (blob_cache.c). */
+void blob_cache_set_catch_up_rate(struct blob_cache *c, uint64_t bytes_per_second);
 /* Remove blob d from the cache (no-op if absent). */
 void blob_cache_drop(struct blob_cache *c, const struct digest *d);
 /* Bytes the cache holds now. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/digest.h"
@@ -219,13 +220,20 @@ static void test_fill_thread(const char *dir)
 	/* The same with a way to reopen the store: the thread reads the rest itself once the
 	 * reader has closed, and the blob is cached all the same. */
 	struct mem_blob mb = {.data = data, .size = n};
+	blob_cache_set_catch_up_rate(c, 32 << 20); /* the rest, 5.25 MiB or more: at least 150 ms */
 	blob_cache_hold_fills(c, true);
 	mem_reader(&br, data, n, 0);
 	blob_cache_wrap(c, &d, &br, mem_reopen, &mb);
 	tap_is_int(drain(&br, UINT64_MAX), n, "a held fill with a store to reopen does not stop the read either");
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	blob_cache_hold_fills(c, false);
 	blob_reader_close(&br);
 	blob_cache_settle(c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double caught_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	tap_ok(caught_ms >= 100, "the catch-up keeps to its pace: 32 MiB/s, the rest took %.0f ms", caught_ms);
+	blob_cache_set_catch_up_rate(c, 0);
 	tap_is_int(mb.opened, 1, "the fill reopened the store once");
 	tap_ok(file_exists(dir, &d), "and caught up: the blob is cached");
 	memset(&br, 0, sizeof br);
