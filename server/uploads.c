@@ -30,6 +30,10 @@ struct upload_state {
 	struct digest_ctx *ctx; /* covers the first `hashed` bytes; NULL if unknown */
 	uint64_t hashed;
 	bool busy; /* a chunk is being written */
+	/* A DELETE came while busy: whoever holds the upload ends it when done (uploads_unbusy),
+	 * as a request handler must not wait for another request: the one it waits for may be
+	 * served by the same HTTP worker thread. */
+	bool cancelled;
 	/* A chunk written straight to the blob's place (blobstore_upload_open_at_blob) ended
 	 * with its at_size bytes verified as at_digest: uploads_finish only installs it. */
 	bool at_blob;
@@ -153,6 +157,31 @@ static void uploads_forget(struct uploads *u, const char *id)
 	}
 	pthread_cond_broadcast(&u->idle);
 	pthread_mutex_unlock(&u->lock);
+}
+
+/* The upload stops being this request's: busy cleared for whoever waits, or, if a DELETE
+ * came meanwhile (st->cancelled) and the upload's lock across nodes is held (locked), ended
+ * here for it (st freed). Then that lock is given back (locked). */
+static void uploads_unbusy(struct registry *reg, struct meta *m, struct upload_state *st, const char *id, bool locked)
+{
+	pthread_mutex_lock(&reg->uploads->lock);
+	bool cancel = st->cancelled && locked && m;
+	if (!cancel) {
+		st->busy = false;
+		pthread_cond_broadcast(&reg->uploads->idle);
+	}
+	pthread_mutex_unlock(&reg->uploads->lock);
+	if (cancel) {
+		struct berr e;
+		berr_clear(&e);
+		if (blobstore_upload_abort(reg->blobs, id, &e) < 0 || meta_upload_delete(m, id, &e) < 0)
+			log_warn(
+			    "upload %s: cancelled while in use, but not all of it was removed (its expiry will): %s",
+			    id, e.message);
+		uploads_forget(reg->uploads, id);
+	}
+	if (locked && m)
+		meta_upload_unlock(m, id);
 }
 
 static void uploads_new_id(char *out)
@@ -327,12 +356,7 @@ struct upload_chunk *uploads_chunk_begin(struct registry *reg, const char *id, u
 	if (ok && !w && likely_whole && size == 0)
 		ok = (w = blobstore_upload_open_early(reg->blobs, id, st->ctx, err)) != NULL;
 	if (!ok || (!w && !(w = blobstore_upload_open(reg->blobs, id, size, st->ctx, err)))) {
-		if (got)
-			meta_upload_unlock(m, id);
-		pthread_mutex_lock(&reg->uploads->lock);
-		st->busy = false;
-		pthread_cond_broadcast(&reg->uploads->idle);
-		pthread_mutex_unlock(&reg->uploads->lock);
+		uploads_unbusy(reg, m, st, id, got);
 		return NULL;
 	}
 	struct upload_chunk *c = xcalloc(1, sizeof *c);
@@ -373,10 +397,8 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
 		c->st->at_digest = c->expect;
 		c->st->at_size = c->pos;
 	}
-	c->st->busy = false;
-	pthread_cond_broadcast(&c->reg->uploads->idle);
 	pthread_mutex_unlock(&c->reg->uploads->lock);
-	meta_upload_unlock(c->m, c->id);
+	uploads_unbusy(c->reg, c->m, c->st, c->id, true);
 	if (size)
 		*size = keep && rc == 0 ? c->pos : c->start;
 	free(c);
@@ -424,10 +446,7 @@ static struct upload_state *uploads_acquire(struct registry *reg, struct meta *m
 	st->busy = true;
 	pthread_mutex_unlock(&reg->uploads->lock);
 	if (uploads_lock_shared(m, id, wait_seconds, err) < 0) {
-		pthread_mutex_lock(&reg->uploads->lock);
-		st->busy = false;
-		pthread_cond_broadcast(&reg->uploads->idle);
-		pthread_mutex_unlock(&reg->uploads->lock);
+		uploads_unbusy(reg, m, st, id, false);
 		return NULL;
 	}
 	return st;
@@ -436,11 +455,7 @@ static struct upload_state *uploads_acquire(struct registry *reg, struct meta *m
 /* Give back what uploads_acquire took, the state kept. */
 static void uploads_release(struct registry *reg, struct meta *m, struct upload_state *st, const char *id)
 {
-	meta_upload_unlock(m, id);
-	pthread_mutex_lock(&reg->uploads->lock);
-	st->busy = false;
-	pthread_cond_broadcast(&reg->uploads->idle);
-	pthread_mutex_unlock(&reg->uploads->lock);
+	uploads_unbusy(reg, m, st, id, true);
 }
 
 int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, const struct digest *expected,
@@ -517,9 +532,17 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 		}
 		pthread_mutex_lock(&reg->uploads->lock);
 		st->at_blob = at_blob;
-		st->busy = false;
-		pthread_cond_broadcast(&reg->uploads->idle);
+		bool cancelled = st->cancelled;
+		if (!cancelled) {
+			st->busy = false;
+			pthread_cond_broadcast(&reg->uploads->idle);
+		}
 		pthread_mutex_unlock(&reg->uploads->lock);
+		if (cancelled) { /* a DELETE came during the commit: end the upload for it */
+			blobstore_upload_abort(reg->blobs, id, NULL);
+			meta_upload_delete(m, id, NULL);
+			uploads_forget(reg->uploads, id);
+		}
 		return -1;
 	}
 	if (rc == 0)
@@ -537,6 +560,17 @@ int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct 
 {
 	/* A chunk being written or a commit running keeps the upload's state and staged bytes
 	 * in use: the cancel waits for it (as a racing PUT does), then ends what is left. */
+	pthread_mutex_lock(&reg->uploads->lock);
+	struct upload_state *cur = uploads_find(reg->uploads, id, false);
+	if (cur && cur->busy) {
+		/* In use by a request on this node: that one ends the upload when it is done
+		 * (uploads_unbusy). Waiting here instead could wait for a request this very HTTP
+		 * worker thread must serve. */
+		cur->cancelled = true;
+		pthread_mutex_unlock(&reg->uploads->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&reg->uploads->lock);
 	struct berr e2;
 	berr_clear(&e2);
 	struct upload_state *st = uploads_acquire(reg, m, id, UPLOADS_CANCEL_WAIT, &e2);

@@ -56,7 +56,8 @@ int uploads_chunk_end(struct upload_chunk *c, bool keep, uint64_t *size, struct 
  * is removed and BERR_DIGEST_INVALID returned. */
 int uploads_finish(struct registry *reg, struct meta *m, const char *id, int64_t repo_id, const struct digest *expected,
                    uint64_t *size, struct berr *err);
-/* Cancel: remove staging bytes and session. */
+/* Cancel: remove staging bytes and session. An upload a request on this node is using is
+ * only marked: that request ends it when it is done (this returns at once). */
 int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct berr *err);
 
 /* At start-up, before serving: remove staging objects that no session owns (a monolithic
