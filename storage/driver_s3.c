@@ -64,6 +64,24 @@ struct s3_pending;
 struct s3_driver;
 static void s3_pending_clear(struct s3_driver *s3);
 
+/* Uploads whose staging objects wait for the janitor, at most; past it a commit deletes them
+ * itself before answering, as it always did. */
+#define S3_JANITOR_QUEUE 256
+
+/* The staging objects of a committed upload (its state, tail, completed data: three or four
+ * DELETEs, 5-15 ms on RGW) are removed after the commit has answered, by one thread per
+ * driver started on first use. An upload id is never used again once committed, and what a
+ * crash leaves is found by the expiry of uploads or a node's start-up sweep, as before. */
+struct s3_janitor {
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* an id was queued, or stopping was set */
+	pthread_cond_t idle; /* the queue is empty and nothing is being deleted */
+	char *ids[S3_JANITOR_QUEUE];
+	size_t head, n;
+	bool started, stopping, busy;
+	pthread_t thread;
+};
+
 struct s3_driver {
 	char *endpoint; /* without trailing '/' */
 	char *host;     /* authority, as signed */
@@ -81,6 +99,7 @@ struct s3_driver {
 	struct s3_state_slot states[S3_STATE_SLOTS];
 	struct s3_pending *pending; /* under state_lock: see s3_blob_writer_finish */
 	uint64_t pending_bytes;     /* under state_lock: bytes held in pending writes' buffers */
+	struct s3_janitor janitor;
 };
 
 /* A growing response buffer with a hard cap, or (fixed) the caller's buffer of cap bytes. */
@@ -759,9 +778,12 @@ static int s3_state_save(struct s3_driver *s3, const char *id, const struct s3_s
 
 /* ---------------------------------------------------------------- driver ops */
 
+static void s3_janitor_stop(struct s3_driver *s3);
+
 static void s3_close(void *drv)
 {
 	struct s3_driver *s3 = drv;
+	s3_janitor_stop(s3);
 	for (size_t i = 0; i < s3->npool; i++)
 		curl_easy_cleanup(s3->pool[i]);
 	pthread_mutex_destroy(&s3->lock);
@@ -1863,19 +1885,12 @@ static int s3_upload_abort(void *drv, const char *id, struct berr *err)
  * there already), the tail, the one tail a chunk that failed after writing it may have left
  * (tail-<gen+1>), then the state. A tail whose deletion failed earlier (logged then) is not
  * looked for; upload_abort, which lists, is the thorough way. */
-static int s3_upload_finished(void *drv, const char *id, struct berr *err)
+static int s3_upload_finish_now(struct s3_driver *s3, const char *id, struct berr *err)
 {
-	struct s3_driver *s3 = drv;
-	struct s3_pending *p = s3_pending_get(s3, id, true);
-	if (p) {
-		int rc = s3_pending_end(s3, p, err);
-		s3_pending_put(s3, p);
-		return rc;
-	}
 	struct s3_state st;
 	struct berr e2 = {0};
 	if (s3_state_load(s3, id, &st, &e2) < 0)
-		return e2.code == BERR_BLOB_UPLOAD_UNKNOWN ? 0 : s3_upload_abort(drv, id, err);
+		return e2.code == BERR_BLOB_UPLOAD_UNKNOWN ? 0 : s3_upload_abort(s3, id, err);
 	int rc = 0;
 	if (st.mp && st.key) {
 		rc = s3_mp_abort(s3, st.key, st.mp, err);
@@ -1905,6 +1920,104 @@ static int s3_upload_finished(void *drv, const char *id, struct berr *err)
 	s3_state_remember(s3, id, NULL, NULL, 0);
 	s3_state_free(&st);
 	return rc;
+}
+
+/* The janitor's thread: deletes the staging objects of each queued upload, in order, until
+ * s3_janitor_stop; it empties the queue before it stops. */
+static void *s3_janitor_main(void *arg)
+{
+	struct s3_driver *s3 = arg;
+	struct s3_janitor *j = &s3->janitor;
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		while (j->n == 0 && !j->stopping)
+			pthread_cond_wait(&j->wake, &j->lock);
+		if (j->n == 0)
+			break;
+		char *id = j->ids[j->head];
+		j->head = (j->head + 1) % S3_JANITOR_QUEUE;
+		j->n--;
+		j->busy = true;
+		pthread_mutex_unlock(&j->lock);
+		struct berr e = {0};
+		if (s3_upload_finish_now(s3, id, &e) < 0)
+			log_warn(
+			    "s3: upload %s: its staging objects stay until the upload expires or a node's start-up "
+			    "sweep: %s",
+			    id, e.message);
+		free(id);
+		pthread_mutex_lock(&j->lock);
+		j->busy = false;
+		if (j->n == 0)
+			pthread_cond_broadcast(&j->idle);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+/* Queue upload id for the janitor (starting it on first use). False when the queue is full,
+ * the driver is closing or no thread can be started: the caller deletes them itself. */
+static bool s3_janitor_queue(struct s3_driver *s3, const char *id)
+{
+	struct s3_janitor *j = &s3->janitor;
+	pthread_mutex_lock(&j->lock);
+	bool ok = !j->stopping && j->n < S3_JANITOR_QUEUE;
+	if (ok && !j->started) {
+		int rc = pthread_create(&j->thread, NULL, s3_janitor_main, s3);
+		if (rc != 0)
+			log_warn("s3: no thread to delete committed uploads' staging objects: %s", strerror(rc));
+		ok = j->started = rc == 0;
+	}
+	if (ok) {
+		j->ids[(j->head + j->n) % S3_JANITOR_QUEUE] = xstrdup(id);
+		j->n++;
+		pthread_cond_signal(&j->wake);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return ok;
+}
+
+/* Wait until the janitor has nothing queued or running (s3_janitor_stop; tests). */
+static void s3_janitor_drain(struct s3_driver *s3)
+{
+	struct s3_janitor *j = &s3->janitor;
+	pthread_mutex_lock(&j->lock);
+	while (j->started && (j->n > 0 || j->busy))
+		pthread_cond_wait(&j->idle, &j->lock);
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* Let the janitor finish what is queued, then end its thread (s3_close). */
+static void s3_janitor_stop(struct s3_driver *s3)
+{
+	struct s3_janitor *j = &s3->janitor;
+	s3_janitor_drain(s3);
+	pthread_mutex_lock(&j->lock);
+	j->stopping = true;
+	pthread_cond_signal(&j->wake);
+	bool started = j->started;
+	pthread_mutex_unlock(&j->lock);
+	if (started)
+		pthread_join(j->thread, NULL);
+	pthread_cond_destroy(&j->wake);
+	pthread_cond_destroy(&j->idle);
+	pthread_mutex_destroy(&j->lock);
+}
+
+/* A committed upload's staging objects go after the commit has answered (the janitor); a
+ * write to the blob's key that held its bytes or parts in memory ends here and now. */
+static int s3_upload_finished(void *drv, const char *id, struct berr *err)
+{
+	struct s3_driver *s3 = drv;
+	struct s3_pending *p = s3_pending_get(s3, id, true);
+	if (p) {
+		int rc = s3_pending_end(s3, p, err);
+		s3_pending_put(s3, p);
+		return rc;
+	}
+	if (s3_janitor_queue(s3, id))
+		return 0;
+	return s3_upload_finish_now(s3, id, err);
 }
 
 struct s3_id_walk {
@@ -2104,6 +2217,9 @@ void *driver_s3_open(const struct blobstore_s3_config *cfg, const struct blob_dr
 	s3->secret_key = xstrdup(cfg->secret_key);
 	pthread_mutex_init(&s3->lock, NULL);
 	pthread_mutex_init(&s3->state_lock, NULL);
+	pthread_mutex_init(&s3->janitor.lock, NULL);
+	pthread_cond_init(&s3->janitor.wake, NULL);
+	pthread_cond_init(&s3->janitor.idle, NULL);
 	/* Fail at start-up, with S3's reason, rather than on the first push. */
 	cleanup_free char *pfx = sigv4_uri_encode(s3->prefix, false);
 	cleanup_free char *q = xasprintf("list-type=2&max-keys=1&prefix=%s", pfx);

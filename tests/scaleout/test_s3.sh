@@ -31,6 +31,17 @@ tap_diag "Ceph started in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf 
 
 S3ARGS="--storage s3 --s3-endpoint $S3_ENDPOINT --s3-bucket $S3_BUCKET --s3-region $S3_REGION"
 s3req() { python3 "$HERE/s3req.py" "$@"; }
+# uploads_left ID: how many objects are under main/uploads/ID/ once the commit's clean-up is
+# done (a committed upload's staging objects are deleted just after its 201: up to 5 s).
+uploads_left() {
+	local n i
+	for ((i = 0; i < 50; i++)); do
+		n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$1/" | grep -o '<Key>' | wc -l)
+		[ "$n" = 0 ] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
 
 # ---------------------------------------------------------------- (a) conformance suites
 
@@ -393,8 +404,7 @@ request_count() {
 	# The PATCH (no Content-Range, on an empty upload) also PUT the bytes at their blob key.
 	expect_eq "copies" "$copies" 0 || { cat "$WORK/requests"; return 1; }
 	[ "$total" -le 18 ] || { echo "more S3 requests than the 18 expected:"; cat "$WORK/requests"; return 1; }
-	n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
-	expect_eq "objects left under uploads/$id/" "$n" 0 || return 1
+	expect_eq "objects left under uploads/$id/" "$(uploads_left "$id")" 0 || return 1
 	got=sha256:$(curl -sf "http://$R/v2/s3/count/blobs/$d" | sha256sum | cut -d' ' -f1)
 	expect_eq "digest of the blob read back" "$got" "$d"
 }
@@ -475,8 +485,7 @@ mono_right_digest() {
 		expect_eq "status of PUT ?digest= with the body ($size bytes)" "$code" 201 || { cat "$WORK/body"; return 1; }
 		blob_matches_file s3/mono "$f" "$d" || return 1
 		id=$(sed 's,.*/,,; s,?.*,,' "$WORK/loc")
-		n=$(s3req GET "/$S3_BUCKET?list-type=2&prefix=main/uploads/$id/" | grep -o '<Key>' | wc -l)
-		expect_eq "objects left under uploads/$id/" "$n" 0 || return 1
+		expect_eq "objects left under uploads/$id/" "$(uploads_left "$id")" 0 || return 1
 	done
 	expect_eq "multipart uploads left under blobs/" "$(multipart_uploads main/blobs/)" 0
 }
