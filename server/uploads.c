@@ -159,11 +159,20 @@ static void uploads_forget(struct uploads *u, const char *id)
 	pthread_mutex_unlock(&u->lock);
 }
 
+static int uploads_lock_shared(struct meta *m, const char *id, int wait_seconds, struct berr *err);
+
 /* The upload stops being this request's: busy cleared for whoever waits, or, if a DELETE
- * came meanwhile (st->cancelled) and the upload's lock across nodes is held (locked), ended
- * here for it (st freed). Then that lock is given back (locked). */
+ * came meanwhile (st->cancelled), ended here for it (st freed). Ending it needs the upload's
+ * lock across nodes: held already (locked), or taken now if free; if another node holds it
+ * (it is writing the upload), the cancel stays marked for the next request here that holds
+ * it, and the upload's expiry ends it otherwise. Then the lock is given back. */
 static void uploads_unbusy(struct registry *reg, struct meta *m, struct upload_state *st, const char *id, bool locked)
 {
+	pthread_mutex_lock(&reg->uploads->lock);
+	bool wanted = st->cancelled;
+	pthread_mutex_unlock(&reg->uploads->lock);
+	if (wanted && !locked && m)
+		locked = uploads_lock_shared(m, id, 0, NULL) == 0;
 	pthread_mutex_lock(&reg->uploads->lock);
 	bool cancel = st->cancelled && locked && m;
 	if (!cancel) {
@@ -488,6 +497,13 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 			rc = berr_set(err, BERR_DIGEST_INVALID, "the uploaded content has digest %s, not %s",
 			              st->at_digest.str, expected->str);
 	} else if (blobstore_upload_size(reg->blobs, id, &size, err) < 0) {
+		pthread_mutex_lock(&reg->uploads->lock);
+		bool cancelled = st->cancelled;
+		pthread_mutex_unlock(&reg->uploads->lock);
+		if (cancelled) { /* a DELETE came meanwhile: it gets what it asked for */
+			blobstore_upload_abort(reg->blobs, id, NULL);
+			meta_upload_delete(m, id, NULL);
+		}
 		uploads_forget(reg->uploads, id);
 		return -1;
 	}
@@ -559,21 +575,25 @@ static int uploads_finish_locked(struct registry *reg, struct meta *m, struct up
 int uploads_cancel(struct registry *reg, struct meta *m, const char *id, struct berr *err)
 {
 	/* A chunk being written or a commit running keeps the upload's state and staged bytes
-	 * in use: the cancel waits for it (as a racing PUT does), then ends what is left. */
+	 * in use. In use by a request on this node: that one ends the upload when it is done
+	 * (uploads_unbusy); waiting here instead could wait for a request this very HTTP worker
+	 * thread must serve. Checked and taken in one step, so no request starts in between. */
 	pthread_mutex_lock(&reg->uploads->lock);
-	struct upload_state *cur = uploads_find(reg->uploads, id, false);
-	if (cur && cur->busy) {
-		/* In use by a request on this node: that one ends the upload when it is done
-		 * (uploads_unbusy). Waiting here instead could wait for a request this very HTTP
-		 * worker thread must serve. */
-		cur->cancelled = true;
+	struct upload_state *st = uploads_find(reg->uploads, id, true);
+	if (st->busy) {
+		st->cancelled = true;
 		pthread_mutex_unlock(&reg->uploads->lock);
 		return 0;
 	}
+	st->busy = true;
 	pthread_mutex_unlock(&reg->uploads->lock);
+	/* Another node writing it: wait for its lock (that node's requests go on meanwhile). */
 	struct berr e2;
 	berr_clear(&e2);
-	struct upload_state *st = uploads_acquire(reg, m, id, UPLOADS_CANCEL_WAIT, &e2);
+	if (uploads_lock_shared(m, id, UPLOADS_CANCEL_WAIT, &e2) < 0) {
+		uploads_unbusy(reg, m, st, id, false);
+		st = NULL;
+	}
 	if (!st) {
 		if (e2.code == BERR_RANGE_INVALID)
 			return berr_set(err, BERR_UNAVAILABLE,

@@ -10,6 +10,7 @@
  * Nothing lives in process memory between requests, so any node can continue an upload
  * (the state cache below only saves re-reading a state S3 says is unchanged).
  * No blob is ever held whole in memory: parts are at most S3_PART_SIZE bytes, reads stream. */
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -1923,7 +1924,8 @@ static int s3_upload_finish_now(struct s3_driver *s3, const char *id, struct ber
 }
 
 /* The janitor's thread: deletes the staging objects of each queued upload, in order, until
- * s3_janitor_stop; it empties the queue before it stops. */
+ * s3_janitor_stop; what is still queued then is left to a node's start-up sweep, as after a
+ * crash. */
 static void *s3_janitor_main(void *arg)
 {
 	struct s3_driver *s3 = arg;
@@ -1932,8 +1934,14 @@ static void *s3_janitor_main(void *arg)
 	for (;;) {
 		while (j->n == 0 && !j->stopping)
 			pthread_cond_wait(&j->wake, &j->lock);
-		if (j->n == 0)
+		if (j->stopping) {
+			if (j->n)
+				log_warn("s3: %zu committed uploads' staging objects left for a node's start-up sweep",
+				         j->n);
+			for (; j->n; j->n--, j->head = (j->head + 1) % S3_JANITOR_QUEUE)
+				free(j->ids[j->head]);
 			break;
+		}
 		char *id = j->ids[j->head];
 		j->head = (j->head + 1) % S3_JANITOR_QUEUE;
 		j->n--;
@@ -1977,21 +1985,30 @@ static bool s3_janitor_queue(struct s3_driver *s3, const char *id)
 	return ok;
 }
 
-/* Wait until the janitor has nothing queued or running (s3_janitor_stop; tests). */
-static void s3_janitor_drain(struct s3_driver *s3)
+/* Wait up to seconds until the janitor has nothing queued or running (s3_janitor_stop;
+ * tests). False if it still had work when the time was up. */
+static bool s3_janitor_drain(struct s3_driver *s3, int seconds)
 {
 	struct s3_janitor *j = &s3->janitor;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
 	pthread_mutex_lock(&j->lock);
 	while (j->started && (j->n > 0 || j->busy))
-		pthread_cond_wait(&j->idle, &j->lock);
+		if (pthread_cond_timedwait(&j->idle, &j->lock, &until) == ETIMEDOUT)
+			break;
+	bool done = !j->started || (j->n == 0 && !j->busy);
 	pthread_mutex_unlock(&j->lock);
+	return done;
 }
 
 /* Let the janitor finish what is queued, then end its thread (s3_close). */
 static void s3_janitor_stop(struct s3_driver *s3)
 {
 	struct s3_janitor *j = &s3->janitor;
-	s3_janitor_drain(s3);
+	/* Ten seconds for what is queued (a store that does not answer must not hold up the
+	 * stop for minutes); the deletion under way then finishes, the rest is dropped. */
+	s3_janitor_drain(s3, 10);
 	pthread_mutex_lock(&j->lock);
 	j->stopping = true;
 	pthread_cond_signal(&j->wake);

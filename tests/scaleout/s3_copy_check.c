@@ -295,7 +295,7 @@ static void gone_multipart(void *drv, void *node2, const struct blob_driver_ops 
 	bool made = ok && blob_is(drv, ops, &dl, data + 5, large);
 	berr_clear(&ea);
 	ended = ops->upload_finished(drv, id, &ea) == 0;
-	s3_janitor_drain(s3); /* the staging objects go after the commit's answer */
+	s3_janitor_drain(s3, 60); /* the staging objects go after the commit's answer */
 	ended = ended && upload_objects(s3, id) == 0;
 	if (!tap_ok(made && ended, "a completion whose answer was lost: the next commit finds the object in place "
 	                           "and makes the blob from it; nothing is left under uploads/"))
